@@ -1,0 +1,47 @@
+// Fast CPU kernels (float32): im2col + Eigen GEMM for convolution and linear, vectorised loops for the
+// rest, OpenMP threads (cpu_threads()). Same semantics as kernels/cpu/ref, which they are tested against.
+#pragma once
+#include <cstdint>
+
+#include "kernels/ops.h"
+
+namespace keynet::cpu::fast {
+
+// inp (N,C,H,W), weight (K,C,R,S), bias (K) or null, out (N,K,P,Q)
+void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ops::ConvDesc& d);
+void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, const ops::ConvDesc& d);
+
+void max_pool2d_forward(float* out, const float* inp, const ops::PoolDesc& d);
+void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const ops::PoolDesc& d);
+
+void relu_forward(float* out, const float* inp, int64_t n);
+void relu_backward(float* dinp, const float* dout, const float* out, int64_t n);
+void add(float* out, const float* a, const float* b, int64_t n);
+
+// inp (N,I), weight (O,I), bias (O) or null, out (N,O)
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O);
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int N, int I, int O);
+
+void batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                float* running_var, const float* inp, const float* gamma, const float* beta,
+                                const ops::BatchNormDesc& d);
+void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, const ops::BatchNormDesc& d);
+void batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                           const float* gamma, const float* save_mean, const float* save_invstd,
+                           const ops::BatchNormDesc& d);
+
+void global_avg_pool_forward(float* out, const float* inp, int planes, int HW);
+void global_avg_pool_backward(float* dinp, const float* dout, int planes, int HW);
+
+float mse_loss_forward(const float* pred, const float* target, int64_t n);
+void mse_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
+float l1_loss_forward(const float* pred, const float* target, int64_t n);
+void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
+
+void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, const ops::AdamDesc& d);
+void sgd_update(float* param, const float* grad, float* momentum_buffer, int64_t n, const ops::SgdDesc& d);
+
+}  // namespace keynet::cpu::fast

@@ -1,0 +1,127 @@
+// kernels/ops.h: the only kernel API that layers and optimizers call.
+//
+// Every op takes tensors that live on one device with one dtype and dispatches on (device, Impl):
+//   CPU  Ref    -> kernels/cpu/ref     naive loops templated on float/double: the specification
+//   CPU  Fast   -> kernels/cpu/fast    im2col + Eigen GEMM, OpenMP threads (KEYNET_THREADS)
+//   CPU  Vendor -> aliases Fast (logged once)
+//   CUDA Ref    -> kernels/cuda        naive one-thread-per-output kernels
+//   CUDA Fast   -> kernels/cuda        tiled shared-memory kernels
+//   CUDA Vendor -> kernels/vendor      cuDNN / cuBLAS
+// float64 tensors run the CPU reference whatever Impl says (they exist for gradient checks).
+//
+// Conventions: outputs first, then inputs, then the descriptor. Outputs are preallocated with the
+// right shape. Input gradients (dinp) are OVERWRITTEN; parameter gradients (dweight, dbias, dgamma,
+// dbeta) are ACCUMULATED (+=), so that zero_grad() and gradient accumulation mean what PyTorch users
+// expect. An optional tensor is passed as a pointer that may be null.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace keynet {
+
+enum class Impl { Ref, Fast, Vendor };
+const char* to_string(Impl impl);
+Impl parse_impl(const std::string& name);  // "ref" | "fast" | "vendor"; throws on anything else
+// The process-wide default: KEYNET_IMPL when set, else Fast. Layers may override it one by one.
+Impl default_impl();
+void set_default_impl(Impl impl);
+// Threads for the fast CPU path: KEYNET_THREADS when set, else the number of cores.
+int cpu_threads();
+void set_cpu_threads(int threads);
+
+namespace ops {
+
+// inp (N,C,H,W), weight (K,C,R,S), bias (K), out (N,K,P,Q)
+struct ConvDesc {
+  int N = 0, C = 0, H = 0, W = 0;  // input
+  int K = 0, R = 0, S = 0;         // output channels, kernel height, kernel width
+  int stride = 1, pad = 0;
+  int P() const { return (H + 2 * pad - R) / stride + 1; }
+  int Q() const { return (W + 2 * pad - S) / stride + 1; }
+  double flops_forward() const { return 2.0 * N * K * P() * Q() * C * R * S; }
+};
+
+// inp (N,C,H,W), out (N,C,P,Q); padding counts as -infinity, as in PyTorch
+struct PoolDesc {
+  int N = 0, C = 0, H = 0, W = 0;
+  int kernel = 2, stride = 2, pad = 0;
+  int P() const { return (H + 2 * pad - kernel) / stride + 1; }
+  int Q() const { return (W + 2 * pad - kernel) / stride + 1; }
+};
+
+// inp (N,C,H,W) viewed as (N, C, HW); per-channel statistics over N*HW values
+struct BatchNormDesc {
+  int N = 0, C = 0, HW = 0;
+  double eps = 1e-5;
+  double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch (PyTorch)
+};
+
+// PyTorch semantics (torch.optim.Adam / AdamW); step counts from 1.
+struct AdamDesc {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // true: AdamW
+  int64_t step = 1;
+};
+
+// PyTorch semantics (torch.optim.SGD); on the first step the momentum buffer is set to the gradient.
+struct SgdDesc {
+  double lr = 1e-2, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false;
+  bool first_step = true;
+};
+
+// ---- convolution
+void conv2d_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const Tensor* bias, const ConvDesc& d,
+                    Impl impl);
+void conv2d_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
+                     const Tensor& weight, const ConvDesc& d, Impl impl);
+
+// ---- max pooling (backward recomputes each window's first maximum from inp)
+void max_pool2d_forward(Tensor& out, const Tensor& inp, const PoolDesc& d, Impl impl);
+void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& out, const PoolDesc& d,
+                         Impl impl);
+
+// ---- ReLU (any shape); backward uses out > 0
+void relu_forward(Tensor& out, const Tensor& inp, Impl impl);
+void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl impl);
+
+// ---- linear: inp (N,I), weight (O,I), bias (O), out (N,O)
+void linear_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const Tensor* bias, Impl impl);
+void linear_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
+                     const Tensor& weight, Impl impl);
+
+// ---- batch norm: gamma, beta, running_mean, running_var, save_mean, save_invstd all (C)
+// Train: normalise with batch statistics (biased variance), update the running statistics with the
+// unbiased variance, save mean and 1/sqrt(var + eps) for backward.
+void batch_norm2d_forward_train(Tensor& out, Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                                Tensor& running_var, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                                const BatchNormDesc& d, Impl impl);
+void batch_norm2d_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                               const Tensor& running_mean, const Tensor& running_var, const BatchNormDesc& d,
+                               Impl impl);
+// Backward of the train-mode forward.
+void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Tensor& dout, const Tensor& inp,
+                           const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                           const BatchNormDesc& d, Impl impl);
+
+// ---- global average pool: inp (N,C,H,W), out (N,C)
+void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl);
+void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl);
+
+// ---- elementwise: out = a + b (any shape; out may alias a or b)
+void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl);
+
+// ---- losses: loss (1) = mean over all elements; dpred = dloss * d(loss)/d(pred)
+void mse_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl);
+void mse_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl);
+void l1_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl);
+void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl);
+
+// ---- optimizers, in place on param, m, v / momentum
+void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamDesc& d, Impl impl);
+void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdDesc& d, Impl impl);
+
+}  // namespace ops
+}  // namespace keynet

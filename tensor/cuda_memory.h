@@ -1,0 +1,21 @@
+// Device memory behind Storage. Implemented by tensor/cuda_memory.cu (caching allocator) in CUDA
+// builds and by tensor/cuda_memory_nocuda.cpp otherwise, where every call explains that CUDA is off.
+#pragma once
+#include <cstddef>
+
+#include "tensor/device.h"
+
+namespace keynet::cuda_memory {
+
+bool device_available();                  // built with CUDA and a device is present
+void* allocate(std::size_t bytes);        // throws keynet::Error naming bytes asked and free on OOM
+void release(void* ptr, std::size_t bytes);
+// Copies between any two devices; synchronous with respect to the host.
+void copy(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
+void set_zero(void* ptr, std::size_t bytes);
+std::size_t bytes_in_use();
+std::size_t peak_bytes();
+void reset_peak();
+void synchronize();
+
+}  // namespace keynet::cuda_memory

@@ -1,0 +1,1 @@
+// Finite-difference gradient checker (see gradcheck.h).
