@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 #include "kernels/cpu/fast/fast.h"
 #include "kernels/cpu/ref/batch_norm2d.h"
