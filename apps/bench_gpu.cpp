@@ -1,6 +1,10 @@
 // GPU benchmark: our handwritten kernels (impl=fast) against cuDNN/cuBLAS (impl=vendor).
+//   networks: training steps per second (forward, MSE, backward, Adam) of NoseNet (batch 64), FaceNet
+//             (batch 32) and ResNet18 (1x224x224, 136 outputs; batch 64 and 256), and the peak device
+//             memory of a step (keynet's allocator: tensors in use, not its cache).
 //   ops:      ResNet18's 3x3 convolutions (forward, data gradient, weight gradient) and SGEMMs:
 //             time per call and achieved TFLOP/s, ours vs vendor.
+// scripts/bench_torch_gpu.py measures the same with PyTorch.
 // Timing: CUDA events around `calls` back-to-back launches, after warm-up; the median of several
 // samples. TF32 stays off (see kernels/vendor/vendor.h). Output: markdown tables on stdout and,
 // with --markdown FILE, in FILE too.
@@ -11,12 +15,16 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <sstream>
 #include <utility>
 #include <string>
 #include <vector>
 
 #include "kernels/ops.h"
+#include "kernels/vendor/vendor.h"
+#include "layers/losses.h"
+#include "layers/nets.h"
+#include "layers/resnet.h"
+#include "optim/optimizer.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
@@ -59,11 +67,20 @@ double time_ms(const std::function<void()>& fn, int warmup = 2, int samples = 5,
 #endif
 }
 
+std::string vendor_description() {
+#ifdef KEYNET_WITH_CUDA
+  return vendor::describe();
+#else
+  return "none (built without CUDA)";
+#endif
+}
+
+// Each line goes to stdout and, flushed at once, to the markdown file: a crash keeps what was measured.
 struct Report {
-  std::ostringstream text;
+  std::ofstream file;
   void line(const std::string& s) {
-    text << s << "\n";
     std::cout << s << std::endl;
+    if (file.is_open()) file << s << std::endl;
   }
 };
 
@@ -105,6 +122,78 @@ void bench_conv(Report& r, const char* name, const ops::ConvDesc& d, Rng& rng) {
   r.line(std::string("| ") + name + " | backward (data+weight)" +
          fmt(" | %.3f | %.1f | %.3f | %.1f | %.2fx |", bwd_fast, 2 * gflop / bwd_fast, bwd_vendor,
              2 * gflop / bwd_vendor, bwd_fast / bwd_vendor));
+}
+
+struct NetworkTiming {
+  double ms = -1;
+  double peak_mib = -1;
+};
+
+// Median time of one training step of `model` at `impl`, and the peak memory of those steps.
+NetworkTiming bench_step(Module& model, Impl impl, int batch, const Shape& sample, int outputs) {
+  Rng rng(3);
+  to_device(model, GPU);
+  model.set_impl(impl);
+  model.set_needs_input_grad(false);  // as in PyTorch, the input needs no gradient
+  Shape input{batch};
+  input.insert(input.end(), sample.begin(), sample.end());
+  const Tensor x = Tensor::uniform(input, rng, 0, 1).to(GPU);
+  const Tensor target = Tensor::uniform({batch, outputs}, rng, 0, 1).to(GPU);
+  MSELoss loss;
+  loss.set_impl(impl);
+  Adam adam(model, AdamOptions{.lr = 1e-3});
+  adam.set_impl(impl);
+  auto step = [&] {
+    adam.zero_grad();
+    const Tensor out = model.forward(x, Mode::Train);
+    loss.forward(out, target);
+    model.backward(loss.backward());
+    adam.step();
+  };
+  step();  // allocates optimizer state and warms the allocator's cache
+  cuda_memory::synchronize();
+  cuda_memory::reset_peak();
+  NetworkTiming t;
+  t.ms = time_ms(step, 1, 5, 1);
+  t.peak_mib = cuda_memory::peak_bytes() / 1048576.0;
+  return t;
+}
+
+void bench_networks(Report& r) {
+  r.line("");
+  r.line("### Training step (forward, MSE, backward, Adam), fp32");
+  r.line("");
+  r.line("| network | batch | impl | ms/step | steps/s | peak MiB |");
+  r.line("|---|---|---|---|---|---|");
+  struct Case {
+    const char* name;
+    int batch;
+    Shape sample;
+    int outputs;
+    std::function<std::unique_ptr<Module>(Rng&)> make;
+  };
+  const Case cases[] = {
+      {"NoseNet 1x60x80", 64, {1, 60, 80}, 2, [](Rng& rng) { return std::unique_ptr<Module>(make_nose_net(rng)); }},
+      {"FaceNet 1x120x160", 32, {1, 120, 160}, 116,
+       [](Rng& rng) { return std::unique_ptr<Module>(make_face_net(rng)); }},
+      {"ResNet18 1x224x224", 64, {1, 224, 224}, 136,
+       [](Rng& rng) { return std::unique_ptr<Module>(new ResNet18(1, 136, rng)); }},
+      {"ResNet18 1x224x224", 256, {1, 224, 224}, 136,
+       [](Rng& rng) { return std::unique_ptr<Module>(new ResNet18(1, 136, rng)); }},
+  };
+  for (const Case& c : cases)
+    for (Impl impl : {Impl::Fast, Impl::Vendor}) {
+      NetworkTiming t;
+      try {
+        Rng rng(42);
+        const auto model = c.make(rng);
+        t = bench_step(*model, impl, c.batch, c.sample, c.outputs);
+      } catch (const std::exception& e) {
+        std::cerr << c.name << " batch " << c.batch << " impl=" << to_string(impl) << ": " << e.what() << "\n";
+      }
+      r.line(std::string("| ") + c.name + fmt(" | %.0f | ", c.batch) + to_string(impl) +
+             fmt(" | %.2f | %.1f | %.0f |", t.ms, 1000.0 / t.ms, t.peak_mib));
+    }
 }
 
 void bench_ops(Report& r, int batch) {
@@ -153,6 +242,8 @@ int main(int argc, char** argv) {
   int op_batch = 64;
   app.add_option("--markdown", markdown, "also write the tables to this file");
   app.add_option("--op-batch", op_batch, "batch of the per-op convolution benchmark");
+  bool ops_only = false;
+  app.add_flag("--ops-only", ops_only, "skip the network training steps");
   CLI11_PARSE(app, argc, argv);
   try {
     if (!cuda_memory::device_available()) {
@@ -160,9 +251,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     Report report;
+    if (!markdown.empty()) report.file.open(markdown);
     report.line("## keynet on the GPU");
+    report.line("");
+    report.line(std::string("vendor path: ") + vendor_description());
+    if (!ops_only) bench_networks(report);
     bench_ops(report, op_batch);
-    if (!markdown.empty()) std::ofstream(markdown) << report.text.str();
   } catch (const std::exception& e) {
     std::cerr << "bench_gpu: " << e.what() << "\n";
     return 1;
