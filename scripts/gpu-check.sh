@@ -49,8 +49,10 @@ for f in "$ROOT"/tests/gpu/test_*.cpp; do TARGETS+=("gpu_$(basename "$f" .cpp)")
 step build 240 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
 
 step gpu-tests 150 bash -c "cd '$BUILD' && ctest -L gpu -V --timeout 140"
-# the parity table and any failing comparison, for the summary
-grep -E "^([0-9]+: )?(\| |FAIL )" "$OUT/gpu-tests.log" | sed -E 's/^[0-9]+: //' >"$OUT/parity-table.md" 2>/dev/null
+# for the summary: the largest-error tables, whole-network lines, and every failing comparison
+grep -E "^([0-9]+: )?(\| |(ok|FAIL|DIFFERS) +resnet18|DIFFERS|CPU double|GPU impl=)" "$OUT/gpu-tests.log" |
+  sed -E 's/^[0-9]+: //' >"$OUT/parity-table.md" 2>/dev/null
+grep -E "^([0-9]+: )?FAIL " "$OUT/gpu-tests.log" | sed -E 's/^[0-9]+: //' >"$OUT/failures.txt" 2>/dev/null
 
 step bench-keynet 150 "$BUILD/bench_gpu" --markdown "$OUT/bench_gpu.md"
 step bench-torch 120 "${PYTHON:-python3}" "$ROOT/scripts/bench_torch_gpu.py" --markdown "$OUT/bench_torch.md"
@@ -69,9 +71,25 @@ step bench-torch 120 "${PYTHON:-python3}" "$ROOT/scripts/bench_torch_gpu.py" --m
   echo "## GPU tests"
   grep -E "tests passed|tests failed|Skipped|Failed|Passed|\*\*\*" "$OUT/gpu-tests.log" 2>/dev/null | sed 's/^/    /' | tail -15
   echo
-  if [[ -s "$OUT/parity-table.md" ]]; then head -80 "$OUT/parity-table.md"; echo; fi
+  if [[ -s "$OUT/parity-table.md" ]]; then cat "$OUT/parity-table.md"; echo; fi
+  if [[ -s "$OUT/failures.txt" ]]; then
+    echo "### Failing comparisons ($(wc -l <"$OUT/failures.txt") in all, first 40; see gpu-tests.log)"
+    echo '```'
+    head -40 "$OUT/failures.txt"
+    echo '```'
+    echo
+  fi
   for f in bench_gpu.md bench_torch.md; do
     if [[ -s "$OUT/$f" ]]; then cat "$OUT/$f"; echo; fi
+  done
+  for name in configure build gpu-tests bench-keynet bench-torch; do
+    if ! grep -q "| $name | passed |" <(printf '%s\n' "${RESULTS[@]}"); then
+      echo "### $name: last lines of $name.log"
+      echo '```'
+      grep -v "^ok " "$OUT/$name.log" 2>/dev/null | tail -25
+      echo '```'
+      echo
+    fi
   done
 } >"$OUT/summary.md" 2>&1
 echo "summary: $OUT/summary.md"
