@@ -6,6 +6,7 @@
 //     data grad    dinp(c, n·hw)   = sum over k·r·s  W(k, c, rs)      * dout gathered at (h+pad-r)/stride
 //     weight grad  dweight(k, crs) += sum over n·pq  dout(k, n·pq)    * im2col(crs, n·pq)   (split-K)
 #include "kernels/cuda/common.cuh"
+#include "kernels/cuda/fast_divisor.h"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.h"
 
@@ -137,12 +138,16 @@ namespace {
 struct Im2colLoad {
   const float* inp;
   ConvShape d;
+  FastDivisor by_RS, by_S;
   struct Line {
     const float* image;  // null past the last output position
-    int h0, w0, H, W, RS, S;
+    int h0, w0, H, W;
+    FastDivisor by_RS, by_S;
     __device__ float operator()(int crs) const {
       if (!image) return 0.0f;
-      const int c = crs / RS, rs = crs - c * RS, r = rs / S, s = rs - r * S;
+      int c, rs, r, s;
+      by_RS.divmod(crs, c, rs);
+      by_S.divmod(rs, r, s);
       const int h = h0 + r, w = w0 + s;
       if (static_cast<unsigned>(h) >= static_cast<unsigned>(H) || static_cast<unsigned>(w) >= static_cast<unsigned>(W))
         return 0.0f;
@@ -150,11 +155,11 @@ struct Im2colLoad {
     }
   };
   __device__ Line line(int npq) const {
-    const int PQ = d.P * d.Q, Q = d.Q;
-    if (npq >= d.N * PQ) return {nullptr, 0, 0, 0, 0, 1, 1};
-    const int n = npq / PQ, pq = npq - n * PQ, p = pq / Q, q = pq - p * Q;
+    const int PQ = d.P * d.Q;
+    if (npq >= d.N * PQ) return {nullptr, 0, 0, 0, 0, by_RS, by_S};
+    const int n = npq / PQ, pq = npq - n * PQ, p = pq / d.Q, q = pq - p * d.Q;
     return {inp + static_cast<long>(n) * d.C * d.H * d.W, p * d.stride - d.pad, q * d.stride - d.pad, d.H, d.W,
-            d.R * d.S, d.S};
+            by_RS, by_S};
   }
 };
 
@@ -163,8 +168,10 @@ struct ConvOutStore {
   float* out;
   const float* bias;
   int M, PQ;
+  FastDivisor by_PQ;
   __device__ void operator()(int m, int npq, int, float value) const {
-    const int n = npq / PQ, pq = npq - n * PQ;
+    int n, pq;
+    by_PQ.divmod(npq, n, pq);
     out[(static_cast<long>(n) * M + m) * PQ + pq] = bias ? value + bias[m] : value;
   }
 };
@@ -173,16 +180,19 @@ struct ConvOutStore {
 struct WeightByInputLoad {
   const float* weight;
   int C, RS;
+  FastDivisor by_RS;
   struct Line {
     const float* channel;
-    int CRS, RS;
+    int CRS;
+    FastDivisor by_RS;
     __device__ float operator()(int krs) const {
       if (!channel) return 0.0f;
-      const int k = krs / RS;
-      return __ldg(channel + static_cast<long>(k) * CRS + (krs - k * RS));
+      int k, rs;
+      by_RS.divmod(krs, k, rs);
+      return __ldg(channel + static_cast<long>(k) * CRS + rs);
     }
   };
-  __device__ Line line(int c) const { return {c < C ? weight + static_cast<long>(c) * RS : nullptr, C * RS, RS}; }
+  __device__ Line line(int c) const { return {c < C ? weight + static_cast<long>(c) * RS : nullptr, C * RS, by_RS}; }
 };
 
 // B(k·rs, n·hw) of the data-gradient GEMM: dout at the output position whose tap (r, s) lands on
@@ -190,25 +200,30 @@ struct WeightByInputLoad {
 struct OutputGradGatherLoad {
   const float* dout;
   ConvShape d;
+  FastDivisor by_RS, by_S, by_stride;
   struct Line {
     const float* image;
-    int hp, wp, P, Q, RS, S, stride;
+    int hp, wp, P, Q;
+    FastDivisor by_RS, by_S, by_stride;
     __device__ float operator()(int krs) const {
       if (!image) return 0.0f;
-      const int k = krs / RS, rs = krs - k * RS, r = rs / S, s = rs - r * S;
+      int k, rs, r, s;
+      by_RS.divmod(krs, k, rs);
+      by_S.divmod(rs, r, s);
       const int y = hp - r, x = wp - s;
       if (y < 0 || x < 0) return 0.0f;
-      const int p = y / stride, q = x / stride;
-      if (p * stride != y || q * stride != x || p >= P || q >= Q) return 0.0f;
+      int p, q, y_rest, x_rest;
+      by_stride.divmod(y, p, y_rest);
+      by_stride.divmod(x, q, x_rest);
+      if (y_rest != 0 || x_rest != 0 || p >= P || q >= Q) return 0.0f;
       return __ldg(image + (static_cast<long>(k) * P + p) * Q + q);
     }
   };
   __device__ Line line(int nhw) const {
     const int HW = d.H * d.W;
-    if (nhw >= d.N * HW) return {nullptr, 0, 0, 1, 1, 1, 1, 1};
+    if (nhw >= d.N * HW) return {nullptr, 0, 0, 1, 1, by_RS, by_S, by_stride};
     const int n = nhw / HW, hw = nhw - n * HW, h = hw / d.W, w = hw - h * d.W;
-    return {dout + static_cast<long>(n) * d.K * d.P * d.Q, h + d.pad, w + d.pad, d.P, d.Q, d.R * d.S, d.S,
-            d.stride};
+    return {dout + static_cast<long>(n) * d.K * d.P * d.Q, h + d.pad, w + d.pad, d.P, d.Q, by_RS, by_S, by_stride};
   }
 };
 
@@ -216,18 +231,20 @@ struct OutputGradGatherLoad {
 struct OutputGradRowsLoad {
   const float* dout;
   int K, PQ;
+  FastDivisor by_PQ;
   struct Line {
     const float* channel;
-    int PQ;
     long KPQ;
+    FastDivisor by_PQ;
     __device__ float operator()(int npq) const {
       if (!channel) return 0.0f;
-      const int n = npq / PQ;
-      return __ldg(channel + n * KPQ + (npq - n * PQ));
+      int n, pq;
+      by_PQ.divmod(npq, n, pq);
+      return __ldg(channel + n * KPQ + pq);
     }
   };
   __device__ Line line(int k) const {
-    return {k < K ? dout + static_cast<long>(k) * PQ : nullptr, PQ, static_cast<long>(K) * PQ};
+    return {k < K ? dout + static_cast<long>(k) * PQ : nullptr, static_cast<long>(K) * PQ, by_PQ};
   }
 };
 
@@ -235,13 +252,17 @@ struct OutputGradRowsLoad {
 struct Im2colTransposedLoad {
   const float* inp;
   ConvShape d;
+  FastDivisor by_PQ, by_Q;
   struct Line {
     const float* channel;  // inp + c*H*W, null past the last tap
-    int r_off, s_off, H, W, PQ, Q, stride;
+    int r_off, s_off, H, W, stride;
     long CHW;
+    FastDivisor by_PQ, by_Q;
     __device__ float operator()(int npq) const {
       if (!channel) return 0.0f;
-      const int n = npq / PQ, pq = npq - n * PQ, p = pq / Q, q = pq - p * Q;
+      int n, pq, p, q;
+      by_PQ.divmod(npq, n, pq);
+      by_Q.divmod(pq, p, q);
       const int h = p * stride + r_off, w = q * stride + s_off;
       if (static_cast<unsigned>(h) >= static_cast<unsigned>(H) || static_cast<unsigned>(w) >= static_cast<unsigned>(W))
         return 0.0f;
@@ -251,10 +272,9 @@ struct Im2colTransposedLoad {
   __device__ Line line(int crs) const {
     const int RS = d.R * d.S;
     const long CHW = static_cast<long>(d.C) * d.H * d.W;
-    if (crs >= d.C * RS) return {nullptr, 0, 0, 1, 1, 1, 1, 1, CHW};
+    if (crs >= d.C * RS) return {nullptr, 0, 0, 1, 1, 1, CHW, by_PQ, by_Q};
     const int c = crs / RS, rs = crs - c * RS, r = rs / d.S, s = rs - r * d.S;
-    return {inp + static_cast<long>(c) * d.H * d.W, r - d.pad, s - d.pad, d.H, d.W, d.P * d.Q, d.Q, d.stride,
-            CHW};
+    return {inp + static_cast<long>(c) * d.H * d.W, r - d.pad, s - d.pad, d.H, d.W, d.stride, CHW, by_PQ, by_Q};
   }
 };
 
@@ -263,8 +283,8 @@ struct Im2colTransposedLoad {
 void conv2d_forward_tiled(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
   const ConvShape d = shape_of(desc);
   const int CRS = d.C * d.R * d.S, PQ = d.P * d.Q;
-  gemm(StridedLoad{weight, d.K, CRS, 1}, Im2colLoad{inp, d}, ConvOutStore{out, bias, d.K, PQ}, d.K, d.N * PQ, CRS,
-       1, "conv2d_forward_tiled");
+  gemm(StridedLoad{weight, d.K, CRS, 1}, Im2colLoad{inp, d, FastDivisor(d.R * d.S), FastDivisor(d.S)},
+       ConvOutStore{out, bias, d.K, PQ, FastDivisor(PQ)}, d.K, d.N * PQ, CRS, 1, "conv2d_forward_tiled");
 }
 
 void conv2d_backward_tiled(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
@@ -272,9 +292,12 @@ void conv2d_backward_tiled(float* dinp, float* dweight, float* dbias, const floa
   const ConvShape d = shape_of(desc);
   const int RS = d.R * d.S, PQ = d.P * d.Q;
   if (dinp)
-    gemm(WeightByInputLoad{weight, d.C, RS}, OutputGradGatherLoad{dout, d}, ConvOutStore{dinp, nullptr, d.C, d.H * d.W},
-         d.C, d.N * d.H * d.W, d.K * RS, 1, "conv2d_backward_data_tiled");
-  gemm_accumulate(dweight, OutputGradRowsLoad{dout, d.K, PQ}, Im2colTransposedLoad{inp, d}, d.K, d.C * RS, d.N * PQ,
+    gemm(WeightByInputLoad{weight, d.C, RS, FastDivisor(RS)},
+         OutputGradGatherLoad{dout, d, FastDivisor(RS), FastDivisor(d.S), FastDivisor(d.stride)},
+         ConvOutStore{dinp, nullptr, d.C, d.H * d.W, FastDivisor(d.H * d.W)}, d.C, d.N * d.H * d.W, d.K * RS, 1,
+         "conv2d_backward_data_tiled");
+  gemm_accumulate(dweight, OutputGradRowsLoad{dout, d.K, PQ, FastDivisor(PQ)},
+                  Im2colTransposedLoad{inp, d, FastDivisor(PQ), FastDivisor(d.Q)}, d.K, d.C * RS, d.N * PQ,
                   "conv2d_backward_weight_tiled");
   if (dbias) conv2d_bias_grad(dbias, dout, d.N, d.K, PQ);
 }

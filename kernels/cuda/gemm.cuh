@@ -24,7 +24,7 @@ namespace keynet::cuda {
 constexpr int kGemmBK = 8;
 
 template <int BM, int BN, class ALoad, class BLoad, class Store>
-__global__ void __launch_bounds__((BM / 8) * (BN / 8))
+__global__ void __launch_bounds__((BM / 8) * (BN / 8), 512 / ((BM / 8) * (BN / 8)))
     gemm_tiled_kernel(ALoad a, BLoad b, Store store, int M, int N, int Kdim, int k_chunk) {
   constexpr int BK = kGemmBK, TM = 8, TN = 8;
   constexpr int THREADS = (BM / TM) * (BN / TN);

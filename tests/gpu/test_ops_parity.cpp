@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/fast_divisor.h"
 #include "kernels/ops.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
@@ -44,6 +45,27 @@ std::string describe(const ops::ConvDesc& d, bool bias) {
 }
 
 // ------------------------------------------------------------------------------------------ conv
+TEST_CASE("FastDivisor (the implicit-GEMM loaders' division) equals integer division") {
+  Rng rng(8);
+  long wrong = 0;
+  auto check = [&](int divisor, int n) {
+    const cuda::FastDivisor fast(divisor);
+    int q, r;
+    fast.divmod(n, q, r);
+    if (q != n / divisor || r != n % divisor) {
+      if (++wrong <= 5) std::printf("FAIL FastDivisor(%d).divmod(%d) = %d, %d\n", divisor, n, q, r);
+    }
+  };
+  for (int divisor = 1; divisor <= 5000; ++divisor) {
+    for (int n = 0; n < 600; ++n) check(divisor, n);
+    for (int i = 0; i < 40; ++i) check(divisor, static_cast<int>(rng.below(1u << 31)));
+    check(divisor, 2147483647);
+  }
+  for (int i = 0; i < 200000; ++i)
+    check(1 + static_cast<int>(rng.below((1u << 31) - 1)), static_cast<int>(rng.below(1u << 31)));
+  CHECK(wrong == 0);
+}
+
 // One convolution shape through every CUDA implementation. With cpu_oracle the oracle is the CPU
 // reference in double; otherwise the CUDA naive kernels (then only Fast and Vendor are compared).
 void check_conv(const ops::ConvDesc& d, bool with_bias, bool with_dinp, bool cpu_oracle, Rng& rng) {
