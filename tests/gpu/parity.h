@@ -18,6 +18,10 @@
 
 namespace keynet::gpu_test {
 
+// Line-buffered stdout, set before main: every report line reaches the log even if a GPU fault kills
+// the process.
+inline const bool stdout_line_buffered = std::setvbuf(stdout, nullptr, _IOLBF, 0) == 0;
+
 // The implementations a CUDA build can run: Vendor only where cuDNN/cuBLAS were built.
 inline std::vector<Impl> cuda_impls() {
 #ifdef KEYNET_WITH_CUDNN
@@ -39,8 +43,16 @@ inline std::map<std::pair<std::string, std::string>, double>& worst_errors() {
 inline double compare(const std::string& op, Impl impl, const std::string& shape, const Tensor& got,
                       const Tensor& want, double tolerance) {
   REQUIRE(got.shape() == want.shape());
-  const std::vector<double> a = got.to(Device::CPU).to_double_vector();
-  const std::vector<double> b = want.to(Device::CPU).to_double_vector();
+  std::vector<double> a, b;
+  try {  // an asynchronous fault of the kernel under test surfaces here, at the copy back
+    a = got.to(Device::CPU).to_double_vector();
+    b = want.to(Device::CPU).to_double_vector();
+  } catch (const std::exception& e) {
+    std::printf("FAIL     %-30s %-6s CUDA error reading the result back: %s  %s\n", op.c_str(), to_string(impl),
+                e.what(), shape.c_str());
+    std::fflush(stdout);
+    FAIL(op, " impl=", to_string(impl), " ", shape, ": ", e.what());
+  }
   double scale = 0.0, worst = 0.0;
   long worst_index = -1, nonfinite = 0;
   for (double v : b) scale = std::max(scale, std::abs(v));
@@ -63,6 +75,7 @@ inline double compare(const std::string& op, Impl impl, const std::string& shape
               error <= tolerance ? "ok" : "FAIL", op.c_str(), to_string(impl), worst, tolerance, scale, nonfinite,
               worst_index, worst_index >= 0 ? a[worst_index] : 0.0, worst_index >= 0 ? b[worst_index] : 0.0,
               shape.c_str());
+  std::fflush(stdout);
   INFO(op, " impl=", to_string(impl), " ", shape, ": max_err ", worst, " (tolerance ", tolerance, "), ", nonfinite,
        " NaN/Inf");
   CHECK(nonfinite == 0);
