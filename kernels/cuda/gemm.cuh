@@ -108,12 +108,12 @@ __global__ void __launch_bounds__((BM / 8) * (BN / 8), 512 / ((BM / 8) * (BN / 8
   }
 }
 
-// How many k-ranges to split a GEMM into so that about two waves of 64x64 tiles fill the device,
-// keeping at least 512 k per range. Used for weight gradients, whose k (batch x pixels) is long and
-// whose M x N (the weight) is small.
+// How many k-ranges to split a GEMM into so that about eight 64x64 tiles per multiprocessor keep the
+// device busy and evenly loaded, keeping at least 512 k per range (at most 64 ranges). Used for weight
+// gradients, whose k (batch x pixels) is long and whose M x N (the weight) is small.
 inline int gemm_split_count(int M, int N, int Kdim) {
   const long tiles = static_cast<long>((M + 63) / 64) * ((N + 63) / 64);
-  const long wanted = (2L * multiprocessor_count() + tiles - 1) / tiles;
+  const long wanted = (8L * multiprocessor_count() + tiles - 1) / tiles;
   const long most = std::max(1, Kdim / 512);
   return static_cast<int>(std::clamp(wanted, 1L, std::min(most, 64L)));
 }
