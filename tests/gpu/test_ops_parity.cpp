@@ -378,7 +378,8 @@ TEST_CASE("mse and l1 losses against the CPU reference") {
           ops::l1_loss_forward(value, gp, gt, impl);
           ops::l1_loss_backward(dpred, gp, gt, 0.7, impl);
         }
-        compare(std::string(loss) + "_loss_forward", impl, shape, value, o_loss, kTol);
+        // a serial float32 sum of 3e5 terms (the naive kernel, like the CPU's float loop) drifts by ~1e-4
+        compare(std::string(loss) + "_loss_forward", impl, shape, value, o_loss, 5e-4);
         compare(std::string(loss) + "_loss_backward", impl, shape, dpred, o_dpred, 1e-6);
         Tensor again = Tensor::zeros({1}, GPU);
         mse ? ops::mse_loss_forward(again, gp, gt, impl) : ops::l1_loss_forward(again, gp, gt, impl);
