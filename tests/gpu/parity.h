@@ -83,6 +83,19 @@ inline double compare(const std::string& op, Impl impl, const std::string& shape
   return error;
 }
 
+// Runs fn; an exception (a vendor library refusing a shape, a failed launch) is reported as a failure
+// of this (op, impl, shape) and the loop over shapes and impls goes on.
+template <class Fn>
+void guarded(const std::string& what, Impl impl, const std::string& shape, Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    std::printf("FAIL     %-30s %-6s threw: %s  %s\n", what.c_str(), to_string(impl), e.what(), shape.c_str());
+    std::fflush(stdout);
+    FAIL_CHECK(what, " impl=", to_string(impl), " ", shape, " threw: ", e.what());
+  }
+}
+
 // Bitwise equality of two runs of the same computation.
 inline bool bitwise_equal(const Tensor& x, const Tensor& y) {
   const std::vector<float> a = x.to(Device::CPU).to_float_vector();

@@ -92,16 +92,19 @@ void check_conv(const ops::ConvDesc& d, bool with_bias, bool with_dinp, bool cpu
   for (Impl impl : gpu_test::cuda_impls()) {
     if (!cpu_oracle && impl == Impl::Ref) continue;
     const double tol = impl == Impl::Vendor ? kVendorConvTol : kTol;
-    Tensor out = filled(out_shape, kNaN, GPU);
-    ops::conv2d_forward(out, g_inp, g_weight, with_bias ? &g_bias : nullptr, d, impl);
-    compare("conv2d_forward", impl, shape, out, o_out, tol);
-
-    Tensor dinp = filled(in_shape, kNaN, GPU), dweight = filled(w_shape, 0.5, GPU), dbias = filled({d.K}, 0.5, GPU);
-    ops::conv2d_backward(with_dinp ? &dinp : nullptr, dweight, with_bias ? &dbias : nullptr, g_dout, g_inp, g_weight,
-                         d, impl);
-    if (with_dinp) compare("conv2d_backward.dinp", impl, shape, dinp, o_dinp, tol);
-    compare("conv2d_backward.dweight", impl, shape, dweight, o_dweight, tol);
-    if (with_bias) compare("conv2d_backward.dbias", impl, shape, dbias, o_dbias, tol);
+    gpu_test::guarded("conv2d_forward", impl, shape, [&] {
+      Tensor out = filled(out_shape, kNaN, GPU);
+      ops::conv2d_forward(out, g_inp, g_weight, with_bias ? &g_bias : nullptr, d, impl);
+      compare("conv2d_forward", impl, shape, out, o_out, tol);
+    });
+    gpu_test::guarded("conv2d_backward", impl, shape, [&] {
+      Tensor dinp = filled(in_shape, kNaN, GPU), dweight = filled(w_shape, 0.5, GPU), dbias = filled({d.K}, 0.5, GPU);
+      ops::conv2d_backward(with_dinp ? &dinp : nullptr, dweight, with_bias ? &dbias : nullptr, g_dout, g_inp,
+                           g_weight, d, impl);
+      if (with_dinp) compare("conv2d_backward.dinp", impl, shape, dinp, o_dinp, tol);
+      compare("conv2d_backward.dweight", impl, shape, dweight, o_dweight, tol);
+      if (with_bias) compare("conv2d_backward.dbias", impl, shape, dbias, o_dbias, tol);
+    });
   }
 }
 
@@ -197,14 +200,16 @@ void check_linear(int N, int I, int O, bool with_bias, bool cpu_oracle, Rng& rng
   const Tensor g_inp = inp.to(GPU), g_weight = weight.to(GPU), g_bias = bias.to(GPU), g_dout = dout.to(GPU);
   for (Impl impl : gpu_test::cuda_impls()) {
     if (!cpu_oracle && impl == Impl::Ref) continue;
-    Tensor out = filled({N, O}, kNaN, GPU);
-    ops::linear_forward(out, g_inp, g_weight, with_bias ? &g_bias : nullptr, impl);
-    compare("linear_forward", impl, shape, out, o_out, kTol);
-    Tensor dinp = filled({N, I}, kNaN, GPU), dweight = filled({O, I}, 0.5, GPU), dbias = filled({O}, 0.5, GPU);
-    ops::linear_backward(&dinp, dweight, with_bias ? &dbias : nullptr, g_dout, g_inp, g_weight, impl);
-    compare("linear_backward.dinp", impl, shape, dinp, o_dinp, kTol);
-    compare("linear_backward.dweight", impl, shape, dweight, o_dweight, kTol);
-    if (with_bias) compare("linear_backward.dbias", impl, shape, dbias, o_dbias, kTol);
+    gpu_test::guarded("linear", impl, shape, [&] {
+      Tensor out = filled({N, O}, kNaN, GPU);
+      ops::linear_forward(out, g_inp, g_weight, with_bias ? &g_bias : nullptr, impl);
+      compare("linear_forward", impl, shape, out, o_out, kTol);
+      Tensor dinp = filled({N, I}, kNaN, GPU), dweight = filled({O, I}, 0.5, GPU), dbias = filled({O}, 0.5, GPU);
+      ops::linear_backward(&dinp, dweight, with_bias ? &dbias : nullptr, g_dout, g_inp, g_weight, impl);
+      compare("linear_backward.dinp", impl, shape, dinp, o_dinp, kTol);
+      compare("linear_backward.dweight", impl, shape, dweight, o_dweight, kTol);
+      if (with_bias) compare("linear_backward.dbias", impl, shape, dbias, o_dbias, kTol);
+    });
   }
 }
 
@@ -249,11 +254,13 @@ TEST_CASE("max_pool2d: random shapes against the CPU reference, padding never wi
     ops::max_pool2d_backward(o_dinp, f64(dout), f64(inp), o_out, d, Impl::Ref);
     const Tensor g_inp = inp.to(GPU), g_dout = dout.to(GPU);
     for (Impl impl : gpu_test::cuda_impls()) {
-      Tensor out = filled(out_shape, kNaN, GPU), dinp = filled(in_shape, kNaN, GPU);
-      ops::max_pool2d_forward(out, g_inp, d, impl);
-      compare("max_pool2d_forward", impl, shape, out, o_out, 0.0);
-      ops::max_pool2d_backward(dinp, g_dout, g_inp, out, d, impl);
-      compare("max_pool2d_backward", impl, shape, dinp, o_dinp, 1e-6);
+      gpu_test::guarded("max_pool2d", impl, shape, [&] {
+        Tensor out = filled(out_shape, kNaN, GPU), dinp = filled(in_shape, kNaN, GPU);
+        ops::max_pool2d_forward(out, g_inp, d, impl);
+        compare("max_pool2d_forward", impl, shape, out, o_out, 0.0);
+        ops::max_pool2d_backward(dinp, g_dout, g_inp, out, d, impl);
+        compare("max_pool2d_backward", impl, shape, dinp, o_dinp, 1e-6);
+      });
     }
   }
 }
@@ -320,24 +327,26 @@ void check_batch_norm(int N, int C, int H, int W, Rng& rng) {
 
   const Tensor gx = x.to(GPU), ggamma = gamma.to(GPU), gbeta = beta.to(GPU), gdout = dout.to(GPU);
   for (Impl impl : gpu_test::cuda_impls()) {
-    Tensor out = filled(x_shape, kNaN, GPU), mean = filled({C}, kNaN, GPU), invstd = filled({C}, kNaN, GPU);
-    Tensor rmean = running_mean.to(GPU), rvar = running_var.to(GPU);
-    ops::batch_norm2d_forward_train(out, mean, invstd, rmean, rvar, gx, ggamma, gbeta, d, impl);
-    compare("batch_norm2d_train.out", impl, shape, out, o_out, kTol);
-    compare("batch_norm2d_train.save_mean", impl, shape, mean, o_mean, kTol);
-    compare("batch_norm2d_train.save_invstd", impl, shape, invstd, o_invstd, kTol);
-    compare("batch_norm2d_train.running_mean", impl, shape, rmean, o_rmean, kTol);
-    compare("batch_norm2d_train.running_var", impl, shape, rvar, o_rvar, kTol);
-    Tensor eval = filled(x_shape, kNaN, GPU);
-    ops::batch_norm2d_forward_eval(eval, gx, ggamma, gbeta, rmean, rvar, d, impl);
-    compare("batch_norm2d_eval", impl, shape, eval, o_eval, kTol);
-    // backward from the oracle's saved statistics, so that it is checked on its own
-    const Tensor o_mean32 = o_mean.to(DType::F32).to(GPU), o_invstd32 = o_invstd.to(DType::F32).to(GPU);
-    Tensor dinp = filled(x_shape, kNaN, GPU), dgamma = filled({C}, 0.5, GPU), dbeta = filled({C}, 0.5, GPU);
-    ops::batch_norm2d_backward(dinp, dgamma, dbeta, gdout, gx, ggamma, o_mean32, o_invstd32, d, impl);
-    compare("batch_norm2d_backward.dinp", impl, shape, dinp, o_dinp, 5e-4);
-    compare("batch_norm2d_backward.dgamma", impl, shape, dgamma, o_dgamma, kTol);
-    compare("batch_norm2d_backward.dbeta", impl, shape, dbeta, o_dbeta, kTol);
+    gpu_test::guarded("batch_norm2d", impl, shape, [&] {
+      Tensor out = filled(x_shape, kNaN, GPU), mean = filled({C}, kNaN, GPU), invstd = filled({C}, kNaN, GPU);
+      Tensor rmean = running_mean.to(GPU), rvar = running_var.to(GPU);
+      ops::batch_norm2d_forward_train(out, mean, invstd, rmean, rvar, gx, ggamma, gbeta, d, impl);
+      compare("batch_norm2d_train.out", impl, shape, out, o_out, kTol);
+      compare("batch_norm2d_train.save_mean", impl, shape, mean, o_mean, kTol);
+      compare("batch_norm2d_train.save_invstd", impl, shape, invstd, o_invstd, kTol);
+      compare("batch_norm2d_train.running_mean", impl, shape, rmean, o_rmean, kTol);
+      compare("batch_norm2d_train.running_var", impl, shape, rvar, o_rvar, kTol);
+      Tensor eval = filled(x_shape, kNaN, GPU);
+      ops::batch_norm2d_forward_eval(eval, gx, ggamma, gbeta, rmean, rvar, d, impl);
+      compare("batch_norm2d_eval", impl, shape, eval, o_eval, kTol);
+      // backward from the oracle's saved statistics, so that it is checked on its own
+      const Tensor o_mean32 = o_mean.to(DType::F32).to(GPU), o_invstd32 = o_invstd.to(DType::F32).to(GPU);
+      Tensor dinp = filled(x_shape, kNaN, GPU), dgamma = filled({C}, 0.5, GPU), dbeta = filled({C}, 0.5, GPU);
+      ops::batch_norm2d_backward(dinp, dgamma, dbeta, gdout, gx, ggamma, o_mean32, o_invstd32, d, impl);
+      compare("batch_norm2d_backward.dinp", impl, shape, dinp, o_dinp, 5e-4);
+      compare("batch_norm2d_backward.dgamma", impl, shape, dgamma, o_dgamma, kTol);
+      compare("batch_norm2d_backward.dbeta", impl, shape, dbeta, o_dbeta, kTol);
+    });
   }
 }
 

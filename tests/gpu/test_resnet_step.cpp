@@ -91,47 +91,49 @@ void compare_updates(const std::string& name, Impl impl, const StepRecord& gpu, 
 TEST_CASE("ResNet18 training step: GPU matches the CPU reference in double") {
   const StepRecord cpu = train(Device::CPU, DType::F64, Impl::Ref, 1);
   std::printf("CPU double: loss %.10g\n", cpu.losses[0]);
-  for (Impl impl : gpu_test::cuda_impls()) {
-    const StepRecord gpu = train(Device::CUDA, DType::F32, impl, 1);
-    std::printf("GPU impl=%s: loss %.10g (CPU double %.10g)\n", to_string(impl), gpu.losses[0], cpu.losses[0]);
-    const std::string shape = "ResNet18 4x1x64x64";
-    gpu_test::compare("resnet18.output", impl, shape, gpu.output, cpu.output, 1e-4);
-    gpu_test::compare("resnet18.loss", impl, shape, Tensor::from_vector({1}, std::vector<double>{gpu.losses[0]}),
-                      Tensor::from_vector({1}, std::vector<double>{cpu.losses[0]}), 1e-4);
-    for (const auto& [name, grad] : cpu.grads)
-      gpu_test::compare("resnet18.grad", impl, name, gpu.grads.at(name), grad, 5e-4);
-    for (const auto& [name, value] : cpu.buffers)
-      gpu_test::compare("resnet18.buffer", impl, name, gpu.buffers.at(name), value, 1e-4);
-    long total = 0, off = 0;
-    double worst = 0;
-    for (const auto& [name, value] : cpu.after) compare_updates(name, impl, gpu, cpu, total, off, worst);
-    const double fraction = static_cast<double>(off) / total;
-    std::printf("%-8s resnet18.adam_update impl=%s: %ld of %ld updates differ by more than lr/10 (%.4f%%), largest "
-                "difference %.3g lr\n",
-                fraction <= 1e-3 ? "ok" : "FAIL", to_string(impl), off, total, 100 * fraction, worst);
-    CHECK_MESSAGE(fraction <= 1e-3, "impl=", to_string(impl), ": ", off, " of ", total,
-                  " Adam updates differ from the CPU's by more than lr/10");
-  }
+  for (Impl impl : gpu_test::cuda_impls())
+    gpu_test::guarded("resnet18 step", impl, "ResNet18 4x1x64x64", [&] {
+      const StepRecord gpu = train(Device::CUDA, DType::F32, impl, 1);
+      std::printf("GPU impl=%s: loss %.10g (CPU double %.10g)\n", to_string(impl), gpu.losses[0], cpu.losses[0]);
+      const std::string shape = "ResNet18 4x1x64x64";
+      gpu_test::compare("resnet18.output", impl, shape, gpu.output, cpu.output, 1e-4);
+      gpu_test::compare("resnet18.loss", impl, shape, Tensor::from_vector({1}, std::vector<double>{gpu.losses[0]}),
+                        Tensor::from_vector({1}, std::vector<double>{cpu.losses[0]}), 1e-4);
+      for (const auto& [name, grad] : cpu.grads)
+        gpu_test::compare("resnet18.grad", impl, name, gpu.grads.at(name), grad, 5e-4);
+      for (const auto& [name, value] : cpu.buffers)
+        gpu_test::compare("resnet18.buffer", impl, name, gpu.buffers.at(name), value, 1e-4);
+      long total = 0, off = 0;
+      double worst = 0;
+      for (const auto& [name, value] : cpu.after) compare_updates(name, impl, gpu, cpu, total, off, worst);
+      const double fraction = static_cast<double>(off) / total;
+      std::printf("%-8s resnet18.adam_update impl=%s: %ld of %ld updates differ by more than lr/10 (%.4f%%), largest "
+                  "difference %.3g lr\n",
+                  fraction <= 1e-3 ? "ok" : "FAIL", to_string(impl), off, total, 100 * fraction, worst);
+      CHECK_MESSAGE(fraction <= 1e-3, "impl=", to_string(impl), ": ", off, " of ", total,
+                    " Adam updates differ from the CPU's by more than lr/10");
+    });
 }
 
 TEST_CASE("ResNet18 training on the GPU is bitwise repeatable") {
-  for (Impl impl : gpu_test::cuda_impls()) {
-    const StepRecord first = train(Device::CUDA, DType::F32, impl, 2);
-    const StepRecord second = train(Device::CUDA, DType::F32, impl, 2);
-    bool same = first.losses == second.losses;
-    int differing = 0;
-    for (const auto& [name, value] : first.after) differing += !gpu_test::bitwise_equal(value, second.after.at(name));
-    for (const auto& [name, value] : first.buffers) differing += !gpu_test::bitwise_equal(value, second.buffers.at(name));
-    same = same && differing == 0;
-    std::printf("%-8s resnet18 determinism impl=%s: losses %.10g %.10g vs %.10g %.10g, %d tensors differ\n",
-                same ? "ok" : "DIFFERS", to_string(impl), first.losses[0], first.losses[1], second.losses[0],
-                second.losses[1], differing);
-    if (impl == Impl::Vendor)
-      WARN_MESSAGE(same, "cuDNN/cuBLAS ResNet18 training differs between two identical runs (", differing,
-                   " tensors)");
-    else
-      CHECK_MESSAGE(same, "impl=", to_string(impl), ": two identical runs differ (", differing, " tensors)");
-  }
+  for (Impl impl : gpu_test::cuda_impls())
+    gpu_test::guarded("resnet18 determinism", impl, "ResNet18 4x1x64x64, two steps", [&] {
+      const StepRecord first = train(Device::CUDA, DType::F32, impl, 2);
+      const StepRecord second = train(Device::CUDA, DType::F32, impl, 2);
+      bool same = first.losses == second.losses;
+      int differing = 0;
+      for (const auto& [name, value] : first.after) differing += !gpu_test::bitwise_equal(value, second.after.at(name));
+      for (const auto& [name, value] : first.buffers) differing += !gpu_test::bitwise_equal(value, second.buffers.at(name));
+      same = same && differing == 0;
+      std::printf("%-8s resnet18 determinism impl=%s: losses %.10g %.10g vs %.10g %.10g, %d tensors differ\n",
+                  same ? "ok" : "DIFFERS", to_string(impl), first.losses[0], first.losses[1], second.losses[0],
+                  second.losses[1], differing);
+      if (impl == Impl::Vendor)
+        WARN_MESSAGE(same, "cuDNN/cuBLAS ResNet18 training differs between two identical runs (", differing,
+                     " tensors)");
+      else
+        CHECK_MESSAGE(same, "impl=", to_string(impl), ": two identical runs differ (", differing, " tensors)");
+    });
 }
 
 }  // namespace
