@@ -37,6 +37,19 @@ step() {
 cd "$ROOT" || exit 0
 { git log --oneline -3; git status --short | head -20; } >"$OUT/git.log" 2>&1
 
+# A cuDNN outside the toolkit (the nvidia-cudnn wheel that comes with PyTorch): CMake finds it through
+# CUDNN_ROOT, and our binaries load it through LD_LIBRARY_PATH (PyTorch keeps loading its own).
+if [[ -z "${CUDNN_ROOT:-}" && ! -e /usr/local/cuda/include/cudnn.h ]]; then
+  CUDNN_ROOT=$("${PYTHON:-python3}" -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null || true)
+fi
+OUR_ENV=()
+if [[ -n "${CUDNN_ROOT:-}" ]]; then
+  export CUDNN_ROOT
+  OUR_ENV=(env "LD_LIBRARY_PATH=$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}")
+fi
+{ echo "CUDNN_ROOT=${CUDNN_ROOT:-}"; command -v nvcc && nvcc --version | tail -2; command -v cmake && cmake --version | head -1;
+  ls /usr/local/cuda/include/cudnn.h 2>&1; } >"$OUT/environment.log" 2>&1
+
 step nvidia-smi 30 bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv'
 
 step configure 90 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DKEYNET_CUDA=ON -DKEYNET_CUDNN=AUTO \
@@ -48,13 +61,13 @@ TARGETS=(bench_gpu)
 for f in "$ROOT"/tests/gpu/test_*.cpp; do TARGETS+=("gpu_$(basename "$f" .cpp)"); done
 step build 240 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
 
-step gpu-tests 150 bash -c "cd '$BUILD' && ctest -L gpu -V --timeout 140"
+step gpu-tests 150 "${OUR_ENV[@]}" bash -c "cd '$BUILD' && ctest -L gpu -V --timeout 140"
 # for the summary: the largest-error tables, whole-network lines, and every failing comparison
 grep -E "^([0-9]+: )?(\| |(ok|FAIL|DIFFERS) +resnet18|DIFFERS|CPU double|GPU impl=)" "$OUT/gpu-tests.log" |
   sed -E 's/^[0-9]+: //' >"$OUT/parity-table.md" 2>/dev/null
 grep -E "^([0-9]+: )?FAIL " "$OUT/gpu-tests.log" | sed -E 's/^[0-9]+: //' >"$OUT/failures.txt" 2>/dev/null
 
-step bench-keynet 150 "$BUILD/bench_gpu" --markdown "$OUT/bench_gpu.md"
+step bench-keynet 150 "${OUR_ENV[@]}" "$BUILD/bench_gpu" --markdown "$OUT/bench_gpu.md"
 step bench-torch 120 "${PYTHON:-python3}" "$ROOT/scripts/bench_torch_gpu.py" --markdown "$OUT/bench_torch.md"
 
 {
@@ -63,6 +76,8 @@ step bench-torch 120 "${PYTHON:-python3}" "$ROOT/scripts/bench_torch_gpu.py" --m
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(( $(date +%s) - T0 ))s in all; commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)"
   echo
   tail -n +2 "$OUT/nvidia-smi.log" 2>/dev/null | tail -1 | sed 's/^/GPU: /'
+  echo
+  echo "configuration: $(grep -E "CUDA backend|cuDNN" "$OUT/configuration.txt" 2>/dev/null | sed 's/-- *//' | tr -s ' ' | paste -sd';')"
   echo
   echo "| step | result | time | log |"
   echo "|---|---|---|---|"
