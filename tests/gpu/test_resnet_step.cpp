@@ -3,7 +3,8 @@
 // giving bitwise-equal losses and weights. Input 4x1x64x64 (the CPU oracle stays quick), 136 outputs.
 //
 // Tolerances, each relative to the largest magnitude in the compared tensor: output and loss 1e-4,
-// parameter gradients 5e-4 (float32 through 20 layers; float32 on the CPU stays near 1.5e-5). After
+// parameter gradients 5e-4 (float32 through 20 layers; float32 on the CPU stays near 1.5e-5); cuDNN,
+// free to choose Winograd or FFT convolutions, gets 1e-3 and 2e-3. After
 // Adam's first step every update is about +-lr whatever the gradient's size, so a gradient within
 // float32 noise of zero may flip its update's sign: parameters are compared as updates in units of lr,
 // and at most 0.1% of them may differ by more than lr/10.
@@ -96,11 +97,12 @@ TEST_CASE("ResNet18 training step: GPU matches the CPU reference in double") {
       const StepRecord gpu = train(Device::CUDA, DType::F32, impl, 1);
       std::printf("GPU impl=%s: loss %.10g (CPU double %.10g)\n", to_string(impl), gpu.losses[0], cpu.losses[0]);
       const std::string shape = "ResNet18 4x1x64x64";
-      gpu_test::compare("resnet18.output", impl, shape, gpu.output, cpu.output, 1e-4);
+      const bool vendor = impl == Impl::Vendor;
+      gpu_test::compare("resnet18.output", impl, shape, gpu.output, cpu.output, vendor ? 1e-3 : 1e-4);
       gpu_test::compare("resnet18.loss", impl, shape, Tensor::from_vector({1}, std::vector<double>{gpu.losses[0]}),
-                        Tensor::from_vector({1}, std::vector<double>{cpu.losses[0]}), 1e-4);
+                        Tensor::from_vector({1}, std::vector<double>{cpu.losses[0]}), vendor ? 1e-3 : 1e-4);
       for (const auto& [name, grad] : cpu.grads)
-        gpu_test::compare("resnet18.grad", impl, name, gpu.grads.at(name), grad, 5e-4);
+        gpu_test::compare("resnet18.grad", impl, name, gpu.grads.at(name), grad, vendor ? 2e-3 : 5e-4);
       for (const auto& [name, value] : cpu.buffers)
         gpu_test::compare("resnet18.buffer", impl, name, gpu.buffers.at(name), value, 1e-4);
       long total = 0, off = 0;
