@@ -67,7 +67,7 @@ grep -E "^([0-9]+: )?(\| |(ok|FAIL|DIFFERS) +resnet18|DIFFERS|CPU double|GPU imp
   sed -E 's/^[0-9]+: //' >"$OUT/parity-table.md" 2>/dev/null
 grep -E "^([0-9]+: )?FAIL " "$OUT/gpu-tests.log" | sed -E 's/^[0-9]+: //' >"$OUT/failures.txt" 2>/dev/null
 
-step bench-keynet 150 "${OUR_ENV[@]}" "$BUILD/bench_gpu" --markdown "$OUT/bench_gpu.md"
+step bench-keynet 150 "${OUR_ENV[@]}" env KEYNET_CUDNN_VERBOSE=1 "$BUILD/bench_gpu" --markdown "$OUT/bench_gpu.md"
 step bench-torch 120 "${PYTHON:-python3}" "$ROOT/scripts/bench_torch_gpu.py" --markdown "$OUT/bench_torch.md"
 
 {
