@@ -107,17 +107,21 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
     const Range cols = split(g.PQ, parts, int(item % parts), 16);
     if (cols.size() == 0) continue;
     auto out_block = matrix(out + n * d.K * g.PQ + cols.begin, d.K, cols.size(), g.PQ);
-    if (bias)
-      for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
-    else
-      out_block.setZero();
     const float* image = inp + n * d.C * g.HW;
-    if (pointwise) {
-      out_block.noalias() += W * matrix(image + cols.begin, d.C, cols.size(), g.HW);
+    const float* col = image + cols.begin;
+    int64_t col_stride = g.HW;
+    if (!pointwise) {
+      float* buffer = scratch(0, g.CRS * cols.size());
+      im2col(buffer, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
+      col = buffer;
+      col_stride = cols.size();
+    }
+    const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
+    if (bias) {
+      for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
+      out_block.noalias() += W * col_block;
     } else {
-      float* col = scratch(0, g.CRS * cols.size());
-      im2col(col, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
-      out_block.noalias() += W * matrix(col, g.CRS, cols.size(), cols.size());
+      out_block.noalias() = W * col_block;
     }
   }
 }
@@ -135,32 +139,41 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
 #pragma omp parallel num_threads(threads)
   {
     float* partial = partials + partial_size * omp_get_thread_num();
-    std::fill(partial, partial + partial_size, 0.0f);
     auto dW = matrix(partial, d.K, g.CRS, g.CRS);
     float* db = partial + weight_size;
-#pragma omp for schedule(static)
+    bool empty = true;  // the first product assigns the partial, later ones add to it
+#pragma omp for schedule(static) nowait
     for (int64_t item = 0; item < int64_t(d.N) * parts; ++item) {
       const int64_t n = item / parts;
       const Range cols = split(g.PQ, parts, int(item % parts), 16);
       if (cols.size() == 0) continue;
       const auto dout_block = matrix(dout + n * d.K * g.PQ + cols.begin, d.K, cols.size(), g.PQ);
       const float* image = inp + n * d.C * g.HW;
-      if (pointwise) {
-        dW.noalias() += dout_block * matrix(image + cols.begin, d.C, cols.size(), g.HW).transpose();
-      } else {
-        float* col = scratch(0, g.CRS * cols.size());
-        im2col(col, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
-        dW.noalias() += dout_block * matrix(col, g.CRS, cols.size(), cols.size()).transpose();
+      const float* col = image + cols.begin;
+      int64_t col_stride = g.HW;
+      if (!pointwise) {
+        float* buffer = scratch(0, g.CRS * cols.size());
+        im2col(buffer, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
+        col = buffer;
+        col_stride = cols.size();
       }
-      if (dbias)
+      const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
+      if (empty) {
+        dW.noalias() = dout_block * col_block.transpose();
+        for (int k = 0; k < d.K; ++k) db[k] = dout_block.row(k).sum();
+        empty = false;
+      } else {
+        dW.noalias() += dout_block * col_block.transpose();
         for (int k = 0; k < d.K; ++k) db[k] += dout_block.row(k).sum();
+      }
     }
-    // implicit barrier: every partial is complete
+    if (empty) std::fill(partial, partial + partial_size, 0.0f);
+#pragma omp barrier
     const int64_t reduce_size = dbias ? partial_size : weight_size;
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < reduce_size; ++i) {
       float sum = 0.0f;
-      for (int t = 0; t < threads; ++t) sum += partials[partial_size * t + i];
+      for (int t = 0; t < omp_get_num_threads(); ++t) sum += partials[partial_size * t + i];
       if (i < weight_size)
         dweight[i] += sum;
       else
@@ -193,9 +206,9 @@ void conv2d_backward_data(float* dinp, const float* dout, const float* weight, c
   float* shared_dcol = pointwise ? nullptr : scratch(2, g.CRS * g.PQ);
 #pragma omp parallel num_threads(threads)
   {
-    const int t = omp_get_thread_num();
-    const Range cols = split(g.PQ, threads, t, 16);
-    const Range channels = split(d.C, threads, t);
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range cols = split(g.PQ, team, t, 16);
+    const Range channels = split(d.C, team, t);
     for (int n = 0; n < d.N; ++n) {
       const float* dout_n = dout + int64_t(n) * d.K * g.PQ;
       float* dinp_n = dinp + int64_t(n) * d.C * g.HW;
