@@ -1,0 +1,67 @@
+#include "layers/batch_norm2d.h"
+
+namespace keynet {
+
+BatchNorm2d::BatchNorm2d(int channels, double eps, double momentum)
+    : channels_(channels), eps_(eps), momentum_(momentum) {
+  KEYNET_CHECK(channels > 0 && eps > 0 && momentum >= 0 && momentum <= 1, "BatchNorm2d: invalid configuration ",
+               describe());
+  weight_.value = Tensor::full({channels}, 1.0);
+  weight_.grad = Tensor::zeros({channels});
+  bias_.value = Tensor::zeros({channels});
+  bias_.grad = Tensor::zeros({channels});
+  running_mean_ = Tensor::zeros({channels});
+  running_var_ = Tensor::full({channels}, 1.0);
+}
+
+std::string BatchNorm2d::describe() const {
+  return detail::concat("BatchNorm2d(", channels_, ", eps=", eps_, ", momentum=", momentum_, ")");
+}
+
+ops::BatchNormDesc BatchNorm2d::descriptor(const Tensor& x) const {
+  KEYNET_CHECK(x.ndim() == 4 && x.dim(1) == channels_, describe(), ": expected input (N,", channels_,
+               ",H,W), got ", to_string(x.shape()));
+  ops::BatchNormDesc d;
+  d.N = x.dim(0), d.C = channels_, d.HW = x.dim(2) * x.dim(3), d.eps = eps_, d.momentum = momentum_;
+  return d;
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
+  const ops::BatchNormDesc d = descriptor(x);
+  Tensor y = empty_like_input(x, x.shape());
+  if (mode == Mode::Train) {
+    KEYNET_CHECK(static_cast<int64_t>(d.N) * d.HW > 1, describe(),
+                 ": training needs more than one value per channel, got input ", to_string(x.shape()));
+    save_mean_ = empty_like_input(x, {channels_});
+    save_invstd_ = empty_like_input(x, {channels_});
+    ops::batch_norm2d_forward_train(y, save_mean_, save_invstd_, running_mean_, running_var_, x, weight_.value,
+                                    bias_.value, d, impl());
+    ++num_batches_tracked_;
+    input_ = x;
+  } else {
+    ops::batch_norm2d_forward_eval(y, x, weight_.value, bias_.value, running_mean_, running_var_, d, impl());
+  }
+  last_forward_trained_ = mode == Mode::Train;
+  mark_forward();
+  return y;
+}
+
+Tensor BatchNorm2d::backward(const Tensor& dy) {
+  take_forward("BatchNorm2d");
+  KEYNET_CHECK(last_forward_trained_, describe(), ": backward needs a forward in Mode::Train (batch statistics)");
+  Tensor dx = empty_like_input(input_, input_.shape());
+  ops::batch_norm2d_backward(dx, weight_.grad, bias_.grad, dy, input_, weight_.value, save_mean_, save_invstd_,
+                             descriptor(input_), impl());
+  input_ = Tensor();
+  return dx;
+}
+
+void BatchNorm2d::visit(ParamVisitor& visitor, const std::string& prefix) {
+  visitor.parameter(join_name(prefix, "weight"), weight_);
+  visitor.parameter(join_name(prefix, "bias"), bias_);
+  visitor.buffer(join_name(prefix, "running_mean"), running_mean_);
+  visitor.buffer(join_name(prefix, "running_var"), running_var_);
+  visitor.counter(join_name(prefix, "num_batches_tracked"), num_batches_tracked_);
+}
+
+}  // namespace keynet

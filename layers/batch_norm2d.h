@@ -1,0 +1,34 @@
+// BatchNorm2d over (N,H,W) per channel, PyTorch semantics: eps 1e-5, momentum 0.1, running variance
+// from the unbiased estimate. Parameters weight (gamma) and bias (beta); buffers running_mean,
+// running_var and the counter num_batches_tracked (names as in torch.nn.BatchNorm2d).
+#pragma once
+#include "layers/module.h"
+
+namespace keynet {
+
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int channels, double eps = 1e-5, double momentum = 0.1);
+  Tensor forward(const Tensor& x, Mode mode) override;
+  // Backward of a Train-mode forward (batch statistics); after an Eval forward it refuses.
+  Tensor backward(const Tensor& dy) override;
+  void visit(ParamVisitor& visitor, const std::string& prefix) override;
+  std::string describe() const override;
+
+  Parameter& weight() { return weight_; }
+  Parameter& bias() { return bias_; }
+  Tensor& running_mean() { return running_mean_; }
+  Tensor& running_var() { return running_var_; }
+
+ private:
+  ops::BatchNormDesc descriptor(const Tensor& x) const;
+  int channels_;
+  double eps_, momentum_;
+  Parameter weight_, bias_;
+  Tensor running_mean_, running_var_;
+  int64_t num_batches_tracked_ = 0;
+  Tensor input_, save_mean_, save_invstd_;
+  bool last_forward_trained_ = false;
+};
+
+}  // namespace keynet

@@ -1,0 +1,125 @@
+#include "layers/checkpoint.h"
+
+#include <cstring>
+#include <functional>
+
+#include "layers/safetensors.h"
+
+namespace keynet {
+
+namespace {
+
+// One named piece of state: a tensor (parameter value or buffer) or an int64 counter.
+struct StateSlot {
+  Tensor* tensor = nullptr;
+  int64_t* counter = nullptr;
+};
+
+class SlotCollector : public ParamVisitor {
+ public:
+  std::map<std::string, StateSlot> slots;
+  void parameter(const std::string& name, Parameter& p) override { slots[name].tensor = &p.value; }
+  void buffer(const std::string& name, Tensor& t) override { slots[name].tensor = &t; }
+  void counter(const std::string& name, int64_t& value) override { slots[name].counter = &value; }
+};
+
+const char* safetensors_dtype(DType dtype) { return dtype == DType::F32 ? "F32" : "F64"; }
+
+SafetensorsFile to_file(const std::map<std::string, StateSlot>& slots) {
+  SafetensorsFile file;
+  for (const auto& [name, slot] : slots) {
+    SafetensorsEntry entry;
+    if (slot.counter) {
+      entry.dtype = "I64";
+      entry.data.resize(8);
+      std::memcpy(entry.data.data(), slot.counter, 8);
+    } else {
+      const Tensor host = slot.tensor->to(Device::CPU);
+      entry.dtype = safetensors_dtype(host.dtype());
+      entry.shape = host.shape();
+      entry.data.resize(host.bytes());
+      std::memcpy(entry.data.data(), host.raw(), host.bytes());
+    }
+    file.tensors.emplace(name, std::move(entry));
+  }
+  return file;
+}
+
+void from_file(std::map<std::string, StateSlot>& slots, const SafetensorsFile& file, const std::string& path,
+               const std::string& what) {
+  std::string problems;
+  int count = 0;
+  auto problem = [&](const std::string& text) {
+    problems += "\n  - " + text;
+    ++count;
+  };
+  for (const auto& [name, slot] : slots) {
+    auto found = file.tensors.find(name);
+    if (found == file.tensors.end()) {
+      problem("missing key '" + name + "'");
+      continue;
+    }
+    const SafetensorsEntry& entry = found->second;
+    const std::string expected_dtype = slot.counter ? "I64" : safetensors_dtype(slot.tensor->dtype());
+    const Shape expected_shape = slot.counter ? Shape{} : slot.tensor->shape();
+    if (entry.dtype != expected_dtype)
+      problem("'" + name + "' has dtype " + entry.dtype + ", expected " + expected_dtype);
+    else if (entry.shape != expected_shape)
+      problem("'" + name + "' has shape " + to_string(entry.shape) + ", expected " + to_string(expected_shape));
+  }
+  for (const auto& [name, entry] : file.tensors)
+    if (!slots.count(name)) problem("unexpected key '" + name + "'");
+  KEYNET_CHECK(count == 0, path, ": ", what, " does not match (", count, " problem", count == 1 ? "" : "s", "):",
+               problems);
+
+  for (auto& [name, slot] : slots) {
+    const SafetensorsEntry& entry = file.tensors.at(name);
+    if (slot.counter) {
+      std::memcpy(slot.counter, entry.data.data(), 8);
+    } else {
+      Tensor host = Tensor::empty(slot.tensor->shape(), Device::CPU, slot.tensor->dtype());
+      std::memcpy(host.raw(), entry.data.data(), host.bytes());
+      slot.tensor->copy_from(host);
+    }
+  }
+}
+
+}  // namespace
+
+void save_module(Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
+  SlotCollector collector;
+  module.visit(collector, "");
+  SafetensorsFile file = to_file(collector.slots);
+  file.metadata = metadata;
+  file.metadata["format"] = "pt";
+  write_safetensors(path, file);
+}
+
+std::map<std::string, std::string> load_module(Module& module, const std::string& path) {
+  SlotCollector collector;
+  module.visit(collector, "");
+  const SafetensorsFile file = read_safetensors(path);
+  from_file(collector.slots, file, path, "checkpoint for " + module.describe());
+  return file.metadata;
+}
+
+void save_optimizer(Optimizer& optimizer, const std::string& path) {
+  SlotCollector collector;
+  optimizer.visit_state(collector);
+  write_safetensors(path, to_file(collector.slots));
+}
+
+void load_optimizer(Optimizer& optimizer, const std::string& path) {
+  SlotCollector collector;
+  optimizer.visit_state(collector);
+  from_file(collector.slots, read_safetensors(path), path, "optimizer state");
+}
+
+std::string optimizer_state_path(const std::string& model_path) {
+  const std::string suffix = ".safetensors";
+  const bool has_suffix =
+      model_path.size() > suffix.size() && model_path.compare(model_path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return (has_suffix ? model_path.substr(0, model_path.size() - suffix.size()) : model_path) + ".optim.safetensors";
+}
+
+}  // namespace keynet

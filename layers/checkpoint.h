@@ -1,0 +1,23 @@
+// Checkpoints: a module's parameters, buffers and counters as safetensors with PyTorch names and
+// layouts; an optimizer's state beside it in "<stem>.optim.safetensors". Loading is strict: a missing
+// key, an extra key, a wrong shape or a wrong dtype is refused with one error listing every problem.
+#pragma once
+#include <map>
+#include <string>
+
+#include "layers/module.h"
+#include "optim/optimizer.h"
+
+namespace keynet {
+
+void save_module(Module& module, const std::string& path, const std::map<std::string, std::string>& metadata = {});
+// Returns the file's metadata.
+std::map<std::string, std::string> load_module(Module& module, const std::string& path);
+
+void save_optimizer(Optimizer& optimizer, const std::string& path);
+void load_optimizer(Optimizer& optimizer, const std::string& path);
+
+// "runs/net.safetensors" -> "runs/net.optim.safetensors"
+std::string optimizer_state_path(const std::string& model_path);
+
+}  // namespace keynet

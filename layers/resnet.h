@@ -1,0 +1,56 @@
+// Residual networks as in torchvision: BasicBlock and ResNet18 (BasicBlocks [2,2,2,2]), with
+// torchvision's parameter names so that checkpoints load into torchvision.models.resnet18.
+#pragma once
+#include <memory>
+
+#include "layers/activation.h"
+#include "layers/batch_norm2d.h"
+#include "layers/conv2d.h"
+#include "layers/linear.h"
+#include "layers/pooling.h"
+#include "layers/sequential.h"
+
+namespace keynet {
+
+// y = relu(bn2(conv2(relu(bn1(conv1(x))))) + skip(x)), skip = 1x1 conv + BN when the shape changes.
+class BasicBlock : public Module {
+ public:
+  BasicBlock(int in_channels, int out_channels, int stride, Rng& rng);
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  void visit(ParamVisitor& visitor, const std::string& prefix) override;
+  std::string describe() const override;
+  void set_impl(Impl impl) override;
+  bool has_downsample() const { return downsample_ != nullptr; }
+
+ private:
+  int in_channels_, out_channels_, stride_;
+  Conv2d conv1_;
+  BatchNorm2d bn1_;
+  ReLU relu1_;
+  Conv2d conv2_;
+  BatchNorm2d bn2_;
+  std::unique_ptr<Sequential> downsample_;
+  ReLU relu_out_;
+};
+
+// conv1 7x7/2 -> bn1 -> relu -> maxpool 3/2 -> layer1..layer4 -> global average pool -> fc.
+class ResNet18 : public Module {
+ public:
+  ResNet18(int in_channels, int num_outputs, Rng& rng);
+  Tensor forward(const Tensor& x, Mode mode) override;
+  Tensor backward(const Tensor& dy) override;
+  void visit(ParamVisitor& visitor, const std::string& prefix) override;
+  std::string describe() const override;
+  void set_impl(Impl impl) override;
+  void set_needs_input_grad(bool needed) override;
+
+ private:
+  int in_channels_, num_outputs_;
+  Sequential body_;
+};
+
+// torchvision's initialisation of a convolution: normal(0, sqrt(2 / (K*R*S))) (kaiming, fan_out, relu).
+void init_kaiming_normal_fan_out(Conv2d& conv, Rng& rng);
+
+}  // namespace keynet

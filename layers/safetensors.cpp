@@ -1,0 +1,118 @@
+#include "layers/safetensors.h"
+
+#include <bit>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "tensor/error.h"
+
+namespace keynet {
+
+static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
+
+std::size_t safetensors_element_size(const std::string& dtype) {
+  if (dtype == "F32") return 4;
+  if (dtype == "F64" || dtype == "I64") return 8;
+  return 0;
+}
+
+namespace {
+int64_t element_count(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+}  // namespace
+
+void write_safetensors(const std::string& path, const SafetensorsFile& file) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
+  uint64_t offset = 0;
+  for (const auto& [name, entry] : file.tensors) {
+    const std::size_t element = safetensors_element_size(entry.dtype);
+    KEYNET_CHECK(element > 0, path, ": tensor '", name, "' has unsupported dtype '", entry.dtype, "'");
+    KEYNET_CHECK(entry.data.size() == element_count(entry.shape) * element, path, ": tensor '", name, "' holds ",
+                 entry.data.size(), " bytes but its shape needs ", element_count(entry.shape) * element);
+    header[name] = {{"dtype", entry.dtype}, {"shape", entry.shape}, {"data_offsets", {offset, offset + entry.data.size()}}};
+    offset += entry.data.size();
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keep the data 8-byte aligned, as the reference writer does
+  const uint64_t header_size = text.size();
+
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    KEYNET_CHECK(out.good(), path, ": cannot open '", temporary, "' for writing");
+    out.write(reinterpret_cast<const char*>(&header_size), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& [name, entry] : file.tensors)
+      out.write(reinterpret_cast<const char*>(entry.data.data()), static_cast<std::streamsize>(entry.data.size()));
+    out.flush();
+    KEYNET_CHECK(out.good(), path, ": writing '", temporary, "' failed (disk full?)");
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  KEYNET_CHECK(!error, path, ": cannot rename '", temporary, "' into place: ", error.message());
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  KEYNET_CHECK(in.good(), path, ": cannot open checkpoint (missing file or no permission)");
+  in.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  KEYNET_CHECK(file_size >= 8, path, ": not a safetensors file (", file_size, " bytes, shorter than its 8-byte header length)");
+  uint64_t header_size = 0;
+  in.read(reinterpret_cast<char*>(&header_size), 8);
+  KEYNET_CHECK(header_size <= file_size - 8, path, ": header length ", header_size, " exceeds the file size ",
+               file_size, " (truncated or not a safetensors file)");
+  std::string text(header_size, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(header_size));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    KEYNET_FAIL(path, ": header is not valid JSON (", e.what(), ")");
+  }
+  KEYNET_CHECK(header.is_object(), path, ": header is not a JSON object");
+  const uint64_t data_size = file_size - 8 - header_size;
+
+  SafetensorsFile file;
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__") {
+      KEYNET_CHECK(value.is_object(), path, ": __metadata__ is not an object");
+      for (const auto& [key, v] : value.items())
+        file.metadata[key] = v.is_string() ? v.get<std::string>() : v.dump();
+      continue;
+    }
+    KEYNET_CHECK(value.is_object() && value.contains("dtype") && value.contains("shape") &&
+                     value.contains("data_offsets"),
+                 path, ": tensor '", name, "' lacks dtype, shape or data_offsets");
+    SafetensorsEntry entry;
+    try {
+      entry.dtype = value["dtype"].get<std::string>();
+      entry.shape = value["shape"].get<std::vector<int64_t>>();
+      const auto offsets = value["data_offsets"].get<std::vector<uint64_t>>();
+      KEYNET_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_size, path, ": tensor '",
+                   name, "' has data offsets outside the file's ", data_size, " data bytes (truncated file?)");
+      const std::size_t element = safetensors_element_size(entry.dtype);
+      if (element > 0)
+        KEYNET_CHECK(offsets[1] - offsets[0] == element_count(entry.shape) * element, path, ": tensor '", name,
+                     "' has ", offsets[1] - offsets[0], " bytes, its shape and dtype need ",
+                     element_count(entry.shape) * element);
+      entry.data.resize(offsets[1] - offsets[0]);
+      in.seekg(static_cast<std::streamoff>(8 + header_size + offsets[0]));
+      in.read(reinterpret_cast<char*>(entry.data.data()), static_cast<std::streamsize>(entry.data.size()));
+      KEYNET_CHECK(in.good(), path, ": reading tensor '", name, "' failed (truncated file?)");
+    } catch (const nlohmann::json::exception& e) {
+      KEYNET_FAIL(path, ": tensor '", name, "' has a malformed header entry (", e.what(), ")");
+    }
+    file.tensors.emplace(name, std::move(entry));
+  }
+  return file;
+}
+
+}  // namespace keynet

@@ -1,0 +1,49 @@
+#include "layers/sequential.h"
+
+namespace keynet {
+
+Sequential& Sequential::add(std::unique_ptr<Module> child, const std::string& name) {
+  KEYNET_CHECK(child != nullptr, "Sequential::add: null module");
+  if (impl_) child->set_impl(*impl_);
+  if (children_.empty()) child->set_needs_input_grad(needs_input_grad_);
+  children_.emplace_back(name.empty() ? std::to_string(children_.size()) : name, std::move(child));
+  return *this;
+}
+
+Tensor Sequential::forward(const Tensor& x, Mode mode) {
+  KEYNET_CHECK(!children_.empty(), "Sequential: forward through an empty Sequential");
+  Tensor h = x;
+  for (auto& [name, child] : children_) h = child->forward(h, mode);
+  mark_forward();
+  return h;
+}
+
+Tensor Sequential::backward(const Tensor& dy) {
+  take_forward("Sequential");
+  Tensor g = dy;
+  for (auto it = children_.rbegin(); it != children_.rend(); ++it) g = it->second->backward(g);
+  return g;
+}
+
+void Sequential::visit(ParamVisitor& visitor, const std::string& prefix) {
+  for (auto& [name, child] : children_) child->visit(visitor, join_name(prefix, name));
+}
+
+std::string Sequential::describe() const {
+  std::string text = "Sequential(";
+  for (std::size_t i = 0; i < children_.size(); ++i)
+    text += (i ? ", " : "") + children_[i].first + ": " + children_[i].second->describe();
+  return text + ")";
+}
+
+void Sequential::set_impl(Impl impl) {
+  impl_ = impl;
+  for (auto& [name, child] : children_) child->set_impl(impl);
+}
+
+void Sequential::set_needs_input_grad(bool needed) {
+  needs_input_grad_ = needed;
+  if (!children_.empty()) children_.front().second->set_needs_input_grad(needed);
+}
+
+}  // namespace keynet
