@@ -114,6 +114,10 @@ ImmSplit split_imm_by_person(const std::vector<ImmShape>& shapes, int last_train
   return split;
 }
 
+std::string imm_mirror_permutation_path() {
+  return (fs::path(__FILE__).parent_path() / "imm_mirror_permutation_58.txt").string();
+}
+
 LandmarkRecord to_record(const ImmShape& shape) {
   return {shape.image_path, shape.points, std::nullopt, shape.asf_path};
 }

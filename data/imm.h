@@ -50,6 +50,10 @@ struct ImmSplit {
 };
 ImmSplit split_imm_by_person(const std::vector<ImmShape>& shapes, int last_train_person = kImmLastTrainPerson);
 
+// data/imm_mirror_permutation_58.txt in this source tree (located through __FILE__ at build time);
+// read it with read_mirror_permutation(path, kImmPoints). See that file for its derivation.
+std::string imm_mirror_permutation_path();
+
 LandmarkRecord to_record(const ImmShape& shape);
 std::vector<LandmarkRecord> to_records(const std::vector<ImmShape>& shapes);
 

@@ -15,7 +15,7 @@ using namespace keynet::data::testing;
 
 namespace {
 
-const std::string kImmPermutation = std::string(KEYNET_FIXTURES_DIR) + "/../../data/imm_mirror_permutation_58.txt";
+const std::string kImmPermutation = imm_mirror_permutation_path();
 
 Point centroid(const std::vector<Point>& points, int first, int last) {
   Point c;
