@@ -1,0 +1,143 @@
+// bench_data: throughput of the data pipeline on iBUG 224x224 face crops, and whether the loader's
+// prefetch thread hides loading behind a ResNet18 CPU training step.
+//
+//   bench_data [--data ../shared/data] [--samples 300] [--batch 16] [--steps 4] [--train-threads 1] [--skip-train]
+//
+// Single-thread rates: JPEG decode + gray; warp + augment of an already decoded image; the whole
+// sample (decode, gray, crop + augmentation warp, brightness/contrast). Then the DataLoader with its
+// background thread, consumer idle. Then ResNet18 (1 input channel, 136 outputs) training steps
+// (forward, MSE, backward, Adam) on batches from the loader: with loading in the step's thread
+// (prefetch 0) and with the prefetch thread (prefetch 2), against steps on one fixed batch.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "data/ibug.h"
+#include "data/loader.h"
+#include "layers/losses.h"
+#include "layers/resnet.h"
+#include "optim/optimizer.h"
+
+using namespace keynet;
+using namespace keynet::data;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+struct TrainSetup {
+  ResNet18 model;
+  Adam optimizer;
+  MSELoss loss;
+  TrainSetup(Rng& rng) : model(1, 2 * kIbugPoints, rng), optimizer(model, AdamOptions{}) {}
+  void step(const Batch& batch) {
+    optimizer.zero_grad();
+    const Tensor pred = model.forward(batch.images, Mode::Train);
+    loss.forward(pred, batch.targets);
+    model.backward(loss.backward());
+    optimizer.step();
+  }
+};
+
+// Mean seconds per training step over `steps` steps, batches from `loader` (the first one warms up).
+double timed_steps(TrainSetup& train, DataLoader& loader, int steps) {
+  loader.start_epoch(0);
+  train.step(*loader.next());
+  const auto start = Clock::now();
+  for (int i = 0; i < steps; ++i) train.step(*loader.next());
+  return seconds_since(start) / steps;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Data pipeline throughput and prefetch overlap with a ResNet18 CPU step"};
+  std::string data_dir = "../shared/data";
+  int samples = 300, batch_size = 16, steps = 4, train_threads = 1;
+  bool skip_train = false;
+  app.add_option("--data", data_dir, "folder holding ibug_300w/");
+  app.add_option("--samples", samples, "samples for the single-thread rates")->check(CLI::PositiveNumber);
+  app.add_option("--batch", batch_size, "batch size")->check(CLI::PositiveNumber);
+  app.add_option("--steps", steps, "timed training steps per variant")->check(CLI::PositiveNumber);
+  app.add_option("--train-threads", train_threads, "CPU threads of the training step")->check(CLI::PositiveNumber);
+  app.add_flag("--skip-train", skip_train, "only the loading rates");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    const std::filesystem::path root(data_dir);
+    SampleOptions options;  // 224x224 face crops, default augmentation
+    options.mirror_permutation = read_mirror_permutation((root / "ibug_300w/mirror_permutation_68.txt").string(), kIbugPoints);
+    std::vector<LandmarkRecord> records = read_dlib_xml((root / "ibug_300w/labels_ibug_300W_train.xml").string(), kIbugPoints);
+    const KeypointDataset dataset(records, options);
+    samples = std::min<int>(samples, static_cast<int>(records.size()));
+    std::printf("iBUG training records: %zu; %d samples per rate; crops %dx%d\n", records.size(), samples,
+                options.width, options.height);
+
+    std::vector<Image> decoded;
+    auto start = Clock::now();
+    for (int i = 0; i < samples; ++i) decoded.push_back(load_gray(records[i].image_path));
+    const double decode_s = seconds_since(start);
+    double mean_pixels = 0;
+    for (const Image& im : decoded) mean_pixels += double(im.width) * im.height / samples;
+    std::printf("decode + gray          : %8.1f samples/s (mean source %.0f pixels)\n", samples / decode_s, mean_pixels);
+
+    start = Clock::now();
+    for (int i = 0; i < samples; ++i) {
+      Rng rng = DataLoader::sample_rng(1, 0, i);
+      make_sample(records[i], decoded[i], options, &rng);
+    }
+    std::printf("crop + augment (warp)  : %8.1f samples/s\n", samples / seconds_since(start));
+
+    start = Clock::now();
+    for (int i = 0; i < samples; ++i) {
+      Rng rng = DataLoader::sample_rng(1, 0, i);
+      dataset.get(i, &rng);
+    }
+    const double sample_rate = samples / seconds_since(start);
+    std::printf("whole sample, 1 thread : %8.1f samples/s\n", sample_rate);
+
+    {
+      DataLoader loader(dataset, {.batch_size = batch_size, .seed = 1, .augment = true, .prefetch_batches = 2});
+      loader.start_epoch(0);
+      int taken = 0;
+      start = Clock::now();
+      while (taken < samples) {
+        const std::optional<Batch> batch = loader.next();
+        if (!batch) break;
+        taken += static_cast<int>(batch->size());
+      }
+      std::printf("loader, prefetch thread: %8.1f samples/s (batches of %d, consumer idle)\n",
+                  taken / seconds_since(start), batch_size);
+    }
+    if (skip_train) return 0;
+
+    set_cpu_threads(train_threads);
+    Rng rng(0);
+    TrainSetup train(rng);
+    DataLoader fixed_source(dataset, {.batch_size = batch_size, .seed = 1, .augment = true, .prefetch_batches = 0});
+    fixed_source.start_epoch(0);
+    const Batch fixed = *fixed_source.next();
+    train.step(fixed);
+    start = Clock::now();
+    for (int i = 0; i < steps; ++i) train.step(fixed);
+    const double step_only = seconds_since(start) / steps;
+    DataLoader sync(dataset, {.batch_size = batch_size, .seed = 1, .augment = true, .prefetch_batches = 0});
+    const double with_sync = timed_steps(train, sync, steps);
+    DataLoader prefetch(dataset, {.batch_size = batch_size, .seed = 1, .augment = true, .prefetch_batches = 2});
+    const double with_prefetch = timed_steps(train, prefetch, steps);
+    const double load_time = batch_size / sample_rate;
+    std::printf("ResNet18 step, batch %d, %d CPU thread(s), mean of %d steps:\n", batch_size, train_threads, steps);
+    std::printf("  fixed batch (no loading)     : %8.1f ms\n", 1e3 * step_only);
+    std::printf("  loading in the step's thread : %8.1f ms (+%.1f ms; one batch takes %.1f ms to load)\n",
+                1e3 * with_sync, 1e3 * (with_sync - step_only), 1e3 * load_time);
+    std::printf("  prefetch thread              : %8.1f ms (+%.1f ms)\n", 1e3 * with_prefetch,
+                1e3 * (with_prefetch - step_only));
+  } catch (const keynet::Error& error) {
+    std::fprintf(stderr, "bench_data: %s\n", error.what());
+    return 1;
+  }
+  return 0;
+}
