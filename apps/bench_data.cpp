@@ -1,7 +1,8 @@
 // bench_data: throughput of the data pipeline on iBUG 224x224 face crops, and whether the loader's
 // prefetch thread hides loading behind a ResNet18 CPU training step.
 //
-//   bench_data [--data ../shared/data] [--samples 300] [--batch 16] [--steps 4] [--train-threads 1] [--skip-train]
+//   bench_data [--data ../shared/data] [--samples 300] [--batch 16] [--workers 1] [--steps 4]
+//              [--train-threads 1] [--skip-train]
 //
 // Single-thread rates: JPEG decode + gray; warp + augment of an already decoded image; the whole
 // sample (decode, gray, crop + augmentation warp, brightness/contrast). Then the DataLoader with its
@@ -56,11 +57,12 @@ double timed_steps(TrainSetup& train, DataLoader& loader, int steps) {
 int main(int argc, char** argv) {
   CLI::App app{"Data pipeline throughput and prefetch overlap with a ResNet18 CPU step"};
   std::string data_dir = "../shared/data";
-  int samples = 300, batch_size = 16, steps = 4, train_threads = 1;
+  int samples = 300, batch_size = 16, steps = 4, train_threads = 1, workers = 1;
   bool skip_train = false;
   app.add_option("--data", data_dir, "folder holding ibug_300w/");
   app.add_option("--samples", samples, "samples for the single-thread rates")->check(CLI::PositiveNumber);
   app.add_option("--batch", batch_size, "batch size")->check(CLI::PositiveNumber);
+  app.add_option("--workers", workers, "loader threads building samples (the loader rate only)")->check(CLI::PositiveNumber);
   app.add_option("--steps", steps, "timed training steps per variant")->check(CLI::PositiveNumber);
   app.add_option("--train-threads", train_threads, "CPU threads of the training step")->check(CLI::PositiveNumber);
   app.add_flag("--skip-train", skip_train, "only the loading rates");
@@ -100,7 +102,8 @@ int main(int argc, char** argv) {
     std::printf("whole sample, 1 thread : %8.1f samples/s\n", sample_rate);
 
     {
-      DataLoader loader(dataset, {.batch_size = batch_size, .seed = 1, .augment = true, .prefetch_batches = 2});
+      DataLoader loader(dataset,
+                        {.batch_size = batch_size, .seed = 1, .augment = true, .prefetch_batches = 2, .workers = workers});
       loader.start_epoch(0);
       int taken = 0;
       start = Clock::now();
@@ -109,8 +112,8 @@ int main(int argc, char** argv) {
         if (!batch) break;
         taken += static_cast<int>(batch->size());
       }
-      std::printf("loader, prefetch thread: %8.1f samples/s (batches of %d, consumer idle)\n",
-                  taken / seconds_since(start), batch_size);
+      std::printf("loader, prefetch thread: %8.1f samples/s (batches of %d, %d worker(s), consumer idle)\n",
+                  taken / seconds_since(start), batch_size, workers);
     }
     if (skip_train) return 0;
 

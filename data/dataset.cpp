@@ -15,7 +15,7 @@ std::vector<Point> Sample::to_original(const std::vector<Point>& sample_points) 
 }
 
 Sample make_sample(const LandmarkRecord& record, const SampleOptions& options, Rng* augment_rng) {
-  return make_sample(record, load_image(record.image_path), options, augment_rng);
+  return make_sample(record, load_gray(record.image_path), options, augment_rng);
 }
 
 Sample make_sample(const LandmarkRecord& record, const Image& image, const SampleOptions& options, Rng* augment_rng) {

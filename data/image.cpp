@@ -51,23 +51,31 @@ void check_jpeg_complete(const std::vector<unsigned char>& bytes, const std::str
 
 }  // namespace
 
-Image load_image(const std::string& path) {
+namespace {
+
+// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards).
+Image decode(const std::string& path, int channels) {
   const std::vector<unsigned char> bytes = read_bytes(path);
   KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
   if (bytes[0] == 0xFF && bytes[1] == 0xD8) check_jpeg_complete(bytes, path);
   int w = 0, h = 0, n = 0;
-  unsigned char* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, 0);
+  unsigned char* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels);
   KEYNET_CHECK(data != nullptr, "cannot decode image file '", path, "': ", stbi_failure_reason());
-  const int keep = n >= 3 ? 3 : 1;  // drop alpha (gray+alpha has n = 2, RGBA n = 4)
+  const int stride = channels ? channels : n;
+  const int keep = stride >= 3 ? 3 : 1;  // drop alpha (gray+alpha has 2 channels, RGBA 4)
   Image image(w, h, keep);
   const size_t count = static_cast<size_t>(w) * h;
   for (size_t i = 0; i < count; ++i)
-    for (int c = 0; c < keep; ++c) image.pixels[i * keep + c] = data[i * n + c];
+    for (int c = 0; c < keep; ++c) image.pixels[i * keep + c] = data[i * stride + c];
   stbi_image_free(data);
   return image;
 }
 
-Image load_gray(const std::string& path) { return to_gray(load_image(path)); }
+}  // namespace
+
+Image load_image(const std::string& path) { return decode(path, 0); }
+
+Image load_gray(const std::string& path) { return decode(path, 1); }
 
 namespace {
 std::vector<unsigned char> to_bytes(const Image& image, const std::string& path) {

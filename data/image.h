@@ -31,7 +31,9 @@ struct Image {
 // Loads a JPEG or PNG (any format stb reads) as gray or RGB; an alpha channel is dropped.
 // Missing, unreadable and truncated files throw keynet::Error naming the file.
 Image load_image(const std::string& path);
-Image load_gray(const std::string& path);  // load_image + to_gray
+// Gray straight from the decoder: a JPEG's luma plane (no colour conversion, the fast path), or stb's
+// 8-bit BT.601 luma of other formats. Within a gray level of to_gray(load_image(path)).
+Image load_gray(const std::string& path);
 
 // Values are rounded and clamped to 0..255. The format follows the function, not the extension.
 // stb writes every JPEG as YCbCr, so a gray image saved as JPEG loads back with 3 equal channels.

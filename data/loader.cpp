@@ -30,6 +30,7 @@ Rng DataLoader::sample_rng(uint64_t seed, int epoch, size_t index) {
 DataLoader::DataLoader(const KeypointDataset& dataset, LoaderOptions options)
     : dataset_(dataset), options_(options) {
   KEYNET_CHECK(options_.batch_size > 0, "data loader: batch size must be positive, got ", options_.batch_size);
+  KEYNET_CHECK(options_.workers >= 1, "data loader: workers must be >= 1, got ", options_.workers);
   KEYNET_CHECK(options_.prefetch_batches >= 0, "data loader: prefetch_batches must be >= 0, got ",
                options_.prefetch_batches);
 }
@@ -73,26 +74,53 @@ void DataLoader::start_epoch(int epoch) {
   if (options_.prefetch_batches > 0) producer_ = std::thread(&DataLoader::producer_loop, this);
 }
 
+Sample DataLoader::load_sample(size_t index) const {
+  if (!options_.augment) return dataset_.get(index);
+  Rng rng = sample_rng(options_.seed, epoch_, index);
+  return dataset_.get(index, &rng);
+}
+
 std::optional<Batch> DataLoader::build_batch(size_t& cursor) {
   const int h = dataset_.options().height, w = dataset_.options().width, k = dataset_.num_points();
+  const size_t batch_size = static_cast<size_t>(options_.batch_size);
   std::vector<Sample> samples;
   std::vector<size_t> indices;
-  while (samples.size() < static_cast<size_t>(options_.batch_size) && cursor < order_.size()) {
-    const size_t index = order_[cursor++];
-    try {
-      if (options_.augment) {
-        Rng rng = sample_rng(options_.seed, epoch_, index);
-        samples.push_back(dataset_.get(index, &rng));
-      } else {
-        samples.push_back(dataset_.get(index));
+  // Load the missing samples in parallel slots, then keep them in order; a skipped sample is
+  // replaced by the next ones in the order, so the result does not depend on the worker count.
+  while (samples.size() < batch_size && cursor < order_.size()) {
+    const size_t take = std::min(batch_size - samples.size(), order_.size() - cursor);
+    std::vector<std::optional<Sample>> slots(take);
+    std::vector<std::exception_ptr> errors(take);
+    std::vector<std::string> messages(take);
+    auto load = [&](size_t j) {
+      try {
+        slots[j] = load_sample(order_[cursor + j]);
+      } catch (const Error& error) {
+        errors[j] = std::current_exception();
+        messages[j] = error.what();
+      } catch (...) {
+        errors[j] = std::current_exception();
       }
-      indices.push_back(index);
-    } catch (const Error& error) {
-      if (!options_.skip_bad) throw;
+    };
+    if (options_.workers > 1 && take > 1) {
+#pragma omp parallel for num_threads(options_.workers) schedule(dynamic)
+      for (size_t j = 0; j < take; ++j) load(j);
+    } else {
+      for (size_t j = 0; j < take; ++j) load(j);
+    }
+    for (size_t j = 0; j < take; ++j) {
+      const size_t index = order_[cursor + j];
+      if (slots[j]) {
+        samples.push_back(std::move(*slots[j]));
+        indices.push_back(index);
+        continue;
+      }
+      if (!options_.skip_bad || messages[j].empty()) std::rethrow_exception(errors[j]);
       std::lock_guard lock(mutex_);
       const bool known = std::any_of(skipped_.begin(), skipped_.end(), [&](const SkippedSample& s) { return s.index == index; });
-      if (!known) skipped_.push_back({index, dataset_.record(index).image_path, error.what()});
+      if (!known) skipped_.push_back({index, dataset_.record(index).image_path, messages[j]});
     }
+    cursor += take;
   }
   if (samples.empty()) return std::nullopt;
   if (options_.drop_last && samples.size() < static_cast<size_t>(options_.batch_size)) return std::nullopt;

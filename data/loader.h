@@ -3,7 +3,7 @@
 //
 // Determinism: the order of an epoch depends only on (seed, epoch), and the augmentation of a sample
 // only on (seed, epoch, dataset index): each sample gets its own Rng, so neither thread timing nor
-// the batch size changes what a sample looks like.
+// the batch size nor the number of workers changes what a sample looks like.
 #pragma once
 #include <condition_variable>
 #include <cstdint>
@@ -38,6 +38,8 @@ struct LoaderOptions {
   bool augment = false;       // apply the dataset's augmentation options
   int prefetch_batches = 2;   // queued ahead by the background thread; 0 builds batches in next()
   bool skip_bad = false;      // leave out samples whose image cannot be loaded, and list them in skipped()
+  int workers = 1;            // threads that build the samples of one batch (OpenMP, inside the
+                              // prefetch thread); batches are the same for any count
 };
 
 struct SkippedSample {
@@ -72,6 +74,7 @@ class DataLoader {
     std::exception_ptr error;
   };
 
+  Sample load_sample(size_t index) const;
   std::optional<Batch> build_batch(size_t& cursor);  // advances cursor through order_
   void producer_loop();
   void stop();

@@ -108,6 +108,28 @@ TEST_CASE("PNG round trip is exact; JPEG is close; gray conversion") {
   CHECK(worst < 8);
 }
 
+TEST_CASE("load_gray agrees with to_gray(load_image)") {
+  TempDir dir("gray");
+  keynet::Rng rng(4);
+  Image rgb(16, 16, 3);
+  for (float& v : rgb.pixels) v = static_cast<float>(rng.below(256));
+  save_png(dir.file("rgb.png"), rgb);
+  for (const std::string& path : {fixture("imm/01-1m.jpg"), fixture("ibug/afw/5082623456_2.jpg"), dir.file("rgb.png")}) {
+    CAPTURE(path);
+    const Image direct = load_gray(path), converted = to_gray(load_image(path));
+    REQUIRE(direct.channels == 1);
+    REQUIRE(direct.pixels.size() == converted.pixels.size());
+    double worst = 0, mean = 0;
+    for (size_t i = 0; i < direct.pixels.size(); ++i) {
+      const double d = std::abs(direct.pixels[i] - converted.pixels[i]);
+      worst = std::max(worst, d);
+      mean += d / direct.pixels.size();
+    }
+    CHECK(worst <= 2.0);
+    CHECK(mean < 0.6);
+  }
+}
+
 TEST_CASE("alpha is dropped") {
   TempDir dir("alpha");
   const unsigned char rgba[8] = {10, 20, 30, 255, 40, 50, 60, 0};

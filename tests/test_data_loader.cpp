@@ -116,11 +116,15 @@ TEST_CASE("loader: the order and the augmentation depend only on seed, epoch and
   const KeypointDataset dataset(synthetic_records(dir), small_options());
   DataLoader a(dataset, {.batch_size = 4, .seed = 7, .augment = true, .prefetch_batches = 3});
   DataLoader b(dataset, {.batch_size = 4, .seed = 7, .augment = true, .prefetch_batches = 0});
-  DataLoader c(dataset, {.batch_size = 6, .seed = 7, .augment = true, .prefetch_batches = 1});
+  DataLoader c(dataset, {.batch_size = 6, .seed = 7, .augment = true, .prefetch_batches = 1, .workers = 3});
   DataLoader other(dataset, {.batch_size = 4, .seed = 8, .augment = true, .prefetch_batches = 3});
   const Epoch ea = run_epoch(a, 0), eb = run_epoch(b, 0), ec = run_epoch(c, 0), eo = run_epoch(other, 0);
   CHECK(ea.indices == eb.indices);
   CHECK(ea.images == eb.images);  // bitwise, with or without the prefetch thread
+  DataLoader d(dataset, {.batch_size = 4, .seed = 7, .augment = true, .prefetch_batches = 2, .workers = 4});
+  const Epoch ed = run_epoch(d, 0);
+  CHECK(ed.images == ea.images);  // ... and with several workers
+  CHECK(ed.targets == ea.targets);
   CHECK(ea.targets == eb.targets);
   CHECK(ea.indices == ec.indices);  // the batch size does not change the order...
   CHECK(targets_by_index(ea, 6) == targets_by_index(ec, 6));  // ... nor any sample's augmentation
@@ -178,7 +182,8 @@ TEST_CASE("loader: bad samples fail with the file name, or are skipped and repor
     strict.start_epoch(0);
     CHECK(contains(error_of([&] { while (strict.next()) {} }), "missing.png"));
 
-    DataLoader lenient(dataset, {.batch_size = 5, .seed = 2, .prefetch_batches = prefetch, .skip_bad = true});
+    DataLoader lenient(dataset, {.batch_size = 5, .seed = 2, .prefetch_batches = prefetch, .skip_bad = true,
+                                 .workers = prefetch + 1});
     const Epoch e = run_epoch(lenient, 0);
     CHECK(e.indices.size() == kSamples - 2);
     CHECK(std::set<size_t>(e.indices.begin(), e.indices.end()).size() == kSamples - 2);
