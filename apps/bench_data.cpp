@@ -5,7 +5,8 @@
 //              [--train-threads 1] [--skip-train]
 //
 // Single-thread rates (wall clock and per CPU-second of the thread): JPEG decode to gray; warp + augment of an already decoded image; the whole
-// sample (decode, gray, crop + augmentation warp, brightness/contrast). Then the DataLoader with its
+// sample (decode, gray, crop + augmentation warp, brightness/contrast), also from images cached in
+// memory, and the same for IMM 160x120 samples. Then the DataLoader with its
 // background thread, consumer idle. Then ResNet18 (1 input channel, 136 outputs) training steps
 // (forward, MSE, backward, Adam) on batches from the loader: with loading in the step's thread
 // (prefetch 0) and with the prefetch thread (prefetch 2), against steps on one fixed batch.
@@ -17,6 +18,7 @@
 #include <filesystem>
 
 #include "data/ibug.h"
+#include "data/imm.h"
 #include "data/loader.h"
 #include "layers/losses.h"
 #include "layers/resnet.h"
@@ -125,6 +127,32 @@ int main(int argc, char** argv) {
       Rng rng = DataLoader::sample_rng(1, 0, i);
       dataset.get(i, &rng);
     });
+    {
+      KeypointDataset cached(std::vector<LandmarkRecord>(records.begin(), records.begin() + samples), options);
+      cached.cache_images();
+      rate("whole sample, cached", samples, [&](int i) {
+        Rng rng = DataLoader::sample_rng(1, 0, i);
+        cached.get(i, &rng);
+      });
+    }
+    {
+      // IMM 640x480 photos to 160x120 samples (the 58-point network's input), all 240 faces.
+      SampleOptions imm_options;
+      imm_options.framing = Framing::WholeImage;
+      imm_options.width = 160, imm_options.height = 120;
+      imm_options.mirror_permutation = read_mirror_permutation(imm_mirror_permutation_path(), kImmPoints);
+      KeypointDataset imm(to_records(read_imm_dir((root / "imm_face_db").string())), imm_options);
+      const int n = static_cast<int>(imm.size());
+      rate("IMM 160x120 sample", n, [&](int i) {
+        Rng rng = DataLoader::sample_rng(1, 0, i);
+        imm.get(i, &rng);
+      });
+      imm.cache_images();
+      rate("IMM 160x120, cached", n, [&](int i) {
+        Rng rng = DataLoader::sample_rng(1, 0, i);
+        imm.get(i, &rng);
+      });
+    }
 
     {
       DataLoader loader(dataset,
