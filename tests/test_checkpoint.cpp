@@ -10,10 +10,12 @@
 
 #include "layers/checkpoint.h"
 #include "layers/losses.h"
+#include "support/errors.h"
 #include "layers/nets.h"
 #include "layers/safetensors.h"
 
 using namespace keynet;
+using keynet::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -24,14 +26,6 @@ fs::path scratch_dir() {
   return dir;
 }
 
-std::string error_of(const std::function<void()>& action) {
-  try {
-    action();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool bitwise_equal(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
