@@ -66,8 +66,9 @@ struct TrainSetup {
 };
 
 struct StepTimes {
-  double wait = 0;  // mean seconds per step spent in loader.next()
-  double total = 0; // mean seconds per step, loading included
+  double wait = 0;      // mean wall seconds per step spent in loader.next()
+  double wait_cpu = 0;  // mean CPU seconds the training thread spent in loader.next()
+  double total = 0;     // mean seconds per step, loading included
 };
 
 // `steps` training steps on batches from `loader` (after one untimed warm-up step). The time spent
@@ -79,12 +80,15 @@ StepTimes timed_steps(TrainSetup& train, DataLoader& loader, int steps) {
   const auto start = Clock::now();
   for (int i = 0; i < steps; ++i) {
     const auto before = Clock::now();
+    const double cpu_before = thread_cpu_seconds();
     const std::optional<Batch> batch = loader.next();
+    times.wait_cpu += thread_cpu_seconds() - cpu_before;
     times.wait += seconds_since(before);
     train.step(*batch);
   }
   times.total = seconds_since(start) / steps;
   times.wait /= steps;
+  times.wait_cpu /= steps;
   return times;
 }
 
@@ -187,10 +191,10 @@ int main(int argc, char** argv) {
     std::printf("ResNet18 training step (forward, MSE, backward, Adam), batch %d, %d CPU thread(s), mean of %d steps:\n",
                 batch_size, train_threads, steps);
     std::printf("  fixed batch, no loading       : step %8.1f ms\n", 1e3 * step_only);
-    std::printf("  loading in the training thread: step %8.1f ms, of which waiting for the batch %7.2f ms\n",
-                1e3 * with_sync.total, 1e3 * with_sync.wait);
-    std::printf("  prefetch thread               : step %8.1f ms, of which waiting for the batch %7.2f ms\n",
-                1e3 * with_prefetch.total, 1e3 * with_prefetch.wait);
+    std::printf("  loading in the training thread: step %8.1f ms; in next(): %7.2f ms wall, %7.2f CPU-ms\n",
+                1e3 * with_sync.total, 1e3 * with_sync.wait, 1e3 * with_sync.wait_cpu);
+    std::printf("  prefetch thread               : step %8.1f ms; in next(): %7.2f ms wall, %7.2f CPU-ms\n",
+                1e3 * with_prefetch.total, 1e3 * with_prefetch.wait, 1e3 * with_prefetch.wait_cpu);
     std::printf("  loading is hidden while a step takes longer than loading a batch: %.1f CPU-ms (%.0f samples per CPU-second)\n",
                 1e3 * batch_size / sample_rate, sample_rate);
   } catch (const keynet::Error& error) {
