@@ -5,7 +5,8 @@
 //              [--train-threads 1] [--skip-train]
 //
 // Single-thread rates (wall clock and per CPU-second of the thread): JPEG decode to gray; warp + augment of an already decoded image; the whole
-// sample (decode, gray, crop + augmentation warp, brightness/contrast). Then the DataLoader with its
+// sample (decode, gray, crop + augmentation warp, brightness/contrast), also from images cached in
+// memory, and the same for IMM 160x120 samples. Then the DataLoader with its
 // background thread, consumer idle. Then ResNet18 (1 input channel, 136 outputs) training steps
 // (forward, MSE, backward, Adam) on batches from the loader: with loading in the step's thread
 // (prefetch 0) and with the prefetch thread (prefetch 2), against steps on one fixed batch.
@@ -17,6 +18,7 @@
 #include <filesystem>
 
 #include "data/ibug.h"
+#include "data/imm.h"
 #include "data/loader.h"
 #include "layers/losses.h"
 #include "layers/resnet.h"
@@ -64,8 +66,9 @@ struct TrainSetup {
 };
 
 struct StepTimes {
-  double wait = 0;  // mean seconds per step spent in loader.next()
-  double total = 0; // mean seconds per step, loading included
+  double wait = 0;      // mean wall seconds per step spent in loader.next()
+  double wait_cpu = 0;  // mean CPU seconds the training thread spent in loader.next()
+  double total = 0;     // mean seconds per step, loading included
 };
 
 // `steps` training steps on batches from `loader` (after one untimed warm-up step). The time spent
@@ -77,12 +80,15 @@ StepTimes timed_steps(TrainSetup& train, DataLoader& loader, int steps) {
   const auto start = Clock::now();
   for (int i = 0; i < steps; ++i) {
     const auto before = Clock::now();
+    const double cpu_before = thread_cpu_seconds();
     const std::optional<Batch> batch = loader.next();
+    times.wait_cpu += thread_cpu_seconds() - cpu_before;
     times.wait += seconds_since(before);
     train.step(*batch);
   }
   times.total = seconds_since(start) / steps;
   times.wait /= steps;
+  times.wait_cpu /= steps;
   return times;
 }
 
@@ -125,6 +131,32 @@ int main(int argc, char** argv) {
       Rng rng = DataLoader::sample_rng(1, 0, i);
       dataset.get(i, &rng);
     });
+    {
+      KeypointDataset cached(std::vector<LandmarkRecord>(records.begin(), records.begin() + samples), options);
+      cached.cache_images();
+      rate("whole sample, cached", samples, [&](int i) {
+        Rng rng = DataLoader::sample_rng(1, 0, i);
+        cached.get(i, &rng);
+      });
+    }
+    {
+      // IMM 640x480 photos to 160x120 samples (the 58-point network's input), all 240 faces.
+      SampleOptions imm_options;
+      imm_options.framing = Framing::WholeImage;
+      imm_options.width = 160, imm_options.height = 120;
+      imm_options.mirror_permutation = read_mirror_permutation(imm_mirror_permutation_path(), kImmPoints);
+      KeypointDataset imm(to_records(read_imm_dir((root / "imm_face_db").string())), imm_options);
+      const int n = static_cast<int>(imm.size());
+      rate("IMM 160x120 sample", n, [&](int i) {
+        Rng rng = DataLoader::sample_rng(1, 0, i);
+        imm.get(i, &rng);
+      });
+      imm.cache_images();
+      rate("IMM 160x120, cached", n, [&](int i) {
+        Rng rng = DataLoader::sample_rng(1, 0, i);
+        imm.get(i, &rng);
+      });
+    }
 
     {
       DataLoader loader(dataset,
@@ -159,10 +191,10 @@ int main(int argc, char** argv) {
     std::printf("ResNet18 training step (forward, MSE, backward, Adam), batch %d, %d CPU thread(s), mean of %d steps:\n",
                 batch_size, train_threads, steps);
     std::printf("  fixed batch, no loading       : step %8.1f ms\n", 1e3 * step_only);
-    std::printf("  loading in the training thread: step %8.1f ms, of which waiting for the batch %7.2f ms\n",
-                1e3 * with_sync.total, 1e3 * with_sync.wait);
-    std::printf("  prefetch thread               : step %8.1f ms, of which waiting for the batch %7.2f ms\n",
-                1e3 * with_prefetch.total, 1e3 * with_prefetch.wait);
+    std::printf("  loading in the training thread: step %8.1f ms; in next(): %7.2f ms wall, %7.2f CPU-ms\n",
+                1e3 * with_sync.total, 1e3 * with_sync.wait, 1e3 * with_sync.wait_cpu);
+    std::printf("  prefetch thread               : step %8.1f ms; in next(): %7.2f ms wall, %7.2f CPU-ms\n",
+                1e3 * with_prefetch.total, 1e3 * with_prefetch.wait, 1e3 * with_prefetch.wait_cpu);
     std::printf("  loading is hidden while a step takes longer than loading a batch: %.1f CPU-ms (%.0f samples per CPU-second)\n",
                 1e3 * batch_size / sample_rate, sample_rate);
   } catch (const keynet::Error& error) {

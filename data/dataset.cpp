@@ -1,5 +1,7 @@
 #include "data/dataset.h"
 
+#include <algorithm>
+
 #include "tensor/error.h"
 
 namespace keynet::data {
@@ -80,7 +82,39 @@ const LandmarkRecord& KeypointDataset::record(size_t index) const {
 }
 
 Sample KeypointDataset::get(size_t index, Rng* augment_rng) const {
-  return make_sample(record(index), options_, augment_rng);
+  const LandmarkRecord& r = record(index);
+  if (cache_.empty() || cache_[index].pixels.empty()) return make_sample(r, options_, augment_rng);
+  const CachedImage& cached = cache_[index];
+  Image gray(cached.width, cached.height, 1);
+  std::copy(cached.pixels.begin(), cached.pixels.end(), gray.pixels.begin());
+  return make_sample(r, gray, options_, augment_rng);
+}
+
+std::vector<SkippedItem> KeypointDataset::cache_images(int threads) {
+  KEYNET_CHECK(threads >= 1, "cache_images: threads must be >= 1, got ", threads);
+  cache_.assign(records_.size(), CachedImage{});
+  std::vector<std::string> errors(records_.size());
+#pragma omp parallel for num_threads(threads) schedule(dynamic)
+  for (size_t i = 0; i < records_.size(); ++i) {
+    try {
+      const Image gray = load_gray(records_[i].image_path);
+      CachedImage& cached = cache_[i];
+      cached.width = gray.width, cached.height = gray.height;
+      cached.pixels.assign(gray.pixels.begin(), gray.pixels.end());  // integers 0..255 from the decoder
+    } catch (const std::exception& error) {
+      errors[i] = error.what();
+    }
+  }
+  std::vector<SkippedItem> failed;
+  for (size_t i = 0; i < records_.size(); ++i)
+    if (!errors[i].empty()) failed.push_back({records_[i].image_path, errors[i]});
+  return failed;
+}
+
+size_t KeypointDataset::cached_bytes() const {
+  size_t bytes = 0;
+  for (const CachedImage& c : cache_) bytes += c.pixels.size();
+  return bytes;
 }
 
 }  // namespace keynet::data

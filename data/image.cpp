@@ -129,13 +129,23 @@ Image box_downsample(const Image& src, int factor) {
     const int y0 = oy * factor, y1 = std::min(src.height, y0 + factor);
     for (int y = y0; y < y1; ++y) {
       const float* row = &src.pixels[static_cast<size_t>(y) * src.width * ch];
-      for (int x = 0; x < src.width; ++x)
-        for (int c = 0; c < ch; ++c) row_sum[(x / factor) * ch + c] += row[x * ch + c];
+      for (int ox = 0; ox < w; ++ox) {
+        const int x0 = ox * factor, x1 = std::min(src.width, x0 + factor);
+        float* sum = &row_sum[static_cast<size_t>(ox) * ch];
+        if (ch == 1) {  // the common gray case, kept free of the channel loop
+          float total = 0;
+          for (int x = x0; x < x1; ++x) total += row[x];
+          sum[0] += total;
+          continue;
+        }
+        for (int x = x0; x < x1; ++x)
+          for (int c = 0; c < ch; ++c) sum[c] += row[x * ch + c];
+      }
     }
     for (int ox = 0; ox < w; ++ox) {
       const int x0 = ox * factor, x1 = std::min(src.width, x0 + factor);
       const float inv_area = 1.0f / static_cast<float>((x1 - x0) * (y1 - y0));
-      for (int c = 0; c < ch; ++c) out.at(ox, oy, c) = row_sum[ox * ch + c] * inv_area;
+      for (int c = 0; c < ch; ++c) out.at(ox, oy, c) = row_sum[static_cast<size_t>(ox) * ch + c] * inv_area;
     }
   }
   return out;

@@ -1,6 +1,7 @@
 #include "data/imm.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 

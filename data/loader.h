@@ -50,6 +50,7 @@ struct SkippedSample {
 
 class DataLoader {
  public:
+  // Keeps a reference: the dataset must outlive the loader.
   DataLoader(const KeypointDataset& dataset, LoaderOptions options);
   ~DataLoader();
   DataLoader(const DataLoader&) = delete;

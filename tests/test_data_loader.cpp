@@ -137,6 +137,27 @@ TEST_CASE("loader: the order and the augmentation depend only on seed, epoch and
   CHECK(run_epoch(plain, 0).targets != ea.targets);
 }
 
+TEST_CASE("dataset: cached images give bitwise the same batches; failures are listed") {
+  TempDir dir("loader_cache");
+  std::vector<LandmarkRecord> records = synthetic_records(dir);
+  records[2].image_path = fixture("imm/19-1m.jpg");  // a real JPEG among the flat PNGs
+  records[5].image_path = dir.file("missing.png");
+  const KeypointDataset plain(records, small_options());
+  KeypointDataset cached(records, small_options());
+  const std::vector<SkippedItem> failed = cached.cache_images(2);
+  REQUIRE(failed.size() == 1);
+  CHECK(contains(failed[0].what, "missing.png"));
+  CHECK(cached.cached_bytes() == (kSamples - 2) * 40 * 30 + 160 * 120);
+  DataLoader a(plain, {.batch_size = 4, .seed = 3, .augment = true, .skip_bad = true});
+  DataLoader b(cached, {.batch_size = 4, .seed = 3, .augment = true, .skip_bad = true});
+  const Epoch ea = run_epoch(a, 0), eb = run_epoch(b, 0);
+  CHECK(ea.indices.size() == kSamples - 1);
+  CHECK(ea.indices == eb.indices);
+  CHECK(ea.images == eb.images);
+  CHECK(ea.targets == eb.targets);
+  CHECK(b.skipped().size() == 1);  // the uncached bad image still fails in get()
+}
+
 TEST_CASE("loader: targets are normalised and map back to the original pixels") {
   TempDir dir("loader_targets");
   const std::vector<LandmarkRecord> records = synthetic_records(dir);
