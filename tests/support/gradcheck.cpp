@@ -46,7 +46,14 @@ GradCheckReport check_gradients(const std::vector<Variable>& variables, const st
                  ", expected ", to_string(value.shape()));
     const Tensor g = gradient.to(DType::F64);
     double* x = value.data<double>();
-    for (int64_t i = 0; i < value.numel(); ++i) {
+    std::vector<int64_t> indices(value.numel());
+    std::iota(indices.begin(), indices.end(), 0);
+    if (options.max_checks_per_variable > 0 && value.numel() > options.max_checks_per_variable) {
+      for (int64_t i = 0; i < options.max_checks_per_variable; ++i)
+        std::swap(indices[i], indices[i + rng.below(indices.size() - i)]);
+      indices.resize(options.max_checks_per_variable);
+    }
+    for (const int64_t i : indices) {
       const double saved = x[i];
       x[i] = saved + options.eps;
       const double plus = inner_product(forward(), R);

@@ -17,7 +17,10 @@ struct GradCheckOptions {
   double eps = 1e-6;
   double atol = 1e-7;
   double rtol = 1e-5;
-  uint64_t seed = 1234;  // for R
+  uint64_t seed = 1234;  // for R and for sampling elements
+  // 0 checks every element; otherwise this many elements per variable, sampled without replacement
+  // (for networks whose full check would take minutes).
+  int64_t max_checks_per_variable = 0;
 };
 
 struct GradCheckReport {

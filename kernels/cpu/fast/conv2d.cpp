@@ -1,0 +1,238 @@
+// Fast convolution: im2col + Eigen GEMM, threaded over images (or over output columns when the batch is
+// smaller than the thread count). 1x1 stride-1 unpadded convolutions use the image as the column
+// matrix directly.
+//
+// inp (N,C,H,W), weight (K,C,R,S) viewed as W (K, CRS), out (N,K,P,Q) viewed per image as (K, PQ);
+// col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding).
+//   forward:         out_n  = W * col_n (+ bias)
+//   backward data:   dcol_n = W^T * dout_n, then col2im sums dcol back onto dinp_n (overwritten)
+//   backward weight: dW += dout_n * col_n^T, dbias += row sums of dout_n (accumulated)
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "kernels/cpu/fast/fast.h"
+#include "kernels/cpu/fast/parallel.h"
+
+namespace keynet::cpu::fast {
+
+namespace {
+
+struct Geometry {
+  int64_t P, Q, PQ, HW, CRS, RS;
+  explicit Geometry(const ops::ConvDesc& d)
+      : P(d.P()), Q(d.Q()), PQ(P * Q), HW(int64_t(d.H) * d.W), CRS(int64_t(d.C) * d.R * d.S),
+        RS(int64_t(d.R) * d.S) {}
+};
+
+bool is_pointwise(const ops::ConvDesc& d) { return d.R == 1 && d.S == 1 && d.stride == 1 && d.pad == 0; }
+
+// Output indices o in [0, count) whose input index o * stride - pad + offset lies inside [0, size).
+Range valid_outputs(int64_t count, int stride, int pad, int offset, int size) {
+  const int64_t first = std::max<int64_t>(0, (pad - offset + stride - 1) / stride);
+  const int64_t last_input = int64_t(size) - 1 + pad - offset;  // o * stride <= last_input
+  const int64_t end = last_input < 0 ? 0 : std::min<int64_t>(count, last_input / stride + 1);
+  return {std::min(first, end), end};
+}
+
+// Rows [row0, row1) and columns [j0, j1) of one image's column matrix, into col with row stride ld.
+void im2col(float* col, int64_t ld, const float* image, const ops::ConvDesc& d, const Geometry& g, int64_t row0,
+            int64_t row1, int64_t j0, int64_t j1) {
+  for (int64_t row = row0; row < row1; ++row) {
+    const int c = int(row / g.RS), r = int(row / d.S % d.R), s = int(row % d.S);
+    const float* plane = image + c * g.HW;
+    const Range qs = valid_outputs(g.Q, d.stride, d.pad, s, d.W);
+    float* dst = col + (row - row0) * ld;
+    for (int64_t j = j0; j < j1;) {
+      const int64_t p = j / g.Q, q0 = j % g.Q, q1 = std::min(g.Q, q0 + (j1 - j));
+      const int64_t h = p * d.stride - d.pad + r;
+      if (h < 0 || h >= d.H) {
+        std::fill(dst, dst + (q1 - q0), 0.0f);
+      } else {
+        const float* src = plane + h * d.W - d.pad + s;  // src[q * stride] is the input under output q
+        const int64_t lo = std::clamp(qs.begin, q0, q1), hi = std::clamp(qs.end, lo, q1);
+        std::fill(dst, dst + (lo - q0), 0.0f);
+        if (d.stride == 1)
+          std::memcpy(dst + (lo - q0), src + lo, sizeof(float) * (hi - lo));
+        else
+          for (int64_t q = lo; q < hi; ++q) dst[q - q0] = src[q * d.stride];
+        std::fill(dst + (hi - q0), dst + (q1 - q0), 0.0f);
+      }
+      dst += q1 - q0;
+      j += q1 - q0;
+    }
+  }
+}
+
+// Channels [c0, c1) of one image's input gradient (overwritten) from its full column gradient (CRS, PQ).
+void col2im(float* image_grad, const float* dcol, const ops::ConvDesc& d, const Geometry& g, int c0, int c1) {
+  for (int c = c0; c < c1; ++c) {
+    float* plane = image_grad + c * g.HW;
+    std::fill(plane, plane + g.HW, 0.0f);
+    for (int r = 0; r < d.R; ++r) {
+      const Range ps = valid_outputs(g.P, d.stride, d.pad, r, d.H);
+      for (int s = 0; s < d.S; ++s) {
+        const Range qs = valid_outputs(g.Q, d.stride, d.pad, s, d.W);
+        const float* src_row = dcol + ((int64_t(c) * d.R + r) * d.S + s) * g.PQ;
+        for (int64_t p = ps.begin; p < ps.end; ++p) {
+          float* dst = plane + (p * d.stride - d.pad + r) * d.W - d.pad + s;
+          const float* src = src_row + p * g.Q;
+          if (d.stride == 1)
+            for (int64_t q = qs.begin; q < qs.end; ++q) dst[q] += src[q];
+          else
+            for (int64_t q = qs.begin; q < qs.end; ++q) dst[q * d.stride] += src[q];
+        }
+      }
+    }
+  }
+}
+
+// How many column blocks each image is cut into so that N * parts work items share out evenly over the
+// threads (1 when the batch alone does).
+int column_parts(int N, int threads) { return threads / std::gcd(N, threads); }
+
+}  // namespace
+
+void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ops::ConvDesc& d) {
+  const Geometry g(d);
+  const int threads = kernel_threads();
+  const int parts = column_parts(d.N, threads);
+  const bool pointwise = is_pointwise(d);
+  const auto W = matrix(weight, d.K, g.CRS, g.CRS);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t item = 0; item < int64_t(d.N) * parts; ++item) {
+    const int64_t n = item / parts;
+    const Range cols = split(g.PQ, parts, int(item % parts), 16);
+    if (cols.size() == 0) continue;
+    auto out_block = matrix(out + n * d.K * g.PQ + cols.begin, d.K, cols.size(), g.PQ);
+    const float* image = inp + n * d.C * g.HW;
+    const float* col = image + cols.begin;
+    int64_t col_stride = g.HW;
+    if (!pointwise) {
+      float* buffer = scratch(0, g.CRS * cols.size());
+      im2col(buffer, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
+      col = buffer;
+      col_stride = cols.size();
+    }
+    const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
+    if (bias) {
+      for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
+      out_block.noalias() += W * col_block;
+    } else {
+      out_block.noalias() = W * col_block;
+    }
+  }
+}
+
+namespace {
+
+// dweight += sum_n dout_n * col_n^T and dbias += row sums of dout_n. Each thread sums its work items into
+// a private partial; the partials are then added in thread order, so the result repeats bit for bit.
+void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp,
+                            const ops::ConvDesc& d, const Geometry& g, int threads) {
+  const int parts = column_parts(d.N, threads);
+  const bool pointwise = is_pointwise(d);
+  const int64_t weight_size = d.K * g.CRS, partial_size = weight_size + d.K;
+  float* partials = scratch(1, partial_size * threads);
+#pragma omp parallel num_threads(threads)
+  {
+    float* partial = partials + partial_size * omp_get_thread_num();
+    auto dW = matrix(partial, d.K, g.CRS, g.CRS);
+    float* db = partial + weight_size;
+    bool empty = true;  // the first product assigns the partial, later ones add to it
+#pragma omp for schedule(static) nowait
+    for (int64_t item = 0; item < int64_t(d.N) * parts; ++item) {
+      const int64_t n = item / parts;
+      const Range cols = split(g.PQ, parts, int(item % parts), 16);
+      if (cols.size() == 0) continue;
+      const auto dout_block = matrix(dout + n * d.K * g.PQ + cols.begin, d.K, cols.size(), g.PQ);
+      const float* image = inp + n * d.C * g.HW;
+      const float* col = image + cols.begin;
+      int64_t col_stride = g.HW;
+      if (!pointwise) {
+        float* buffer = scratch(0, g.CRS * cols.size());
+        im2col(buffer, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
+        col = buffer;
+        col_stride = cols.size();
+      }
+      const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
+      if (empty) {
+        dW.noalias() = dout_block * col_block.transpose();
+        for (int k = 0; k < d.K; ++k) db[k] = dout_block.row(k).sum();
+        empty = false;
+      } else {
+        dW.noalias() += dout_block * col_block.transpose();
+        for (int k = 0; k < d.K; ++k) db[k] += dout_block.row(k).sum();
+      }
+    }
+    if (empty) std::fill(partial, partial + partial_size, 0.0f);
+#pragma omp barrier
+    const int64_t reduce_size = dbias ? partial_size : weight_size;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < reduce_size; ++i) {
+      float sum = 0.0f;
+      for (int t = 0; t < omp_get_num_threads(); ++t) sum += partials[partial_size * t + i];
+      if (i < weight_size)
+        dweight[i] += sum;
+      else
+        dbias[i - weight_size] += sum;
+    }
+  }
+}
+
+// dinp (overwritten) from dcol_n = W^T * dout_n. One image per thread when the batch covers the threads;
+// otherwise the threads share each image: the GEMM by column blocks, col2im by channels.
+void conv2d_backward_data(float* dinp, const float* dout, const float* weight, const ops::ConvDesc& d,
+                          const Geometry& g, int threads) {
+  const bool pointwise = is_pointwise(d);
+  const auto Wt = matrix(weight, d.K, g.CRS, g.CRS).transpose();
+  if (d.N >= threads) {
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int n = 0; n < d.N; ++n) {
+      const auto dout_n = matrix(dout + int64_t(n) * d.K * g.PQ, d.K, g.PQ, g.PQ);
+      float* dinp_n = dinp + int64_t(n) * d.C * g.HW;
+      if (pointwise) {
+        matrix(dinp_n, d.C, g.HW, g.HW).noalias() = Wt * dout_n;
+      } else {
+        float* dcol = scratch(2, g.CRS * g.PQ);
+        matrix(dcol, g.CRS, g.PQ, g.PQ).noalias() = Wt * dout_n;
+        col2im(dinp_n, dcol, d, g, 0, d.C);
+      }
+    }
+    return;
+  }
+  float* shared_dcol = pointwise ? nullptr : scratch(2, g.CRS * g.PQ);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const Range cols = split(g.PQ, team, t, 16);
+    const Range channels = split(d.C, team, t);
+    for (int n = 0; n < d.N; ++n) {
+      const float* dout_n = dout + int64_t(n) * d.K * g.PQ;
+      float* dinp_n = dinp + int64_t(n) * d.C * g.HW;
+      if (cols.size() > 0) {
+        float* target = pointwise ? dinp_n : shared_dcol;
+        matrix(target + cols.begin, g.CRS, cols.size(), g.PQ).noalias() =
+            Wt * matrix(dout_n + cols.begin, d.K, cols.size(), g.PQ);
+      }
+      if (pointwise) continue;
+#pragma omp barrier
+      col2im(dinp_n, shared_dcol, d, g, int(channels.begin), int(channels.end));
+#pragma omp barrier
+    }
+  }
+}
+
+}  // namespace
+
+void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, const ops::ConvDesc& d) {
+  const Geometry g(d);
+  const int threads = kernel_threads();
+  conv2d_backward_weight(dweight, dbias, dout, inp, d, g, threads);
+  if (dinp) conv2d_backward_data(dinp, dout, weight, d, g, threads);
+}
+
+}  // namespace keynet::cpu::fast

@@ -1,0 +1,25 @@
+// Fast ReLU and residual add: vectorised elementwise loops, threaded when large.
+#include "kernels/cpu/fast/fast.h"
+#include "kernels/cpu/fast/parallel.h"
+
+namespace keynet::cpu::fast {
+
+// out (n) = max(inp, 0)
+void relu_forward(float* out, const float* inp, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
+  for (int64_t i = 0; i < n; ++i) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+// dinp (n) overwritten: dout where out > 0, else 0
+void relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
+  for (int64_t i = 0; i < n; ++i) dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+// out (n) = a + b; out may alias a or b (each element is read before it is written)
+void add(float* out, const float* a, const float* b, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
+  for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+}
+
+}  // namespace keynet::cpu::fast
