@@ -70,6 +70,27 @@ grep -E "^([0-9]+: )?FAIL " "$OUT/gpu-tests.log" | sed -E 's/^[0-9]+: //' >"$OUT
 step bench-keynet 150 "${OUR_ENV[@]}" env KEYNET_CUDNN_VERBOSE=1 "$BUILD/bench_gpu" --markdown "$OUT/bench_gpu.md"
 step bench-torch 120 "${PYTHON:-python3}" "$ROOT/scripts/bench_torch_gpu.py" --markdown "$OUT/bench_torch.md"
 
+# ours against PyTorch, step by step: the 1.2x (vendor) target at a glance
+"${PYTHON:-python3}" - "$OUT/bench_gpu.md" "$OUT/bench_torch.md" >"$OUT/comparison.md" 2>"$OUT/comparison.log" <<'PY'
+import sys
+def rows(path, cols):
+    out = {}
+    for line in open(path):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == cols and cells[1].isdigit():
+            out.setdefault((cells[0], cells[1]), []).append(cells)
+    return out
+ours, torch = rows(sys.argv[1], 6), rows(sys.argv[2], 5)
+print("### keynet vs PyTorch, training step (ms; ratio = keynet / PyTorch, target vendor <= 1.2)\n")
+print("| network | batch | PyTorch | keynet vendor | ratio | keynet fast | ratio |")
+print("|---|---|---|---|---|---|---|")
+for key, trows in torch.items():
+    t = float(trows[0][2])
+    impl = {r[2]: float(r[3]) for r in ours.get(key, [])}
+    v, f = impl.get("vendor", float("nan")), impl.get("fast", float("nan"))
+    print(f"| {key[0]} | {key[1]} | {t:.2f} | {v:.2f} | {v / t:.2f} | {f:.2f} | {f / t:.2f} |")
+PY
+
 {
   echo "# keynet GPU check"
   echo
@@ -94,7 +115,7 @@ step bench-torch 120 "${PYTHON:-python3}" "$ROOT/scripts/bench_torch_gpu.py" --m
     echo '```'
     echo
   fi
-  for f in bench_gpu.md bench_torch.md; do
+  for f in comparison.md bench_gpu.md bench_torch.md; do
     if [[ -s "$OUT/$f" ]]; then cat "$OUT/$f"; echo; fi
   done
   for name in configure build gpu-tests bench-keynet bench-torch; do
