@@ -461,6 +461,11 @@ TEST_CASE("bad arguments on the GPU are keynet::Errors") {
   const Tensor cpu_weight = Tensor::zeros({4, 3, 3, 3});
   const ops::ConvDesc right{.N = 2, .C = 3, .H = 8, .W = 8, .K = 4, .R = 3, .S = 3};
   CHECK_THROWS_AS(ops::conv2d_forward(out, inp, cpu_weight, nullptr, right, Impl::Fast), Error);
+#ifndef KEYNET_WITH_CUDNN
+  // a CUDA build without cuDNN: the vendor path says what is missing instead of running something else
+  CHECK_THROWS_WITH_AS(ops::conv2d_forward(out, inp, weight, nullptr, right, Impl::Vendor),
+                       doctest::Contains("built without cuDNN"), Error);
+#endif
 }
 
 TEST_CASE("zz: largest error per op and impl") {
