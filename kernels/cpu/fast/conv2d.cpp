@@ -3,7 +3,10 @@
 // matrix directly.
 //
 // inp (N,C,H,W), weight (K,C,R,S) viewed as W (K, CRS), out (N,K,P,Q) viewed per image as (K, PQ);
-// col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding).
+// col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding). The
+// forward pass and the data gradient build and consume it in slices of input channels that fit in L2
+// (measured ~10% faster than the whole matrix); the weight gradient takes it whole (slicing there
+// repacks dout once per slice and measured slower).
 //   forward:         out_n  = W * col_n (+ bias)
 //   backward data:   dcol_n = W^T * dout_n, then col2im sums dcol back onto dinp_n (overwritten)
 //   backward weight: dW += dout_n * col_n^T, dbias += row sums of dout_n (accumulated)
@@ -66,7 +69,8 @@ void im2col(float* col, int64_t ld, const float* image, const ops::ConvDesc& d, 
   }
 }
 
-// Channels [c0, c1) of one image's input gradient (overwritten) from its full column gradient (CRS, PQ).
+// Channels [c0, c1) of one image's input gradient (overwritten) from their rows of the column gradient:
+// dcol ((c1 - c0) * RS, PQ) starts at channel c0's first row.
 void col2im(float* image_grad, const float* dcol, const ops::ConvDesc& d, const Geometry& g, int c0, int c1) {
   for (int c = c0; c < c1; ++c) {
     float* plane = image_grad + c * g.HW;
@@ -75,7 +79,7 @@ void col2im(float* image_grad, const float* dcol, const ops::ConvDesc& d, const 
       const Range ps = valid_outputs(g.P, d.stride, d.pad, r, d.H);
       for (int s = 0; s < d.S; ++s) {
         const Range qs = valid_outputs(g.Q, d.stride, d.pad, s, d.W);
-        const float* src_row = dcol + ((int64_t(c) * d.R + r) * d.S + s) * g.PQ;
+        const float* src_row = dcol + ((int64_t(c - c0) * d.R + r) * d.S + s) * g.PQ;
         for (int64_t p = ps.begin; p < ps.end; ++p) {
           float* dst = plane + (p * d.stride - d.pad + r) * d.W - d.pad + s;
           const float* src = src_row + p * g.Q;
@@ -89,6 +93,14 @@ void col2im(float* image_grad, const float* dcol, const ops::ConvDesc& d, const 
   }
 }
 
+// Input channels per slice of the column matrix (slice_channels * RS rows by `columns` columns), so that
+// a slice fits comfortably in a core's L2 cache.
+int64_t slice_channels(const Geometry& g, int64_t columns) {
+  constexpr int64_t kSliceBytes = 768 << 10;
+  const int64_t channels = kSliceBytes / (int64_t(sizeof(float)) * g.RS * columns);
+  return std::max<int64_t>(1, channels);
+}
+
 // How many column blocks each image is cut into so that N * parts work items share out evenly over the
 // threads (1 when the batch alone does).
 int column_parts(int N, int threads) { return threads / std::gcd(N, threads); }
@@ -100,7 +112,6 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
   const int threads = kernel_threads();
   const int parts = column_parts(d.N, threads);
   const bool pointwise = is_pointwise(d);
-  const auto W = matrix(weight, d.K, g.CRS, g.CRS);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t item = 0; item < int64_t(d.N) * parts; ++item) {
     const int64_t n = item / parts;
@@ -108,20 +119,34 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
     if (cols.size() == 0) continue;
     auto out_block = matrix(out + n * d.K * g.PQ + cols.begin, d.K, cols.size(), g.PQ);
     const float* image = inp + n * d.C * g.HW;
-    const float* col = image + cols.begin;
-    int64_t col_stride = g.HW;
-    if (!pointwise) {
-      float* buffer = scratch(0, g.CRS * cols.size());
-      im2col(buffer, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
-      col = buffer;
-      col_stride = cols.size();
+    if (pointwise) {
+      const auto col_block = matrix(image + cols.begin, d.C, cols.size(), g.HW);
+      const auto W = matrix(weight, d.K, g.CRS, g.CRS);
+      if (bias) {
+        for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
+        out_block.noalias() += W * col_block;
+      } else {
+        out_block.noalias() = W * col_block;
+      }
+      continue;
     }
-    const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
-    if (bias) {
-      for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
-      out_block.noalias() += W * col_block;
-    } else {
-      out_block.noalias() = W * col_block;
+    // The column matrix is built a slice of rows (input channels) at a time, each slice small enough to
+    // stay in cache between im2col writing it and the GEMM reading it.
+    const int64_t slice_rows = slice_channels(g, cols.size()) * g.RS;
+    float* buffer = scratch(0, slice_rows * cols.size());
+    for (int64_t row0 = 0; row0 < g.CRS; row0 += slice_rows) {
+      const int64_t row1 = std::min(g.CRS, row0 + slice_rows);
+      im2col(buffer, cols.size(), image, d, g, row0, row1, cols.begin, cols.end);
+      const auto col_block = matrix(buffer, row1 - row0, cols.size(), cols.size());
+      const auto W_slice = matrix(weight + row0, d.K, row1 - row0, g.CRS);
+      if (row0 > 0) {
+        out_block.noalias() += W_slice * col_block;
+      } else if (bias) {
+        for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
+        out_block.noalias() += W_slice * col_block;
+      } else {
+        out_block.noalias() = W_slice * col_block;
+      }
     }
   }
 }
@@ -158,14 +183,12 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
         col_stride = cols.size();
       }
       const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
-      if (empty) {
+      if (empty)
         dW.noalias() = dout_block * col_block.transpose();
-        for (int k = 0; k < d.K; ++k) db[k] = dout_block.row(k).sum();
-        empty = false;
-      } else {
+      else
         dW.noalias() += dout_block * col_block.transpose();
-        for (int k = 0; k < d.K; ++k) db[k] += dout_block.row(k).sum();
-      }
+      for (int k = 0; k < d.K; ++k) db[k] = (empty ? 0.0f : db[k]) + dout_block.row(k).sum();
+      empty = false;
     }
     if (empty) std::fill(partial, partial + partial_size, 0.0f);
 #pragma omp barrier
@@ -195,10 +218,15 @@ void conv2d_backward_data(float* dinp, const float* dout, const float* weight, c
       float* dinp_n = dinp + int64_t(n) * d.C * g.HW;
       if (pointwise) {
         matrix(dinp_n, d.C, g.HW, g.HW).noalias() = Wt * dout_n;
-      } else {
-        float* dcol = scratch(2, g.CRS * g.PQ);
-        matrix(dcol, g.CRS, g.PQ, g.PQ).noalias() = Wt * dout_n;
-        col2im(dinp_n, dcol, d, g, 0, d.C);
+        continue;
+      }
+      // one cache-sized slice of input channels at a time: dcol_slice = W[:, slice]^T * dout_n, col2im
+      const int64_t channels = slice_channels(g, g.PQ), slice_rows = channels * g.RS;
+      float* dcol = scratch(2, slice_rows * g.PQ);
+      for (int64_t c0 = 0; c0 < d.C; c0 += channels) {
+        const int64_t c1 = std::min<int64_t>(d.C, c0 + channels);
+        matrix(dcol, (c1 - c0) * g.RS, g.PQ, g.PQ).noalias() = Wt.middleRows(c0 * g.RS, (c1 - c0) * g.RS) * dout_n;
+        col2im(dinp_n, dcol, d, g, int(c0), int(c1));
       }
     }
     return;
@@ -219,7 +247,7 @@ void conv2d_backward_data(float* dinp, const float* dout, const float* weight, c
       }
       if (pointwise) continue;
 #pragma omp barrier
-      col2im(dinp_n, shared_dcol, d, g, int(channels.begin), int(channels.end));
+      col2im(dinp_n, shared_dcol + channels.begin * g.RS * g.PQ, d, g, int(channels.begin), int(channels.end));
 #pragma omp barrier
     }
   }
