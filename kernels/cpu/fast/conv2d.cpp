@@ -54,13 +54,13 @@ void im2col(float* col, int64_t ld, const float* image, const ops::ConvDesc& d, 
       if (h < 0 || h >= d.H) {
         std::fill(dst, dst + (q1 - q0), 0.0f);
       } else {
-        const float* src = plane + h * d.W - d.pad + s;  // src[q * stride] is the input under output q
+        const int64_t base = h * d.W - d.pad + s;  // plane[base + q * stride] is the input under output q
         const int64_t lo = std::clamp(qs.begin, q0, q1), hi = std::clamp(qs.end, lo, q1);
         std::fill(dst, dst + (lo - q0), 0.0f);
         if (d.stride == 1)
-          std::memcpy(dst + (lo - q0), src + lo, sizeof(float) * (hi - lo));
+          std::memcpy(dst + (lo - q0), plane + base + lo, sizeof(float) * (hi - lo));
         else
-          for (int64_t q = lo; q < hi; ++q) dst[q - q0] = src[q * d.stride];
+          for (int64_t q = lo; q < hi; ++q) dst[q - q0] = plane[base + q * d.stride];
         std::fill(dst + (hi - q0), dst + (q1 - q0), 0.0f);
       }
       dst += q1 - q0;
@@ -82,12 +82,12 @@ void col2im(float* image_grad, const float* dcol, int64_t ld, const ops::ConvDes
         const Range qs = valid_outputs(g.Q, d.stride, d.pad, s, d.W);
         const float* src_row = dcol + ((int64_t(c - c0) * d.R + r) * d.S + s) * ld;
         for (int64_t p = ps.begin; p < ps.end; ++p) {
-          float* dst = plane + (p * d.stride - d.pad + r) * d.W - d.pad + s;
+          const int64_t base = (p * d.stride - d.pad + r) * d.W - d.pad + s;  // input under output (p, 0)
           const float* src = src_row + p * g.Q;
           if (d.stride == 1)
-            for (int64_t q = qs.begin; q < qs.end; ++q) dst[q] += src[q];
+            for (int64_t q = qs.begin; q < qs.end; ++q) plane[base + q] += src[q];
           else
-            for (int64_t q = qs.begin; q < qs.end; ++q) dst[q * d.stride] += src[q];
+            for (int64_t q = qs.begin; q < qs.end; ++q) plane[base + q * d.stride] += src[q];
         }
       }
     }
