@@ -115,7 +115,7 @@ ConvRun run_conv(const Tensor& inp, const Tensor& weight, const Tensor* bias, co
 ops::ConvDesc random_conv(Rng& rng) {
   static const int kernels[] = {1, 3, 5, 7};
   ops::ConvDesc d;
-  d.N = 1 + int(rng.below(5));
+  d.N = 1 + int(rng.below(8));
   d.C = 1 + int(rng.below(9));
   d.K = 1 + int(rng.below(20));
   d.R = kernels[rng.below(4)];

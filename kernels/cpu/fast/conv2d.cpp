@@ -3,7 +3,10 @@
 // matrix directly.
 //
 // inp (N,C,H,W), weight (K,C,R,S) viewed as W (K, CRS), out (N,K,P,Q) viewed per image as (K, PQ);
-// col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding).
+// col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding). The
+// forward pass and the data gradient build and consume it in slices of input channels that fit in L2
+// (measured ~10% faster than the whole matrix); the weight gradient takes it whole (slicing there
+// repacks dout once per slice and measured slower).
 //   forward:         out_n  = W * col_n (+ bias)
 //   backward data:   dcol_n = W^T * dout_n, then col2im sums dcol back onto dinp_n (overwritten)
 //   backward weight: dW += dout_n * col_n^T, dbias += row sums of dout_n (accumulated)
@@ -51,13 +54,13 @@ void im2col(float* col, int64_t ld, const float* image, const ops::ConvDesc& d, 
       if (h < 0 || h >= d.H) {
         std::fill(dst, dst + (q1 - q0), 0.0f);
       } else {
-        const float* src = plane + h * d.W - d.pad + s;  // src[q * stride] is the input under output q
+        const int64_t base = h * d.W - d.pad + s;  // plane[base + q * stride] is the input under output q
         const int64_t lo = std::clamp(qs.begin, q0, q1), hi = std::clamp(qs.end, lo, q1);
         std::fill(dst, dst + (lo - q0), 0.0f);
         if (d.stride == 1)
-          std::memcpy(dst + (lo - q0), src + lo, sizeof(float) * (hi - lo));
+          std::memcpy(dst + (lo - q0), plane + base + lo, sizeof(float) * (hi - lo));
         else
-          for (int64_t q = lo; q < hi; ++q) dst[q - q0] = src[q * d.stride];
+          for (int64_t q = lo; q < hi; ++q) dst[q - q0] = plane[base + q * d.stride];
         std::fill(dst + (hi - q0), dst + (q1 - q0), 0.0f);
       }
       dst += q1 - q0;
@@ -66,8 +69,10 @@ void im2col(float* col, int64_t ld, const float* image, const ops::ConvDesc& d, 
   }
 }
 
-// Channels [c0, c1) of one image's input gradient (overwritten) from its full column gradient (CRS, PQ).
-void col2im(float* image_grad, const float* dcol, const ops::ConvDesc& d, const Geometry& g, int c0, int c1) {
+// Channels [c0, c1) of one image's input gradient (overwritten) from their rows of the column gradient:
+// dcol ((c1 - c0) * RS rows of PQ values, row stride ld) starts at channel c0's first row.
+void col2im(float* image_grad, const float* dcol, int64_t ld, const ops::ConvDesc& d, const Geometry& g, int c0,
+            int c1) {
   for (int c = c0; c < c1; ++c) {
     float* plane = image_grad + c * g.HW;
     std::fill(plane, plane + g.HW, 0.0f);
@@ -75,54 +80,141 @@ void col2im(float* image_grad, const float* dcol, const ops::ConvDesc& d, const 
       const Range ps = valid_outputs(g.P, d.stride, d.pad, r, d.H);
       for (int s = 0; s < d.S; ++s) {
         const Range qs = valid_outputs(g.Q, d.stride, d.pad, s, d.W);
-        const float* src_row = dcol + ((int64_t(c) * d.R + r) * d.S + s) * g.PQ;
+        const float* src_row = dcol + ((int64_t(c - c0) * d.R + r) * d.S + s) * ld;
         for (int64_t p = ps.begin; p < ps.end; ++p) {
-          float* dst = plane + (p * d.stride - d.pad + r) * d.W - d.pad + s;
+          const int64_t base = (p * d.stride - d.pad + r) * d.W - d.pad + s;  // input under output (p, 0)
           const float* src = src_row + p * g.Q;
           if (d.stride == 1)
-            for (int64_t q = qs.begin; q < qs.end; ++q) dst[q] += src[q];
+            for (int64_t q = qs.begin; q < qs.end; ++q) plane[base + q] += src[q];
           else
-            for (int64_t q = qs.begin; q < qs.end; ++q) dst[q * d.stride] += src[q];
+            for (int64_t q = qs.begin; q < qs.end; ++q) plane[base + q * d.stride] += src[q];
         }
       }
     }
   }
 }
 
-// How many column blocks each image is cut into so that N * parts work items share out evenly over the
-// threads (1 when the batch alone does).
-int column_parts(int N, int threads) { return threads / std::gcd(N, threads); }
+// Input channels per slice of the column matrix (slice_channels * RS rows by `columns` columns), so that
+// a slice fits comfortably in a core's L2 cache.
+int64_t slice_channels(const Geometry& g, int64_t columns) {
+  constexpr int64_t kSliceBytes = 768 << 10;
+  const int64_t channels = kSliceBytes / (int64_t(sizeof(float)) * g.RS * columns);
+  return std::max<int64_t>(1, channels);
+}
+
+// A unit of work: images [first, first + count) and, of each, output columns cols. Either one image (or
+// a block of its columns, when there are fewer images than threads), or several whole images side by
+// side when an image alone has too few output positions for an efficient GEMM.
+struct WorkItem {
+  int64_t first, count;
+  Range cols;
+  int64_t width() const { return count * cols.size(); }  // columns of the item's GEMMs
+};
+
+// GEMMs narrower than this many columns are widened by putting several images side by side.
+constexpr int64_t kMinGemmColumns = 256;
+
+struct WorkPlan {
+  int N = 0;
+  int64_t PQ = 0;
+  int parts = 1;       // column blocks per image, when items are single images
+  int64_t groups = 0;  // when > 0: items are this many groups of whole images
+  int64_t count() const { return groups > 0 ? groups : int64_t(N) * parts; }
+  WorkItem item(int64_t i) const {
+    if (groups > 0) {
+      const Range images = split(N, int(groups), int(i));
+      return {images.begin, images.size(), {0, PQ}};
+    }
+    return {i / parts, 1, split(PQ, parts, int(i % parts), 16)};
+  }
+};
+
+// Items for `threads` threads: the count is a multiple of the thread count so that a static schedule
+// shares them out evenly. `column_blocks` allows cutting images into column blocks when there are fewer
+// images than threads; otherwise each item holds at least one whole image.
+WorkPlan plan_work(const ops::ConvDesc& d, const Geometry& g, int threads, bool column_blocks) {
+  WorkPlan plan;
+  plan.N = d.N;
+  plan.PQ = g.PQ;
+  const int64_t images_per_gemm = (kMinGemmColumns + g.PQ - 1) / g.PQ;
+  if (!is_pointwise(d) && images_per_gemm > 1 && d.N >= 2 * threads) {
+    plan.groups = int64_t(threads) * std::max<int64_t>(1, d.N / (int64_t(threads) * images_per_gemm));
+  } else if (column_blocks) {
+    plan.parts = threads / std::gcd(d.N, threads);
+  }
+  return plan;
+}
+
+// Output-shaped blocks (K, PQ) of images [first, first + count) side by side into group (K, count * PQ).
+void gather_images(float* group, const float* tensor, const WorkItem& w, int K, int64_t PQ) {
+  for (int64_t i = 0; i < w.count; ++i)
+    for (int k = 0; k < K; ++k)
+      std::memcpy(group + k * w.count * PQ + i * PQ, tensor + ((w.first + i) * K + k) * PQ, sizeof(float) * PQ);
+}
+
+// The inverse of gather_images, adding bias (K, may be null) on the way.
+void scatter_images(float* tensor, const float* group, const float* bias, const WorkItem& w, int K, int64_t PQ) {
+  for (int64_t i = 0; i < w.count; ++i)
+    for (int k = 0; k < K; ++k) {
+      float* dst = tensor + ((w.first + i) * K + k) * PQ;
+      const float* src = group + k * w.count * PQ + i * PQ;
+      const float b = bias ? bias[k] : 0.0f;
+      for (int64_t j = 0; j < PQ; ++j) dst[j] = src[j] + b;
+    }
+}
+
+// Rows [row0, row1) of the column matrix of work item w: its images' columns side by side (row stride
+// w.width()).
+void im2col_item(float* col, const float* inp, const WorkItem& w, const ops::ConvDesc& d, const Geometry& g,
+                 int64_t row0, int64_t row1) {
+  for (int64_t i = 0; i < w.count; ++i)
+    im2col(col + i * w.cols.size(), w.width(), inp + (w.first + i) * d.C * g.HW, d, g, row0, row1, w.cols.begin,
+           w.cols.end);
+}
 
 }  // namespace
 
 void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ops::ConvDesc& d) {
   const Geometry g(d);
   const int threads = kernel_threads();
-  const int parts = column_parts(d.N, threads);
+  const WorkPlan plan = plan_work(d, g, threads, true);
   const bool pointwise = is_pointwise(d);
-  const auto W = matrix(weight, d.K, g.CRS, g.CRS);
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t item = 0; item < int64_t(d.N) * parts; ++item) {
-    const int64_t n = item / parts;
-    const Range cols = split(g.PQ, parts, int(item % parts), 16);
-    if (cols.size() == 0) continue;
-    auto out_block = matrix(out + n * d.K * g.PQ + cols.begin, d.K, cols.size(), g.PQ);
-    const float* image = inp + n * d.C * g.HW;
-    const float* col = image + cols.begin;
-    int64_t col_stride = g.HW;
-    if (!pointwise) {
-      float* buffer = scratch(0, g.CRS * cols.size());
-      im2col(buffer, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
-      col = buffer;
-      col_stride = cols.size();
-    }
-    const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
-    if (bias) {
+  for (int64_t i = 0; i < plan.count(); ++i) {
+    const WorkItem w = plan.item(i);
+    if (w.cols.size() == 0) continue;
+    const int64_t width = w.width();
+    // A single image's block is computed in place; a group goes through a (K, width) buffer.
+    const bool in_place = w.count == 1;
+    float* target = in_place ? out + w.first * d.K * g.PQ + w.cols.begin : scratch(3, d.K * width);
+    auto out_block = matrix(target, d.K, width, in_place ? g.PQ : width);
+    const bool bias_here = bias && in_place;
+    if (bias_here)
       for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
-      out_block.noalias() += W * col_block;
+    if (pointwise) {
+      const auto W = matrix(weight, d.K, g.CRS, g.CRS);
+      const auto col = matrix(inp + w.first * d.C * g.HW + w.cols.begin, d.C, width, g.HW);
+      if (bias_here)
+        out_block.noalias() += W * col;
+      else
+        out_block.noalias() = W * col;
     } else {
-      out_block.noalias() = W * col_block;
+      // The column matrix is built a slice of rows (input channels) at a time, each slice small enough
+      // to stay in cache between im2col writing it and the GEMM reading it.
+      const int64_t slice_rows = slice_channels(g, width) * g.RS;
+      float* buffer = scratch(0, slice_rows * width);
+      for (int64_t row0 = 0; row0 < g.CRS; row0 += slice_rows) {
+        const int64_t row1 = std::min(g.CRS, row0 + slice_rows);
+        im2col_item(buffer, inp, w, d, g, row0, row1);
+        const auto col = matrix(buffer, row1 - row0, width, width);
+        const auto W_slice = matrix(weight + row0, d.K, row1 - row0, g.CRS);
+        if (row0 > 0 || bias_here)
+          out_block.noalias() += W_slice * col;
+        else
+          out_block.noalias() = W_slice * col;
+      }
     }
+    if (!in_place) scatter_images(out, target, bias, w, d.K, g.PQ);
   }
 }
 
@@ -132,7 +224,7 @@ namespace {
 // a private partial; the partials are then added in thread order, so the result repeats bit for bit.
 void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp,
                             const ops::ConvDesc& d, const Geometry& g, int threads) {
-  const int parts = column_parts(d.N, threads);
+  const WorkPlan plan = plan_work(d, g, threads, true);
   const bool pointwise = is_pointwise(d);
   const int64_t weight_size = d.K * g.CRS, partial_size = weight_size + d.K;
   float* partials = scratch(1, partial_size * threads);
@@ -143,29 +235,34 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
     float* db = partial + weight_size;
     bool empty = true;  // the first product assigns the partial, later ones add to it
 #pragma omp for schedule(static) nowait
-    for (int64_t item = 0; item < int64_t(d.N) * parts; ++item) {
-      const int64_t n = item / parts;
-      const Range cols = split(g.PQ, parts, int(item % parts), 16);
-      if (cols.size() == 0) continue;
-      const auto dout_block = matrix(dout + n * d.K * g.PQ + cols.begin, d.K, cols.size(), g.PQ);
-      const float* image = inp + n * d.C * g.HW;
-      const float* col = image + cols.begin;
+    for (int64_t i = 0; i < plan.count(); ++i) {
+      const WorkItem w = plan.item(i);
+      if (w.cols.size() == 0) continue;
+      const int64_t width = w.width();
+      const float* dy = dout + w.first * d.K * g.PQ + w.cols.begin;
+      int64_t dy_stride = g.PQ;
+      if (w.count > 1) {
+        float* group = scratch(3, d.K * width);
+        gather_images(group, dout, w, d.K, g.PQ);
+        dy = group;
+        dy_stride = width;
+      }
+      const auto dout_block = matrix(dy, d.K, width, dy_stride);
+      const float* col = inp + w.first * d.C * g.HW + w.cols.begin;
       int64_t col_stride = g.HW;
       if (!pointwise) {
-        float* buffer = scratch(0, g.CRS * cols.size());
-        im2col(buffer, cols.size(), image, d, g, 0, g.CRS, cols.begin, cols.end);
+        float* buffer = scratch(0, g.CRS * width);
+        im2col_item(buffer, inp, w, d, g, 0, g.CRS);
         col = buffer;
-        col_stride = cols.size();
+        col_stride = width;
       }
-      const auto col_block = matrix(col, g.CRS, cols.size(), col_stride);
-      if (empty) {
+      const auto col_block = matrix(col, g.CRS, width, col_stride);
+      if (empty)
         dW.noalias() = dout_block * col_block.transpose();
-        for (int k = 0; k < d.K; ++k) db[k] = dout_block.row(k).sum();
-        empty = false;
-      } else {
+      else
         dW.noalias() += dout_block * col_block.transpose();
-        for (int k = 0; k < d.K; ++k) db[k] += dout_block.row(k).sum();
-      }
+      for (int k = 0; k < d.K; ++k) db[k] = (empty ? 0.0f : db[k]) + dout_block.row(k).sum();
+      empty = false;
     }
     if (empty) std::fill(partial, partial + partial_size, 0.0f);
 #pragma omp barrier
@@ -182,23 +279,39 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
   }
 }
 
-// dinp (overwritten) from dcol_n = W^T * dout_n. One image per thread when the batch covers the threads;
-// otherwise the threads share each image: the GEMM by column blocks, col2im by channels.
+// dinp (overwritten) from dcol = W^T * dout. Whole images (or groups of them) per thread when the batch
+// covers the threads; otherwise the threads share each image: the GEMM by column blocks, col2im by
+// channels.
 void conv2d_backward_data(float* dinp, const float* dout, const float* weight, const ops::ConvDesc& d,
                           const Geometry& g, int threads) {
   const bool pointwise = is_pointwise(d);
   const auto Wt = matrix(weight, d.K, g.CRS, g.CRS).transpose();
   if (d.N >= threads) {
+    const WorkPlan plan = plan_work(d, g, threads, false);
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int n = 0; n < d.N; ++n) {
-      const auto dout_n = matrix(dout + int64_t(n) * d.K * g.PQ, d.K, g.PQ, g.PQ);
-      float* dinp_n = dinp + int64_t(n) * d.C * g.HW;
+    for (int64_t i = 0; i < plan.count(); ++i) {
+      const WorkItem w = plan.item(i);
+      const int64_t width = w.width();
       if (pointwise) {
-        matrix(dinp_n, d.C, g.HW, g.HW).noalias() = Wt * dout_n;
-      } else {
-        float* dcol = scratch(2, g.CRS * g.PQ);
-        matrix(dcol, g.CRS, g.PQ, g.PQ).noalias() = Wt * dout_n;
-        col2im(dinp_n, dcol, d, g, 0, d.C);
+        matrix(dinp + w.first * d.C * g.HW, d.C, g.HW, g.HW).noalias() =
+            Wt * matrix(dout + w.first * d.K * g.PQ, d.K, g.PQ, g.PQ);
+        continue;
+      }
+      const float* dy = dout + w.first * d.K * g.PQ;
+      if (w.count > 1) {
+        float* group = scratch(3, d.K * width);
+        gather_images(group, dout, w, d.K, g.PQ);
+        dy = group;
+      }
+      const auto dout_block = matrix(dy, d.K, width, width);
+      // one cache-sized slice of input channels at a time: dcol_slice = W[:, slice]^T * dout, then col2im
+      const int64_t channels = slice_channels(g, width), slice_rows = channels * g.RS;
+      float* dcol = scratch(2, slice_rows * width);
+      for (int64_t c0 = 0; c0 < d.C; c0 += channels) {
+        const int64_t c1 = std::min<int64_t>(d.C, c0 + channels), rows = (c1 - c0) * g.RS;
+        matrix(dcol, rows, width, width).noalias() = Wt.middleRows(c0 * g.RS, rows) * dout_block;
+        for (int64_t n = 0; n < w.count; ++n)
+          col2im(dinp + (w.first + n) * d.C * g.HW, dcol + n * g.PQ, width, d, g, int(c0), int(c1));
       }
     }
     return;
@@ -219,7 +332,8 @@ void conv2d_backward_data(float* dinp, const float* dout, const float* weight, c
       }
       if (pointwise) continue;
 #pragma omp barrier
-      col2im(dinp_n, shared_dcol, d, g, int(channels.begin), int(channels.end));
+      col2im(dinp_n, shared_dcol + channels.begin * g.RS * g.PQ, g.PQ, d, g, int(channels.begin),
+             int(channels.end));
 #pragma omp barrier
     }
   }

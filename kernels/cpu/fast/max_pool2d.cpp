@@ -64,11 +64,12 @@ void pool_row(float* __restrict value, int* __restrict index, const float* __res
   for (int64_t r = rows.begin; r < rows.end; ++r) {
     const int64_t row_start = (p * stride - d.pad + r) * d.W - d.pad;
     for (int s = 0; s < d.kernel; ++s) {
-      const float* __restrict x = plane + row_start + s;  // x[q * stride] is this window element for column q
+      // plane[offset + q * stride] is this window element for column q (interior columns: never negative)
       const int offset = int(row_start + s);
+      const float* __restrict x = plane + offset + q0 * stride;
       if (first) {
 #pragma omp simd
-        for (int64_t q = q0; q < q1; ++q) value[q] = x[q * stride];
+        for (int64_t q = q0; q < q1; ++q) value[q] = x[(q - q0) * stride];
         if (index)
 #pragma omp simd
           for (int64_t q = q0; q < q1; ++q) index[q] = offset + int(q) * stride;
@@ -76,7 +77,7 @@ void pool_row(float* __restrict value, int* __restrict index, const float* __res
       } else if (index) {
 #pragma omp simd
         for (int64_t q = q0; q < q1; ++q) {
-          const float v = x[q * stride];
+          const float v = x[(q - q0) * stride];
           const bool better = v > value[q];
           value[q] = better ? v : value[q];
           index[q] = better ? offset + int(q) * stride : index[q];
@@ -84,7 +85,7 @@ void pool_row(float* __restrict value, int* __restrict index, const float* __res
       } else {
 #pragma omp simd
         for (int64_t q = q0; q < q1; ++q) {
-          const float v = x[q * stride];
+          const float v = x[(q - q0) * stride];
           value[q] = v > value[q] ? v : value[q];
         }
       }
