@@ -37,6 +37,13 @@ step() {
 cd "$ROOT" || exit 0
 { git log --oneline -3; git status --short | head -20; } >"$OUT/git.log" 2>&1
 
+# The GPU machine reaches no package registry: unpack the Debian packages that
+# scripts/fetch-gpu-deps.sh downloaded into .deps/ (headers and small libraries) into /.
+if compgen -G "$ROOT/.deps/*.deb" >/dev/null; then
+  for deb in "$ROOT"/.deps/*.deb; do dpkg -x "$deb" / || echo "could not unpack $deb"; done
+  ldconfig 2>/dev/null
+fi
+
 # A cuDNN outside the toolkit (the nvidia-cudnn wheel that comes with PyTorch): CMake finds it through
 # CUDNN_ROOT, and our binaries load it through LD_LIBRARY_PATH (PyTorch keeps loading its own).
 if [[ -z "${CUDNN_ROOT:-}" && ! -e /usr/local/cuda/include/cudnn.h ]]; then
@@ -47,7 +54,7 @@ if [[ -n "${CUDNN_ROOT:-}" ]]; then
   export CUDNN_ROOT
   OUR_ENV=(env "LD_LIBRARY_PATH=$CUDNN_ROOT/lib:${LD_LIBRARY_PATH:-}")
 fi
-{ echo "CUDNN_ROOT=${CUDNN_ROOT:-}"; command -v nvcc && nvcc --version | tail -2; command -v cmake && cmake --version | head -1;
+{ echo "CUDNN_ROOT=${CUDNN_ROOT:-}"; command -v g++ && g++ --version | head -1; command -v nvcc && nvcc --version | tail -2; command -v cmake && cmake --version | head -1;
   ls /usr/local/cuda/include/cudnn.h 2>&1; } >"$OUT/environment.log" 2>&1
 
 step nvidia-smi 30 bash -c 'nvidia-smi; nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv'
