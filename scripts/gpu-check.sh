@@ -40,7 +40,10 @@ cd "$ROOT" || exit 0
 # The GPU machine reaches no package registry: unpack the Debian packages that
 # scripts/fetch-gpu-deps.sh downloaded into .deps/ (headers and small libraries) into /.
 if compgen -G "$ROOT/.deps/*.deb" >/dev/null; then
-  for deb in "$ROOT"/.deps/*.deb; do dpkg -x "$deb" / || echo "could not unpack $deb"; done
+  for deb in "$ROOT"/.deps/*.deb; do
+    if command -v dpkg >/dev/null; then dpkg -x "$deb" /; else (cd /tmp && ar x "$deb" && tar xf data.tar.* -C /); fi ||
+      echo "could not unpack $deb"
+  done
   ldconfig 2>/dev/null
 fi
 
