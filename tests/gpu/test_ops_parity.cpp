@@ -30,8 +30,9 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // float32 kernels against the float64 oracle, error relative to the tensor's largest magnitude
 constexpr double kTol = 1e-4;
-// cuDNN may pick FFT or Winograd convolutions, whose float32 rounding is a little larger
-constexpr double kVendorConvTol = 1e-3;
+// cuDNN's heuristics pick FFT and Winograd convolutions, whose float32 rounding is larger: on the
+// H200 the FFT filter gradient of a 5x5 conv (N=4, C=12, K=24, 30x40) was off by 2.3e-3 of scale
+constexpr double kVendorConvTol = 5e-3;
 
 int pick(Rng& rng, int lo, int hi) { return lo + static_cast<int>(rng.below(static_cast<uint64_t>(hi - lo + 1))); }
 
