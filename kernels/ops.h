@@ -38,8 +38,9 @@ struct ConvDesc {
   int N = 0, C = 0, H = 0, W = 0;  // input
   int K = 0, R = 0, S = 0;         // output channels, kernel height, kernel width
   int stride = 1, pad = 0;
-  int P() const { return (H + 2 * pad - R) / stride + 1; }
-  int Q() const { return (W + 2 * pad - S) / stride + 1; }
+  // 0 when the kernel does not fit (C++ division truncates toward zero, so test before dividing)
+  int P() const { return H + 2 * pad < R ? 0 : (H + 2 * pad - R) / stride + 1; }
+  int Q() const { return W + 2 * pad < S ? 0 : (W + 2 * pad - S) / stride + 1; }
   double flops_forward() const { return 2.0 * N * K * P() * Q() * C * R * S; }
 };
 
@@ -47,8 +48,8 @@ struct ConvDesc {
 struct PoolDesc {
   int N = 0, C = 0, H = 0, W = 0;
   int kernel = 2, stride = 2, pad = 0;
-  int P() const { return (H + 2 * pad - kernel) / stride + 1; }
-  int Q() const { return (W + 2 * pad - kernel) / stride + 1; }
+  int P() const { return H + 2 * pad < kernel ? 0 : (H + 2 * pad - kernel) / stride + 1; }
+  int Q() const { return W + 2 * pad < kernel ? 0 : (W + 2 * pad - kernel) / stride + 1; }
 };
 
 // inp (N,C,H,W) viewed as (N, C, HW); per-channel statistics over N*HW values

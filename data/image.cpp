@@ -1,0 +1,249 @@
+#include "data/image.h"
+
+#include <stb_image.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "tensor/error.h"
+
+namespace keynet::data {
+
+Image::Image(int w, int h, int c, float fill)
+    : width(w), height(h), channels(c), pixels(static_cast<size_t>(w) * h * c, fill) {
+  KEYNET_CHECK(w > 0 && h > 0 && (c == 1 || c == 3), "image: bad size ", w, "x", h, "x", c,
+               " (need positive width/height and 1 or 3 channels)");
+}
+
+namespace {
+
+std::vector<unsigned char> read_bytes(const std::string& path) {
+  KEYNET_CHECK(std::filesystem::is_regular_file(path), "image file '", path, "' does not exist or is not a file");
+  std::ifstream in(path, std::ios::binary);
+  KEYNET_CHECK(in.good(), "cannot open image file '", path, "'");
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// stb decodes a truncated JPEG without complaint (missing data reads as zeros), so check that the
+// entropy-coded data after the first start-of-scan is closed by an end-of-image marker. Inside
+// entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so 0xFF 0xD9 there is EOI.
+void check_jpeg_complete(const std::vector<unsigned char>& bytes, const std::string& path) {
+  size_t pos = 2;
+  while (pos + 4 <= bytes.size()) {
+    KEYNET_CHECK(bytes[pos] == 0xFF, "image file '", path, "': corrupt JPEG (bad marker at byte ", pos, ")");
+    const unsigned char marker = bytes[pos + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xDA) break;  // start of scan
+    const size_t length = (static_cast<size_t>(bytes[pos + 2]) << 8) | bytes[pos + 3];
+    pos += 2 + length;
+  }
+  for (size_t i = pos; i + 1 < bytes.size(); ++i)
+    if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9) return;
+  KEYNET_FAIL("image file '", path, "' is truncated (JPEG without end-of-image marker)");
+}
+
+}  // namespace
+
+namespace {
+
+// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards).
+Image decode(const std::string& path, int channels) {
+  const std::vector<unsigned char> bytes = read_bytes(path);
+  KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
+  if (bytes[0] == 0xFF && bytes[1] == 0xD8) check_jpeg_complete(bytes, path);
+  int w = 0, h = 0, n = 0;
+  unsigned char* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels);
+  KEYNET_CHECK(data != nullptr, "cannot decode image file '", path, "': ", stbi_failure_reason());
+  const int stride = channels ? channels : n;
+  const int keep = stride >= 3 ? 3 : 1;  // drop alpha (gray+alpha has 2 channels, RGBA 4)
+  Image image(w, h, keep);
+  const size_t count = static_cast<size_t>(w) * h;
+  for (size_t i = 0; i < count; ++i)
+    for (int c = 0; c < keep; ++c) image.pixels[i * keep + c] = data[i * stride + c];
+  stbi_image_free(data);
+  return image;
+}
+
+}  // namespace
+
+Image load_image(const std::string& path) { return decode(path, 0); }
+
+Image load_gray(const std::string& path) { return decode(path, 1); }
+
+namespace {
+std::vector<unsigned char> to_bytes(const Image& image, const std::string& path) {
+  KEYNET_CHECK(!image.empty(), "cannot save an empty image to '", path, "'");
+  std::vector<unsigned char> bytes(image.pixels.size());
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<unsigned char>(std::clamp(std::lround(image.pixels[i]), 0L, 255L));
+  return bytes;
+}
+}  // namespace
+
+void save_png(const std::string& path, const Image& image) {
+  const std::vector<unsigned char> bytes = to_bytes(image, path);
+  const int ok = stbi_write_png(path.c_str(), image.width, image.height, image.channels, bytes.data(),
+                                image.width * image.channels);
+  KEYNET_CHECK(ok != 0, "cannot write PNG file '", path, "'");
+}
+
+void save_jpeg(const std::string& path, const Image& image, int quality) {
+  const std::vector<unsigned char> bytes = to_bytes(image, path);
+  const int ok = stbi_write_jpg(path.c_str(), image.width, image.height, image.channels, bytes.data(), quality);
+  KEYNET_CHECK(ok != 0, "cannot write JPEG file '", path, "'");
+}
+
+Image to_gray(const Image& image) {
+  if (image.channels == 1) return image;
+  Image gray(image.width, image.height, 1);
+  const size_t count = static_cast<size_t>(image.width) * image.height;
+  for (size_t i = 0; i < count; ++i) {
+    const float* p = &image.pixels[i * 3];
+    gray.pixels[i] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+  }
+  return gray;
+}
+
+Image to_rgb(const Image& image) {
+  if (image.channels == 3) return image;
+  Image rgb(image.width, image.height, 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i)
+    rgb.pixels[3 * i] = rgb.pixels[3 * i + 1] = rgb.pixels[3 * i + 2] = image.pixels[i];
+  return rgb;
+}
+
+Image box_downsample(const Image& src, int factor) {
+  KEYNET_CHECK(factor >= 1, "box_downsample: factor must be >= 1, got ", factor);
+  const int w = (src.width + factor - 1) / factor, h = (src.height + factor - 1) / factor, ch = src.channels;
+  Image out(w, h, ch);
+  std::vector<float> row_sum(static_cast<size_t>(w) * ch);
+  for (int oy = 0; oy < h; ++oy) {
+    std::fill(row_sum.begin(), row_sum.end(), 0.0f);
+    const int y0 = oy * factor, y1 = std::min(src.height, y0 + factor);
+    for (int y = y0; y < y1; ++y) {
+      const float* row = &src.pixels[static_cast<size_t>(y) * src.width * ch];
+      for (int ox = 0; ox < w; ++ox) {
+        const int x0 = ox * factor, x1 = std::min(src.width, x0 + factor);
+        float* sum = &row_sum[static_cast<size_t>(ox) * ch];
+        if (ch == 1) {  // the common gray case, kept free of the channel loop
+          float total = 0;
+          for (int x = x0; x < x1; ++x) total += row[x];
+          sum[0] += total;
+          continue;
+        }
+        for (int x = x0; x < x1; ++x)
+          for (int c = 0; c < ch; ++c) sum[c] += row[x * ch + c];
+      }
+    }
+    for (int ox = 0; ox < w; ++ox) {
+      const int x0 = ox * factor, x1 = std::min(src.width, x0 + factor);
+      const float inv_area = 1.0f / static_cast<float>((x1 - x0) * (y1 - y0));
+      for (int c = 0; c < ch; ++c) out.at(ox, oy, c) = row_sum[static_cast<size_t>(ox) * ch + c] * inv_area;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Writes the bilinear sample of `src` at (sx, sy) into out[0..channels).
+inline void sample_bilinear(const Image& src, double sx, double sy, const Border& border, float* out) {
+  const int ch = src.channels;
+  const double fx0 = std::floor(sx), fy0 = std::floor(sy);
+  const int x0 = static_cast<int>(fx0), y0 = static_cast<int>(fy0);
+  const float fx = static_cast<float>(sx - fx0), fy = static_cast<float>(sy - fy0);
+  const float w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+  if (x0 >= 0 && y0 >= 0 && x0 + 1 < src.width && y0 + 1 < src.height) {
+    const float* p = &src.pixels[(static_cast<size_t>(y0) * src.width + x0) * ch];
+    const float* q = p + static_cast<size_t>(src.width) * ch;
+    for (int c = 0; c < ch; ++c) out[c] = w00 * p[c] + w10 * p[ch + c] + w01 * q[c] + w11 * q[ch + c];
+    return;
+  }
+  const bool constant = border.mode == BorderMode::Constant;
+  auto fetch = [&](int x, int y, int c) -> float {
+    if (x < 0 || y < 0 || x >= src.width || y >= src.height) {
+      if (constant) return border.value;
+      x = std::clamp(x, 0, src.width - 1);
+      y = std::clamp(y, 0, src.height - 1);
+    }
+    return src.at(x, y, c);
+  };
+  for (int c = 0; c < ch; ++c)
+    out[c] = w00 * fetch(x0, y0, c) + w10 * fetch(x0 + 1, y0, c) + w01 * fetch(x0, y0 + 1, c) +
+             w11 * fetch(x0 + 1, y0 + 1, c);
+}
+
+}  // namespace
+
+Image warp_affine(const Image& src, const Affine& src_to_dst, int out_width, int out_height, Border border) {
+  KEYNET_CHECK(!src.empty(), "warp_affine: empty source image");
+  Affine dst_to_src = src_to_dst.inverse();
+  const Image* source = &src;
+  Image reduced;
+  const double shrink = std::sqrt(std::abs(dst_to_src.determinant()));  // source pixels per output pixel
+  if (shrink >= 2.0) {
+    const int factor = static_cast<int>(std::floor(shrink));
+    reduced = box_downsample(src, factor);
+    // Source pixel centre x lies at (x + 0.5) / factor - 0.5 in the reduced image.
+    const double s = 1.0 / factor;
+    dst_to_src = Affine{s, 0, 0.5 * s - 0.5, 0, s, 0.5 * s - 0.5} * dst_to_src;
+    source = &reduced;
+  }
+  Image out(out_width, out_height, src.channels);
+  const Affine& m = dst_to_src;
+  float* dst = out.pixels.data();
+  for (int y = 0; y < out_height; ++y) {
+    double sx = m.b * y + m.c, sy = m.e * y + m.f;  // source position of output (0, y)
+    for (int x = 0; x < out_width; ++x, sx += m.a, sy += m.d, dst += src.channels)
+      sample_bilinear(*source, sx, sy, border, dst);
+  }
+  return out;
+}
+
+Image resize(const Image& src, int width, int height) {
+  return warp_affine(src, Affine::resize(src.width, src.height, width, height), width, height,
+                     Border{BorderMode::Replicate, 0});
+}
+
+void adjust_brightness_contrast(Image& image, float brightness, float contrast) {
+  for (float& v : image.pixels) v = std::clamp((v - 127.5f) * contrast + 127.5f + brightness, 0.0f, 255.0f);
+}
+
+void write_unit_range(const Image& image, float* dst) {
+  const size_t plane = static_cast<size_t>(image.width) * image.height;
+  for (int c = 0; c < image.channels; ++c)
+    for (size_t i = 0; i < plane; ++i) dst[c * plane + i] = image.pixels[i * image.channels + c] / 255.0f - 0.5f;
+}
+
+Tensor to_tensor(const Image& image) {
+  KEYNET_CHECK(!image.empty(), "to_tensor: empty image");
+  Tensor t = Tensor::empty({1, image.channels, image.height, image.width});
+  write_unit_range(image, t.data<float>());
+  return t;
+}
+
+Image from_tensor(const Tensor& tensor) {
+  KEYNET_CHECK(tensor.is_cpu() && tensor.dtype() == DType::F32, "from_tensor: need a CPU float32 tensor, got ",
+               tensor.describe());
+  const bool batched = tensor.ndim() == 4;
+  KEYNET_CHECK((tensor.ndim() == 3 || (batched && tensor.dim(0) == 1)),
+               "from_tensor: need shape (C,H,W) or (1,C,H,W), got ", tensor.describe());
+  const int c = static_cast<int>(tensor.dim(-3)), h = static_cast<int>(tensor.dim(-2)),
+            w = static_cast<int>(tensor.dim(-1));
+  Image image(w, h, c);
+  const float* src = tensor.data<float>();
+  const size_t plane = static_cast<size_t>(w) * h;
+  for (int k = 0; k < c; ++k)
+    for (size_t i = 0; i < plane; ++i)
+      image.pixels[i * c + k] = std::clamp((src[k * plane + i] + 0.5f) * 255.0f, 0.0f, 255.0f);
+  return image;
+}
+
+}  // namespace keynet::data

@@ -1,0 +1,73 @@
+// Images for the data pipeline: loading and saving (through stb), gray conversion, resizing and
+// affine warping with bilinear sampling.
+//
+// Image stores float pixels, interleaved (row-major, channels innermost), on the 0..255 scale of
+// 8-bit files. Floats keep repeated warps, brightness/contrast changes and area averaging free of
+// rounding; conversion to uint8 happens only when saving. Geometry follows data/affine.h: pixel
+// (i, j) is centred at (x, y) = (i, j).
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/affine.h"
+#include "tensor/tensor.h"
+
+namespace keynet::data {
+
+struct Image {
+  int width = 0;
+  int height = 0;
+  int channels = 0;          // 1 (gray) or 3 (RGB)
+  std::vector<float> pixels;  // width * height * channels values, 0..255
+
+  Image() = default;
+  Image(int width, int height, int channels, float fill = 0.0f);
+
+  bool empty() const { return pixels.empty(); }
+  float& at(int x, int y, int c = 0) { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
+  float at(int x, int y, int c = 0) const { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
+};
+
+// Loads a JPEG or PNG (any format stb reads) as gray or RGB; an alpha channel is dropped.
+// Missing, unreadable and truncated files throw keynet::Error naming the file.
+Image load_image(const std::string& path);
+// Gray straight from the decoder: a JPEG's luma plane (no colour conversion, the fast path), or stb's
+// 8-bit BT.601 luma of other formats. Within a gray level of to_gray(load_image(path)).
+Image load_gray(const std::string& path);
+
+// Values are rounded and clamped to 0..255. The format follows the function, not the extension.
+// stb writes every JPEG as YCbCr, so a gray image saved as JPEG loads back with 3 equal channels.
+void save_png(const std::string& path, const Image& image);
+void save_jpeg(const std::string& path, const Image& image, int quality = 92);
+
+Image to_gray(const Image& image);  // ITU-R BT.601 luma; a gray image is returned unchanged
+Image to_rgb(const Image& image);   // gray replicated into three channels
+
+enum class BorderMode { Constant, Replicate };
+struct Border {
+  BorderMode mode = BorderMode::Replicate;
+  float value = 0.0f;  // used by Constant, on the 0..255 scale
+};
+
+// out(p) = src(src_to_dst^-1 (p)) with bilinear sampling. When the transform shrinks by 2x or more
+// (by area), the source is first area-averaged by the integer factor floor(shrink) so that the
+// bilinear step never skips pixels; the geometry stays exactly src_to_dst.
+Image warp_affine(const Image& src, const Affine& src_to_dst, int out_width, int out_height,
+                  Border border = {});
+
+// Bilinear resize (area averaging when shrinking by more than 2x); geometry Affine::resize.
+Image resize(const Image& src, int width, int height);
+
+// Integer area averaging: out pixel i averages source pixels [i*k, (i+1)*k) (fewer at the edges).
+Image box_downsample(const Image& src, int factor);
+
+// brightness/contrast: v' = (v - 127.5) * contrast + 127.5 + brightness, clamped to 0..255.
+void adjust_brightness_contrast(Image& image, float brightness, float contrast);
+
+// Network input values: v / 255 - 0.5, in [-0.5, 0.5], written planar (C, H, W) to dst.
+void write_unit_range(const Image& image, float* dst);
+Tensor to_tensor(const Image& image);  // (1, C, H, W) float32 in [-0.5, 0.5]
+// Inverse of to_tensor for a (C,H,W) or (1,C,H,W) CPU tensor with C = 1 or 3; values clamp to 0..255.
+Image from_tensor(const Tensor& tensor);
+
+}  // namespace keynet::data

@@ -1,0 +1,69 @@
+#include "data/landmarks.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "tensor/error.h"
+
+namespace keynet::data {
+
+FaceBox box_around_points(const std::vector<Point>& points, double margin) {
+  KEYNET_CHECK(!points.empty(), "box_around_points: no points");
+  double x0 = points[0].x, x1 = x0, y0 = points[0].y, y1 = y0;
+  for (const Point& p : points) {
+    x0 = std::min(x0, p.x), x1 = std::max(x1, p.x);
+    y0 = std::min(y0, p.y), y1 = std::max(y1, p.y);
+  }
+  const double w = x1 - x0, h = y1 - y0;
+  return {x0 - margin * w, y0 - margin * h, w * (1 + 2 * margin), h * (1 + 2 * margin)};
+}
+
+std::vector<std::string> split_whitespace(const std::string& line) {
+  std::vector<std::string> tokens;
+  std::istringstream in(line);
+  for (std::string token; in >> token;) tokens.push_back(token);
+  return tokens;
+}
+
+double parse_double(const std::string& token, const std::string& where, const char* field) {
+  double value = 0;
+  const char* end = token.data() + token.size();
+  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
+  KEYNET_CHECK(ec == std::errc() && ptr == end && std::isfinite(value), where, ": ", field,
+               " is not a number: '", token, "'");
+  return value;
+}
+
+int parse_int(const std::string& token, const std::string& where, const char* field) {
+  int value = 0;
+  const char* end = token.data() + token.size();
+  const auto [ptr, ec] = std::from_chars(token.data(), end, value);
+  KEYNET_CHECK(ec == std::errc() && ptr == end, where, ": ", field, " is not an integer: '", token, "'");
+  return value;
+}
+
+std::vector<int> read_mirror_permutation(const std::string& path, int expected_points) {
+  std::ifstream in(path);
+  KEYNET_CHECK(in.good(), "cannot open mirror permutation file '", path, "'");
+  std::vector<int> perm;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    if (line.empty() || line[0] == '#') continue;
+    for (const std::string& token : split_whitespace(line))
+      perm.push_back(parse_int(token, path + ":" + std::to_string(line_no), "permutation entry"));
+  }
+  const int n = static_cast<int>(perm.size());
+  KEYNET_CHECK(expected_points < 0 || n == expected_points, path, ": expected ", expected_points,
+               " permutation entries, got ", n);
+  for (int i = 0; i < n; ++i) {
+    KEYNET_CHECK(perm[i] >= 0 && perm[i] < n, path, ": entry ", i, " = ", perm[i], " is outside 0..", n - 1);
+    KEYNET_CHECK(perm[perm[i]] == i, path, ": not its own inverse (", i, " -> ", perm[i], " -> ", perm[perm[i]],
+                 "); mirroring twice must give the original labels");
+  }
+  return perm;
+}
+
+}  // namespace keynet::data

@@ -1,0 +1,266 @@
+// Batch normalisation on the GPU, PyTorch semantics as kernels/cpu/ref/batch_norm2d.h: per channel
+// over M = N*HW values; normalise with the biased variance, update running_var with the unbiased one,
+// save mean and invstd = 1/sqrt(var + eps). inp, out (N,C,HW); per-channel vectors (C).
+//   naive: one thread per channel computes its statistics serially, then one thread per element.
+//   fast: every channel's N*HW values are cut into chunks (a count that depends on the shape only);
+//     one block per (chunk, channel) writes a block sum, and one thread per channel adds the chunk
+//     sums in order. Two passes (mean, then centred squares) as in the reference: bitwise repeatable,
+//     no atomics, no cancellation from E[x^2] - E[x]^2.
+#include <algorithm>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/kernels.h"
+#include "tensor/tensor.h"
+
+namespace keynet::cuda {
+
+namespace {
+
+__device__ long element_index(long e, int c, int C, int HW) {  // e-th value of channel c
+  const long n = e / HW;
+  return (n * C + c) * HW + (e - n * HW);
+}
+
+// ---- naive
+
+__global__ void bn_statistics_naive_kernel(float* save_mean, float* save_invstd, float* running_mean,
+                                           float* running_var, const float* inp, int N, int C, int HW, float eps,
+                                           float momentum) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const long M = static_cast<long>(N) * HW;
+  float sum = 0.0f;
+  for (long e = 0; e < M; ++e) sum += inp[element_index(e, c, C, HW)];
+  const float mean = sum / static_cast<float>(M);
+  float squares = 0.0f;
+  for (long e = 0; e < M; ++e) {
+    const float centred = inp[element_index(e, c, C, HW)] - mean;
+    squares += centred * centred;
+  }
+  const float var = squares / static_cast<float>(M);
+  save_mean[c] = mean;
+  save_invstd[c] = 1.0f / sqrtf(var + eps);
+  const float unbiased_var = M > 1 ? squares / static_cast<float>(M - 1) : var;
+  running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+  running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased_var;
+}
+
+// out = (x - mean) * invstd * gamma + beta with per-channel mean and invstd
+__global__ void bn_normalise_kernel(float* out, const float* inp, const float* mean, const float* invstd,
+                                    const float* gamma, const float* beta, long total, int C, int HW) {
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const int c = (i / HW) % C;
+    out[i] = (inp[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+  }
+}
+
+__global__ void bn_eval_kernel(float* out, const float* inp, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, long total, int C, int HW,
+                               float eps) {
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const int c = (i / HW) % C;
+    const float invstd = 1.0f / sqrtf(running_var[c] + eps);
+    out[i] = (inp[i] - running_mean[c]) * invstd * gamma[c] + beta[c];
+  }
+}
+
+// sums[c] = sum dy, sums[C + c] = sum dy * xhat; dgamma += the second, dbeta += the first
+__global__ void bn_backward_sums_naive_kernel(float* sums, float* dgamma, float* dbeta, const float* dout,
+                                              const float* inp, const float* save_mean, const float* save_invstd,
+                                              int N, int C, int HW) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const long M = static_cast<long>(N) * HW;
+  float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
+  for (long e = 0; e < M; ++e) {
+    const long j = element_index(e, c, C, HW);
+    sum_dy += dout[j];
+    sum_dy_xhat += dout[j] * (inp[j] - save_mean[c]) * save_invstd[c];
+  }
+  sums[c] = sum_dy;
+  sums[C + c] = sum_dy_xhat;
+  dgamma[c] += sum_dy_xhat;
+  dbeta[c] += sum_dy;
+}
+
+// dinp = gamma * invstd / M * (M * dy - sum dy - xhat * sum dy*xhat), overwritten
+__global__ void bn_backward_data_kernel(float* dinp, const float* dout, const float* inp, const float* gamma,
+                                        const float* save_mean, const float* save_invstd, const float* sums,
+                                        long total, int C, int HW, float M) {
+  for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
+       i += static_cast<long>(gridDim.x) * blockDim.x) {
+    const int c = (i / HW) % C;
+    const float scale = gamma[c] * save_invstd[c] / M;
+    const float xhat = (inp[i] - save_mean[c]) * save_invstd[c];
+    dinp[i] = scale * (M * dout[i] - sums[c] - xhat * sums[C + c]);
+  }
+}
+
+// ---- fast: chunked per-channel reductions
+
+constexpr long kChunk = 16384;  // values of one channel per block
+
+int chunk_count(const BatchNormDesc& d) {
+  const long M = static_cast<long>(d.N) * d.HW;
+  return static_cast<int>(std::clamp((M + kChunk - 1) / kChunk, 1L, 256L));
+}
+
+// partials[c * chunks + chunk] = sum over the chunk of value(x) (value: x, or (x - mean[c])^2)
+template <bool Centred>
+__global__ void bn_chunk_sum_kernel(float* partials, const float* inp, const float* mean, int N, int C, int HW) {
+  const int chunk = blockIdx.x, chunks = gridDim.x, c = blockIdx.y;
+  const long M = static_cast<long>(N) * HW;
+  const long per_chunk = (M + chunks - 1) / chunks;
+  const long begin = chunk * per_chunk, end = min(M, begin + per_chunk);
+  const float centre = Centred ? mean[c] : 0.0f;
+  float sum = 0.0f;
+  for (long e = begin + threadIdx.x; e < end; e += blockDim.x) {
+    const float x = inp[element_index(e, c, C, HW)];
+    sum += Centred ? (x - centre) * (x - centre) : x;
+  }
+  sum = block_sum(sum);
+  if (threadIdx.x == 0) partials[c * chunks + chunk] = sum;
+}
+
+__global__ void bn_mean_kernel(float* save_mean, const float* partials, int chunks, int C, float M) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  float sum = 0.0f;
+  for (int i = 0; i < chunks; ++i) sum += partials[c * chunks + i];
+  save_mean[c] = sum / M;
+}
+
+__global__ void bn_variance_kernel(float* save_invstd, float* running_mean, float* running_var,
+                                   const float* save_mean, const float* partials, int chunks, int C, long M,
+                                   float eps, float momentum) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  float squares = 0.0f;
+  for (int i = 0; i < chunks; ++i) squares += partials[c * chunks + i];
+  const float var = squares / static_cast<float>(M);
+  save_invstd[c] = 1.0f / sqrtf(var + eps);
+  const float unbiased_var = M > 1 ? squares / static_cast<float>(M - 1) : var;
+  running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * save_mean[c];
+  running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased_var;
+}
+
+// partials[c * chunks + chunk] = sum dy, partials[(C + c) * chunks + chunk] = sum dy * xhat
+__global__ void bn_backward_chunk_kernel(float* partials, const float* dout, const float* inp, const float* save_mean,
+                                         const float* save_invstd, int N, int C, int HW) {
+  const int chunk = blockIdx.x, chunks = gridDim.x, c = blockIdx.y;
+  const long M = static_cast<long>(N) * HW;
+  const long per_chunk = (M + chunks - 1) / chunks;
+  const long begin = chunk * per_chunk, end = min(M, begin + per_chunk);
+  const float mean = save_mean[c], invstd = save_invstd[c];
+  float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
+  for (long e = begin + threadIdx.x; e < end; e += blockDim.x) {
+    const long j = element_index(e, c, C, HW);
+    sum_dy += dout[j];
+    sum_dy_xhat += dout[j] * (inp[j] - mean) * invstd;
+  }
+  sum_dy = block_sum(sum_dy);
+  sum_dy_xhat = block_sum(sum_dy_xhat);
+  if (threadIdx.x == 0) {
+    partials[c * chunks + chunk] = sum_dy;
+    partials[(C + c) * chunks + chunk] = sum_dy_xhat;
+  }
+}
+
+__global__ void bn_backward_finish_kernel(float* sums, float* dgamma, float* dbeta, const float* partials, int chunks,
+                                          int C) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
+  for (int i = 0; i < chunks; ++i) {
+    sum_dy += partials[c * chunks + i];
+    sum_dy_xhat += partials[(C + c) * chunks + i];
+  }
+  sums[c] = sum_dy;
+  sums[C + c] = sum_dy_xhat;
+  dgamma[c] += sum_dy_xhat;
+  dbeta[c] += sum_dy;
+}
+
+}  // namespace
+
+void batch_norm2d_forward_train_naive(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                      float* running_var, const float* inp, const float* gamma, const float* beta,
+                                      const BatchNormDesc& d) {
+  bn_statistics_naive_kernel<<<blocks_for(d.C), kThreads>>>(save_mean, save_invstd, running_mean, running_var, inp,
+                                                             d.N, d.C, d.HW, static_cast<float>(d.eps),
+                                                             static_cast<float>(d.momentum));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_statistics_naive");
+  const long total = static_cast<long>(d.N) * d.C * d.HW;
+  bn_normalise_kernel<<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total, d.C,
+                                                        d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_normalise");
+}
+
+void batch_norm2d_forward_train_fast(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                     float* running_var, const float* inp, const float* gamma, const float* beta,
+                                     const BatchNormDesc& d) {
+  const int chunks = chunk_count(d);
+  const long M = static_cast<long>(d.N) * d.HW;
+  Tensor partials = Tensor::empty({static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
+  const dim3 grid(chunks, d.C);
+  bn_chunk_sum_kernel<false><<<grid, kThreads>>>(partials.data<float>(), inp, nullptr, d.N, d.C, d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_chunk_sum");
+  bn_mean_kernel<<<blocks_for(d.C), kThreads>>>(save_mean, partials.data<float>(), chunks, d.C,
+                                                 static_cast<float>(M));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_mean");
+  bn_chunk_sum_kernel<true><<<grid, kThreads>>>(partials.data<float>(), inp, save_mean, d.N, d.C, d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_chunk_squares");
+  bn_variance_kernel<<<blocks_for(d.C), kThreads>>>(save_invstd, running_mean, running_var, save_mean,
+                                                     partials.data<float>(), chunks, d.C, M,
+                                                     static_cast<float>(d.eps), static_cast<float>(d.momentum));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_variance");
+  const long total = static_cast<long>(d.N) * d.C * d.HW;
+  bn_normalise_kernel<<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total, d.C,
+                                                        d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_normalise");
+}
+
+void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, const BatchNormDesc& d) {
+  const long total = static_cast<long>(d.N) * d.C * d.HW;
+  bn_eval_kernel<<<blocks_for(total), kThreads>>>(out, inp, gamma, beta, running_mean, running_var, total, d.C, d.HW,
+                                                   static_cast<float>(d.eps));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_forward_eval");
+}
+
+void batch_norm2d_backward_naive(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                 const float* gamma, const float* save_mean, const float* save_invstd,
+                                 const BatchNormDesc& d) {
+  Tensor sums = Tensor::empty({2 * d.C}, Device::CUDA);
+  bn_backward_sums_naive_kernel<<<blocks_for(d.C), kThreads>>>(sums.data<float>(), dgamma, dbeta, dout, inp,
+                                                                save_mean, save_invstd, d.N, d.C, d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_sums_naive");
+  const long total = static_cast<long>(d.N) * d.C * d.HW;
+  bn_backward_data_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, inp, gamma, save_mean, save_invstd,
+                                                            sums.data<float>(), total, d.C, d.HW,
+                                                            static_cast<float>(static_cast<double>(d.N) * d.HW));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_data");
+}
+
+void batch_norm2d_backward_fast(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* gamma, const float* save_mean, const float* save_invstd,
+                                const BatchNormDesc& d) {
+  const int chunks = chunk_count(d);
+  Tensor partials = Tensor::empty({2 * static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
+  Tensor sums = Tensor::empty({2 * d.C}, Device::CUDA);
+  bn_backward_chunk_kernel<<<dim3(chunks, d.C), kThreads>>>(partials.data<float>(), dout, inp, save_mean,
+                                                            save_invstd, d.N, d.C, d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_chunk");
+  bn_backward_finish_kernel<<<blocks_for(d.C), kThreads>>>(sums.data<float>(), dgamma, dbeta,
+                                                            partials.data<float>(), chunks, d.C);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_finish");
+  const long total = static_cast<long>(d.N) * d.C * d.HW;
+  bn_backward_data_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, inp, gamma, save_mean, save_invstd,
+                                                            sums.data<float>(), total, d.C, d.HW,
+                                                            static_cast<float>(static_cast<double>(d.N) * d.HW));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_data");
+}
+
+}  // namespace keynet::cuda

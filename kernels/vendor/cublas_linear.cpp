@@ -1,0 +1,33 @@
+// Linear through cuBLAS. cuBLAS is column-major, and a row-major (rows x cols) matrix read
+// column-major is its transpose (ld = cols). So each product is computed transposed:
+//   out (N,O) = inp (N,I) W^T   as  out^T (O x N)  = T(W^T: I x O) * inp^T (I x N)
+//   dinp (N,I) = dout (N,O) W   as  dinp^T (I x N) = W^T (I x O) * dout^T (O x N)
+//   dW (O,I) += dout^T inp      as  dW^T (I x O)  += inp^T (I x N) * T(dout^T: O x N)
+// The bias is broadcast into out first (beta = 1 then adds the product); the bias gradient is our
+// deterministic column sum (cuBLAS has no reduction of its own; a GEMV with a ones vector would do
+// the same sums).
+#include "kernels/cuda/kernels.h"
+#include "kernels/vendor/vendor.h"
+#include "kernels/vendor/vendor_common.h"
+
+namespace keynet::vendor {
+
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
+  const float one = 1.0f, zero = 0.0f;
+  if (bias) cuda::linear_fill_bias(out, bias, N, O);
+  KEYNET_CUBLAS_CHECK(cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, O, N, I, &one, weight, I, inp, I,
+                                  bias ? &one : &zero, out, O));
+}
+
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int N, int I, int O) {
+  const float one = 1.0f, zero = 0.0f;
+  if (dinp)
+    KEYNET_CUBLAS_CHECK(
+        cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, N, O, &one, weight, I, dout, O, &zero, dinp, I));
+  KEYNET_CUBLAS_CHECK(
+      cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, I, O, N, &one, inp, I, dout, O, &one, dweight, I));
+  if (dbias) cuda::linear_bias_grad(dbias, dout, N, O);
+}
+
+}  // namespace keynet::vendor

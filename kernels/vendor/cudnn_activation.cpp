@@ -1,0 +1,51 @@
+// ReLU through cuDNN. The tensor is described as (1, 1, 1, n): ReLU does not care about the shape.
+// The backward pass gets only the output; for ReLU it serves as the input too (out > 0 exactly where
+// inp > 0), which is what kernels/ops.h's relu_backward(dinp, dout, out) promises.
+#include <limits>
+
+#include "kernels/vendor/vendor.h"
+#include "kernels/vendor/vendor_common.h"
+
+namespace keynet::vendor {
+
+namespace {
+
+class ReluDescriptor {
+ public:
+  ReluDescriptor() {
+    KEYNET_CUDNN_CHECK(cudnnCreateActivationDescriptor(&desc_));
+    KEYNET_CUDNN_CHECK(cudnnSetActivationDescriptor(desc_, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+  }
+  ~ReluDescriptor() { cudnnDestroyActivationDescriptor(desc_); }
+  ReluDescriptor(const ReluDescriptor&) = delete;
+  ReluDescriptor& operator=(const ReluDescriptor&) = delete;
+  cudnnActivationDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnActivationDescriptor_t desc_ = nullptr;
+};
+
+int checked_count(int64_t n) {
+  KEYNET_CHECK(n > 0 && n <= std::numeric_limits<int>::max(), "cuDNN ReLU: ", n,
+               " elements do not fit one cuDNN tensor; use impl=fast");
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+void relu_forward(float* out, const float* inp, int64_t n) {
+  const ReluDescriptor relu;
+  const TensorDescriptor t(1, 1, 1, checked_count(n));
+  const float one = 1.0f, zero = 0.0f;
+  KEYNET_CUDNN_CHECK(cudnnActivationForward(cudnn_handle(), relu.get(), &one, t.get(), inp, &zero, t.get(), out));
+}
+
+void relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
+  const ReluDescriptor relu;
+  const TensorDescriptor t(1, 1, 1, checked_count(n));
+  const float one = 1.0f, zero = 0.0f;
+  KEYNET_CUDNN_CHECK(cudnnActivationBackward(cudnn_handle(), relu.get(), &one, t.get(), out, t.get(), dout, t.get(),
+                                             out, &zero, t.get(), dinp));
+}
+
+}  // namespace keynet::vendor

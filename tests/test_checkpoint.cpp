@@ -1,0 +1,188 @@
+// Checkpoints: bitwise round trips, torchvision names, strict refusal of mismatched files, exact resume.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <unistd.h>
+
+#include "layers/checkpoint.h"
+#include "layers/losses.h"
+#include "support/errors.h"
+#include "layers/nets.h"
+#include "layers/safetensors.h"
+
+using namespace keynet;
+using keynet::testing::error_of;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch_dir() {
+  const fs::path dir = fs::temp_directory_path() / ("keynet_checkpoint_test_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir;
+}
+
+
+bool bitwise_equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
+}
+
+// Every parameter and buffer of two modules, compared bit for bit.
+bool same_state(Module& a, Module& b) {
+  auto pa = named_parameters(a), pb = named_parameters(b);
+  auto ba = named_buffers(a), bb = named_buffers(b);
+  if (pa.size() != pb.size() || ba.size() != bb.size()) return false;
+  for (std::size_t i = 0; i < pa.size(); ++i)
+    if (pa[i].first != pb[i].first || !bitwise_equal(pa[i].second->value, pb[i].second->value)) return false;
+  for (std::size_t i = 0; i < ba.size(); ++i)
+    if (ba[i].first != bb[i].first || !bitwise_equal(*ba[i].second, *bb[i].second)) return false;
+  return true;
+}
+
+// Collects "name [shape] dtype" lines in visiting order, as the torchvision fixture lists them.
+class StateLister : public ParamVisitor {
+ public:
+  std::vector<std::string> lines;
+  void parameter(const std::string& name, Parameter& p) override { lines.push_back(name + " " + to_string(p.value.shape()) + " float32"); }
+  void buffer(const std::string& name, Tensor& t) override { lines.push_back(name + " " + to_string(t.shape()) + " float32"); }
+  void counter(const std::string& name, int64_t&) override { lines.push_back(name + " [] int64"); }
+};
+
+void train_steps(Module& net, Optimizer& optimizer, int steps, uint64_t seed) {
+  Rng rng(seed);
+  MSELoss loss;
+  for (int i = 0; i < steps; ++i) {
+    const Tensor x = Tensor::normal({4, 1, 60, 80}, rng, 0.0, 0.5);
+    const Tensor y = Tensor::uniform({4, 2}, rng, -0.5, 0.5);
+    optimizer.zero_grad();
+    loss.forward(net.forward(x, Mode::Train), y);
+    net.backward(loss.backward());
+    optimizer.step();
+  }
+}
+
+}  // namespace
+
+TEST_CASE("ResNet18's state names, shapes and dtypes equal torchvision's resnet18 state_dict") {
+  std::ifstream fixture(KEYNET_FIXTURES_DIR "/resnet18_state_dict.txt");
+  REQUIRE(fixture.good());
+  std::vector<std::string> expected;
+  for (std::string line; std::getline(fixture, line);)
+    if (!line.empty() && line[0] != '#') expected.push_back(line);
+  REQUIRE(expected.size() == 122);
+
+  Rng rng(1);
+  ResNet18 net(1, 136, rng);
+  StateLister lister;
+  net.visit(lister, "");
+  REQUIRE(lister.lines.size() == expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(lister.lines[i] == expected[i]);
+  CHECK(parameter_count(net) == 11240008);  // sum(p.numel() for p in model.parameters()) in torchvision
+}
+
+TEST_CASE("save then load is bitwise identical, with metadata, and leaves no temporary file") {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "resnet.safetensors").string();
+  Rng rng(2);
+  ResNet18 trained(1, 136, rng);
+  Adam adam(trained, {});
+  Rng data_rng(3);
+  MSELoss loss;
+  const Tensor x = Tensor::normal({2, 1, 64, 64}, data_rng, 0.0, 1.0);
+  loss.forward(trained.forward(x, Mode::Train), Tensor::zeros({2, 136}));  // moves BN running stats
+  trained.backward(loss.backward());
+  adam.step();
+  save_module(trained, path, {{"epoch", "7"}});
+  CHECK_FALSE(fs::exists(path + ".tmp"));
+
+  Rng other_rng(99);
+  ResNet18 restored(1, 136, other_rng);
+  CHECK_FALSE(same_state(trained, restored));
+  const auto metadata = load_module(restored, path);
+  CHECK(same_state(trained, restored));
+  CHECK(metadata.at("epoch") == "7");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a checkpoint that does not fit is refused with every problem listed") {
+  const fs::path dir = scratch_dir();
+  Rng rng(4);
+  auto nose = make_nose_net(rng);
+  const std::string path = (dir / "nose.safetensors").string();
+  save_module(*nose, path);
+
+  SUBCASE("missing and extra keys and a wrong shape") {
+    auto file = read_safetensors(path);
+    file.tensors.erase("0.bias");                       // missing
+    file.tensors["9.weight"] = file.tensors["0.weight"];  // extra
+    file.tensors["3.weight"].shape = {24, 12, 5, 4};     // wrong shape (same byte count is not needed: refused first)
+    file.tensors["3.weight"].data.resize(24 * 12 * 5 * 4 * 4);
+    write_safetensors(path, file);
+    const std::string message = error_of([&] { load_module(*nose, path); });
+    MESSAGE(message);
+    CHECK(message.find(path) != std::string::npos);
+    CHECK(message.find("3 problems") != std::string::npos);
+    CHECK(message.find("missing key '0.bias'") != std::string::npos);
+    CHECK(message.find("unexpected key '9.weight'") != std::string::npos);
+    CHECK(message.find("'3.weight' has shape [24,12,5,4], expected [24,12,5,5]") != std::string::npos);
+  }
+  SUBCASE("wrong dtype") {
+    auto file = read_safetensors(path);
+    auto& entry = file.tensors["0.bias"];
+    entry.dtype = "F64";
+    entry.data.resize(entry.data.size() * 2);
+    write_safetensors(path, file);
+    const std::string message = error_of([&] { load_module(*nose, path); });
+    CHECK(message.find("'0.bias' has dtype F64, expected F32") != std::string::npos);
+  }
+  SUBCASE("a model of another architecture") {
+    Rng other(5);
+    auto face = make_face_net(other);
+    const std::string message = error_of([&] { load_module(*face, path); });
+    CHECK(message.find("does not match") != std::string::npos);
+  }
+  SUBCASE("truncated, empty, missing and garbage files") {
+    const auto size = fs::file_size(path);
+    fs::resize_file(path, size - 100);
+    CHECK(error_of([&] { load_module(*nose, path); }).find("truncated") != std::string::npos);
+    std::ofstream(path, std::ios::trunc).close();
+    CHECK(error_of([&] { load_module(*nose, path); }).find("not a safetensors file") != std::string::npos);
+    {
+      std::ofstream garbage(path, std::ios::binary | std::ios::trunc);
+      const uint64_t header = 5;
+      garbage.write(reinterpret_cast<const char*>(&header), 8);
+      garbage << "{oops";
+    }
+    CHECK(error_of([&] { load_module(*nose, path); }).find("not valid JSON") != std::string::npos);
+    CHECK(error_of([&] { load_module(*nose, (dir / "absent.safetensors").string()); }).find("cannot open") !=
+          std::string::npos);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("model and optimizer checkpoints resume training exactly") {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "nose.safetensors").string();
+  Rng rng(6);
+  auto net = make_nose_net(rng);
+  Adam adam(*net, {});
+  train_steps(*net, adam, 3, 100);
+  save_module(*net, path);
+  save_optimizer(adam, optimizer_state_path(path));
+  CHECK(fs::exists(dir / "nose.optim.safetensors"));
+  train_steps(*net, adam, 2, 200);
+
+  Rng other(7);
+  auto resumed = make_nose_net(other);
+  Adam resumed_adam(*resumed, {});
+  load_module(*resumed, path);
+  load_optimizer(resumed_adam, optimizer_state_path(path));
+  CHECK(resumed_adam.steps_taken() == 3);
+  train_steps(*resumed, resumed_adam, 2, 200);
+  CHECK(same_state(*net, *resumed));
+  fs::remove_all(dir);
+}

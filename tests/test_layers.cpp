@@ -1,0 +1,118 @@
+// Layer behaviour beyond gradients: shapes, errors that name both shapes, BatchNorm semantics,
+// one backward per forward, parameter names, kernel selection.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "layers/losses.h"
+#include "support/errors.h"
+#include "layers/nets.h"
+
+using namespace keynet;
+using keynet::testing::error_of;
+
+
+TEST_CASE("shape mismatches throw keynet::Error naming both shapes") {
+  Rng rng(1);
+  Conv2d conv(1, 12, 5, rng, 1, 2);
+  const std::string conv_error = error_of([&] { conv.forward(Tensor::zeros({8, 3, 20, 20}), Mode::Train); });
+  MESSAGE(conv_error);
+  CHECK(conv_error.find("expected input (N,1,H,W)") != std::string::npos);
+  CHECK(conv_error.find("[8,3,20,20]") != std::string::npos);
+
+  Linear linear(10, 4, rng);
+  const std::string linear_error = error_of([&] { linear.forward(Tensor::zeros({2, 9}), Mode::Train); });
+  CHECK(linear_error.find("(N,10)") != std::string::npos);
+  CHECK(linear_error.find("[2,9]") != std::string::npos);
+
+  MSELoss loss;
+  const std::string loss_error = error_of([&] { loss.forward(Tensor::zeros({2, 4}), Tensor::zeros({2, 5})); });
+  CHECK(loss_error.find("[2,4]") != std::string::npos);
+  CHECK(loss_error.find("[2,5]") != std::string::npos);
+
+  Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({3, 2});
+  const std::string add_error = error_of([&] { ops::add(a, a, b, Impl::Fast); });
+  CHECK(add_error.find("[2,3] vs [3,2]") != std::string::npos);
+
+  ops::ConvDesc d;
+  d.N = 1, d.C = 2, d.H = 5, d.W = 5, d.K = 3, d.R = 3, d.S = 3;
+  Tensor out = Tensor::zeros({1, 3, 3, 3});
+  const std::string weight_error = error_of(
+      [&] { ops::conv2d_forward(out, Tensor::zeros({1, 2, 5, 5}), Tensor::zeros({3, 2, 5, 5}), nullptr, d, Impl::Ref); });
+  CHECK(weight_error.find("weight has shape [3,2,5,5], expected [3,2,3,3]") != std::string::npos);
+
+  CHECK(error_of([&] { MaxPool2d pool(2); pool.forward(Tensor::zeros({1, 1, 1, 5}), Mode::Eval); }).find("[1,1,1,5]") !=
+        std::string::npos);
+  CHECK_THROWS_AS(Conv2d(0, 4, 3, rng), Error);
+  CHECK_THROWS_AS(MaxPool2d(2, 2, 2), Error);
+}
+
+TEST_CASE("one backward per forward") {
+  Rng rng(2);
+  Linear linear(3, 2, rng);
+  CHECK(error_of([&] { linear.backward(Tensor::zeros({1, 2})); }).find("without a forward") != std::string::npos);
+  linear.forward(Tensor::zeros({1, 3}), Mode::Train);
+  linear.backward(Tensor::zeros({1, 2}));
+  CHECK_THROWS_AS(linear.backward(Tensor::zeros({1, 2})), Error);
+}
+
+TEST_CASE("parameter gradients accumulate until zero_grad; input gradients are fresh") {
+  Rng rng(3);
+  Linear linear(4, 3, rng);
+  const Tensor x = Tensor::normal({2, 4}, rng, 0, 1);
+  const Tensor dy = Tensor::normal({2, 3}, rng, 0, 1);
+  linear.forward(x, Mode::Train);
+  const Tensor dx1 = linear.backward(dy);
+  const std::vector<float> once = linear.weight().grad.to_float_vector();
+  linear.forward(x, Mode::Train);
+  const Tensor dx2 = linear.backward(dy);
+  const std::vector<float> twice = linear.weight().grad.to_float_vector();
+  for (std::size_t i = 0; i < once.size(); ++i) CHECK(twice[i] == doctest::Approx(2 * once[i]));
+  CHECK(dx1.to_float_vector() == dx2.to_float_vector());
+  zero_grad(linear);
+  for (float g : linear.weight().grad.to_float_vector()) CHECK(g == 0.0f);
+}
+
+TEST_CASE("BatchNorm2d: batch statistics in training, running statistics in evaluation (PyTorch semantics)") {
+  BatchNorm2d bn(1, 1e-5, 0.1);
+  // One channel, values 1..4: mean 2.5, biased variance 1.25, unbiased variance 5/3.
+  const Tensor x = Tensor::from_vector({1, 1, 2, 2}, std::vector<float>{1, 2, 3, 4});
+  const Tensor y = bn.forward(x, Mode::Train);
+  CHECK(y.at({0, 0, 0, 0}) == doctest::Approx((1 - 2.5) / std::sqrt(1.25 + 1e-5)));
+  CHECK(bn.running_mean().at({0}) == doctest::Approx(0.25));
+  CHECK(bn.running_var().at({0}) == doctest::Approx(0.9 + 0.1 * 5.0 / 3.0));
+  const Tensor z = bn.forward(x, Mode::Eval);
+  CHECK(z.at({0, 0, 0, 0}) == doctest::Approx((1 - 0.25) / std::sqrt(0.9 + 0.1 * 5.0 / 3.0 + 1e-5)));
+  CHECK(error_of([&] { bn.backward(Tensor::zeros({1, 1, 2, 2})); }).find("Mode::Train") != std::string::npos);
+  BatchNorm2d single(2);
+  CHECK_THROWS_AS(single.forward(Tensor::zeros({1, 2, 1, 1}), Mode::Train), Error);
+}
+
+TEST_CASE("the reference nets produce the expected output shapes and names") {
+  Rng rng(4);
+  auto nose = make_nose_net(rng);
+  CHECK(nose->forward(Tensor::zeros({3, 1, 60, 80}), Mode::Eval).shape() == Shape{3, 2});
+  auto face = make_face_net(rng);
+  CHECK(face->forward(Tensor::zeros({2, 1, 120, 160}), Mode::Eval).shape() == Shape{2, 116});
+  ResNet18 resnet(1, 136, rng);
+  CHECK(resnet.forward(Tensor::zeros({1, 1, 64, 64}), Mode::Eval).shape() == Shape{1, 136});
+  const auto names = named_parameters(*nose);
+  CHECK(names.front().first == "0.weight");
+  CHECK(names.back().first == "12.bias");
+}
+
+TEST_CASE("kernel implementation is chosen at run time, per layer") {
+  CHECK(parse_impl("ref") == Impl::Ref);
+  CHECK(parse_impl("vendor") == Impl::Vendor);
+  CHECK(error_of([] { parse_impl("cudnn"); }).find("expected ref, fast or vendor") != std::string::npos);
+  Rng rng(5);
+  Conv2d conv(2, 3, 3, rng, 1, 1);
+  const Tensor x = Tensor::normal({2, 2, 7, 7}, rng, 0, 1);
+  conv.set_impl(Impl::Ref);
+  const std::vector<float> ref = conv.forward(x, Mode::Eval).to_float_vector();
+  conv.set_impl(Impl::Fast);
+  const std::vector<float> fast = conv.forward(x, Mode::Eval).to_float_vector();
+  double worst = 0;
+  for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, double(std::abs(ref[i] - fast[i])));
+  CHECK(worst < 1e-5);
+}
