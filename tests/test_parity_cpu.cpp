@@ -231,6 +231,36 @@ TEST_CASE("conv2d: fast path repeats bit for bit, and thread count changes resul
   report("conv2d threads");
 }
 
+TEST_CASE("linear, batch norm and loss reductions repeat bit for bit at a fixed thread count") {
+  ThreadsGuard guard;
+  set_cpu_threads(3);
+  Rng rng(31);
+  const int N = 48, I = 700, O = 300;
+  const Tensor inp = random({N, I}, rng), weight = random({O, I}, rng), dout = random({N, O}, rng);
+  const ops::BatchNormDesc bn{.N = 8, .C = 6, .HW = 900};
+  const Shape shape = {bn.N, bn.C, bn.HW, 1};
+  const Tensor x = random(shape, rng), dy = random(shape, rng), gamma = random({bn.C}, rng, 0.5, 1.5);
+  const Tensor beta = random({bn.C}, rng), target = random(shape, rng);
+  auto run = [&] {
+    std::vector<Tensor> results;
+    Tensor dinp = Tensor::zeros({N, I}), dw = Tensor::zeros({O, I}), db = Tensor::zeros({O});
+    ops::linear_backward(&dinp, dw, &db, dout, inp, weight, Impl::Fast);
+    Tensor out = Tensor::zeros(shape), mean = Tensor::zeros({bn.C}), invstd = Tensor::zeros({bn.C});
+    Tensor rmean = Tensor::zeros({bn.C}), rvar = Tensor::full({bn.C}, 1.0);
+    ops::batch_norm2d_forward_train(out, mean, invstd, rmean, rvar, x, gamma, beta, bn, Impl::Fast);
+    Tensor dx = Tensor::zeros(shape), dgamma = Tensor::zeros({bn.C}), dbeta = Tensor::zeros({bn.C});
+    ops::batch_norm2d_backward(dx, dgamma, dbeta, dy, x, gamma, mean, invstd, bn, Impl::Fast);
+    Tensor loss = Tensor::zeros({1});
+    ops::mse_loss_forward(loss, x, target, Impl::Fast);
+    return std::vector<Tensor>{dinp, dw, db, out, mean, invstd, dx, dgamma, dbeta, loss};
+  };
+  const std::vector<Tensor> first = run(), second = run();
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    INFO("result ", i);
+    CHECK(bitwise_equal(first[i], second[i]));
+  }
+}
+
 TEST_CASE("max_pool2d: fast matches reference, including ties (first maximum wins) and padding") {
   ThreadsGuard guard;
   Rng rng(5);
