@@ -138,5 +138,10 @@ TEST_CASE("ResNet18 training on the GPU is bitwise repeatable") {
     });
 }
 
+TEST_CASE("zz: largest error per compared quantity and impl") {
+  gpu_test::print_worst_errors();
+  CHECK(!gpu_test::worst_errors().empty());
+}
+
 }  // namespace
 }  // namespace keynet
