@@ -4,7 +4,8 @@
 //   tiled: implicit GEMM on our tiled SGEMM (gemm.cuh), nothing materialised:
 //     forward      out(k, n·pq)    = sum over c·r·s  W(k, crs)        * im2col(crs, n·pq)   + bias(k)
 //     data grad    dinp(c, n·hw)   = sum over k·r·s  W(k, c, rs)      * dout gathered at (h+pad-r)/stride
-//     weight grad  dweight(k, crs) += sum over n·pq  dout(k, n·pq)    * im2col(crs, n·pq)   (split-K)
+//     weight grad  dweight(k, crs) += sum over n·pq  dout(k, n·pq)    * im2col(crs, n·pq)
+//   Any of the three is split along its sum (split-K) where gemm_plan finds too few output tiles.
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/fast_divisor.h"
 #include "kernels/cuda/gemm.cuh"
@@ -136,6 +137,7 @@ namespace {
 
 // B(crs, n·pq) of the forward GEMM: the input pixel under weight tap (c, r, s) for output (n, p, q).
 struct Im2colLoad {
+  static constexpr bool kContiguous = false;
   const float* inp;
   ConvShape d;
   FastDivisor by_RS, by_S;
@@ -178,26 +180,31 @@ struct ConvOutStore {
 
 // A(c, k·rs) of the data-gradient GEMM: weight (K,C,R,S) read as (C, K·R·S).
 struct WeightByInputLoad {
+  static constexpr bool kContiguous = true;
   const float* weight;
   int C, RS;
   FastDivisor by_RS;
-  struct Line {
-    const float* channel;
-    int CRS;
-    FastDivisor by_RS;
-    __device__ float operator()(int krs) const {
-      if (!channel) return 0.0f;
-      int k, rs;
-      by_RS.divmod(krs, k, rs);
-      return __ldg(channel + static_cast<long>(k) * CRS + rs);
-    }
+  struct Step {
+    int offset;  // k*C*R*S + rs
   };
-  __device__ Line line(int c) const { return {c < C ? weight + static_cast<long>(c) * RS : nullptr, C * RS, by_RS}; }
+  struct Line {
+    int channel;  // c*R*S, -1 past the last channel
+  };
+  __device__ Line line(int c) const { return {c < C ? c * RS : -1}; }
+  __device__ Step at(int krs) const {
+    int k, rs;
+    by_RS.divmod(krs, k, rs);
+    return {k * C * RS + rs};
+  }
+  __device__ float operator()(const Line& line, const Step& step) const {
+    return line.channel >= 0 ? __ldg(weight + line.channel + step.offset) : 0.0f;
+  }
 };
 
 // B(k·rs, n·hw) of the data-gradient GEMM: dout at the output position whose tap (r, s) lands on
 // (h, w), or 0 where no output position does (stride does not divide, or outside the output).
 struct OutputGradGatherLoad {
+  static constexpr bool kContiguous = false;
   const float* dout;
   ConvShape d;
   FastDivisor by_RS, by_S, by_stride;
@@ -229,52 +236,60 @@ struct OutputGradGatherLoad {
 
 // A(k, n·pq) of the weight-gradient GEMM: dout (N,K,PQ) read as (K, N·PQ).
 struct OutputGradRowsLoad {
+  static constexpr bool kContiguous = true;
   const float* dout;
   int K, PQ;
   FastDivisor by_PQ;
-  struct Line {
-    const float* channel;
-    long KPQ;
-    FastDivisor by_PQ;
-    __device__ float operator()(int npq) const {
-      if (!channel) return 0.0f;
-      int n, pq;
-      by_PQ.divmod(npq, n, pq);
-      return __ldg(channel + n * KPQ + pq);
-    }
+  struct Step {
+    const float* at_pq;  // dout + n*K*PQ + pq
   };
-  __device__ Line line(int k) const {
-    return {k < K ? dout + static_cast<long>(k) * PQ : nullptr, static_cast<long>(K) * PQ, by_PQ};
+  struct Line {
+    int channel;  // k*PQ, -1 past the last channel
+  };
+  __device__ Line line(int k) const { return {k < K ? k * PQ : -1}; }
+  __device__ Step at(int npq) const {
+    int n, pq;
+    by_PQ.divmod(npq, n, pq);
+    return {dout + static_cast<long>(n) * K * PQ + pq};
+  }
+  __device__ float operator()(const Line& line, const Step& step) const {
+    return line.channel >= 0 ? __ldg(step.at_pq + line.channel) : 0.0f;
   }
 };
 
-// B(n·pq, crs) of the weight-gradient GEMM: the im2col matrix read transposed.
+// B(n·pq, crs) of the weight-gradient GEMM: the im2col matrix read transposed. The output position
+// (Step) is shared by all taps a thread loads; a tap (Line) adds its channel and its (r, s) offset.
 struct Im2colTransposedLoad {
+  static constexpr bool kContiguous = true;
   const float* inp;
   ConvShape d;
   FastDivisor by_PQ, by_Q;
+  struct Step {
+    const float* image;  // inp + n*C*H*W
+    int h0, w0;          // p*stride, q*stride: where the window starts, before padding
+  };
   struct Line {
-    const float* channel;  // inp + c*H*W, null past the last tap
-    int r_off, s_off, H, W, stride;
-    long CHW;
-    FastDivisor by_PQ, by_Q;
-    __device__ float operator()(int npq) const {
-      if (!channel) return 0.0f;
-      int n, pq, p, q;
-      by_PQ.divmod(npq, n, pq);
-      by_Q.divmod(pq, p, q);
-      const int h = p * stride + r_off, w = q * stride + s_off;
-      if (static_cast<unsigned>(h) >= static_cast<unsigned>(H) || static_cast<unsigned>(w) >= static_cast<unsigned>(W))
-        return 0.0f;
-      return __ldg(channel + n * CHW + static_cast<long>(h) * W + w);
-    }
+    int channel;       // c*H*W, -1 past the last tap
+    int r_off, s_off;  // r - pad, s - pad
   };
   __device__ Line line(int crs) const {
     const int RS = d.R * d.S;
-    const long CHW = static_cast<long>(d.C) * d.H * d.W;
-    if (crs >= d.C * RS) return {nullptr, 0, 0, 1, 1, 1, CHW, by_PQ, by_Q};
+    if (crs >= d.C * RS) return {-1, 0, 0};
     const int c = crs / RS, rs = crs - c * RS, r = rs / d.S, s = rs - r * d.S;
-    return {inp + static_cast<long>(c) * d.H * d.W, r - d.pad, s - d.pad, d.H, d.W, d.stride, CHW, by_PQ, by_Q};
+    return {c * d.H * d.W, r - d.pad, s - d.pad};
+  }
+  __device__ Step at(int npq) const {
+    int n, pq, p, q;
+    by_PQ.divmod(npq, n, pq);
+    by_Q.divmod(pq, p, q);
+    return {inp + static_cast<long>(n) * d.C * d.H * d.W, p * d.stride, q * d.stride};
+  }
+  __device__ float operator()(const Line& line, const Step& step) const {
+    const int h = step.h0 + line.r_off, w = step.w0 + line.s_off;
+    if (line.channel < 0 || static_cast<unsigned>(h) >= static_cast<unsigned>(d.H) ||
+        static_cast<unsigned>(w) >= static_cast<unsigned>(d.W))
+      return 0.0f;
+    return __ldg(step.image + line.channel + h * d.W + w);
   }
 };
 
@@ -283,8 +298,8 @@ struct Im2colTransposedLoad {
 void conv2d_forward_tiled(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
   const ConvShape d = shape_of(desc);
   const int CRS = d.C * d.R * d.S, PQ = d.P * d.Q;
-  gemm(StridedLoad{weight, d.K, CRS, 1}, Im2colLoad{inp, d, FastDivisor(d.R * d.S), FastDivisor(d.S)},
-       ConvOutStore{out, bias, d.K, PQ, FastDivisor(PQ)}, d.K, d.N * PQ, CRS, 1, "conv2d_forward_tiled");
+  gemm(StridedLoad<true>{weight, d.K, CRS, 1}, Im2colLoad{inp, d, FastDivisor(d.R * d.S), FastDivisor(d.S)},
+       ConvOutStore{out, bias, d.K, PQ, FastDivisor(PQ)}, d.K, d.N * PQ, CRS, "conv2d_forward_tiled");
 }
 
 void conv2d_backward_tiled(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
@@ -294,11 +309,10 @@ void conv2d_backward_tiled(float* dinp, float* dweight, float* dbias, const floa
   if (dinp)
     gemm(WeightByInputLoad{weight, d.C, RS, FastDivisor(RS)},
          OutputGradGatherLoad{dout, d, FastDivisor(RS), FastDivisor(d.S), FastDivisor(d.stride)},
-         ConvOutStore{dinp, nullptr, d.C, d.H * d.W, FastDivisor(d.H * d.W)}, d.C, d.N * d.H * d.W, d.K * RS, 1,
+         ConvOutStore{dinp, nullptr, d.C, d.H * d.W, FastDivisor(d.H * d.W)}, d.C, d.N * d.H * d.W, d.K * RS,
          "conv2d_backward_data_tiled");
-  gemm_accumulate(dweight, OutputGradRowsLoad{dout, d.K, PQ, FastDivisor(PQ)},
-                  Im2colTransposedLoad{inp, d, FastDivisor(PQ), FastDivisor(d.Q)}, d.K, d.C * RS, d.N * PQ,
-                  "conv2d_backward_weight_tiled");
+  gemm(OutputGradRowsLoad{dout, d.K, PQ, FastDivisor(PQ)}, Im2colTransposedLoad{inp, d, FastDivisor(PQ), FastDivisor(d.Q)},
+       AccumulateStore{dweight, d.C * RS}, d.K, d.C * RS, d.N * PQ, "conv2d_backward_weight_tiled");
   if (dbias) conv2d_bias_grad(dbias, dout, d.N, d.K, PQ);
 }
 

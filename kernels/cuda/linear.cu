@@ -3,8 +3,7 @@
 //   tiled: our SGEMM (gemm.cuh) on strided views, no transposes materialised:
 //     out (N x O)     = inp (N x I)       * weight^T (I x O)   + bias
 //     dinp (N x I)    = dout (N x O)      * weight (O x I)
-//     dweight (O x I) += dout^T (O x N)   * inp (N x I)          (split-K over the batch when long)
-// Also home of reduce_splits, the fixed-order sum of split-K partials.
+//     dweight (O x I) += dout^T (O x N)   * inp (N x I)          (split-K where gemm_plan finds it pays)
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.cuh"
 #include "kernels/cuda/kernels.h"
@@ -57,14 +56,6 @@ __global__ void linear_fill_bias_kernel(float* out, const float* bias, int N, in
   if (idx < N * O) out[idx] = bias[idx % O];
 }
 
-__global__ void reduce_splits_kernel(float* c, const float* partials, int splits, long count) {
-  const long idx = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
-  if (idx >= count) return;
-  float sum = 0.0f;
-  for (int s = 0; s < splits; ++s) sum += partials[s * count + idx];
-  c[idx] += sum;
-}
-
 // C(m, n) = value + column_bias(n) into a row-major matrix with N columns.
 struct MatrixStore {
   float* c;
@@ -76,11 +67,6 @@ struct MatrixStore {
 };
 
 }  // namespace
-
-void reduce_splits(float* c, const float* partials, int splits, long count) {
-  reduce_splits_kernel<<<blocks_for(count), kThreads>>>(c, partials, splits, count);
-  KEYNET_CUDA_LAUNCHED("reduce_splits");
-}
 
 void linear_forward_naive(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
   linear_forward_naive_kernel<<<blocks_for(static_cast<long>(N) * O), kThreads>>>(out, inp, weight, bias, N, I, O);
@@ -109,16 +95,17 @@ void linear_fill_bias(float* out, const float* bias, int N, int O) {
 }
 
 void linear_forward_tiled(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
-  gemm(StridedLoad{inp, N, I, 1}, StridedLoad{weight, O, I, 1}, MatrixStore{out, bias, O}, N, O, I, 1,
+  gemm(StridedLoad<true>{inp, N, I, 1}, StridedLoad<true>{weight, O, I, 1}, MatrixStore{out, bias, O}, N, O, I,
        "linear_forward_tiled");
 }
 
 void linear_backward_tiled(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, int N, int I, int O) {
   if (dinp)
-    gemm(StridedLoad{dout, N, O, 1}, StridedLoad{weight, I, 1, I}, MatrixStore{dinp, nullptr, I}, N, I, O, 1,
+    gemm(StridedLoad<true>{dout, N, O, 1}, StridedLoad<false>{weight, I, 1, I}, MatrixStore{dinp, nullptr, I}, N, I, O,
          "linear_backward_data_tiled");
-  gemm_accumulate(dweight, StridedLoad{dout, O, 1, O}, StridedLoad{inp, I, 1, I}, O, I, N, "linear_backward_weight_tiled");
+  gemm(StridedLoad<false>{dout, O, 1, O}, StridedLoad<false>{inp, I, 1, I}, AccumulateStore{dweight, I}, O, I, N,
+       "linear_backward_weight_tiled");
   if (dbias) linear_bias_grad(dbias, dout, N, O);
 }
 

@@ -156,28 +156,33 @@ TEST_CASE("conv2d: large shapes (128x128 tiles, split-K) against the CUDA naive 
 
 TEST_CASE("conv2d fast path is bitwise repeatable") {
   Rng rng(5);
-  const ops::ConvDesc d{.N = 32, .C = 16, .H = 20, .W = 20, .K = 24, .R = 3, .S = 3, .stride = 1, .pad = 1};
-  const Tensor inp = Tensor::uniform({d.N, d.C, d.H, d.W}, rng, -1, 1).to(GPU);
-  const Tensor weight = Tensor::uniform({d.K, d.C, d.R, d.S}, rng, -1, 1).to(GPU);
-  const Tensor bias = Tensor::uniform({d.K}, rng, -1, 1).to(GPU);
-  const Tensor dout = Tensor::uniform({d.N, d.K, d.P(), d.Q()}, rng, -1, 1).to(GPU);
-  for (Impl impl : gpu_test::cuda_impls()) {
-    std::vector<Tensor> results;
-    for (int run = 0; run < 2; ++run) {
-      Tensor out = Tensor::zeros({d.N, d.K, d.P(), d.Q()}, GPU), dinp = Tensor::zeros({d.N, d.C, d.H, d.W}, GPU);
-      Tensor dweight = Tensor::zeros({d.K, d.C, d.R, d.S}, GPU), dbias = Tensor::zeros({d.K}, GPU);
-      ops::conv2d_forward(out, inp, weight, &bias, d, impl);
-      ops::conv2d_backward(&dinp, dweight, &dbias, dout, inp, weight, d, impl);
-      for (const Tensor& t : {out, dinp, dweight, dbias}) results.push_back(t);
-    }
-    const char* names[] = {"out", "dinp", "dweight", "dbias"};
-    for (int i = 0; i < 4; ++i) {
-      const bool same = gpu_test::bitwise_equal(results[i], results[4 + i]);
-      std::printf("%-8s conv2d determinism %-7s %-6s\n", same ? "ok" : "DIFFERS", names[i], to_string(impl));
-      if (impl == Impl::Vendor)
-        WARN_MESSAGE(same, "cuDNN conv2d ", names[i], " differs between two identical runs");
-      else
-        CHECK_MESSAGE(same, "conv2d ", names[i], " impl=", to_string(impl), " differs between two identical runs");
+  // the second shape (few output tiles, long sums) has every GEMM split along k on a large device
+  const ops::ConvDesc shapes[] = {{.N = 32, .C = 16, .H = 20, .W = 20, .K = 24, .R = 3, .S = 3, .stride = 1, .pad = 1},
+                                  {.N = 8, .C = 128, .H = 14, .W = 14, .K = 64, .R = 3, .S = 3, .stride = 1, .pad = 1}};
+  for (const ops::ConvDesc& d : shapes) {
+    const Tensor inp = Tensor::uniform({d.N, d.C, d.H, d.W}, rng, -1, 1).to(GPU);
+    const Tensor weight = Tensor::uniform({d.K, d.C, d.R, d.S}, rng, -1, 1).to(GPU);
+    const Tensor bias = Tensor::uniform({d.K}, rng, -1, 1).to(GPU);
+    const Tensor dout = Tensor::uniform({d.N, d.K, d.P(), d.Q()}, rng, -1, 1).to(GPU);
+    for (Impl impl : gpu_test::cuda_impls()) {
+      std::vector<Tensor> results;
+      for (int run = 0; run < 2; ++run) {
+        Tensor out = Tensor::zeros({d.N, d.K, d.P(), d.Q()}, GPU), dinp = Tensor::zeros({d.N, d.C, d.H, d.W}, GPU);
+        Tensor dweight = Tensor::zeros({d.K, d.C, d.R, d.S}, GPU), dbias = Tensor::zeros({d.K}, GPU);
+        ops::conv2d_forward(out, inp, weight, &bias, d, impl);
+        ops::conv2d_backward(&dinp, dweight, &dbias, dout, inp, weight, d, impl);
+        for (const Tensor& t : {out, dinp, dweight, dbias}) results.push_back(t);
+      }
+      const char* names[] = {"out", "dinp", "dweight", "dbias"};
+      for (int i = 0; i < 4; ++i) {
+        const bool same = gpu_test::bitwise_equal(results[i], results[4 + i]);
+        std::printf("%-8s conv2d determinism %-7s %-6s %s\n", same ? "ok" : "DIFFERS", names[i], to_string(impl),
+                    describe(d, true).c_str());
+        if (impl == Impl::Vendor)
+          WARN_MESSAGE(same, "cuDNN conv2d ", names[i], " differs between two identical runs");
+        else
+          CHECK_MESSAGE(same, "conv2d ", names[i], " impl=", to_string(impl), " differs between two identical runs");
+      }
     }
   }
 }
