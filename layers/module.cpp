@@ -64,24 +64,26 @@ void zero_grad(Module& module) {
   for (auto& [name, p] : named_parameters(module)) p->grad.zero_();
 }
 
-void to_device(Module& module, Device device) {
+namespace {
+// Replaces every parameter, gradient and buffer of a module by convert(tensor).
+template <class Convert>
+void convert_state(Module& module, Convert convert) {
   visit_all(
       module,
       [&](const std::string&, Parameter& p) {
-        p.value = p.value.to(device);
-        p.grad = p.grad.to(device);
+        p.value = convert(p.value);
+        p.grad = convert(p.grad);
       },
-      [&](const std::string&, Tensor& t) { t = t.to(device); });
+      [&](const std::string&, Tensor& t) { t = convert(t); });
+}
+}  // namespace
+
+void to_device(Module& module, Device device) {
+  convert_state(module, [device](const Tensor& t) { return t.to(device); });
 }
 
 void to_dtype(Module& module, DType dtype) {
-  visit_all(
-      module,
-      [&](const std::string&, Parameter& p) {
-        p.value = p.value.to(dtype);
-        p.grad = p.grad.to(dtype);
-      },
-      [&](const std::string&, Tensor& t) { t = t.to(dtype); });
+  convert_state(module, [dtype](const Tensor& t) { return t.to(dtype); });
 }
 
 Tensor empty_like_input(const Tensor& x, const Shape& shape) { return Tensor::empty(shape, x.device(), x.dtype()); }
