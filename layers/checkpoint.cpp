@@ -103,16 +103,20 @@ std::map<std::string, std::string> load_module(Module& module, const std::string
   return file.metadata;
 }
 
-void save_optimizer(Optimizer& optimizer, const std::string& path) {
+void save_optimizer(Optimizer& optimizer, const std::string& path, const std::map<std::string, std::string>& metadata) {
   SlotCollector collector;
   optimizer.visit_state(collector);
-  write_safetensors(path, to_file(collector.slots));
+  SafetensorsFile file = to_file(collector.slots);
+  file.metadata = metadata;
+  write_safetensors(path, file);
 }
 
-void load_optimizer(Optimizer& optimizer, const std::string& path) {
+std::map<std::string, std::string> load_optimizer(Optimizer& optimizer, const std::string& path) {
   SlotCollector collector;
   optimizer.visit_state(collector);
-  from_file(collector.slots, read_safetensors(path), path, "optimizer state");
+  const SafetensorsFile file = read_safetensors(path);
+  from_file(collector.slots, file, path, "optimizer state");
+  return file.metadata;
 }
 
 std::string optimizer_state_path(const std::string& model_path) {

@@ -14,8 +14,10 @@ void save_module(Module& module, const std::string& path, const std::map<std::st
 // Returns the file's metadata.
 std::map<std::string, std::string> load_module(Module& module, const std::string& path);
 
-void save_optimizer(Optimizer& optimizer, const std::string& path);
-void load_optimizer(Optimizer& optimizer, const std::string& path);
+void save_optimizer(Optimizer& optimizer, const std::string& path,
+                    const std::map<std::string, std::string>& metadata = {});
+// Returns the file's metadata.
+std::map<std::string, std::string> load_optimizer(Optimizer& optimizer, const std::string& path);
 
 // "runs/net.safetensors" -> "runs/net.optim.safetensors"
 std::string optimizer_state_path(const std::string& model_path);

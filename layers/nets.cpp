@@ -2,41 +2,43 @@
 
 namespace keynet {
 
-namespace {
-struct ConvStage {
-  int channels, kernel, pad;
-};
-
-// conv+ReLU+maxpool2 stages, then Flatten, linear->hidden, ReLU, linear->outputs. Spatial sizes are
-// tracked here so that the first linear layer gets the right input width.
-std::unique_ptr<Sequential> make_conv_net(Rng& rng, int height, int width, std::initializer_list<ConvStage> stages,
-                                          int hidden, int num_outputs) {
+std::unique_ptr<Sequential> make_conv_net(const ConvNetSpec& spec, int height, int width, int num_outputs, Rng& rng) {
   auto net = std::make_unique<Sequential>();
   int channels = 1;
-  for (const ConvStage& stage : stages) {
-    net->emplace<Conv2d>("", channels, stage.channels, stage.kernel, rng, 1, stage.pad);
+  for (const ConvStage& stage : spec.stages) {
+    const int pad = stage.pad < 0 ? stage.kernel / 2 : stage.pad;
+    net->emplace<Conv2d>("", channels, stage.channels, stage.kernel, rng, 1, pad, /*bias=*/!spec.batch_norm);
+    if (spec.batch_norm) net->emplace<BatchNorm2d>("", stage.channels);
     net->emplace<ReLU>("");
-    net->emplace<MaxPool2d>("", 2);
-    height = (height + 2 * stage.pad - stage.kernel + 1) / 2;
-    width = (width + 2 * stage.pad - stage.kernel + 1) / 2;
+    height = height + 2 * pad - stage.kernel + 1;
+    width = width + 2 * pad - stage.kernel + 1;
+    if (stage.pool) {
+      net->emplace<MaxPool2d>("", 2);
+      height /= 2;
+      width /= 2;
+    }
     KEYNET_CHECK(height > 0 && width > 0, "network input too small for its convolution stages");
     channels = stage.channels;
   }
   net->emplace<Flatten>("");
-  net->emplace<Linear>("", channels * height * width, hidden, rng);
-  net->emplace<ReLU>("");
-  net->emplace<Linear>("", hidden, num_outputs, rng);
+  int features = channels * height * width;
+  for (int hidden : spec.hidden) {
+    net->emplace<Linear>("", features, hidden, rng);
+    net->emplace<ReLU>("");
+    features = hidden;
+  }
+  net->emplace<Linear>("", features, num_outputs, rng);
   return net;
 }
-}  // namespace
 
 std::unique_ptr<Sequential> make_nose_net(Rng& rng, int height, int width, int num_outputs) {
-  return make_conv_net(rng, height, width, {{12, 5, 2}, {24, 5, 0}, {32, 3, 0}}, 128, num_outputs);
+  return make_conv_net({.stages = {{12, 5, 2}, {24, 5, 0}, {32, 3, 0}}, .hidden = {128}}, height, width, num_outputs,
+                       rng);
 }
 
 std::unique_ptr<Sequential> make_face_net(Rng& rng, int height, int width, int num_outputs) {
-  return make_conv_net(rng, height, width, {{16, 7, 3}, {32, 5, 2}, {64, 3, 1}, {128, 3, 1}, {256, 3, 1}}, 512,
-                       num_outputs);
+  return make_conv_net({.stages = {{16, 7}, {32, 5}, {64, 3}, {128, 3}, {256, 3}}, .hidden = {512}}, height, width,
+                       num_outputs, rng);
 }
 
 }  // namespace keynet

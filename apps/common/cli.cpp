@@ -1,0 +1,80 @@
+#include "apps/common/cli.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "tensor/error.h"
+
+namespace keynet::apps {
+
+namespace fs = std::filesystem;
+
+void add_data_flag(CLI::App& command, std::string& data) {
+  command.add_option("--data", data,
+                     "dataset folder holding imm_face_db/ and ibug_300w/ (default: $KEYNET_DATA, then "
+                     "../shared/data beside the repository)");
+}
+
+void add_device_flags(CLI::App& command, std::string& device, std::string& impl) {
+  command.add_option("--device", device, "auto (the GPU when one is present), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  command.add_option("--impl", impl, "kernels: ref (readable reference), fast (handwritten), vendor (cuDNN/cuBLAS)")
+      ->check(CLI::IsMember({"ref", "fast", "vendor"}))
+      ->capture_default_str();
+}
+
+void add_train_flags(CLI::App& command, TrainFlags& flags) {
+  add_data_flag(command, flags.data);
+  command.add_option("--out", flags.out, "run folder: log.csv, checkpoints/, figures/, metrics.json")
+      ->capture_default_str();
+  command.add_option("--epochs", flags.epochs, "passes over the training set")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  command.add_option("--lr", flags.lr, "Adam's learning rate (the schedule's peak)")
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  command.add_option("--batch", flags.batch, "images per training step")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--seed", flags.seed, "seeds the weights, the shuffle and the augmentation")
+      ->capture_default_str();
+  command.add_option("--schedule", flags.schedule, "learning-rate schedule: cosine (to 0 at the end) or constant")
+      ->check(CLI::IsMember({"cosine", "constant"}))
+      ->capture_default_str();
+  command.add_flag("--resume", flags.resume, "continue the run in --out from its last checkpoint");
+  add_device_flags(command, flags.device, flags.impl);
+}
+
+std::string find_data_dir(const std::string& flag, const std::string& must_contain) {
+  std::vector<std::pair<std::string, std::string>> candidates;  // (where from, path)
+  if (!flag.empty()) {
+    candidates.emplace_back("--data", flag);
+  } else {
+    if (const char* env = std::getenv("KEYNET_DATA"); env && *env) candidates.emplace_back("$KEYNET_DATA", env);
+    candidates.emplace_back("beside the repository", (fs::path(KEYNET_SOURCE_DIR) / ".." / "shared" / "data").lexically_normal().string());
+  }
+  std::string looked;
+  for (const auto& [from, path] : candidates) {
+    if (fs::is_directory(fs::path(path) / must_contain)) return path;
+    looked += "\n  - " + path + " (" + from + "): " + (fs::exists(path) ? "no " + must_contain + "/ in it" : "missing");
+  }
+  KEYNET_FAIL("dataset not found: looked for a folder holding ", must_contain, "/ in:", looked,
+              "\npass --data DIR or set KEYNET_DATA");
+}
+
+int run_cli(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace keynet::apps

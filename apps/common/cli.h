@@ -1,0 +1,43 @@
+// Command-line plumbing shared by the apps (CLI11): the training flags every app takes, where the
+// data is found, the device and kernel choice, and running a main with clear errors and exit codes.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "kernels/ops.h"
+#include "tensor/device.h"
+
+namespace keynet::apps {
+
+struct TrainFlags {
+  std::string data;            // empty: KEYNET_DATA, then ../shared/data beside the repository
+  std::string out;             // the run folder
+  int epochs = 0;
+  double lr = 0;
+  int batch = 0;
+  uint64_t seed = 0;
+  std::string device = "auto";
+  std::string impl = "fast";
+  std::string schedule = "cosine";
+  bool resume = false;
+};
+
+// --data, --device, --impl: the flags of every subcommand that touches data and a model.
+void add_data_flag(CLI::App& command, std::string& data);
+void add_device_flags(CLI::App& command, std::string& device, std::string& impl);
+// --data, --out, --epochs, --lr, --batch, --seed, --device, --impl, --schedule, --resume; the
+// defaults already in `flags` are shown in --help.
+void add_train_flags(CLI::App& command, TrainFlags& flags);
+
+// The data folder: the flag, else $KEYNET_DATA, else ../shared/data beside the repository root. An
+// error lists every place looked at when none holds `must_contain` (e.g. "imm_face_db").
+std::string find_data_dir(const std::string& flag, const std::string& must_contain);
+
+// Parses the command line and runs the chosen subcommand; keynet::Error and CLI11's errors become a
+// message on stderr and exit code 1 (2 for usage errors), never an uncaught exception.
+int run_cli(CLI::App& app, int argc, char** argv);
+
+}  // namespace keynet::apps

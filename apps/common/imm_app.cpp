@@ -1,0 +1,456 @@
+#include "apps/common/imm_app.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/common/figures.h"
+#include "apps/common/plots.h"
+#include "data/draw.h"
+#include "data/imm.h"
+#include "layers/conv2d.h"
+#include "train/progress.h"
+#include "train/trainer.h"
+
+namespace keynet::apps {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kValidationBatch = 48;
+
+// Which faces train and which validate. "final": persons 1-32 / 33-40, as the course splits them.
+// "dev": persons 1-28 / 29-32, for choosing recipes without looking at persons 33-40.
+struct ImmSplitChoice {
+  std::string name = "final";
+  int last_train_person() const { return name == "dev" ? 28 : data::kImmLastTrainPerson; }
+  int last_validation_person() const { return name == "dev" ? data::kImmLastTrainPerson : 40; }
+};
+
+struct InputSize {
+  int width = 0, height = 0;
+};
+
+InputSize parse_size(const std::string& text) {
+  InputSize size;
+  char x = 0;
+  std::istringstream in(text);
+  in >> size.width >> x >> size.height;
+  KEYNET_CHECK(in && x == 'x' && in.peek() == EOF && size.width > 0 && size.height > 0, "--size: expected WxH, got '",
+               text, "'");
+  return size;
+}
+
+int num_points(const ImmRecipe& recipe) {
+  return recipe.points.empty() ? data::kImmPoints : static_cast<int>(recipe.points.size());
+}
+
+// The recipe's subset of an IMM record's points (all of them when the recipe lists none).
+data::LandmarkRecord select_points(data::LandmarkRecord record, const std::vector<int>& points) {
+  if (points.empty()) return record;
+  std::vector<data::Point> chosen;
+  for (int i : points) chosen.push_back(record.points.at(i));
+  record.points = std::move(chosen);
+  return record;
+}
+
+// The mirror relabelling restricted to the chosen points; every chosen point's mirror partner must be
+// chosen too.
+std::vector<int> mirror_permutation(const std::vector<int>& points) {
+  const std::vector<int> full = data::read_mirror_permutation(data::imm_mirror_permutation_path(), data::kImmPoints);
+  if (points.empty()) return full;
+  std::vector<int> subset;
+  for (int i : points) {
+    const auto at = std::find(points.begin(), points.end(), full[i]);
+    KEYNET_CHECK(at != points.end(), "mirroring: point ", i, "'s mirror partner ", full[i], " is not predicted");
+    subset.push_back(static_cast<int>(at - points.begin()));
+  }
+  return subset;
+}
+
+data::SampleOptions sample_options(const ImmRecipe& recipe, InputSize size, bool augment) {
+  data::SampleOptions options;
+  options.width = size.width;
+  options.height = size.height;
+  options.framing = data::Framing::WholeImage;
+  if (augment) {
+    options.augment = recipe.augment_options;
+    options.mirror_permutation = mirror_permutation(recipe.points);
+  }
+  return options;
+}
+
+struct ImmData {
+  data::KeypointDataset train, validation;
+};
+
+ImmData load_imm(const ImmRecipe& recipe, const std::string& data_flag, const ImmSplitChoice& split, InputSize size,
+                 bool augment) {
+  const std::string dir = find_data_dir(data_flag, "imm_face_db") + "/imm_face_db";
+  // Every file is read (and its image decoded) before training starts, so a bad one is named now.
+  const std::vector<data::ImmShape> shapes = data::read_imm_dir(dir);
+  std::vector<data::LandmarkRecord> train, validation;
+  for (const data::ImmShape& shape : shapes) {
+    if (shape.person > split.last_validation_person()) continue;
+    auto& side = shape.person <= split.last_train_person() ? train : validation;
+    side.push_back(select_points(data::to_record(shape), recipe.points));
+  }
+  ImmData result{data::KeypointDataset(train, sample_options(recipe, size, augment)),
+                 data::KeypointDataset(validation, sample_options(recipe, size, false))};
+  for (data::KeypointDataset* set : {&result.train, &result.validation}) {
+    const auto failed = set->cache_images(2);
+    KEYNET_CHECK(failed.empty(), failed.empty() ? "" : failed.front().what, ": ",
+                 failed.empty() ? "" : failed.front().reason);
+  }
+  return result;
+}
+
+std::unique_ptr<Sequential> build_model(const ImmRecipe& recipe, const std::string& architecture, InputSize size,
+                                        uint64_t seed) {
+  const auto spec = recipe.architectures.find(architecture);
+  KEYNET_CHECK(spec != recipe.architectures.end(), recipe.app, ": unknown architecture '", architecture, "'");
+  Rng rng(seed);
+  return make_conv_net(spec->second, size.height, size.width, 2 * num_points(recipe), rng);
+}
+
+train::ModelCard model_card(const ImmRecipe& recipe, const std::string& architecture, InputSize size) {
+  train::ModelCard card;
+  card.app = recipe.app;
+  card.architecture = architecture;
+  card.input_width = size.width;
+  card.input_height = size.height;
+  card.num_points = num_points(recipe);
+  card.framing = "whole image resized to the input (IMM's 640x480 photos)";
+  return card;
+}
+
+std::unique_ptr<Loss> make_loss(const std::string& name) {
+  if (name == "l1") return std::make_unique<L1Loss>();
+  KEYNET_CHECK(name == "mse", "--loss: expected mse or l1, got '", name, "'");
+  return std::make_unique<MSELoss>();
+}
+
+// The course's metrics on a set of predictions in the 640x480 originals' pixels.
+json imm_metrics(const train::Predictions& p) {
+  return {{"mse_normalized", train::normalized_mse(p.predicted, p.truth, data::kImmWidth, data::kImmHeight)},
+          {"mean_point_distance_px", train::mean_point_distance(p.predicted, p.truth)},
+          {"faces", p.predicted.size()}};
+}
+
+std::vector<double> per_face_distance(const train::Predictions& p) {
+  std::vector<double> errors;
+  for (size_t i = 0; i < p.predicted.size(); ++i)
+    errors.push_back(train::mean_point_distance({p.predicted[i]}, {p.truth[i]}));
+  return errors;
+}
+
+void write_predictions_csv(const std::string& path, const train::Predictions& p) {
+  std::ostringstream out;
+  out.precision(7);
+  out << "image";
+  for (size_t i = 0; i < p.truth.front().size(); ++i) out << ",x" << i << ",y" << i;
+  out << "\n";
+  for (size_t face = 0; face < p.predicted.size(); ++face) {
+    out << fs::path(p.images[face]).filename().string();
+    for (const data::Point& q : p.predicted[face]) out << ',' << q.x << ',' << q.y;
+    out << "\n";
+  }
+  train::write_file_atomically(path, out.str());
+}
+
+// ---------------------------------------------------------------- train
+
+struct TrainCommand {
+  TrainFlags flags;
+  std::string split = "final", architecture, loss, size;
+  double weight_decay = 0;
+  int warmup_epochs = 0;
+  bool augment = true;
+};
+
+struct TrainResult {
+  std::vector<train::EpochRecord> log;
+  json validation;  // metrics of the model at the end of training
+};
+
+TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool figures) {
+  const TrainFlags& flags = command.flags;
+  const InputSize size = parse_size(command.size);
+  const Device device = train::resolve_device(flags.device);
+  const ImmSplitChoice split{command.split};
+
+  ImmData data = load_imm(recipe, flags.data, split, size, command.augment);                       // data
+  auto model = build_model(recipe, command.architecture, size, flags.seed);                         // model
+  auto loss = make_loss(command.loss);                                                              // loss
+  Adam adam(*model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
+  train::place(*model, *loss, adam, device, parse_impl(flags.impl));
+
+  data::LoaderOptions loader_options{.batch_size = flags.batch, .seed = flags.seed, .augment = command.augment};
+  data::DataLoader loader(data.train, loader_options);
+  train::RunFolder run(flags.out);
+  if (figures) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
+
+  train::ModelCard card = model_card(recipe, command.architecture, size);
+  card.commit = train::source_commit();
+  card.recipe = {{"split", command.split}, {"epochs", std::to_string(flags.epochs)},
+                 {"lr", std::to_string(flags.lr)}, {"batch", std::to_string(flags.batch)},
+                 {"seed", std::to_string(flags.seed)}, {"loss", command.loss},
+                 {"schedule", flags.schedule}, {"warmup_epochs", std::to_string(command.warmup_epochs)},
+                 {"weight_decay", std::to_string(command.weight_decay)},
+                 {"augment", command.augment ? "on" : "off"}};
+  train::FitOptions fit{.epochs = flags.epochs,
+                        .lr = flags.lr,
+                        .schedule = {train::parse_schedule(flags.schedule), command.warmup_epochs,
+                                     recipe.final_lr_fraction},
+                        .device = device,
+                        .resume = flags.resume,
+                        .metric_name = "val_mse"};
+  train::Trainer trainer(*model, *loss, adam, run, card, fit);
+  auto validate = [&] {
+    const train::Predictions p = train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device);
+    return train::Validation{p.loss, train::normalized_mse(p.predicted, p.truth, data::kImmWidth, data::kImmHeight)};
+  };
+  TrainResult result;
+  result.log = trainer.fit(loader, validate);                                                      // training loop
+
+  // The model at the end of training (not the best epoch: picking it would look at the validation faces).
+  const train::Predictions final_predictions =
+      train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device);
+  result.validation = imm_metrics(final_predictions);
+  double seconds = 0;
+  for (const train::EpochRecord& r : result.log) seconds += r.seconds;
+  run.update_metrics({{"app", recipe.app},
+                      {"split", command.split},
+                      {"device", to_string(device)},
+                      {"commit", card.commit},
+                      {"train_seconds", seconds},
+                      {"epochs", flags.epochs},
+                      {"validation", result.validation}});
+  write_predictions_csv(run.prediction_file("validation.csv"), final_predictions);
+  if (figures) {                                                                                   // figures
+    save_training_curves(run.figure("training_curves.png"), result.log, "val_mse");
+    save_best_and_worst(run.figure("best_and_worst.png"), final_predictions, per_face_distance(final_predictions), 2,
+                        320);
+    if (recipe.filter_figure) save_filter_grid(run.figure("first_layer_filters.png"), named_parameters(*model).front().second->value);
+  }
+  std::printf("%s: validation (%s split, %zu faces) after %d epochs: MSE %.4g, mean point distance %.3f px; "
+              "training took %s\n",
+              recipe.app.c_str(), command.split.c_str(), final_predictions.predicted.size(), flags.epochs,
+              result.validation["mse_normalized"].get<double>(),
+              result.validation["mean_point_distance_px"].get<double>(), train::format_duration(seconds).c_str());
+  return result;
+}
+
+// ---------------------------------------------------------------- eval and predict
+
+struct ModelCommand {
+  std::string model, data, device = "auto", impl = "fast", split = "final", out, format = "csv";
+  std::vector<std::string> images;
+};
+
+std::string default_model_path(const ImmRecipe& recipe) {
+  return (fs::path(KEYNET_SOURCE_DIR) / "models" / (recipe.app + ".safetensors")).string();
+}
+
+// Builds the architecture a model file names and loads it, refusing a file of another app.
+struct LoadedModel {
+  std::unique_ptr<Sequential> model;
+  train::ModelCard card;
+  InputSize size;
+};
+
+LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Device device) {
+  KEYNET_CHECK(fs::exists(path), path, ": no such model file");
+  LoadedModel loaded;
+  loaded.card = train::read_card(path);
+  loaded.size = {loaded.card.input_width, loaded.card.input_height};
+  train::ModelCard expected = model_card(recipe, loaded.card.architecture, loaded.size);
+  train::check_card(loaded.card, expected, path);
+  bool known_size = false;
+  for (const std::string& s : recipe.sizes) {
+    const InputSize allowed = parse_size(s);
+    known_size |= allowed.width == loaded.size.width && allowed.height == loaded.size.height;
+  }
+  KEYNET_CHECK(known_size, path, ": input size ", loaded.size.width, "x", loaded.size.height, " is not one ",
+               recipe.app, " takes");
+  loaded.model = build_model(recipe, loaded.card.architecture, loaded.size, 0);
+  train::load_model(*loaded.model, path, expected);
+  to_device(*loaded.model, device);
+  return loaded;
+}
+
+void eval_command(const ImmRecipe& recipe, const ModelCommand& command) {
+  const Device device = train::resolve_device(command.device);
+  set_default_impl(parse_impl(command.impl));
+  LoadedModel loaded = load_imm_model(recipe, command.model, device);
+  const ImmData data = load_imm(recipe, command.data, {command.split}, loaded.size, false);
+  MSELoss loss;
+  const train::Predictions p = train::predict_dataset(*loaded.model, loss, data.validation, kValidationBatch, device);
+  const json metrics = imm_metrics(p);
+  std::printf("%s on the %s split's %zu validation faces: MSE %.4g, mean point distance %.3f px\n",
+              command.model.c_str(), command.split.c_str(), p.predicted.size(),
+              metrics["mse_normalized"].get<double>(), metrics["mean_point_distance_px"].get<double>());
+  if (!command.out.empty()) {
+    train::RunFolder run(command.out);
+    run.update_metrics({{"eval", {{"model", command.model}, {"split", command.split}, {"validation", metrics}}}});
+    write_predictions_csv(run.prediction_file("eval_" + command.split + ".csv"), p);
+  }
+}
+
+void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
+  const Device device = train::resolve_device(command.device);
+  set_default_impl(parse_impl(command.impl));
+  LoadedModel loaded = load_imm_model(recipe, command.model, device);
+  const data::SampleOptions options = sample_options(recipe, loaded.size, false);
+  fs::create_directories(command.out);
+  json all = json::array();
+  if (command.format == "csv") std::printf("image,point,x,y\n");
+  for (const std::string& path : command.images) {
+    const data::Image image = data::load_image(path);
+    const train::Points points = train::predict_image(*loaded.model, image, options, loaded.card.num_points, device);
+    data::Image drawn = data::to_rgb(image);
+    data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
+    const std::string png = (fs::path(command.out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
+    data::save_png(png, drawn);
+    json face = {{"image", path}, {"width", image.width}, {"height", image.height}, {"app", recipe.app},
+                 {"points", json::array()}};
+    for (size_t i = 0; i < points.size(); ++i) {
+      face["points"].push_back({points[i].x, points[i].y});
+      if (command.format == "csv") std::printf("%s,%zu,%.3f,%.3f\n", path.c_str(), i, points[i].x, points[i].y);
+    }
+    all.push_back(face);
+    std::fprintf(stderr, "%s: %zu points drawn on %s\n", path.c_str(), points.size(), png.c_str());
+  }
+  if (command.format == "json") std::printf("%s\n", all.dump(2).c_str());
+}
+
+// ---------------------------------------------------------------- sweep
+
+void sweep_command(const ImmRecipe& recipe, TrainCommand base) {
+  base.flags.epochs = recipe.sweep_epochs;
+  const std::string root = base.flags.out;
+  Panel by_lr{"Learning rate (batch " + std::to_string(base.flags.batch) + ")", "epoch", "validation MSE", true, {}};
+  Panel by_batch{"Batch size (lr " + std::to_string(base.flags.lr) + ")", "epoch", "validation MSE", true, {}};
+  json summary;
+  auto run_one = [&](TrainCommand command, const std::string& name, Panel& panel) {
+    command.flags.out = root + "/" + name;
+    std::fprintf(stderr, "sweep: %s\n", name.c_str());
+    const TrainResult result = train_run(recipe, command, false);
+    Series series{name};
+    for (const train::EpochRecord& r : result.log) series.x.push_back(r.epoch), series.y.push_back(r.val_metric);
+    panel.series.push_back(series);
+    summary[name] = result.validation;
+  };
+  for (double lr : recipe.sweep_lrs) {
+    TrainCommand command = base;
+    command.flags.lr = lr;
+    char name[32];
+    std::snprintf(name, sizeof name, "lr %g", lr);
+    run_one(command, name, by_lr);
+  }
+  for (int batch : recipe.sweep_batches) {
+    TrainCommand command = base;
+    command.flags.batch = batch;
+    run_one(command, "batch " + std::to_string(batch), by_batch);
+  }
+  train::RunFolder run(root);
+  plot_panels(run.figure("sweep.png"), {by_lr, by_batch});
+  run.update_metrics({{"sweep", summary}, {"split", base.split}, {"epochs", recipe.sweep_epochs}});
+}
+
+}  // namespace
+
+int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
+  CLI::App app{recipe.summary, recipe.app};
+  app.require_subcommand(1);
+
+  TrainCommand train_command;
+  train_command.flags = recipe.defaults;
+  train_command.architecture = recipe.architecture;
+  train_command.loss = recipe.loss;
+  train_command.size = recipe.sizes.front();
+  train_command.weight_decay = recipe.weight_decay;
+  train_command.warmup_epochs = recipe.warmup_epochs;
+  train_command.augment = recipe.augment;
+  TrainCommand sweep_command_flags = train_command;
+  sweep_command_flags.split = "dev";
+  sweep_command_flags.flags.out += "_sweep";
+  auto add_recipe_flags = [&](CLI::App& command, TrainCommand& target) {
+    add_train_flags(command, target.flags);
+    command.add_option("--split", target.split,
+                       "final: train on persons 1-32, validate on 33-40; dev: train on 1-28, validate on 29-32")
+        ->check(CLI::IsMember({"final", "dev"}))
+        ->capture_default_str();
+    std::vector<std::string> names;
+    for (const auto& [name, spec] : recipe.architectures) names.push_back(name);
+    command.add_option("--arch", target.architecture, "network variant")
+        ->check(CLI::IsMember(names))
+        ->capture_default_str();
+    command.add_option("--loss", target.loss, "mse or l1, on targets normalised to [-1, 1]")
+        ->check(CLI::IsMember({"mse", "l1"}))
+        ->capture_default_str();
+    command.add_option("--size", target.size, "network input WxH")
+        ->check(CLI::IsMember(recipe.sizes))
+        ->capture_default_str();
+    command.add_option("--weight-decay", target.weight_decay, "AdamW's decoupled weight decay")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    command.add_option("--warmup", target.warmup_epochs, "epochs of linear learning-rate warm-up")
+        ->check(CLI::Range(0, 10000))
+        ->capture_default_str();
+    command.add_option("--augment", target.augment,
+                       "augment the training faces (rotation, shift, scale, brightness, contrast, mirror)")
+        ->capture_default_str();
+  };
+
+  CLI::App* train_cli = app.add_subcommand("train", "train a network; writes a run folder (--out)");
+  add_recipe_flags(*train_cli, train_command);
+  train_cli->callback([&] { train_run(recipe, train_command, true); });
+
+  ModelCommand model_command;
+  model_command.model = default_model_path(recipe);
+  auto add_model_flags = [&](CLI::App& command) {
+    command.add_option("--model", model_command.model, "model file (safetensors written by train)")
+        ->capture_default_str();
+    add_device_flags(command, model_command.device, model_command.impl);
+  };
+  CLI::App* eval_cli = app.add_subcommand("eval", "measure a model on the validation faces (no augmentation)");
+  add_model_flags(*eval_cli);
+  add_data_flag(*eval_cli, model_command.data);
+  eval_cli->add_option("--split", model_command.split, "final: persons 33-40; dev: persons 29-32")
+      ->check(CLI::IsMember({"final", "dev"}))
+      ->capture_default_str();
+  eval_cli->add_option("--out", model_command.out, "run folder to write metrics.json and predictions into");
+  eval_cli->callback([&] { eval_command(recipe, model_command); });
+
+  CLI::App* predict_cli = app.add_subcommand(
+      "predict",
+      "points on images framed as IMM's photos are: the whole image (640x480 in IMM, any size with a 4:3 "
+      "aspect) holds one face, upright and centred, filling about half the height; the image is resized to "
+      "the network's input as a whole");
+  add_model_flags(*predict_cli);
+  predict_cli->add_option("images", model_command.images, "image files (JPEG, PNG)")->required()->check(CLI::ExistingFile);
+  predict_cli->add_option("--format", model_command.format, "points on stdout as csv or json")
+      ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  model_command.out = "predictions";
+  predict_cli->add_option("--out", model_command.out, "folder for the images with their points drawn")
+      ->capture_default_str();
+  predict_cli->callback([&] { predict_command(recipe, model_command); });
+
+  if (!recipe.sweep_lrs.empty()) {
+    CLI::App* sweep_cli = app.add_subcommand(
+        "sweep", "validation curves for several learning rates and batch sizes (dev split by default)");
+    add_recipe_flags(*sweep_cli, sweep_command_flags);
+    sweep_cli->callback([&] { sweep_command(recipe, sweep_command_flags); });
+  }
+  return run_cli(app, argc, argv);
+}
+
+}  // namespace keynet::apps

@@ -1,0 +1,41 @@
+// The IMM keypoint apps (parts 1 and 2 of the course project) share their command line, data and
+// outputs; an app states only its recipe (which points, input size, network, loss, optimizer
+// settings, augmentation) and calls run_imm_app. Subcommands:
+//   train    train on persons 1-32 (or the dev split), validate each epoch, figures and metrics.json
+//   eval     a model file on the validation faces: the course's MSE and the mean error in pixels
+//   predict  a model file on images framed like IMM's 640x480 photos: points as CSV or JSON, and PNGs
+//   sweep    (when the recipe lists values) validation curves for several learning rates and batch sizes
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "apps/common/cli.h"
+#include "data/augment.h"
+#include "layers/nets.h"
+
+namespace keynet::apps {
+
+struct ImmRecipe {
+  std::string app;                 // the name model files and run folders carry
+  std::string summary;             // first line of --help
+  std::vector<int> points;         // IMM point indices the network predicts; empty: all 58
+  std::vector<std::string> sizes;  // accepted "WxH" network inputs; the first is the default
+  std::map<std::string, ConvNetSpec> architectures;
+  std::string architecture;        // the default one
+  std::string loss = "mse";        // mse | l1
+  double weight_decay = 0;         // AdamW's decoupled weight decay
+  int warmup_epochs = 0;
+  double final_lr_fraction = 0;    // cosine schedule's floor
+  bool augment = true;             // the augmentation below, training set only
+  data::AugmentOptions augment_options;
+  TrainFlags defaults;             // epochs, lr, batch, schedule, out, ...
+  std::vector<double> sweep_lrs;   // empty: no sweep subcommand
+  std::vector<int> sweep_batches;
+  int sweep_epochs = 0;
+  bool filter_figure = false;      // draw the first convolution's filters
+};
+
+int run_imm_app(int argc, char** argv, const ImmRecipe& recipe);
+
+}  // namespace keynet::apps

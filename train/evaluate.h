@@ -1,0 +1,29 @@
+// Running a trained model over a dataset or over single images, with predictions mapped back to the
+// pixels of each original file (through Sample::to_original), ready for the metrics.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "layers/module.h"
+#include "layers/losses.h"
+#include "train/metrics.h"
+
+namespace keynet::train {
+
+struct Predictions {
+  std::vector<Points> predicted;    // original-file pixels, in dataset order
+  std::vector<Points> truth;        // the records' points
+  std::vector<std::string> images;  // each face's image file
+  double loss = 0;                  // mean over faces of `loss` on normalised targets
+};
+
+// Eval mode, no augmentation, dataset order.
+Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDataset& dataset, int batch_size,
+                            Device device);
+
+// One image framed by `options` (no augmentation): points in the image's pixels.
+Points predict_image(Module& model, const data::Image& image, const data::SampleOptions& options, int num_points,
+                     Device device);
+
+}  // namespace keynet::train

@@ -1,0 +1,148 @@
+#include "train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <numbers>
+
+#include "layers/checkpoint.h"
+#include "tensor/cuda_memory.h"
+#include "train/progress.h"
+
+namespace keynet::train {
+
+Device resolve_device(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda") {
+    KEYNET_CHECK(cuda_memory::device_available(),
+                 "--device cuda: no CUDA device is available (or this build has no CUDA backend); use --device cpu "
+                 "or auto");
+    return Device::CUDA;
+  }
+  KEYNET_CHECK(name == "auto", "--device: expected auto, cpu or cuda, got '", name, "'");
+  return cuda_memory::device_available() ? Device::CUDA : Device::CPU;
+}
+
+void place(Module& model, Loss& loss, Optimizer& optimizer, Device device, Impl impl) {
+  to_device(model, device);
+  model.set_impl(impl);
+  loss.set_impl(impl);
+  optimizer.set_impl(impl);
+  model.set_needs_input_grad(false);  // nothing reads the gradient of the images
+}
+
+Schedule::Kind parse_schedule(const std::string& name) {
+  if (name == "cosine") return Schedule::Cosine;
+  KEYNET_CHECK(name == "constant", "--schedule: expected cosine or constant, got '", name, "'");
+  return Schedule::Constant;
+}
+
+double scheduled_lr(double base_lr, const Schedule& schedule, int64_t step, int64_t total_steps,
+                    int64_t warmup_steps) {
+  if (step < warmup_steps) return base_lr * (0.1 + 0.9 * static_cast<double>(step) / warmup_steps);
+  if (schedule.kind == Schedule::Constant) return base_lr;
+  const int64_t span = std::max<int64_t>(1, total_steps - warmup_steps - 1);
+  const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
+  const double cosine = 0.5 * (1 + std::cos(std::numbers::pi * progress));
+  return base_lr * (schedule.final_fraction + (1 - schedule.final_fraction) * cosine);
+}
+
+Trainer::Trainer(Module& model, Loss& loss, Optimizer& optimizer, const RunFolder& run, ModelCard card,
+                 FitOptions options)
+    : model_(model), loss_(loss), optimizer_(optimizer), run_(run), card_(std::move(card)), options_(options) {
+  KEYNET_CHECK(options_.epochs > 0, "--epochs must be positive, got ", options_.epochs);
+  KEYNET_CHECK(std::isfinite(options_.lr) && options_.lr > 0, "--lr must be a positive number, got ", options_.lr);
+}
+
+void Trainer::save(const std::string& model_path, int epoch) {
+  const std::map<std::string, std::string> state = {{"train.epoch", std::to_string(epoch)},
+                                                     {"train.best_epoch", std::to_string(best_epoch_)},
+                                                     {"train.best_metric", std::to_string(best_metric_)}};
+  save_model(model_, model_path, card_, state);
+  save_optimizer(optimizer_, optimizer_state_path(model_path), {{"train.epoch", std::to_string(epoch)}});
+}
+
+int Trainer::restore() {
+  const std::string path = run_.last_checkpoint();
+  KEYNET_CHECK(std::filesystem::exists(path), "--resume: ", run_.root(), " holds no checkpoint to resume (",
+               path, " is missing); start the run without --resume");
+  const auto model_state = load_model(model_, path, card_);
+  const auto optimizer_state = load_optimizer(optimizer_, optimizer_state_path(path));
+  const std::string epoch = model_state.at("train.epoch");
+  KEYNET_CHECK(optimizer_state.count("train.epoch") && optimizer_state.at("train.epoch") == epoch, path,
+               ": the model was saved after epoch ", epoch, " but its optimizer state ",
+               optimizer_state_path(path), " after another epoch; the pair cannot resume a run exactly");
+  best_epoch_ = std::stoi(model_state.at("train.best_epoch"));
+  best_metric_ = std::stod(model_state.at("train.best_metric"));
+  const int done = std::stoi(epoch);
+  log_ = run_.read_log();
+  KEYNET_CHECK(static_cast<int>(log_.size()) >= done, run_.log_csv(), ": has ", log_.size(),
+               " epochs but the checkpoint was saved after epoch ", done);
+  log_.resize(done);  // rows written after the checkpoint belong to an epoch that will run again
+  return done;
+}
+
+std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::function<Validation()>& validate) {
+  using Clock = std::chrono::steady_clock;
+  int first_epoch = 1;
+  if (options_.resume) {
+    first_epoch = restore() + 1;
+    std::fprintf(stderr, "resuming %s after epoch %d\n", run_.root().c_str(), first_epoch - 1);
+  } else {
+    KEYNET_CHECK(!std::filesystem::exists(run_.last_checkpoint()), run_.root(),
+                 " already holds a run (", run_.last_checkpoint(), "); pass --resume to continue it, or choose "
+                 "another --out");
+  }
+  const int64_t steps_per_epoch = static_cast<int64_t>(train.batches_per_epoch());
+  const int64_t total_steps = steps_per_epoch * options_.epochs;
+  const int64_t warmup_steps = steps_per_epoch * options_.schedule.warmup_epochs;
+  Progress progress(options_.epochs, static_cast<int>(steps_per_epoch), steps_per_epoch * (first_epoch - 1));
+
+  for (int epoch = first_epoch; epoch <= options_.epochs; ++epoch) {
+    const auto start = Clock::now();
+    train.start_epoch(epoch);
+    int64_t step = steps_per_epoch * (epoch - 1);
+    double loss_sum = 0;
+    int64_t samples = 0;
+    int step_in_epoch = 0;
+    while (auto batch = train.next()) {
+      optimizer_.set_lr(scheduled_lr(options_.lr, options_.schedule, step, total_steps, warmup_steps));
+      optimizer_.zero_grad();
+      const Tensor images = batch->images.to(options_.device);
+      const Tensor targets = batch->targets.to(options_.device);
+      const double value = loss_value(loss_.forward(model_.forward(images, Mode::Train), targets));
+      KEYNET_CHECK(std::isfinite(value), "epoch ", epoch, ", step ", step_in_epoch + 1, ": the training loss is ",
+                   value, "; training stopped. The last good checkpoint is ", run_.last_checkpoint(),
+                   " (after epoch ", epoch - 1, "); a smaller --lr may help");
+      model_.backward(loss_.backward());
+      optimizer_.step();
+      loss_sum += value * static_cast<double>(batch->size());
+      samples += static_cast<int64_t>(batch->size());
+      ++step;
+      progress.step(epoch, ++step_in_epoch, loss_sum / samples, static_cast<int>(batch->size()));
+    }
+    KEYNET_CHECK(samples > 0, "epoch ", epoch, ": the training loader gave no batch");
+    const Validation validation = validate();
+    EpochRecord record;
+    record.epoch = epoch;
+    record.train_loss = loss_sum / samples;
+    record.val_loss = validation.loss;
+    record.val_metric = validation.metric;
+    record.lr = optimizer_.lr();
+    record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    log_.push_back(record);
+    run_.write_log(log_);
+    const bool improved = best_epoch_ == 0 || validation.metric < best_metric_;
+    if (improved) {
+      best_metric_ = validation.metric;
+      best_epoch_ = epoch;
+      save(run_.best_checkpoint(), epoch);
+    }
+    save(run_.last_checkpoint(), epoch);
+    progress.epoch_done(epoch, record.train_loss, record.val_loss, options_.metric_name, record.val_metric,
+                        record.seconds);
+  }
+  return log_;
+}
+
+}  // namespace keynet::train

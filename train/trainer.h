@@ -1,0 +1,74 @@
+// The training loop that every app uses: epochs of batches from a DataLoader; forward, loss,
+// backward, optimizer step; a learning-rate schedule; validation after each epoch; a progress line;
+// the CSV log, best and last checkpoints (model and optimizer, each written to a temporary file and
+// renamed) in a RunFolder; and --resume, which continues a run exactly where its last checkpoint
+// left it (the loader's order and augmentation depend only on seed and epoch, so the resumed run is
+// bitwise the run that was never stopped).
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "layers/losses.h"
+#include "optim/optimizer.h"
+#include "train/model_file.h"
+#include "train/run_folder.h"
+
+namespace keynet::train {
+
+// "auto" (the GPU when one is present), "cpu" or "cuda" (an error without a device).
+Device resolve_device(const std::string& name);
+
+// Puts the model (parameters, gradients, buffers) on `device` and sets the kernels of model, loss and
+// optimizer to `impl`. Call it before the optimizer's first step, which allocates its state beside
+// the parameters.
+void place(Module& model, Loss& loss, Optimizer& optimizer, Device device, Impl impl);
+
+struct Schedule {
+  enum Kind { Constant, Cosine } kind = Cosine;
+  int warmup_epochs = 0;        // linear ramp from lr/10 over these epochs
+  double final_fraction = 0.0;  // cosine: the last step's lr is lr * final_fraction
+};
+Schedule::Kind parse_schedule(const std::string& name);  // "cosine" | "constant"
+
+// The learning rate of step `step` (0-based) of `total_steps`.
+double scheduled_lr(double base_lr, const Schedule& schedule, int64_t step, int64_t total_steps,
+                    int64_t warmup_steps);
+
+struct Validation {
+  double loss = 0;    // the training loss on the validation set (eval mode, no augmentation)
+  double metric = 0;  // the app's metric; lower is better
+};
+
+struct FitOptions {
+  int epochs = 10;
+  double lr = 1e-3;
+  Schedule schedule;
+  Device device = Device::CPU;
+  bool resume = false;           // continue from the run folder's last checkpoint
+  std::string metric_name = "val_metric";
+};
+
+class Trainer {
+ public:
+  Trainer(Module& model, Loss& loss, Optimizer& optimizer, const RunFolder& run, ModelCard card, FitOptions options);
+  // Trains to options.epochs; returns the whole log (the resumed part included).
+  std::vector<EpochRecord> fit(data::DataLoader& train, const std::function<Validation()>& validate);
+
+ private:
+  int restore();  // loads the last checkpoint pair; returns the epoch it was saved after
+  void save(const std::string& model_path, int epoch);
+
+  Module& model_;
+  Loss& loss_;
+  Optimizer& optimizer_;
+  const RunFolder& run_;
+  ModelCard card_;
+  FitOptions options_;
+  std::vector<EpochRecord> log_;
+  double best_metric_ = 0;
+  int best_epoch_ = 0;
+};
+
+}  // namespace keynet::train
