@@ -1,6 +1,7 @@
 #include "data/dataset.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "tensor/error.h"
 
@@ -87,20 +88,36 @@ Sample KeypointDataset::get(size_t index, Rng* augment_rng) const {
   const CachedImage& cached = cache_[index];
   Image gray(cached.width, cached.height, 1);
   std::copy(cached.pixels.begin(), cached.pixels.end(), gray.pixels.begin());
-  return make_sample(r, gray, options_, augment_rng);
+  if (cache_reduce_ == 1) return make_sample(r, gray, options_, augment_rng);
+  // The cached image's pixel centres, as box_downsample places them: x' = (x + 0.5) / reduce - 0.5.
+  const double s = 1.0 / cache_reduce_;
+  const Affine to_cached{s, 0, 0.5 * s - 0.5, 0, s, 0.5 * s - 0.5};
+  LandmarkRecord reduced = r;
+  reduced.points = to_cached.apply(r.points);
+  Sample sample = make_sample(reduced, gray, options_, augment_rng);
+  sample.transform = sample.transform * to_cached;
+  return sample;
 }
 
-std::vector<SkippedItem> KeypointDataset::cache_images(int threads) {
+std::vector<SkippedItem> KeypointDataset::cache_images(int threads, int reduce) {
   KEYNET_CHECK(threads >= 1, "cache_images: threads must be >= 1, got ", threads);
+  KEYNET_CHECK(reduce >= 1, "cache_images: reduce must be >= 1, got ", reduce);
+  KEYNET_CHECK(reduce == 1 || options_.framing == Framing::WholeImage,
+               "cache_images: reduced images need whole-image framing");
+  cache_reduce_ = reduce;
   cache_.assign(records_.size(), CachedImage{});
   std::vector<std::string> errors(records_.size());
 #pragma omp parallel for num_threads(threads) schedule(dynamic)
   for (size_t i = 0; i < records_.size(); ++i) {
     try {
-      const Image gray = load_gray(records_[i].image_path);
+      const Image gray = reduce == 1 ? load_gray(records_[i].image_path)
+                                     : box_downsample(load_gray(records_[i].image_path), reduce);
       CachedImage& cached = cache_[i];
       cached.width = gray.width, cached.height = gray.height;
-      cached.pixels.assign(gray.pixels.begin(), gray.pixels.end());  // integers 0..255 from the decoder
+      cached.pixels.resize(gray.pixels.size());
+      // Decoder values are integers already; averages are rounded to the nearest level.
+      std::transform(gray.pixels.begin(), gray.pixels.end(), cached.pixels.begin(),
+                     [](float v) { return static_cast<unsigned char>(std::lround(v)); });
     } catch (const std::exception& error) {
       errors[i] = error.what();
     }

@@ -68,7 +68,12 @@ class KeypointDataset {
   // the slowest step. Costs one byte per pixel (IMM: 74 MB, iBUG training set: 232 MB). Uses
   // `threads` threads. Call it before a loader uses the dataset. Images that fail to load stay
   // uncached and are returned; get() then raises their error as usual.
-  std::vector<SkippedItem> cache_images(int threads = 1);
+  //
+  // reduce > 1 (whole-image framing only) keeps each image box-averaged by that factor and rounded to
+  // 8 bits instead, for framings that shrink a photo many times (IMM's 640x480 into 80x60): a sample
+  // then warps a reduce^2 times smaller image, and its transform still maps the original file's
+  // pixels. Samples differ from uncached ones by the rounding and by where the averaging happens.
+  std::vector<SkippedItem> cache_images(int threads = 1, int reduce = 1);
   size_t cached_bytes() const;
 
  private:
@@ -80,6 +85,7 @@ class KeypointDataset {
   SampleOptions options_;
   int num_points_ = 0;
   std::vector<CachedImage> cache_;  // empty, or one per record (empty pixels: not cached)
+  int cache_reduce_ = 1;
 };
 
 }  // namespace keynet::data

@@ -40,7 +40,7 @@ RunFolder::RunFolder(std::string root) : root_(std::move(root)) {
 
 void RunFolder::write_log(const std::vector<EpochRecord>& records) const {
   std::ostringstream out;
-  out.precision(9);
+  out.precision(17);  // doubles round-trip exactly, so a resumed log equals the uninterrupted one
   out << kLogHeader << "\n";
   for (const EpochRecord& r : records)
     out << r.epoch << ',' << r.train_loss << ',' << r.val_loss << ',' << r.val_metric << ',' << r.lr << ','

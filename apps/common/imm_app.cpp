@@ -103,8 +103,11 @@ ImmData load_imm(const ImmRecipe& recipe, const std::string& data_flag, const Im
   }
   ImmData result{data::KeypointDataset(train, sample_options(recipe, size, augment)),
                  data::KeypointDataset(validation, sample_options(recipe, size, false))};
+  // The photos are kept box-averaged to about twice the network's input, so that a sample's warp
+  // (augmentation included) reads a small image.
+  const int reduce = std::max(1, std::min(data::kImmWidth / size.width, data::kImmHeight / size.height) / 2);
   for (data::KeypointDataset* set : {&result.train, &result.validation}) {
-    const auto failed = set->cache_images(2);
+    const auto failed = set->cache_images(2, reduce);
     KEYNET_CHECK(failed.empty(), failed.empty() ? "" : failed.front().what, ": ",
                  failed.empty() ? "" : failed.front().reason);
   }

@@ -1,0 +1,197 @@
+// The training layer: metrics against hand-computed values, the learning-rate schedule, the run
+// folder's log, self-describing model files, a few epochs on fixture faces that lower the loss, and a
+// run interrupted after its second epoch that, resumed, ends bitwise equal to one never stopped.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "data/imm.h"
+#include "data/loader.h"
+#include "layers/checkpoint.h"
+#include "layers/nets.h"
+#include "layers/safetensors.h"
+#include "test_data_support.h"
+#include "train/evaluate.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+
+using namespace keynet;
+using namespace keynet::train;
+using keynet::data::testing::contains;
+using keynet::data::testing::error_of;
+using keynet::data::testing::fixture;
+using keynet::data::testing::TempDir;
+
+TEST_CASE("metrics equal hand-computed values") {
+  // Two faces of two points; errors (dx, dy) in pixels: (3, 4), (0, 0) | (6, 8), (-3, 0).
+  const std::vector<Points> truth = {{{10, 20}, {30, 40}}, {{0, 0}, {100, 50}}};
+  const std::vector<Points> predicted = {{{13, 24}, {30, 40}}, {{6, 8}, {97, 50}}};
+  // Normalised by a 100 x 50 image: squares (0.03^2 + 0.08^2) + 0 + (0.06^2 + 0.16^2) + 0.03^2 over 8 coordinates.
+  const double expected_mse = (0.0009 + 0.0064 + 0.0036 + 0.0256 + 0.0009) / 8;
+  CHECK(normalized_mse(predicted, truth, 100, 50) == doctest::Approx(expected_mse).epsilon(1e-12));
+  CHECK(mean_point_distance(predicted, truth) == doctest::Approx((5 + 0 + 10 + 3) / 4.0).epsilon(1e-12));
+  CHECK(mean_absolute_error(predicted, truth) == doctest::Approx((3 + 4 + 0 + 0 + 6 + 8 + 3 + 0) / 8.0).epsilon(1e-12));
+  // NME with the two points of the truth as references: face 1's mean error 2.5 px over a distance of
+  // sqrt(20^2 + 20^2).
+  CHECK(face_nme_percent(predicted[0], truth[0], 0, 1) == doctest::Approx(100 * 2.5 / std::sqrt(800.0)).epsilon(1e-12));
+  CHECK(contains(error_of([&] { normalized_mse(predicted, {truth[0]}, 100, 50); }), "2 predicted faces but 1"));
+  CHECK(contains(error_of([&] { face_nme_percent(predicted[0], truth[0], 0, 5); }), "outside a face of 2 points"));
+}
+
+TEST_CASE("the cosine schedule starts at lr, ends at the floor, warms up linearly") {
+  const Schedule cosine{Schedule::Cosine, 0, 0.0};
+  CHECK(scheduled_lr(1e-3, cosine, 0, 101, 0) == doctest::Approx(1e-3));
+  CHECK(scheduled_lr(1e-3, cosine, 50, 101, 0) == doctest::Approx(0.5e-3));
+  CHECK(scheduled_lr(1e-3, cosine, 100, 101, 0) == doctest::Approx(0.0));
+  const Schedule floor{Schedule::Cosine, 0, 0.1};
+  CHECK(scheduled_lr(1e-3, floor, 100, 101, 0) == doctest::Approx(1e-4));
+  const Schedule warm{Schedule::Constant, 1, 0.0};
+  CHECK(scheduled_lr(1e-3, warm, 0, 100, 10) == doctest::Approx(1e-4));
+  CHECK(scheduled_lr(1e-3, warm, 5, 100, 10) == doctest::Approx(0.55e-3));
+  CHECK(scheduled_lr(1e-3, warm, 50, 100, 10) == doctest::Approx(1e-3));
+}
+
+TEST_CASE("the run folder's log round-trips and a malformed row is named") {
+  TempDir dir("train_log");
+  RunFolder run(dir.file("run"));
+  const std::vector<EpochRecord> log = {{1, 0.5, 0.25, 0.125, 1e-3, 2.5}, {2, 0.25, 0.125, 0.0625, 5e-4, 2.25}};
+  run.write_log(log);
+  const std::vector<EpochRecord> back = run.read_log();
+  REQUIRE(back.size() == 2);
+  CHECK(back[1].epoch == 2);
+  CHECK(back[1].val_metric == 0.0625);
+  CHECK(back[0].lr == 1e-3);
+  dir.write("run/log.csv", "epoch,train_loss,val_loss,val_metric,lr,seconds\n1,0.5,0.25\n");
+  CHECK(contains(error_of([&] { run.read_log(); }), "log.csv:2: malformed row"));
+  run.update_metrics({{"a", 1}});
+  run.update_metrics({{"b", {{"c", 2}}}});
+  CHECK(run.read_metrics() == nlohmann::json({{"a", 1}, {"b", {{"c", 2}}}}));
+}
+
+namespace {
+
+ModelCard tiny_card() {
+  ModelCard card;
+  card.app = "test_app";
+  card.architecture = "tiny";
+  card.input_width = 40;
+  card.input_height = 30;
+  card.num_points = 58;
+  card.framing = "whole image";
+  card.commit = "test";
+  return card;
+}
+
+std::unique_ptr<Sequential> tiny_net(uint64_t seed) {
+  Rng rng(seed);
+  return make_conv_net({.stages = {{8, 5}, {16, 3}}, .hidden = {32}, .batch_norm = true}, 30, 40, 116, rng);
+}
+
+// The three IMM fixture faces at 40x30, augmented with mirroring.
+data::KeypointDataset fixture_faces() {
+  data::SampleOptions options;
+  options.width = 40, options.height = 30;
+  options.framing = data::Framing::WholeImage;
+  options.mirror_permutation = data::read_mirror_permutation(data::imm_mirror_permutation_path(), data::kImmPoints);
+  // The fixture photos are IMM's scaled to 160x120, so their relative coordinates are read at that size.
+  std::vector<data::LandmarkRecord> records;
+  for (const char* name : {"01-1m.asf", "19-1m.asf", "36-1m.asf"})
+    records.push_back(data::to_record(data::read_imm_asf(fixture(std::string("imm/") + name), 160, 120)));
+  data::KeypointDataset dataset(records, options);
+  dataset.cache_images(1);
+  return dataset;
+}
+
+struct Run {
+  std::vector<EpochRecord> log;
+  std::vector<Tensor> weights;  // parameters and buffers after the last epoch
+};
+
+// Trains the tiny net for `epochs` in `folder`, augmented or not; with stop_after > 0 the run dies (an exception from
+// validation, as a kill would) during the epoch after that one, before its checkpoint.
+Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_after, bool augment,
+               uint64_t init_seed = 1) {
+  const data::KeypointDataset faces = fixture_faces();
+  auto model = tiny_net(init_seed);
+  MSELoss loss;
+  Adam adam(*model, {.lr = 3e-3});
+  place(*model, loss, adam, Device::CPU, Impl::Fast);
+  data::DataLoader loader(faces, {.batch_size = 2, .seed = 5, .augment = augment, .prefetch_batches = 0});
+  RunFolder run(folder);
+  FitOptions options{.epochs = epochs, .lr = 3e-3, .resume = resume};
+  Trainer trainer(*model, loss, adam, run, tiny_card(), options);
+  int validations = 0;
+  auto validate = [&] {
+    if (stop_after > 0 && ++validations > stop_after) throw std::runtime_error("killed");
+    const Predictions p = predict_dataset(*model, loss, faces, 3, Device::CPU);
+    return Validation{p.loss, normalized_mse(p.predicted, p.truth, 640, 480)};
+  };
+  Run result;
+  result.log = trainer.fit(loader, validate);
+  for (auto& [name, tensor] : named_buffers(*model)) result.weights.push_back(tensor->clone());
+  for (auto& [name, p] : named_parameters(*model)) result.weights.push_back(p->value.clone());
+  return result;
+}
+
+bool bitwise_equal(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i].bytes() != b[i].bytes() || std::memcmp(a[i].raw(), b[i].raw(), a[i].bytes()) != 0) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("a few epochs on fixture faces lower the loss, and write the run folder") {
+  TempDir dir("train_fixture");
+  const Run run = train_tiny(dir.file("run"), 20, false, 0, false);
+  REQUIRE(run.log.size() == 20);
+  MESSAGE("training loss ", run.log.front().train_loss, " -> ", run.log.back().train_loss, ", validation ",
+          run.log.front().val_loss, " -> ", run.log.back().val_loss);
+  CHECK(run.log.back().train_loss < 0.6 * run.log.front().train_loss);
+  CHECK(run.log.back().val_loss < run.log.front().val_loss);
+  RunFolder folder(dir.file("run"));
+  CHECK(folder.read_log().size() == 20);
+  const ModelCard card = read_card(folder.last_checkpoint());
+  CHECK(card.app == "test_app");
+  CHECK(card.input_width == 40);
+  CHECK(read_safetensors(folder.last_checkpoint()).metadata.at("train.epoch") == "20");
+  CHECK(std::filesystem::exists(optimizer_state_path(folder.best_checkpoint())));
+  // Starting again over a finished run would overwrite it: refused.
+  CHECK(contains(error_of([&] { train_tiny(dir.file("run"), 20, false, 0, false); }), "pass --resume"));
+}
+
+TEST_CASE("a run killed after epoch 2 and resumed ends bitwise equal to one never stopped") {
+  TempDir dir("train_resume");
+  const Run whole = train_tiny(dir.file("whole"), 4, false, 0, true);
+  CHECK_THROWS_WITH(train_tiny(dir.file("killed"), 4, false, 2, true), "killed");
+  CHECK(RunFolder(dir.file("killed")).read_log().size() == 2);
+  // The resumed process starts from other initial weights: everything must come from the checkpoint.
+  const Run resumed = train_tiny(dir.file("killed"), 4, true, 0, true, /*init_seed=*/99);
+  REQUIRE(resumed.log.size() == 4);
+  for (size_t e = 0; e < 4; ++e) {
+    CHECK(resumed.log[e].train_loss == whole.log[e].train_loss);
+    CHECK(resumed.log[e].val_metric == whole.log[e].val_metric);
+  }
+  CHECK(bitwise_equal(resumed.weights, whole.weights));
+  // Without the checkpoint there is nothing to resume, and the error says so.
+  CHECK(contains(error_of([&] { train_tiny(dir.file("empty"), 4, true, 0, true); }), "holds no checkpoint to resume"));
+}
+
+TEST_CASE("a model file of another app or input size is refused before any weight is read") {
+  TempDir dir("train_card");
+  auto model = tiny_net(1);
+  save_model(*model, dir.file("m.safetensors"), tiny_card());
+  ModelCard other_app = tiny_card();
+  other_app.app = "face_points";
+  CHECK(contains(error_of([&] { load_model(*model, dir.file("m.safetensors"), other_app); }),
+                 "trained by the app 'test_app', not 'face_points'"));
+  ModelCard other_size = tiny_card();
+  other_size.input_width = 80;
+  CHECK(contains(error_of([&] { load_model(*model, dir.file("m.safetensors"), other_size); }),
+                 "takes 1x40x30 input, this run needs 1x80x30"));
+  save_module(*model, dir.file("bare.safetensors"));
+  CHECK(contains(error_of([&] { read_card(dir.file("bare.safetensors")); }), "not a keynet model file"));
+  CHECK(load_model(*model, dir.file("m.safetensors"), tiny_card()).at("keynet.app") == "test_app");
+}
