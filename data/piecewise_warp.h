@@ -1,0 +1,50 @@
+// Piecewise-affine warps: an image moved by a triangle mesh whose corners move from source points to
+// destination points, each triangle carrying its own affine transform (face morphing's warp).
+//
+// Geometry follows data/affine.h: pixel (i, j) is centred at (x, y) = (i, j).
+#pragma once
+#include <array>
+#include <vector>
+
+#include "data/affine.h"
+#include "data/delaunay.h"
+#include "data/image.h"
+
+namespace keynet::data {
+
+// The affine transform taking src[i] to dst[i] for i = 0, 1, 2. Throws keynet::Error when the source
+// triangle is degenerate (collinear or coincident corners), as then no such transform is unique.
+Affine affine_from_triangle(const std::array<Point, 3>& src, const std::array<Point, 3>& dst);
+
+// One transform per triangle, taking its corners in src_points to the same corners in dst_points.
+std::vector<Affine> triangle_affines(const std::vector<Point>& src_points, const std::vector<Point>& dst_points,
+                                     const std::vector<Triangle>& triangles);
+
+// Pixels x_begin <= x < x_end of row y.
+struct PixelSpan {
+  int y = 0;
+  int x_begin = 0;
+  int x_end = 0;
+};
+
+// The pixels of a width x height image whose centres the triangle owns, one span per row. A centre
+// strictly inside is owned; one exactly on an edge or a corner goes to the triangle that a tiny shift
+// down (and infinitesimally left) would move it into, so the triangles of a mesh own every pixel centre
+// inside the mesh exactly once: no holes or double writes along shared edges. The tests are exact.
+// The shift rule leaves centres exactly on a mesh's outer boundary unowned on its bottom and left
+// sides: to cover a whole image, let the mesh reach the image's edges (-0.5 and width - 0.5), as
+// the outer pixel centres (0 and width - 1) would lose the left column and bottom row. A degenerate
+// triangle owns nothing.
+std::vector<PixelSpan> pixels_in_triangle(const std::array<Point, 3>& corners, int width, int height);
+
+// Inverse warp: each pixel a destination triangle owns (see pixels_in_triangle) takes the bilinear
+// sample of `src` at the pixel's position mapped back by that triangle's transform, with replicated
+// borders; pixels no triangle owns keep `fill`. Triangles index into both point vectors (which have
+// the same length); where destination triangles overlap (a folded mesh) the later one wins.
+// Meant for warps near unit scale, such as morphing: there is no area averaging, so shrinking by 2x
+// or more aliases (warp_affine averages first).
+Image piecewise_affine_warp(const Image& src, const std::vector<Point>& src_points,
+                            const std::vector<Point>& dst_points, const std::vector<Triangle>& triangles,
+                            int out_width, int out_height, float fill = 0.0f);
+
+}  // namespace keynet::data
