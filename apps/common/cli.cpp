@@ -1,5 +1,6 @@
 #include "apps/common/cli.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -26,6 +27,17 @@ void add_device_flags(CLI::App& command, std::string& device, std::string& impl)
       ->capture_default_str();
 }
 
+const CLI::Validator& finite_number() {
+  static const CLI::Validator validator(
+      [](std::string& text) {
+        double value = 0;
+        return CLI::detail::lexical_cast(text, value) && std::isfinite(value) ? std::string()
+                                                                              : "not a finite number: " + text;
+      },
+      "FINITE");
+  return validator;
+}
+
 void add_train_flags(CLI::App& command, TrainFlags& flags) {
   add_data_flag(command, flags.data);
   command.add_option("--out", flags.out, "run folder: log.csv, checkpoints/, figures/, metrics.json")
@@ -34,7 +46,7 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   command.add_option("--lr", flags.lr, "Adam's learning rate (the schedule's peak)")
-      ->check(CLI::PositiveNumber & CLI::Range(0.0, 10.0))
+      ->check(finite_number() & CLI::PositiveNumber & CLI::Range(0.0, 10.0))
       ->capture_default_str();
   command.add_option("--batch", flags.batch, "images per training step")
       ->check(CLI::Range(1, 4096))
@@ -50,12 +62,15 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
 
 std::string find_data_dir(const std::string& flag, const std::string& must_contain) {
   std::vector<std::pair<std::string, std::string>> candidates;  // (where from, path)
-  if (!flag.empty()) {
+  // A place the user named is the only one looked at: falling back elsewhere would hide their mistake.
+  const char* env = std::getenv("KEYNET_DATA");
+  if (!flag.empty())
     candidates.emplace_back("--data", flag);
-  } else {
-    if (const char* env = std::getenv("KEYNET_DATA"); env && *env) candidates.emplace_back("$KEYNET_DATA", env);
-    candidates.emplace_back("beside the repository", (fs::path(KEYNET_SOURCE_DIR) / ".." / "shared" / "data").lexically_normal().string());
-  }
+  else if (env && *env)
+    candidates.emplace_back("$KEYNET_DATA", env);
+  else
+    candidates.emplace_back("beside the repository, as no --data or $KEYNET_DATA was given",
+                            (fs::path(KEYNET_SOURCE_DIR) / ".." / "shared" / "data").lexically_normal().string());
   std::string looked;
   for (const auto& [from, path] : candidates) {
     if (fs::is_directory(fs::path(path) / must_contain)) return path;

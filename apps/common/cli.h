@@ -25,6 +25,9 @@ struct TrainFlags {
   bool resume = false;
 };
 
+// Refuses NaN and infinities, which CLI11's range checks let through.
+const CLI::Validator& finite_number();
+
 // --data, --device, --impl: the flags of every subcommand that touches data and a model.
 void add_data_flag(CLI::App& command, std::string& data);
 void add_device_flags(CLI::App& command, std::string& device, std::string& impl);
@@ -32,8 +35,8 @@ void add_device_flags(CLI::App& command, std::string& device, std::string& impl)
 // defaults already in `flags` are shown in --help.
 void add_train_flags(CLI::App& command, TrainFlags& flags);
 
-// The data folder: the flag, else $KEYNET_DATA, else ../shared/data beside the repository root. An
-// error lists every place looked at when none holds `must_contain` (e.g. "imm_face_db").
+// The data folder: the flag, else $KEYNET_DATA, else ../shared/data beside the repository root. When
+// that folder does not hold `must_contain` (e.g. "imm_face_db"), the error says where it looked.
 std::string find_data_dir(const std::string& flag, const std::string& must_contain);
 
 // Parses the command line and runs the chosen subcommand; keynet::Error and CLI11's errors become a

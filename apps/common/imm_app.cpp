@@ -402,7 +402,7 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
         ->check(CLI::IsMember(recipe.sizes))
         ->capture_default_str();
     command.add_option("--weight-decay", target.weight_decay, "AdamW's decoupled weight decay")
-        ->check(CLI::Range(0.0, 1.0))
+        ->check(finite_number() & CLI::Range(0.0, 1.0))
         ->capture_default_str();
     command.add_option("--warmup", target.warmup_epochs, "epochs of linear learning-rate warm-up")
         ->check(CLI::Range(0, 10000))

@@ -1,0 +1,135 @@
+// The apps as a user runs them (subprocesses of the built binaries): bad flags, a missing dataset and
+// a model of another app or input size each give a clear message and a non-zero exit; predict with a
+// fixture model reproduces the points recorded for a fixture image (tests/fixtures/generators/
+// make_app_fixtures.sh wrote both).
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <sstream>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/safetensors.h"
+#include "test_data_support.h"
+
+using keynet::data::testing::contains;
+using keynet::data::testing::fixture;
+using keynet::data::testing::read_text;
+using keynet::data::testing::TempDir;
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+// Runs "<build dir>/<arguments>" with `environment` (e.g. "KEYNET_DATA=x") in front; stdout, and
+// stderr too unless `stderr_too` is false, come back in `output`.
+Outcome run(const std::string& arguments, const std::string& environment = "", bool stderr_too = true) {
+  const std::string command = "env " + environment + " " + std::string(KEYNET_APP_DIR) + "/" + arguments +
+                              (stderr_too ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  Outcome outcome;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return outcome;
+}
+
+const std::string kFixtureModel = fixture("models/nose_tip_tiny.safetensors");
+const std::string kFixtureImage = fixture("imm/01-1m.jpg");
+
+}  // namespace
+
+TEST_CASE("bad flags are refused with a message naming the flag") {
+  struct Case {
+    std::string arguments, expected;
+  };
+  const std::vector<Case> cases = {
+      {"nose_tip train --epochs 0", "--epochs"},       {"nose_tip train --epochs -3", "--epochs"},
+      {"nose_tip train --epochs many", "--epochs"},    {"nose_tip train --lr -1", "--lr"},
+      {"nose_tip train --lr nan", "--lr"},             {"nose_tip train --lr 1e400", "--lr"},
+      {"nose_tip train --batch 0", "--batch"},         {"nose_tip train --device tpu", "--device"},
+      {"nose_tip train --impl fastest", "--impl"},     {"face_points train --size 100x100", "--size"},
+      {"nose_tip train --no-such-flag", "no-such-flag"}, {"nose_tip", "subcommand"},
+  };
+  for (const Case& c : cases) {
+    const Outcome outcome = run(c.arguments);
+    INFO(c.arguments, " -> exit ", outcome.exit_code, ": ", outcome.output);
+    CHECK(outcome.exit_code != 0);
+    CHECK(contains(outcome.output, c.expected));
+  }
+}
+
+TEST_CASE("a missing dataset is named, with every place looked at") {
+  const Outcome outcome = run("nose_tip train --data /nonexistent/keynet-data --epochs 1");
+  INFO(outcome.output);
+  CHECK(outcome.exit_code == 1);
+  CHECK(contains(outcome.output, "dataset not found"));
+  CHECK(contains(outcome.output, "/nonexistent/keynet-data (--data): missing"));
+  const Outcome from_env = run("nose_tip eval --model " + kFixtureModel, "KEYNET_DATA=/nonexistent/env");
+  INFO(from_env.output);
+  CHECK(from_env.exit_code == 1);
+  CHECK(contains(from_env.output, "/nonexistent/env ($KEYNET_DATA): missing"));
+}
+
+TEST_CASE("a model of another app or input size is refused") {
+  const Outcome other_app = run("face_points predict --model " + kFixtureModel + " " + kFixtureImage);
+  INFO(other_app.output);
+  CHECK(other_app.exit_code == 1);
+  CHECK(contains(other_app.output, "trained by the app 'nose_tip', not 'face_points'"));
+
+  TempDir dir("apps_size");
+  keynet::SafetensorsFile file = keynet::read_safetensors(kFixtureModel);
+  file.metadata["keynet.input_width"] = "100";
+  file.metadata["keynet.input_height"] = "75";
+  keynet::write_safetensors(dir.file("resized.safetensors"), file);
+  const Outcome other_size = run("nose_tip predict --model " + dir.file("resized.safetensors") + " " + kFixtureImage);
+  INFO(other_size.output);
+  CHECK(other_size.exit_code == 1);
+  CHECK(contains(other_size.output, "input size 100x75 is not one nose_tip takes"));
+
+  const Outcome missing = run("nose_tip predict --model /nonexistent/model.safetensors " + kFixtureImage);
+  CHECK(missing.exit_code == 1);
+  CHECK(contains(missing.output, "/nonexistent/model.safetensors: no such model file"));
+}
+
+TEST_CASE("predict with the fixture model gives the recorded points, as CSV and as JSON") {
+  TempDir dir("apps_predict");
+  const Outcome csv = run("nose_tip predict --model " + kFixtureModel + " --out " + dir.file("drawn") + " " +
+                          kFixtureImage, "", false);
+  REQUIRE(csv.exit_code == 0);
+  // Rows "image,point,x,y"; compare numbers, the image path differs from the recorded one.
+  auto points = [](const std::string& text) {
+    std::vector<double> values;
+    std::istringstream lines(text);
+    std::string line;
+    std::getline(lines, line);
+    while (std::getline(lines, line)) {
+      std::istringstream fields(line.substr(line.find(',') + 1));
+      std::string field;
+      while (std::getline(fields, field, ',')) values.push_back(std::stod(field));
+    }
+    return values;
+  };
+  const std::vector<double> expected = points(read_text(fixture("models/nose_tip_tiny_01-1m.csv")));
+  const std::vector<double> got = points(csv.output);
+  REQUIRE(expected.size() == 3);
+  REQUIRE(got.size() == expected.size());
+  for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]).epsilon(2e-5));
+  CHECK(std::filesystem::exists(dir.file("drawn/01-1m_nose_tip.png")));
+
+  const Outcome json = run("nose_tip predict --format json --model " + kFixtureModel + " --out " + dir.file("drawn") +
+                           " " + kFixtureImage, "", false);
+  REQUIRE(json.exit_code == 0);
+  const nlohmann::json parsed = nlohmann::json::parse(json.output);
+  REQUIRE(parsed.size() == 1);
+  CHECK(parsed[0]["app"] == "nose_tip");
+  CHECK(parsed[0]["width"] == 160);
+  CHECK(parsed[0]["points"][0][0].get<double>() == doctest::Approx(expected[1]).epsilon(2e-5));
+  CHECK(parsed[0]["points"][0][1].get<double>() == doctest::Approx(expected[2]).epsilon(2e-5));
+}
