@@ -133,3 +133,43 @@ TEST_CASE("predict with the fixture model gives the recorded points, as CSV and 
   CHECK(parsed[0]["points"][0][0].get<double>() == doctest::Approx(expected[1]).epsilon(2e-5));
   CHECK(parsed[0]["points"][0][1].get<double>() == doctest::Approx(expected[2]).epsilon(2e-5));
 }
+
+namespace {
+
+// The row of RESULTS.md's shipped-model table for `model`: "| `models/x.safetensors` | MSE | px |".
+std::pair<double, double> results_row(const std::string& model) {
+  std::istringstream lines(read_text(std::string(KEYNET_SOURCE_DIR) + "/RESULTS.md"));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| `" + model + "` |", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::istringstream row(line);
+    std::string cell;
+    while (std::getline(row, cell, '|')) cells.push_back(cell);
+    REQUIRE(cells.size() >= 4);
+    return {std::stod(cells[2]), std::stod(cells[3])};
+  }
+  FAIL("RESULTS.md has no row for ", model);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("eval of the shipped models on the validation faces reproduces RESULTS.md") {
+  if (keynet::data::testing::shared_data("imm_face_db").empty()) return;
+  for (const std::string app : {"nose_tip", "face_points"}) {
+    const std::string model = "models/" + app + ".safetensors";
+    const auto [mse, px] = results_row(model);
+    const Outcome outcome = run(app + " eval --model " + std::string(KEYNET_SOURCE_DIR) + "/" + model, "", false);
+    INFO(outcome.output);
+    REQUIRE(outcome.exit_code == 0);
+    // "...: MSE 0.0005123, mean point distance 12.345 px"
+    const size_t at = outcome.output.find("MSE ");
+    REQUIRE(at != std::string::npos);
+    const double got_mse = std::stod(outcome.output.substr(at + 4));
+    const double got_px = std::stod(outcome.output.substr(outcome.output.find("distance ") + 9));
+    MESSAGE(app, ": MSE ", got_mse, " (RESULTS.md ", mse, "), ", got_px, " px (RESULTS.md ", px, ")");
+    CHECK(got_mse == doctest::Approx(mse).epsilon(1e-3));
+    CHECK(got_px == doctest::Approx(px).epsilon(1e-3));
+  }
+}
