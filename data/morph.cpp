@@ -1,6 +1,8 @@
 // Face morphing: intermediate shapes, cross-dissolves and morph frames.
 #include "data/morph.h"
 
+#include <future>
+
 #include "data/piecewise_warp.h"
 #include "tensor/error.h"
 
@@ -31,8 +33,13 @@ Image morph_frame(const Image& img_a, const std::vector<Point>& pts_a, const Ima
                "morph_frame: images differ in size: ", img_a.width, "x", img_a.height, "x", img_a.channels,
                " against ", img_b.width, "x", img_b.height, "x", img_b.channels);
   const std::vector<Point> shape = interpolate_points(pts_a, pts_b, warp_frac);
+  // The two warps are independent: B's runs on a second thread (a frame is ~2x faster on two cores).
+  // std::async's future rethrows B's errors in get() and waits for B in its destructor if A throws.
+  std::future<Image> warped_b = std::async(std::launch::async, [&] {
+    return piecewise_affine_warp(img_b, pts_b, shape, triangles, img_b.width, img_b.height);
+  });
   const Image a = piecewise_affine_warp(img_a, pts_a, shape, triangles, img_a.width, img_a.height);
-  const Image b = piecewise_affine_warp(img_b, pts_b, shape, triangles, img_b.width, img_b.height);
+  const Image b = warped_b.get();
   return cross_dissolve(a, b, dissolve_frac);
 }
 

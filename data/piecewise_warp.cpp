@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "tensor/error.h"
 
@@ -36,6 +37,22 @@ class Ownership {
   }
 
   bool degenerate() const { return edges_[0].inside == 0; }
+
+  // The x range of row y inside the triangle in plain floating point: a guess that owns() settles.
+  // Empty (first > last) when rounding finds no room.
+  std::pair<double, double> approximate_row(double y, double x_first, double x_last) const {
+    double first = x_first, last = x_last;
+    for (const Edge& edge : edges_) {
+      // side(x) = (to.x - from.x)(y - from.y) - (to.y - from.y)(x - from.x), linear in x.
+      const double slope = -(edge.to.y - edge.from.y) * edge.inside;
+      const double at_zero = ((edge.to.x - edge.from.x) * (y - edge.from.y) + (edge.to.y - edge.from.y) * edge.from.x) *
+                             edge.inside;
+      if (slope > 0) first = std::max(first, -at_zero / slope);
+      else if (slope < 0) last = std::min(last, -at_zero / slope);
+      else if (at_zero < 0) return {1, 0};
+    }
+    return {first, last};
+  }
 
   bool owns(const Point& p) const {
     for (const Edge& edge : edges_) {
@@ -117,13 +134,33 @@ std::vector<PixelSpan> pixels_in_triangle(const std::array<Point, 3>& corners, i
   const int y_last = static_cast<int>(std::min(height - 1.0, std::floor(max_y)));
   std::vector<PixelSpan> spans;
   for (int y = y_first; y <= y_last; ++y) {
-    // A triangle meets a row in one interval, so the owned pixels are contiguous.
-    int x = x_first;
-    while (x <= x_last && !ownership.owns({double(x), double(y)})) ++x;
-    if (x > x_last) continue;
-    const int begin = x;
-    while (x <= x_last && ownership.owns({double(x), double(y)})) ++x;
-    spans.push_back({y, begin, x});
+    // A triangle meets a row in one interval, so the owned pixels are contiguous. Floating point
+    // guesses a pixel inside and the ends; exact tests then walk from the guesses to the true ends,
+    // usually a step or two, so the exact predicates run a few times per row, not once per pixel.
+    auto owns = [&](int x) { return ownership.owns({double(x), double(y)}); };
+    const auto [first, last] = ownership.approximate_row(y, x_first, x_last);
+    const int inside = std::clamp(static_cast<int>(std::lround((first + last) / 2)), x_first, x_last);
+    if (first > last || !owns(inside)) {
+      // No pixel-wide room by rounding: a sliver or an empty row, scanned pixel by pixel.
+      int x = x_first;
+      while (x <= x_last && !owns(x)) ++x;
+      if (x > x_last) continue;
+      const int begin = x;
+      while (x <= x_last && owns(x)) ++x;
+      spans.push_back({y, begin, x});
+      continue;
+    }
+    int begin = std::clamp(static_cast<int>(std::ceil(first)), x_first, inside);
+    if (owns(begin))
+      while (begin > x_first && owns(begin - 1)) --begin;
+    else
+      while (!owns(begin)) ++begin;  // stops at `inside` at the latest
+    int end = std::clamp(static_cast<int>(std::floor(last)), inside, x_last);
+    if (owns(end))
+      while (end < x_last && owns(end + 1)) ++end;
+    else
+      while (!owns(end)) --end;
+    spans.push_back({y, begin, end + 1});
   }
   return spans;
 }

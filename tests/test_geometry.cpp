@@ -421,6 +421,41 @@ TEST_CASE("a mesh's triangles own every pixel centre inside it exactly once") {
   CHECK(pixels_in_triangle({{{-1e30, -1e30}, {1e30, 0}, {0, 1e30}}}, width, height).size() == size_t(height));
 }
 
+TEST_CASE("pixel spans equal the ownership rule tested at every pixel") {
+  // pixels_in_triangle guesses each row's ends in floating point and settles them with exact tests;
+  // here every pixel is tested exactly instead, by the rule as documented: inside each edge taken from
+  // its lexicographically smaller end, or on it where the opposite corner is on the left (positive).
+  const int width = 40, height = 30;
+  keynet::Rng rng(8);
+  int mismatches = 0;
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::array<Point, 3> corners;
+    for (Point& p : corners) {
+      p = {-5 + 50 * rng.uniform(), -5 + 40 * rng.uniform()};
+      if (trial % 3 == 0) p = {std::round(2 * p.x) / 2, std::round(2 * p.y) / 2};  // on centres and edges
+    }
+    if (trial % 11 == 0) corners[1] = {corners[0].x + 1e-9, corners[0].y + 25};  // slivers
+    std::vector<int> expected(width * height, 0), got(width * height, 0);
+    if (orientation_sign(corners[0], corners[1], corners[2]) != 0)
+      for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x) {
+          bool owned = true;
+          for (int i = 0; i < 3; ++i) {
+            Point from = corners[i], to = corners[(i + 1) % 3];
+            if (to.x < from.x || (to.x == from.x && to.y < from.y)) std::swap(from, to);
+            const int inside = orientation_sign(from, to, corners[(i + 2) % 3]);
+            const int side = orientation_sign(from, to, {double(x), double(y)});
+            owned = owned && (side == inside || (side == 0 && inside > 0));
+          }
+          expected[y * width + x] = owned;
+        }
+    for (const PixelSpan& span : pixels_in_triangle(corners, width, height))
+      for (int x = span.x_begin; x < span.x_end; ++x) ++got[span.y * width + x];
+    mismatches += expected != got;
+  }
+  CHECK(mismatches == 0);
+}
+
 TEST_CASE("a piecewise warp by one global affine equals warp_affine") {
   const int width = 80, height = 60;
   keynet::Rng rng(8);

@@ -1,0 +1,62 @@
+// Face morphing on colour photos, driven by keypoints: faces aligned onto one canvas by their eyes
+// (data/face_align.h), then warped triangle by triangle (data/piecewise_warp.h, data/morph.h) into
+// intermediate, mean or exaggerated shapes. The operations behind apps/face_morph.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "apps/common/keypoint_files.h"
+#include "data/delaunay.h"
+#include "data/face_align.h"
+#include "data/image.h"
+
+namespace keynet::apps {
+
+struct AlignedFace {
+  std::string name;                 // where it came from, for messages
+  data::Image image;                // RGB, canvas-sized
+  std::vector<data::Point> points;  // the landmarks in canvas pixels
+};
+
+// The face's image warped onto the canvas (bilinear, area-averaged when shrinking, replicated borders)
+// with the similarity that puts its eye centres on the canvas's; gray photos become RGB.
+AlignedFace align_face(const Face& face, const data::Canvas& canvas);
+
+// The landmarks followed by the canvas's frame points: the vertices of a mesh that covers the canvas.
+std::vector<data::Point> with_frame(const std::vector<data::Point>& points, const data::Canvas& canvas);
+
+// The face warped from its landmarks to `shape` (same count, canvas pixels), over the Delaunay mesh of
+// the destination shape and the frame, so every canvas pixel is written once.
+data::Image warp_to_shape(const AlignedFace& face, const std::vector<data::Point>& shape, const data::Canvas& canvas);
+
+// Two aligned faces and the one mesh (Delaunay of their mean shape plus the frame) every frame uses.
+struct MorphPair {
+  AlignedFace a, b;
+  std::vector<data::Point> mesh_a, mesh_b;  // with_frame of each face's points
+  std::vector<data::Triangle> triangles;
+};
+// Throws keynet::Error naming both sources when their point counts differ.
+MorphPair make_morph_pair(AlignedFace a, AlignedFace b, const data::Canvas& canvas);
+
+// Both faces warped onto the shape (1 - warp) a + warp b, then blended (1 - dissolve) a + dissolve b
+// (data::morph_frame). At 0 the frame is a's aligned image, at 1 b's.
+data::Image morph_frame(const MorphPair& pair, double warp, double dissolve);
+// frames >= 2 frames at warp = dissolve = k / (frames - 1), k = 0 .. frames - 1.
+std::vector<data::Image> morph_sequence(const MorphPair& pair, int frames);
+
+// The mean shape of aligned faces and the mean of every face warped into it.
+struct MeanFace {
+  data::Image image;
+  std::vector<data::Point> shape;
+};
+MeanFace mean_face(const std::vector<AlignedFace>& faces, const data::Canvas& canvas);
+
+// mean + alpha (face - mean), point by point: alpha 1 is the face, 0 the mean, > 1 exaggerates what
+// sets the face apart from the mean, < 0 turns it the other way.
+std::vector<data::Point> caricature_shape(const std::vector<data::Point>& face, const std::vector<data::Point>& mean,
+                                          double alpha);
+
+// Images of one height side by side, left to right.
+data::Image side_by_side(const std::vector<data::Image>& images);
+
+}  // namespace keynet::apps

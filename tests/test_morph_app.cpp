@@ -1,0 +1,363 @@
+// face_morph's pieces: keypoint files (asf, JSON round trip, bad input), eye alignment, morph frames at
+// the ends, mean and caricature shapes, the one-palette GIF (decoded with a block reader written here
+// and with stb_image), and errors that name the file at fault.
+#include <doctest/doctest.h>
+
+#include <stb_image.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "apps/common/gif.h"
+#include "apps/common/keypoint_files.h"
+#include "apps/common/morph_faces.h"
+#include "data/face_align.h"
+#include "data/imm.h"
+#include "test_data_support.h"
+
+using namespace keynet;
+using namespace keynet::apps;
+using namespace keynet::data::testing;
+using data::Image;
+using data::Point;
+
+namespace {
+
+float max_abs_difference(const Image& a, const Image& b) {
+  REQUIRE(a.pixels.size() == b.pixels.size());
+  float worst = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) worst = std::max(worst, std::abs(a.pixels[i] - b.pixels[i]));
+  return worst;
+}
+
+// The fixture faces are 160x120 copies of IMM photos; their .asf coordinates scale to that size.
+Face fixture_face(const std::string& stem) { return load_face(fixture("imm/" + stem + ".asf")); }
+
+// What a GIF's blocks say, read without decoding the pixels.
+struct GifBlocks {
+  int width = 0, height = 0;
+  int global_colours = 0;  // 0: no global colour table
+  int frames = 0;
+  int local_tables = 0;           // frames carrying their own palette
+  std::vector<int> delays;        // hundredths of a second, from the graphic control extensions
+};
+
+GifBlocks read_gif_blocks(const std::string& bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t size = bytes.size();
+  size_t at = 0;
+  auto byte = [&] {
+    REQUIRE(at < size);
+    return p[at++];
+  };
+  auto u16 = [&] {
+    const int low = byte();
+    return low | byte() << 8;
+  };
+  auto skip_sub_blocks = [&] {
+    for (int length = byte(); length != 0; length = byte()) at += length;
+  };
+  REQUIRE(bytes.substr(0, 6) == "GIF89a");
+  at = 6;
+  GifBlocks gif;
+  gif.width = u16();
+  gif.height = u16();
+  const int packed = byte();
+  at += 2;  // background colour, aspect ratio
+  if (packed & 0x80) gif.global_colours = 1 << ((packed & 7) + 1);
+  at += 3 * gif.global_colours;
+  for (;;) {
+    const int introducer = byte();
+    if (introducer == 0x3B) break;  // trailer
+    if (introducer == 0x21) {       // extension
+      const int label = byte();
+      if (label == 0xF9) {  // graphic control: size 4, flags, delay, transparent index, terminator
+        REQUIRE(byte() == 4);
+        at += 1;
+        gif.delays.push_back(u16());
+        at += 2;
+      } else {
+        skip_sub_blocks();
+      }
+      continue;
+    }
+    REQUIRE(introducer == 0x2C);  // image descriptor
+    at += 8;                      // left, top, width, height
+    const int frame_packed = byte();
+    if (frame_packed & 0x80) {
+      ++gif.local_tables;
+      at += 3 * (1 << ((frame_packed & 7) + 1));
+    }
+    at += 1;  // LZW minimum code size
+    skip_sub_blocks();
+    ++gif.frames;
+  }
+  return gif;
+}
+
+// 58 IMM-ordered points whose eye contours (13-20 on the image's right, 21-28 on its left) circle the
+// given centres; the other points spread below them.
+std::vector<Point> synthetic_imm_points(const Point& image_left_eye, const Point& image_right_eye) {
+  std::vector<Point> points(58);
+  for (int i = 0; i < 58; ++i) points[i] = {40.0 + i * 2.0, 120.0 + (i % 5) * 7.0};
+  for (int k = 0; k < 8; ++k) {
+    const double angle = k * 3.14159265358979 / 4;
+    points[13 + k] = {image_right_eye.x + 6 * std::cos(angle), image_right_eye.y + 3 * std::sin(angle)};
+    points[21 + k] = {image_left_eye.x + 6 * std::cos(angle), image_left_eye.y + 3 * std::sin(angle)};
+  }
+  return points;
+}
+
+}  // namespace
+
+TEST_CASE("keypoints from an IMM .asf scale to the image's size and bring the image") {
+  const Face face = fixture_face("01-1m");
+  CHECK(face.image.width == 160);
+  CHECK(face.image.height == 120);
+  CHECK(face.image.channels == 3);
+  REQUIRE(face.points.size() == 58);
+  const data::ImmShape shape = data::read_imm_asf(fixture("imm/01-1m.asf"), 160, 120);
+  CHECK(face.points[data::kImmNoseTip].x == doctest::Approx(shape.points[data::kImmNoseTip].x));
+  CHECK(contains(face.image_path, "01-1m.jpg"));
+  // the image with its .asf beside it, and with the .asf named
+  CHECK(load_face(fixture("imm/01-1m.jpg")).points.size() == 58);
+  CHECK(load_face(fixture("imm/01-1m.jpg"), fixture("imm/01-1m.asf")).points[3].y == doctest::Approx(face.points[3].y));
+}
+
+TEST_CASE("alignment puts the eye centres on the canvas's eye places, pixels and points alike") {
+  // 200x100: the eye places are whole pixels, (86, 48) and (114, 48)
+  const data::Canvas canvas = data::make_canvas(200, 100);
+  CHECK(canvas.left_eye.x == doctest::Approx(86));
+  CHECK(canvas.right_eye.x == doctest::Approx(114));
+  CHECK(canvas.left_eye.y == doctest::Approx(48));
+  // a tilted, larger photo with a bright spot on each eye centre
+  const Point left{150, 110}, right{230, 90};
+  Face face;
+  face.points_path = "synthetic.asf";
+  face.image = Image(400, 300, 3, 0.0f);
+  for (const Point& eye : {left, right})
+    for (int dy = -3; dy <= 3; ++dy)
+      for (int dx = -3; dx <= 3; ++dx)
+        for (int c = 0; c < 3; ++c) face.image.at(int(eye.x) + dx, int(eye.y) + dy, c) = 255.0f;
+  face.points = synthetic_imm_points(left, right);
+  const AlignedFace aligned = align_face(face, canvas);
+  const data::EyeCentres eyes = data::eye_centres(aligned.points, "aligned");
+  CHECK(eyes.left.x == doctest::Approx(86));
+  CHECK(eyes.left.y == doctest::Approx(48));
+  CHECK(eyes.right.x == doctest::Approx(114));
+  CHECK(eyes.right.y == doctest::Approx(48));
+  CHECK(aligned.image.at(86, 48, 0) > 200.0f);
+  CHECK(aligned.image.at(114, 48, 1) > 200.0f);
+  CHECK(aligned.image.at(100, 48, 2) < 10.0f);
+
+  // iBUG's 68 points: eyes 36-41 (image left) and 42-47 (image right)
+  std::vector<Point> ibug(68, Point{0, 0});
+  for (int i = 36; i <= 41; ++i) ibug[i] = {10.0 + (i - 36), 20};
+  for (int i = 42; i <= 47; ++i) ibug[i] = {50.0 + (i - 42), 20};
+  const data::EyeCentres ibug_eyes = data::eye_centres(ibug, "x.pts");
+  CHECK(ibug_eyes.left.x == doctest::Approx(12.5));
+  CHECK(ibug_eyes.right.x == doctest::Approx(52.5));
+
+  // real faces: their eyes land there too
+  const data::Canvas imm_canvas = data::make_canvas(160, 120);
+  for (const char* stem : {"01-1m", "19-1m", "36-1m"}) {
+    const data::EyeCentres real = data::eye_centres(align_face(fixture_face(stem), imm_canvas).points, stem);
+    CHECK(real.left.x == doctest::Approx(imm_canvas.left_eye.x));
+    CHECK(real.right.y == doctest::Approx(imm_canvas.right_eye.y));
+  }
+}
+
+TEST_CASE("a morph at fractions 0 and 1 returns the two aligned faces") {
+  const data::Canvas canvas = data::make_canvas(160, 120);
+  const MorphPair pair =
+      make_morph_pair(align_face(fixture_face("01-1m"), canvas), align_face(fixture_face("36-1m"), canvas), canvas);
+  CHECK(pair.mesh_a.size() == 58 + 8);
+  CHECK(max_abs_difference(morph_frame(pair, 0, 0), pair.a.image) < 1e-3f);
+  CHECK(max_abs_difference(morph_frame(pair, 1, 1), pair.b.image) < 1e-3f);
+  // the midway frame covers the canvas: no pixel left at the warp's fill of 0 in every channel
+  const Image midway = morph_frame(pair, 0.5, 0.5);
+  int black = 0;
+  for (int y = 0; y < midway.height; ++y)
+    for (int x = 0; x < midway.width; ++x) black += midway.at(x, y, 0) + midway.at(x, y, 1) + midway.at(x, y, 2) == 0;
+  CHECK(black == 0);
+  const std::vector<Image> frames = morph_sequence(pair, 46);
+  REQUIRE(frames.size() == 46);
+  CHECK(max_abs_difference(frames.front(), pair.a.image) < 1e-3f);
+  CHECK(max_abs_difference(frames.back(), pair.b.image) < 1e-3f);
+}
+
+TEST_CASE("mean faces and caricature shapes") {
+  const data::Canvas canvas = data::make_canvas(160, 120);
+  const AlignedFace a = align_face(fixture_face("01-1m"), canvas), b = align_face(fixture_face("19-1m"), canvas);
+  const MeanFace same = mean_face({a, a}, canvas);
+  CHECK(max_abs_difference(same.image, a.image) < 1e-3f);
+  const MeanFace mean = mean_face({a, b}, canvas);
+  CHECK(mean.shape[10].x == doctest::Approx((a.points[10].x + b.points[10].x) / 2));
+  const std::vector<Point> as_is = caricature_shape(a.points, mean.shape, 1.0);
+  const std::vector<Point> exaggerated = caricature_shape(a.points, mean.shape, 1.5);
+  const std::vector<Point> reversed = caricature_shape(a.points, mean.shape, -0.5);
+  CHECK(as_is[5].x == doctest::Approx(a.points[5].x));
+  CHECK(exaggerated[5].y == doctest::Approx(mean.shape[5].y + 1.5 * (a.points[5].y - mean.shape[5].y)));
+  CHECK(reversed[5].x == doctest::Approx(mean.shape[5].x - 0.5 * (a.points[5].x - mean.shape[5].x)));
+  CHECK(max_abs_difference(warp_to_shape(a, a.points, canvas), a.image) < 1e-3f);
+}
+
+TEST_CASE("GIF: 46 frames, the right size and delays, one global palette") {
+  const data::Canvas canvas = data::make_canvas(160, 120);
+  const MorphPair pair =
+      make_morph_pair(align_face(fixture_face("19-1m"), canvas), align_face(fixture_face("36-1m"), canvas), canvas);
+  const std::vector<Image> frames = morph_sequence(pair, 46);
+  const std::vector<Rgb> palette = choose_palette(frames);
+  CHECK(palette.size() == 255);  // one index left free for pixels unchanged since the previous frame
+  const TempDir dir("morph_gif");
+  write_gif(dir.file("morph.gif"), frames, palette, 30);
+  const std::string bytes = read_text(dir.file("morph.gif"));
+
+  const GifBlocks blocks = read_gif_blocks(bytes);
+  CHECK(blocks.width == 160);
+  CHECK(blocks.height == 120);
+  CHECK(blocks.frames == 46);
+  CHECK(blocks.global_colours == 256);  // 255 colours, padded to a power of two
+  CHECK(blocks.local_tables == 0);
+  REQUIRE(blocks.delays.size() == 46);
+  int total = 0;
+  for (int delay : blocks.delays) {
+    CHECK((delay == 3 || delay == 4));
+    total += delay;
+  }
+  CHECK(total == 153);  // 46 frames at 30 fps: 1.533 s
+
+  int* delays_ms = nullptr;
+  int width = 0, height = 0, count = 0, channels = 0;
+  stbi_uc* pixels = stbi_load_gif_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()),
+                                              &delays_ms, &width, &height, &count, &channels, 3);
+  REQUIRE(pixels != nullptr);
+  CHECK(count == 46);
+  CHECK(width == 160);
+  CHECK(height == 120);
+  CHECK((delays_ms[0] == 30 || delays_ms[0] == 40));
+  // every decoded colour of the first and last frames is a palette colour, close to the frame's pixel
+  const std::set<Rgb> colours(palette.begin(), palette.end());
+  for (const int k : {0, 45}) {
+    double error = 0;
+    bool all_in_palette = true;
+    for (int i = 0; i < width * height; ++i) {
+      const stbi_uc* q = pixels + (size_t(k) * width * height + i) * 3;
+      all_in_palette = all_in_palette && colours.count(Rgb{q[0], q[1], q[2]}) == 1;
+      for (int c = 0; c < 3; ++c) error += std::abs(q[c] - frames[k].pixels[size_t(i) * 3 + c]);
+    }
+    CHECK(all_in_palette);
+    MESSAGE("frame " << k << ": mean absolute error " << error / (width * height * 3) << " levels");
+    CHECK(error / (width * height * 3) < 4.0);
+  }
+  stbi_image_free(pixels);
+  std::free(delays_ms);
+}
+
+TEST_CASE("palette: few colours come back exactly; delays keep the frame rate") {
+  Image image(16, 16, 3);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) image.at(x, y, 0) = float(x * 16), image.at(x, y, 1) = float(y * 16), image.at(x, y, 2) = 7;
+  const std::vector<Rgb> palette = choose_palette({image}, 256);
+  PaletteMapper mapper(palette);
+  const std::vector<uint8_t> indices = mapper.map(image);
+  for (int i = 0; i < 256; ++i) {
+    const Rgb& colour = palette[indices[i]];
+    CHECK(colour == Rgb{uint8_t((i % 16) * 16), uint8_t((i / 16) * 16), 7});
+  }
+  const std::vector<uint16_t> delays = gif_delays(6, 30);
+  CHECK(delays == std::vector<uint16_t>{3, 4, 3, 3, 4, 3});
+  CHECK(error_of([] { gif_delays(3, 0); }) != "<no error>");
+}
+
+TEST_CASE("points JSON round trip and entry choice") {
+  const TempDir dir("morph_json");
+  const Face face = fixture_face("36-1m");
+  const std::vector<PointsEntry> written = {
+      {"other.jpg", 640, 480, "face_points", {{1, 2}, {3, 4}}},
+      {face.image_path, face.image.width, face.image.height, "face_points", face.points}};
+  write_points_json(dir.file("points.json"), written);
+  const std::vector<PointsEntry> read = read_points_json(dir.file("points.json"));
+  REQUIRE(read.size() == 2);
+  CHECK(read[0].image == "other.jpg");
+  CHECK(read[0].app == "face_points");
+  CHECK(read[1].width == 160);
+  REQUIRE(read[1].points.size() == 58);
+  for (size_t i = 0; i < 58; ++i) {
+    CHECK(read[1].points[i].x == face.points[i].x);  // full precision
+    CHECK(read[1].points[i].y == face.points[i].y);
+  }
+  // the entry whose image is this image
+  const Face from_json = load_face(face.image_path, dir.file("points.json"));
+  CHECK(from_json.points[20].x == face.points[20].x);
+  // a one-entry file as the input: the image is named in it
+  write_points_json(dir.file("one.json"), {written[1]});
+  CHECK(load_face(dir.file("one.json")).image_path == face.image_path);
+  // predict's output as it prints it, with a relative image path resolved beside the JSON
+  std::filesystem::copy_file(face.image_path, dir.file("face.jpg"));
+  dir.write("predicted.json", R"([{"image": "face.jpg", "width": 160, "height": 120, "app": "face_points",
+                                   "points": [[1.5, 2.5], [3, 4]]}])");
+  const Face predicted = load_face(dir.file("predicted.json"));
+  CHECK(predicted.points.size() == 2);
+  CHECK(predicted.points[0].y == 2.5);
+}
+
+TEST_CASE("bad input: errors name the file and the problem") {
+  const TempDir dir("morph_bad");
+  const std::string missing = dir.file("nobody.asf");
+  std::string message = error_of([&] { load_face(missing); });
+  CHECK(contains(message, "nobody.asf"));
+  CHECK(contains(message, "no such"));
+  message = error_of([&] { load_face(fixture("imm/01-1m.jpg"), dir.file("gone.json")); });
+  CHECK(contains(message, "gone.json"));
+
+  const std::string broken = dir.write("broken.json", "[{\"image\": \"a.jpg\", \"points\": [[1, 2], [3");
+  message = error_of([&] { read_points_json(broken); });
+  CHECK(contains(message, "broken.json"));
+  CHECK(contains(message, "not valid JSON"));
+  const std::string not_pairs = dir.write("pairs.json", R"([{"image": "a.jpg", "points": [[1, 2], [3]]}])");
+  message = error_of([&] { read_points_json(not_pairs); });
+  CHECK(contains(message, "pairs.json"));
+  CHECK(contains(message, "point 1"));
+  const std::string no_points = dir.write("nopoints.json", R"([{"image": "a.jpg"}])");
+  CHECK(contains(error_of([&] { read_points_json(no_points); }), "nopoints.json"));
+
+  // a JSON for another image size
+  const std::string other_size =
+      dir.write("size.json", R"([{"image": "01-1m.jpg", "width": 640, "height": 480, "points": [[1, 2]]}])");
+  message = error_of([&] { load_face(fixture("imm/01-1m.jpg"), other_size); });
+  CHECK(contains(message, "size.json"));
+  CHECK(contains(message, "640x480"));
+
+  // wrong point count between A and B
+  const data::Canvas canvas = data::make_canvas(160, 120);
+  AlignedFace a = align_face(fixture_face("01-1m"), canvas);
+  std::vector<Point> ibug(68);
+  for (int i = 0; i < 68; ++i) ibug[i] = {20.0 + i, 30.0 + (i % 7)};
+  const std::string pts_path = dir.file("face.pts");
+  {
+    std::string text = "version: 1\nn_points: 68\n{\n";
+    for (const Point& p : ibug) text += std::to_string(p.x + 1) + " " + std::to_string(p.y + 1) + "\n";
+    dir.write("face.pts", text + "}\n");
+  }
+  Face b = load_face(fixture("imm/19-1m.jpg"), pts_path);
+  CHECK(b.points.size() == 68);
+  message = error_of([&] { make_morph_pair(a, align_face(b, canvas), canvas); });
+  CHECK(contains(message, "01-1m.asf"));
+  CHECK(contains(message, "face.pts"));
+  CHECK(contains(message, "58"));
+  CHECK(contains(message, "68"));
+
+  // points that are not a face scheme the eyes can be found in
+  const std::string few = dir.write("few.json", R"([{"image": "19-1m.jpg", "points": [[1, 2], [3, 4]]}])");
+  message = error_of([&] { align_face(load_face(fixture("imm/19-1m.jpg"), few), canvas); });
+  CHECK(contains(message, "few.json"));
+  CHECK(contains(message, "2 points"));
+  // an image with no keypoints beside it
+  std::filesystem::copy_file(fixture("imm/01-1m.jpg"), dir.file("alone.jpg"));
+  CHECK(contains(error_of([&] { load_face(dir.file("alone.jpg")); }), "alone.jpg: no keypoints"));
+  // an unwritable GIF
+  message = error_of([&] { write_gif(dir.file("no/such/folder/x.gif"), {Image(4, 4, 3)}, {Rgb{0, 0, 0}}, 30); });
+  CHECK(contains(message, "x.gif"));
+}
