@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/common/figures.h"
+#include "apps/common/keypoint_files.h"
 #include "apps/common/plots.h"
 #include "data/draw.h"
 #include "data/imm.h"
@@ -312,7 +313,7 @@ void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
   LoadedModel loaded = load_imm_model(recipe, command.model, device);
   const data::SampleOptions options = sample_options(recipe, loaded.size, false);
   fs::create_directories(command.out);
-  json all = json::array();
+  std::vector<PointsEntry> entries;
   if (command.format == "csv") std::printf("image,point,x,y\n");
   for (const std::string& path : command.images) {
     const data::Image image = data::load_image(path);
@@ -321,16 +322,12 @@ void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
     data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
     const std::string png = (fs::path(command.out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
     data::save_png(png, drawn);
-    json face = {{"image", path}, {"width", image.width}, {"height", image.height}, {"app", recipe.app},
-                 {"points", json::array()}};
-    for (size_t i = 0; i < points.size(); ++i) {
-      face["points"].push_back({points[i].x, points[i].y});
-      if (command.format == "csv") std::printf("%s,%zu,%.3f,%.3f\n", path.c_str(), i, points[i].x, points[i].y);
-    }
-    all.push_back(face);
+    if (command.format == "csv")
+      for (size_t i = 0; i < points.size(); ++i) std::printf("%s,%zu,%.3f,%.3f\n", path.c_str(), i, points[i].x, points[i].y);
+    entries.push_back({path, image.width, image.height, recipe.app, points});
     std::fprintf(stderr, "%s: %zu points drawn on %s\n", path.c_str(), points.size(), png.c_str());
   }
-  if (command.format == "json") std::printf("%s\n", all.dump(2).c_str());
+  if (command.format == "json") std::printf("%s", points_json(entries).c_str());
 }
 
 // ---------------------------------------------------------------- sweep

@@ -144,15 +144,19 @@ std::vector<PointsEntry> read_points_json(const std::string& path) {
   return entries;
 }
 
-void write_points_json(const std::string& path, const std::vector<PointsEntry>& entries) {
+std::string points_json(const std::vector<PointsEntry>& entries) {
   json all = json::array();
   for (const PointsEntry& e : entries) {
     json points = json::array();
     for (const data::Point& p : e.points) points.push_back({p.x, p.y});
     all.push_back({{"image", e.image}, {"width", e.width}, {"height", e.height}, {"app", e.app}, {"points", points}});
   }
+  return all.dump(2) + "\n";
+}
+
+void write_points_json(const std::string& path, const std::vector<PointsEntry>& entries) {
   std::ofstream out(path);
-  out << all.dump(2) << '\n';
+  out << points_json(entries);
   KEYNET_CHECK(out.good(), path, ": could not write the keypoints file");
 }
 

@@ -25,6 +25,7 @@ struct PointsEntry {
 // without "points" or with a point that is not two numbers.
 std::vector<PointsEntry> read_points_json(const std::string& path);
 void write_points_json(const std::string& path, const std::vector<PointsEntry>& entries);
+std::string points_json(const std::vector<PointsEntry>& entries);  // the file's text
 
 struct Face {
   std::string image_path;
