@@ -2,7 +2,23 @@
 
 namespace keynet {
 
-void Module::visit(ParamVisitor&, const std::string&) {}
+void Module::visit(ParamVisitor& visitor, const std::string& prefix) {
+  for_each_child([&](const std::string& name, Module& child) { child.visit(visitor, join_name(prefix, name)); });
+}
+
+void Module::set_impl(Impl impl) {
+  impl_ = impl;
+  for_each_child([impl](const std::string&, Module& child) { child.set_impl(impl); });
+}
+
+void Module::set_needs_input_grad(bool needed) {
+  needs_input_grad_ = needed;
+  bool first = true;
+  for_each_child([&](const std::string&, Module& child) {
+    if (first) child.set_needs_input_grad(needed);
+    first = false;
+  });
+}
 
 void Module::take_forward(const char* layer) {
   KEYNET_CHECK(has_forward_, layer, ": backward called without a forward before it (one backward per forward)");

@@ -3,6 +3,7 @@
 // call kernels/ops.h only.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,18 +34,26 @@ class ParamVisitor {
 
 class Module {
  public:
+  using ChildFn = std::function<void(const std::string& name, Module& child)>;
+
   virtual ~Module() = default;
   virtual Tensor forward(const Tensor& x, Mode mode) = 0;
   virtual Tensor backward(const Tensor& dy) = 0;
-  virtual void visit(ParamVisitor& visitor, const std::string& prefix);  // default: no state
-  virtual std::string describe() const = 0;                               // one line, PyTorch-like
-  // Kernel implementation for this module (and its children); unset means default_impl().
-  virtual void set_impl(Impl impl) { impl_ = impl; }
+  virtual std::string describe() const = 0;  // one line, PyTorch-like
+  // A composite's one list of its children, in forward order, with their torchvision names; visit,
+  // set_impl, set_needs_input_grad and the device moves all follow from it. Default: no children.
+  virtual void for_each_child(const ChildFn&) {}
+  // Named state; default: the children's, under join_name(prefix, child's name). Leaves with state override.
+  virtual void visit(ParamVisitor& visitor, const std::string& prefix);
+  // Kernel implementation for this module and all its children; unset means default_impl().
+  void set_impl(Impl impl);
+  Impl impl() const { return impl_ ? *impl_ : default_impl(); }
   // A first layer need not compute the gradient of its input; backward then returns an undefined tensor.
-  virtual void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
+  // Default: passed on to the first child, the only one that sees the input; a composite whose input
+  // feeds several children (BasicBlock's skip path) overrides this to pass it to each of them.
+  virtual void set_needs_input_grad(bool needed);
 
  protected:
-  Impl impl() const { return impl_ ? *impl_ : default_impl(); }
   // One backward per forward: forward calls mark_forward(), backward calls take_forward().
   void mark_forward() { has_forward_ = true; }
   void take_forward(const char* layer);

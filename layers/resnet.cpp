@@ -29,11 +29,22 @@ std::string BasicBlock::describe() const {
                         downsample_ ? ", downsample" : "", ")");
 }
 
-void BasicBlock::set_impl(Impl impl) {
-  impl_ = impl;
-  for (Module* m : std::initializer_list<Module*>{&conv1_, &bn1_, &relu1_, &conv2_, &bn2_, &relu_out_})
-    m->set_impl(impl);
-  if (downsample_) downsample_->set_impl(impl);
+// torchvision applies one stateless `relu` twice; ours cache a mask per use, so there are two, and
+// their names never reach a state dict.
+void BasicBlock::for_each_child(const ChildFn& fn) {
+  fn("conv1", conv1_);
+  fn("bn1", bn1_);
+  fn("relu1", relu1_);
+  fn("conv2", conv2_);
+  fn("bn2", bn2_);
+  if (downsample_) fn("downsample", *downsample_);
+  fn("relu_out", relu_out_);
+}
+
+// The input feeds conv1 (the first child, as by default) and the skip path's projection.
+void BasicBlock::set_needs_input_grad(bool needed) {
+  Module::set_needs_input_grad(needed);
+  if (downsample_) downsample_->set_needs_input_grad(needed);
 }
 
 Tensor BasicBlock::forward(const Tensor& x, Mode mode) {
@@ -56,17 +67,10 @@ Tensor BasicBlock::backward(const Tensor& dy) {
   g = bn1_.backward(relu1_.backward(g));
   const Tensor dmain = conv1_.backward(g);
   const Tensor dskip = downsample_ ? downsample_->backward(dsum) : dsum;
+  if (!needs_input_grad_) return Tensor();  // both paths above still added their parameter gradients
   Tensor dx = empty_like_input(dmain, dmain.shape());
   ops::add(dx, dmain, dskip, impl());
   return dx;
-}
-
-void BasicBlock::visit(ParamVisitor& visitor, const std::string& prefix) {
-  conv1_.visit(visitor, join_name(prefix, "conv1"));
-  bn1_.visit(visitor, join_name(prefix, "bn1"));
-  conv2_.visit(visitor, join_name(prefix, "conv2"));
-  bn2_.visit(visitor, join_name(prefix, "bn2"));
-  if (downsample_) downsample_->visit(visitor, join_name(prefix, "downsample"));
 }
 
 ResNet18::ResNet18(int in_channels, int num_outputs, Rng& rng) : in_channels_(in_channels), num_outputs_(num_outputs) {
@@ -104,18 +108,6 @@ Tensor ResNet18::forward(const Tensor& x, Mode mode) {
 Tensor ResNet18::backward(const Tensor& dy) {
   take_forward("ResNet18");
   return body_.backward(dy);
-}
-
-void ResNet18::visit(ParamVisitor& visitor, const std::string& prefix) { body_.visit(visitor, prefix); }
-
-void ResNet18::set_impl(Impl impl) {
-  impl_ = impl;
-  body_.set_impl(impl);
-}
-
-void ResNet18::set_needs_input_grad(bool needed) {
-  needs_input_grad_ = needed;
-  body_.set_needs_input_grad(needed);
 }
 
 }  // namespace keynet

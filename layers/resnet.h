@@ -18,9 +18,9 @@ class BasicBlock : public Module {
   BasicBlock(int in_channels, int out_channels, int stride, Rng& rng);
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  void visit(ParamVisitor& visitor, const std::string& prefix) override;
   std::string describe() const override;
-  void set_impl(Impl impl) override;
+  void for_each_child(const ChildFn& fn) override;
+  void set_needs_input_grad(bool needed) override;
   bool has_downsample() const { return downsample_ != nullptr; }
 
  private:
@@ -40,10 +40,10 @@ class ResNet18 : public Module {
   ResNet18(int in_channels, int num_outputs, Rng& rng);
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  void visit(ParamVisitor& visitor, const std::string& prefix) override;
   std::string describe() const override;
-  void set_impl(Impl impl) override;
-  void set_needs_input_grad(bool needed) override;
+  // The body's children are ResNet18's own, so names carry no extra level ("layer1.0.conv1.weight");
+  // the body itself holds no state and runs no kernel.
+  void for_each_child(const ChildFn& fn) override { body_.for_each_child(fn); }
 
  private:
   int in_channels_, num_outputs_;

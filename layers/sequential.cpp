@@ -25,8 +25,8 @@ Tensor Sequential::backward(const Tensor& dy) {
   return g;
 }
 
-void Sequential::visit(ParamVisitor& visitor, const std::string& prefix) {
-  for (auto& [name, child] : children_) child->visit(visitor, join_name(prefix, name));
+void Sequential::for_each_child(const ChildFn& fn) {
+  for (auto& [name, child] : children_) fn(name, *child);
 }
 
 std::string Sequential::describe() const {
@@ -34,16 +34,6 @@ std::string Sequential::describe() const {
   for (std::size_t i = 0; i < children_.size(); ++i)
     text += (i ? ", " : "") + children_[i].first + ": " + children_[i].second->describe();
   return text + ")";
-}
-
-void Sequential::set_impl(Impl impl) {
-  impl_ = impl;
-  for (auto& [name, child] : children_) child->set_impl(impl);
-}
-
-void Sequential::set_needs_input_grad(bool needed) {
-  needs_input_grad_ = needed;
-  if (!children_.empty()) children_.front().second->set_needs_input_grad(needed);
 }
 
 }  // namespace keynet

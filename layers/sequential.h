@@ -21,10 +21,8 @@ class Sequential : public Module {
 
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  void visit(ParamVisitor& visitor, const std::string& prefix) override;
   std::string describe() const override;
-  void set_impl(Impl impl) override;
-  void set_needs_input_grad(bool needed) override;
+  void for_each_child(const ChildFn& fn) override;
 
   std::size_t size() const { return children_.size(); }
   Module& child(std::size_t i) { return *children_.at(i).second; }

@@ -1,5 +1,5 @@
 // Layer behaviour beyond gradients: shapes, errors that name both shapes, BatchNorm semantics,
-// one backward per forward, parameter names, kernel selection.
+// one backward per forward, parameter names, kernel selection, what composites pass to their children.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,6 +11,21 @@
 using namespace keynet;
 using keynet::testing::error_of;
 
+namespace {
+
+// The modules without children under `module`, found through for_each_child.
+std::vector<Module*> leaves_of(Module& module) {
+  std::vector<Module*> leaves;
+  bool has_children = false;
+  module.for_each_child([&](const std::string&, Module& child) {
+    has_children = true;
+    for (Module* leaf : leaves_of(child)) leaves.push_back(leaf);
+  });
+  if (!has_children) leaves.push_back(&module);
+  return leaves;
+}
+
+}  // namespace
 
 TEST_CASE("shape mismatches throw keynet::Error naming both shapes") {
   Rng rng(1);
@@ -108,11 +123,58 @@ TEST_CASE("kernel implementation is chosen at run time, per layer") {
   Rng rng(5);
   Conv2d conv(2, 3, 3, rng, 1, 1);
   const Tensor x = Tensor::normal({2, 2, 7, 7}, rng, 0, 1);
+  // Ref, then Fast: one of them differs from the default, so a set_impl that did nothing fails.
   conv.set_impl(Impl::Ref);
+  CHECK(conv.impl() == Impl::Ref);
   const std::vector<float> ref = conv.forward(x, Mode::Eval).to_float_vector();
   conv.set_impl(Impl::Fast);
+  CHECK(conv.impl() == Impl::Fast);
   const std::vector<float> fast = conv.forward(x, Mode::Eval).to_float_vector();
   double worst = 0;
   for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, double(std::abs(ref[i] - fast[i])));
   CHECK(worst < 1e-5);
+}
+
+TEST_CASE("set_impl on a composite reaches every leaf") {
+  Rng rng(6);
+  ResNet18 resnet(1, 4, rng);
+  const std::vector<Module*> leaves = leaves_of(resnet);
+  // Stem conv, bn, relu, maxpool; 8 blocks of conv, bn, relu, conv, bn, relu; 3 projections of conv, bn;
+  // avgpool, fc: a child missing from a for_each_child changes the count.
+  CHECK(leaves.size() == 4 + 8 * 6 + 3 * 2 + 2);
+  for (const Impl impl : {Impl::Ref, Impl::Fast}) {  // one of them differs from the default
+    resnet.set_impl(impl);
+    CHECK(resnet.impl() == impl);
+    std::size_t reached = 0;
+    for (const Module* leaf : leaves) reached += leaf->impl() == impl;
+    CHECK(reached == leaves.size());
+  }
+}
+
+TEST_CASE("a BasicBlock as first layer returns no input gradient and the same parameter gradients") {
+  for (const bool downsample : {false, true}) {
+    CAPTURE(downsample);
+    const int out_channels = downsample ? 4 : 3, stride = downsample ? 2 : 1;
+    // Two identical blocks, each wrapped as the first layer of a Sequential; only one needs the input gradient.
+    Rng rng_needed(7), rng_first(7);
+    Sequential needed, first;
+    CHECK(needed.emplace<BasicBlock>("", 3, out_channels, stride, rng_needed).has_downsample() == downsample);
+    first.emplace<BasicBlock>("", 3, out_channels, stride, rng_first);
+    first.set_needs_input_grad(false);
+
+    Rng data_rng(8);
+    const Tensor x = Tensor::normal({2, 3, 6, 5}, data_rng, 0, 1);
+    const Tensor y = needed.forward(x, Mode::Train);
+    const Tensor dy = Tensor::normal(y.shape(), data_rng, 0, 1);
+    CHECK(needed.backward(dy).defined());
+    first.forward(x, Mode::Train);
+    CHECK_FALSE(first.backward(dy).defined());
+
+    const auto needed_params = named_parameters(needed), first_params = named_parameters(first);
+    REQUIRE(needed_params.size() == first_params.size());
+    for (std::size_t i = 0; i < needed_params.size(); ++i) {
+      CAPTURE(needed_params[i].first);
+      CHECK(needed_params[i].second->grad.to_float_vector() == first_params[i].second->grad.to_float_vector());
+    }
+  }
 }
