@@ -1,8 +1,9 @@
 // Part 2 of the course project: all 58 IMM points from a gray 160x120 image of the whole photo
 // (240x180 as an option). The recipe: 6 conv stages with BatchNorm (the last without pooling), two
 // linear layers, L1 loss and Adam with a cosine schedule over 150 epochs, the training faces augmented
-// (rotation, shift, scale, brightness, contrast, mirror with relabelling). RESULTS.md has the numbers
-// and the choices behind them; `face_points --help` the commands.
+// (rotation, shift, scale, brightness, contrast, mirror with relabelling); predictions average each
+// photo and its mirror image. RESULTS.md has the numbers and the choices behind them; `face_points
+// --help` the commands.
 #include "apps/common/imm_app.h"
 
 using namespace keynet;
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
                .batch_norm = true}},
   };
   recipe.architecture = "bn6";
+  recipe.test_time_mirror = true;                                                              // inference
   recipe.loss = "l1";                                                                          // loss
   recipe.defaults = {.out = "runs/face_points", .epochs = 150, .lr = 1e-3, .batch = 16};        // optimizer, loop
   recipe.filter_figure = true;                                                                 // figures

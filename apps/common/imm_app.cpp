@@ -176,6 +176,7 @@ struct TrainCommand {
   double weight_decay = 0;
   int warmup_epochs = 0;
   bool augment = true;
+  bool test_time_mirror = false;
 };
 
 struct TrainResult {
@@ -207,7 +208,8 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
                  {"seed", std::to_string(flags.seed)}, {"loss", command.loss},
                  {"schedule", flags.schedule}, {"warmup_epochs", std::to_string(command.warmup_epochs)},
                  {"weight_decay", std::to_string(command.weight_decay)},
-                 {"augment", command.augment ? "on" : "off"}};
+                 {"augment", command.augment ? "on" : "off"},
+                 {"test_time_mirror", command.test_time_mirror ? "on" : "off"}};
   train::FitOptions fit{.epochs = flags.epochs,
                         .lr = flags.lr,
                         .schedule = {train::parse_schedule(flags.schedule), command.warmup_epochs,
@@ -216,8 +218,10 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
                         .resume = flags.resume,
                         .metric_name = "val_mse"};
   train::Trainer trainer(*model, *loss, adam, run, card, fit);
+  const std::vector<int> mirror = command.test_time_mirror ? mirror_permutation(recipe.points) : std::vector<int>{};
   auto validate = [&] {
-    const train::Predictions p = train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device);
+    const train::Predictions p =
+        train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device, mirror);
     return train::Validation{p.loss, train::normalized_mse(p.predicted, p.truth, data::kImmWidth, data::kImmHeight)};
   };
   TrainResult result;
@@ -225,7 +229,7 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
 
   // The model at the end of training (not the best epoch: picking it would look at the validation faces).
   const train::Predictions final_predictions =
-      train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device);
+      train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device, mirror);
   result.validation = imm_metrics(final_predictions);
   double seconds = 0;
   for (const train::EpochRecord& r : result.log) seconds += r.seconds;
@@ -255,6 +259,7 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
 
 struct ModelCommand {
   std::string model, data, device = "auto", impl = "fast", split = "final", out, format = "csv";
+  std::string test_time_mirror = "model";  // model (as its file says) | on | off
   std::vector<std::string> images;
 };
 
@@ -267,9 +272,11 @@ struct LoadedModel {
   std::unique_ptr<Sequential> model;
   train::ModelCard card;
   InputSize size;
+  std::vector<int> mirror;  // test-time mirroring, as the model was validated
 };
 
-LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Device device) {
+LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Device device,
+                           const std::string& test_time_mirror) {
   KEYNET_CHECK(fs::exists(path), path, ": no such model file");
   LoadedModel loaded;
   loaded.card = train::read_card(path);
@@ -286,16 +293,21 @@ LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Dev
   loaded.model = build_model(recipe, loaded.card.architecture, loaded.size, 0);
   train::load_model(*loaded.model, path, expected);
   to_device(*loaded.model, device);
+  const auto recorded = loaded.card.recipe.find("test_time_mirror");
+  const bool mirror = test_time_mirror == "model"
+                          ? recorded != loaded.card.recipe.end() && recorded->second == "on"
+                          : test_time_mirror == "on";
+  if (mirror) loaded.mirror = mirror_permutation(recipe.points);
   return loaded;
 }
 
 void eval_command(const ImmRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
-  LoadedModel loaded = load_imm_model(recipe, command.model, device);
+  LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
   const ImmData data = load_imm(recipe, command.data, {command.split}, loaded.size, false);
   MSELoss loss;
-  const train::Predictions p = train::predict_dataset(*loaded.model, loss, data.validation, kValidationBatch, device);
+  const train::Predictions p = train::predict_dataset(*loaded.model, loss, data.validation, kValidationBatch, device, loaded.mirror);
   const json metrics = imm_metrics(p);
   std::printf("%s on the %s split's %zu validation faces: MSE %.4g, mean point distance %.3f px\n",
               command.model.c_str(), command.split.c_str(), p.predicted.size(),
@@ -310,14 +322,14 @@ void eval_command(const ImmRecipe& recipe, const ModelCommand& command) {
 void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
-  LoadedModel loaded = load_imm_model(recipe, command.model, device);
+  LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
   const data::SampleOptions options = sample_options(recipe, loaded.size, false);
   fs::create_directories(command.out);
   std::vector<PointsEntry> entries;
   if (command.format == "csv") std::printf("image,point,x,y\n");
   for (const std::string& path : command.images) {
     const data::Image image = data::load_image(path);
-    const train::Points points = train::predict_image(*loaded.model, image, options, loaded.card.num_points, device);
+    const train::Points points = train::predict_image(*loaded.model, image, options, loaded.card.num_points, device, loaded.mirror);
     data::Image drawn = data::to_rgb(image);
     data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
     const std::string png = (fs::path(command.out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
@@ -378,6 +390,7 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   train_command.weight_decay = recipe.weight_decay;
   train_command.warmup_epochs = recipe.warmup_epochs;
   train_command.augment = recipe.augment;
+  train_command.test_time_mirror = recipe.test_time_mirror;
   TrainCommand sweep_command_flags = train_command;
   sweep_command_flags.split = "dev";
   sweep_command_flags.flags.out += "_sweep";
@@ -404,6 +417,10 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
     command.add_option("--warmup", target.warmup_epochs, "epochs of linear learning-rate warm-up")
         ->check(CLI::Range(0, 10000))
         ->capture_default_str();
+    command.add_option("--test-time-mirror", target.test_time_mirror,
+                       "validate and predict on each photo and its mirror image, averaging the two (the model "
+                       "file records it, so eval and predict do the same)")
+        ->capture_default_str();
     command.add_option("--augment", target.augment,
                        "augment the training faces (rotation, shift, scale, brightness, contrast, mirror)")
         ->capture_default_str();
@@ -419,6 +436,10 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
     command.add_option("--model", model_command.model, "model file (safetensors written by train)")
         ->capture_default_str();
     add_device_flags(command, model_command.device, model_command.impl);
+    command.add_option("--test-time-mirror", model_command.test_time_mirror,
+                       "average each prediction with its mirror image's: model (as the model file says), on, off")
+        ->check(CLI::IsMember({"model", "on", "off"}))
+        ->capture_default_str();
   };
   CLI::App* eval_cli = app.add_subcommand("eval", "measure a model on the validation faces (no augmentation)");
   add_model_flags(*eval_cli);

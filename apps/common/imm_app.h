@@ -28,6 +28,7 @@ struct ImmRecipe {
   int warmup_epochs = 0;
   double final_lr_fraction = 0;    // cosine schedule's floor
   bool augment = true;             // the augmentation below, training set only
+  bool test_time_mirror = false;   // predictions average the photo's and its mirror image's
   data::AugmentOptions augment_options;
   TrainFlags defaults;             // epochs, lr, batch, schedule, out, ...
   std::vector<double> sweep_lrs;   // empty: no sweep subcommand
