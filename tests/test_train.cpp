@@ -195,3 +195,30 @@ TEST_CASE("a model file of another app or input size is refused before any weigh
   CHECK(contains(error_of([&] { read_card(dir.file("bare.safetensors")); }), "not a keynet model file"));
   CHECK(load_model(*model, dir.file("m.safetensors"), tiny_card()).at("keynet.app") == "test_app");
 }
+
+TEST_CASE("test-time mirroring averages each prediction with the mirror image's, flipped back and relabelled") {
+  auto model = tiny_net(3);
+  const std::vector<int> perm =
+      data::read_mirror_permutation(data::imm_mirror_permutation_path(), data::kImmPoints);
+  // A left-right symmetric image is its own mirror image, so the mirrored prediction of point k is the
+  // direct prediction of its partner perm[k] with x negated (targets are (2x+1)/W - 1).
+  Rng rng(11);
+  Tensor image = Tensor::empty({1, 1, 30, 40});
+  for (int y = 0; y < 30; ++y)
+    for (int x = 0; x < 20; ++x) {
+      const double v = rng.uniform(-0.5, 0.5);
+      image.set({0, 0, y, x}, v);
+      image.set({0, 0, y, 39 - x}, v);
+    }
+  const std::vector<float> direct = predict_normalized(*model, image, Device::CPU).to_float_vector();
+  const std::vector<float> averaged = predict_normalized(*model, image, Device::CPU, perm).to_float_vector();
+  REQUIRE(averaged.size() == 116);
+  double largest_change = 0;
+  for (int k = 0; k < 58; ++k) {
+    CHECK(averaged[2 * k] == doctest::Approx(0.5 * (direct[2 * k] - direct[2 * perm[k]])).epsilon(1e-5));
+    CHECK(averaged[2 * k + 1] == doctest::Approx(0.5 * (direct[2 * k + 1] + direct[2 * perm[k] + 1])).epsilon(1e-5));
+    largest_change = std::max(largest_change, std::abs(double(averaged[2 * k]) - direct[2 * k]));
+  }
+  CHECK(largest_change > 1e-3);  // the averaging did something
+  CHECK(contains(error_of([&] { predict_normalized(*model, image, Device::CPU, {0, 1}); }), "2 labels"));
+}
