@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   recipe.architectures = {                                                                       // model
       {"course", {.stages = {{12, 5, 2}, {24, 5, 0}, {32, 3, 0}}, .hidden = {128}}},
       {"bn4", {.stages = {{16, 7}, {24, 5}, {32, 3}, {32, 3}}, .hidden = {128}, .batch_norm = true}},
+      {"bn4wide", {.stages = {{32, 7}, {32, 5}, {32, 3}, {32, 3}}, .hidden = {256}, .batch_norm = true}},
   };
   recipe.architecture = "bn4";
   recipe.test_time_mirror = true;                                                             // inference

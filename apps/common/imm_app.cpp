@@ -27,12 +27,23 @@ namespace {
 constexpr int kValidationBatch = 48;
 
 // Which faces train and which validate. "final": persons 1-32 / 33-40, as the course splits them.
-// "dev": persons 1-28 / 29-32, for choosing recipes without looking at persons 33-40.
+// "dev": persons 1-28 / 29-32, and "fold1".."fold4": the other 24 / persons 1-8, 9-16, 17-24, 25-32,
+// for choosing recipes without looking at persons 33-40.
 struct ImmSplitChoice {
   std::string name = "final";
-  int last_train_person() const { return name == "dev" ? 28 : data::kImmLastTrainPerson; }
-  int last_validation_person() const { return name == "dev" ? data::kImmLastTrainPerson : 40; }
+  // +1: trains, -1: validates, 0: unused.
+  int side(int person) const {
+    if (name == "final") return person <= data::kImmLastTrainPerson ? 1 : -1;
+    if (person > data::kImmLastTrainPerson) return 0;
+    if (name == "dev") return person <= 28 ? 1 : -1;
+    const int fold = name.back() - '0';
+    return (person - 1) / 8 + 1 == fold ? -1 : 1;
+  }
 };
+const std::vector<std::string> kSplits = {"final", "dev", "fold1", "fold2", "fold3", "fold4"};
+constexpr const char* kSplitHelp =
+    "final: train on persons 1-32, validate on 33-40; dev: train on 1-28, validate on 29-32; foldK: "
+    "validate on persons 8K-7..8K, train on the rest of 1-32";
 
 struct InputSize {
   int width = 0, height = 0;
@@ -98,9 +109,8 @@ ImmData load_imm(const ImmRecipe& recipe, const std::string& data_flag, const Im
   const std::vector<data::ImmShape> shapes = data::read_imm_dir(dir);
   std::vector<data::LandmarkRecord> train, validation;
   for (const data::ImmShape& shape : shapes) {
-    if (shape.person > split.last_validation_person()) continue;
-    auto& side = shape.person <= split.last_train_person() ? train : validation;
-    side.push_back(select_points(data::to_record(shape), recipe.points));
+    const int side = split.side(shape.person);
+    if (side != 0) (side > 0 ? train : validation).push_back(select_points(data::to_record(shape), recipe.points));
   }
   ImmData result{data::KeypointDataset(train, sample_options(recipe, size, augment)),
                  data::KeypointDataset(validation, sample_options(recipe, size, false))};
@@ -396,9 +406,8 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   sweep_command_flags.flags.out += "_sweep";
   auto add_recipe_flags = [&](CLI::App& command, TrainCommand& target) {
     add_train_flags(command, target.flags);
-    command.add_option("--split", target.split,
-                       "final: train on persons 1-32, validate on 33-40; dev: train on 1-28, validate on 29-32")
-        ->check(CLI::IsMember({"final", "dev"}))
+    command.add_option("--split", target.split, kSplitHelp)
+        ->check(CLI::IsMember(kSplits))
         ->capture_default_str();
     std::vector<std::string> names;
     for (const auto& [name, spec] : recipe.architectures) names.push_back(name);
@@ -444,8 +453,8 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   CLI::App* eval_cli = app.add_subcommand("eval", "measure a model on the validation faces (no augmentation)");
   add_model_flags(*eval_cli);
   add_data_flag(*eval_cli, model_command.data);
-  eval_cli->add_option("--split", model_command.split, "final: persons 33-40; dev: persons 29-32")
-      ->check(CLI::IsMember({"final", "dev"}))
+  eval_cli->add_option("--split", model_command.split, std::string("the split's validation faces; ") + kSplitHelp)
+      ->check(CLI::IsMember(kSplits))
       ->capture_default_str();
   eval_cli->add_option("--out", model_command.out, "run folder to write metrics.json and predictions into");
   eval_cli->callback([&] { eval_command(recipe, model_command); });
