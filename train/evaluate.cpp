@@ -4,8 +4,37 @@
 
 namespace keynet::train {
 
+Tensor predict_normalized(Module& model, const Tensor& images, Device device,
+                          const std::vector<int>& mirror_permutation) {
+  const Tensor output = model.forward(images.to(device), Mode::Eval).to(Device::CPU);
+  if (mirror_permutation.empty()) return output;
+  Tensor direct = output.clone();  // on the CPU the output is the layer's own tensor
+  KEYNET_CHECK(direct.dim(1) == 2 * static_cast<int64_t>(mirror_permutation.size()), "test-time mirroring: ",
+               mirror_permutation.size(), " labels in the permutation for ", direct.dim(1) / 2, " predicted points");
+  // Flip every image row: x -> W - 1 - x.
+  Tensor flipped = Tensor::empty(images.shape());
+  const int64_t rows = images.numel() / images.dim(-1), width = images.dim(-1);
+  const float* in = images.data<float>();
+  float* out = flipped.data<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t x = 0; x < width; ++x) out[r * width + x] = in[r * width + width - 1 - x];
+  const Tensor mirrored = model.forward(flipped.to(device), Mode::Eval).to(Device::CPU);
+  // The mirrored image's label perm[k] is this image's point k, with its normalised x negated
+  // ((2x+1)/W - 1 is odd under x -> W - 1 - x).
+  const int64_t batch = direct.dim(0), points = static_cast<int64_t>(mirror_permutation.size());
+  float* d = direct.data<float>();
+  const float* m = mirrored.data<float>();
+  for (int64_t n = 0; n < batch; ++n)
+    for (int64_t k = 0; k < points; ++k) {
+      const int64_t source = n * 2 * points + 2 * mirror_permutation[k];
+      d[n * 2 * points + 2 * k] = 0.5f * (d[n * 2 * points + 2 * k] - m[source]);
+      d[n * 2 * points + 2 * k + 1] = 0.5f * (d[n * 2 * points + 2 * k + 1] + m[source + 1]);
+    }
+  return direct;
+}
+
 Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDataset& dataset, int batch_size,
-                            Device device) {
+                            Device device, const std::vector<int>& mirror_permutation) {
   data::LoaderOptions options;
   options.batch_size = batch_size;
   options.shuffle = false;
@@ -14,9 +43,8 @@ Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDatas
   Predictions result;
   double loss_sum = 0;
   while (auto batch = loader.next()) {
-    const Tensor predicted = model.forward(batch->images.to(device), Mode::Eval);
-    loss_sum += loss_value(loss.forward(predicted, batch->targets.to(device))) * static_cast<double>(batch->size());
-    const Tensor host = predicted.to(Device::CPU);
+    const Tensor host = predict_normalized(model, batch->images, device, mirror_permutation);
+    loss_sum += loss_value(loss.forward(host.to(device), batch->targets.to(device))) * static_cast<double>(batch->size());
     const int64_t row_length = host.dim(1);
     for (size_t row = 0; row < batch->size(); ++row) {
       result.predicted.push_back(batch->prediction_to_original(row, host.data<float>() + row * row_length));
@@ -30,9 +58,9 @@ Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDatas
 }
 
 Points predict_image(Module& model, const data::Image& image, const data::SampleOptions& options, int num_points,
-                     Device device) {
+                     Device device, const std::vector<int>& mirror_permutation) {
   const data::Sample sample = data::make_sample(data::LandmarkRecord{}, image, options);
-  const Tensor predicted = model.forward(data::to_tensor(sample.image).to(device), Mode::Eval).to(Device::CPU);
+  const Tensor predicted = predict_normalized(model, data::to_tensor(sample.image), device, mirror_permutation);
   KEYNET_CHECK(predicted.numel() == 2 * num_points, "predict: the model gave ", predicted.numel(),
                " outputs for ", num_points, " points");
   return sample.to_original(

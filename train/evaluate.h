@@ -1,5 +1,8 @@
 // Running a trained model over a dataset or over single images, with predictions mapped back to the
 // pixels of each original file (through Sample::to_original), ready for the metrics.
+//
+// With a mirror permutation (test-time mirroring) each image is also run mirrored, and the mirrored
+// prediction, flipped back and relabelled, is averaged with the direct one.
 #pragma once
 #include <string>
 #include <vector>
@@ -20,10 +23,15 @@ struct Predictions {
 
 // Eval mode, no augmentation, dataset order.
 Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDataset& dataset, int batch_size,
-                            Device device);
+                            Device device, const std::vector<int>& mirror_permutation = {});
 
 // One image framed by `options` (no augmentation): points in the image's pixels.
 Points predict_image(Module& model, const data::Image& image, const data::SampleOptions& options, int num_points,
-                     Device device);
+                     Device device, const std::vector<int>& mirror_permutation = {});
+
+// The model's eval-mode outputs (B, 2K) on the host for host images (B, 1, H, W), targets normalised
+// as data::normalize_points does; averaged with the mirrored images' outputs when a permutation is given.
+Tensor predict_normalized(Module& model, const Tensor& images, Device device,
+                          const std::vector<int>& mirror_permutation = {});
 
 }  // namespace keynet::train

@@ -3,9 +3,9 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <numbers>
 
 #include "layers/checkpoint.h"
+#include "optim/schedule.h"
 #include "tensor/cuda_memory.h"
 #include "train/progress.h"
 
@@ -41,10 +41,10 @@ double scheduled_lr(double base_lr, const Schedule& schedule, int64_t step, int6
                     int64_t warmup_steps) {
   if (step < warmup_steps) return base_lr * (0.1 + 0.9 * static_cast<double>(step) / warmup_steps);
   if (schedule.kind == Schedule::Constant) return base_lr;
+  // Cosine over the steps after the warm-up, reaching the floor at the last one.
   const int64_t span = std::max<int64_t>(1, total_steps - warmup_steps - 1);
-  const double progress = std::min(1.0, static_cast<double>(step - warmup_steps) / span);
-  const double cosine = 0.5 * (1 + std::cos(std::numbers::pi * progress));
-  return base_lr * (schedule.final_fraction + (1 - schedule.final_fraction) * cosine);
+  return cosine_lr(base_lr, static_cast<int>(step - warmup_steps), static_cast<int>(span),
+                   base_lr * schedule.final_fraction);
 }
 
 Trainer::Trainer(Module& model, Loss& loss, Optimizer& optimizer, const RunFolder& run, ModelCard card,
