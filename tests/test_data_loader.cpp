@@ -271,3 +271,41 @@ TEST_CASE("dataset: real IMM and iBUG fixtures through the pipeline") {
   mixed.push_back(read_dlib_xml(fixture("ibug/labels_fixture.xml"), kIbugPoints)[0]);
   CHECK(contains(error_of([&] { KeypointDataset(mixed, imm_options); }), "68 points, but the dataset's first record"));
 }
+
+TEST_CASE("dataset: a reduced cache keeps the geometry exact and the pixels close") {
+  TempDir dir("loader_reduced");
+  // A smooth 160x120 gradient, so that where the averaging happens changes pixels only slightly.
+  Image photo(160, 120, 1);
+  for (int y = 0; y < 120; ++y)
+    for (int x = 0; x < 160; ++x) photo.at(x, y) = 40.0f + x + 0.5f * y;
+  save_png(dir.file("photo.png"), photo);
+  const std::vector<LandmarkRecord> records = {{dir.file("photo.png"), {{30.5, 40}, {120, 77.25}}, {}, "photo"}};
+  SampleOptions options;
+  options.framing = Framing::WholeImage;
+  options.width = 20, options.height = 15;
+  const KeypointDataset plain(records, options);
+  KeypointDataset reduced(records, options);
+  REQUIRE(reduced.cache_images(1, 4).empty());
+  CHECK(reduced.cached_bytes() == 40 * 30);
+  for (uint64_t seed : {0, 1, 2}) {
+    keynet::Rng rng_a(seed), rng_b(seed);
+    const Sample a = plain.get(0, &rng_a), b = reduced.get(0, &rng_b);
+    REQUIRE(a.points.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      CHECK(b.points[i].x == doctest::Approx(a.points[i].x).epsilon(1e-12));
+      CHECK(b.points[i].y == doctest::Approx(a.points[i].y).epsilon(1e-12));
+      const Point back = b.to_original(b.points)[i];
+      CHECK(back.x == doctest::Approx(records[0].points[i].x).epsilon(1e-9));
+      CHECK(back.y == doctest::Approx(records[0].points[i].y).epsilon(1e-9));
+    }
+    double largest = 0;
+    for (size_t p = 0; p < a.image.pixels.size(); ++p)
+      largest = std::max(largest, double(std::abs(a.image.pixels[p] - b.image.pixels[p])));
+    MESSAGE("seed ", seed, ": largest pixel difference, reduced cache against none: ", largest);
+    CHECK(largest < 3.0);
+  }
+  SampleOptions boxed = options;
+  boxed.framing = Framing::FaceBox;
+  KeypointDataset cropped(records, boxed);
+  CHECK(contains(error_of([&] { cropped.cache_images(1, 4); }), "need whole-image framing"));
+}

@@ -29,7 +29,7 @@ void save_loader_samples(const std::string& path, data::DataLoader& loader, int 
 
 void save_training_curves(const std::string& path, const std::vector<train::EpochRecord>& log,
                           const std::string& metric_name) {
-  Series train_loss{"training loss"}, val_loss{"validation loss"}, metric{metric_name};
+  Series train_loss{"training loss", {}, {}}, val_loss{"validation loss", {}, {}}, metric{metric_name, {}, {}};
   for (const train::EpochRecord& r : log) {
     train_loss.x.push_back(r.epoch), train_loss.y.push_back(r.train_loss);
     val_loss.x.push_back(r.epoch), val_loss.y.push_back(r.val_loss);
