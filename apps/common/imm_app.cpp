@@ -364,7 +364,7 @@ void sweep_command(const ImmRecipe& recipe, TrainCommand base) {
     command.flags.out = root + "/" + name;
     std::fprintf(stderr, "sweep: %s\n", name.c_str());
     const TrainResult result = train_run(recipe, command, false);
-    Series series{name};
+    Series series{name, {}, {}};
     for (const train::EpochRecord& r : result.log) series.x.push_back(r.epoch), series.y.push_back(r.val_metric);
     panel.series.push_back(series);
     summary[name] = result.validation;
