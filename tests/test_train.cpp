@@ -177,6 +177,13 @@ TEST_CASE("a run killed after epoch 2 and resumed ends bitwise equal to one neve
   CHECK(bitwise_equal(resumed.weights, whole.weights));
   // Without the checkpoint there is nothing to resume, and the error says so.
   CHECK(contains(error_of([&] { train_tiny(dir.file("empty"), 4, true, 0, true); }), "holds no checkpoint to resume"));
+  // A model file that is not a training checkpoint (no train.* metadata) is named, not resumed.
+  RunFolder foreign(dir.file("foreign"));
+  auto net = tiny_net(1);
+  Adam adam(*net);
+  save_model(*net, foreign.last_checkpoint(), tiny_card());
+  save_optimizer(adam, optimizer_state_path(foreign.last_checkpoint()));
+  CHECK(contains(error_of([&] { train_tiny(dir.file("foreign"), 4, true, 0, true); }), "not a training checkpoint"));
 }
 
 TEST_CASE("a model file of another app or input size is refused before any weight is read") {

@@ -68,6 +68,9 @@ int Trainer::restore() {
                path, " is missing); start the run without --resume");
   const auto model_state = load_model(model_, path, card_);
   const auto optimizer_state = load_optimizer(optimizer_, optimizer_state_path(path));
+  KEYNET_CHECK(model_state.count("train.epoch") && model_state.count("train.best_epoch") &&
+                   model_state.count("train.best_metric"),
+               path, ": not a training checkpoint (no train.* metadata); it cannot resume a run");
   const std::string epoch = model_state.at("train.epoch");
   KEYNET_CHECK(optimizer_state.count("train.epoch") && optimizer_state.at("train.epoch") == epoch, path,
                ": the model was saved after epoch ", epoch, " but its optimizer state ",

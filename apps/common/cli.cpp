@@ -88,6 +88,9 @@ int run_cli(CLI::App& app, int argc, char** argv) {
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
+  } catch (const std::exception& e) {  // from the standard library (e.g. a filesystem or allocation failure)
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
   }
   return 0;
 }
