@@ -268,7 +268,9 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
 // ---------------------------------------------------------------- eval and predict
 
 struct ModelCommand {
-  std::string model, data, device = "auto", impl = "fast", split = "final", out, format = "csv";
+  std::string model, data, device = "auto", impl = "fast", split = "final", format = "csv";
+  std::string out;                       // eval: a run folder for metrics.json (none by default)
+  std::string drawn_out = "predictions";  // predict: where the images with their points go
   std::string test_time_mirror = "model";  // model (as its file says) | on | off
   std::vector<std::string> images;
 };
@@ -334,7 +336,7 @@ void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
   const data::SampleOptions options = sample_options(recipe, loaded.size, false);
-  fs::create_directories(command.out);
+  fs::create_directories(command.drawn_out);
   std::vector<PointsEntry> entries;
   if (command.format == "csv") std::printf("image,point,x,y\n");
   for (const std::string& path : command.images) {
@@ -342,7 +344,7 @@ void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
     const train::Points points = train::predict_image(*loaded.model, image, options, loaded.card.num_points, device, loaded.mirror);
     data::Image drawn = data::to_rgb(image);
     data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
-    const std::string png = (fs::path(command.out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
+    const std::string png = (fs::path(command.drawn_out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
     data::save_png(png, drawn);
     if (command.format == "csv")
       for (size_t i = 0; i < points.size(); ++i) std::printf("%s,%zu,%.3f,%.3f\n", path.c_str(), i, points[i].x, points[i].y);
@@ -469,8 +471,7 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   predict_cli->add_option("--format", model_command.format, "points on stdout as csv or json")
       ->check(CLI::IsMember({"csv", "json"}))
       ->capture_default_str();
-  model_command.out = "predictions";
-  predict_cli->add_option("--out", model_command.out, "folder for the images with their points drawn")
+  predict_cli->add_option("--out", model_command.drawn_out, "folder for the images with their points drawn")
       ->capture_default_str();
   predict_cli->callback([&] { predict_command(recipe, model_command); });
 
