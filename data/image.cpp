@@ -151,36 +151,6 @@ Image box_downsample(const Image& src, int factor) {
   return out;
 }
 
-namespace {
-
-// Writes the bilinear sample of `src` at (sx, sy) into out[0..channels).
-inline void sample_bilinear(const Image& src, double sx, double sy, const Border& border, float* out) {
-  const int ch = src.channels;
-  const double fx0 = std::floor(sx), fy0 = std::floor(sy);
-  const int x0 = static_cast<int>(fx0), y0 = static_cast<int>(fy0);
-  const float fx = static_cast<float>(sx - fx0), fy = static_cast<float>(sy - fy0);
-  const float w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
-  if (x0 >= 0 && y0 >= 0 && x0 + 1 < src.width && y0 + 1 < src.height) {
-    const float* p = &src.pixels[(static_cast<size_t>(y0) * src.width + x0) * ch];
-    const float* q = p + static_cast<size_t>(src.width) * ch;
-    for (int c = 0; c < ch; ++c) out[c] = w00 * p[c] + w10 * p[ch + c] + w01 * q[c] + w11 * q[ch + c];
-    return;
-  }
-  const bool constant = border.mode == BorderMode::Constant;
-  auto fetch = [&](int x, int y, int c) -> float {
-    if (x < 0 || y < 0 || x >= src.width || y >= src.height) {
-      if (constant) return border.value;
-      x = std::clamp(x, 0, src.width - 1);
-      y = std::clamp(y, 0, src.height - 1);
-    }
-    return src.at(x, y, c);
-  };
-  for (int c = 0; c < ch; ++c)
-    out[c] = w00 * fetch(x0, y0, c) + w10 * fetch(x0 + 1, y0, c) + w01 * fetch(x0, y0 + 1, c) +
-             w11 * fetch(x0 + 1, y0 + 1, c);
-}
-
-}  // namespace
 
 Image warp_affine(const Image& src, const Affine& src_to_dst, int out_width, int out_height, Border border) {
   KEYNET_CHECK(!src.empty(), "warp_affine: empty source image");

@@ -6,6 +6,8 @@
 // rounding; conversion to uint8 happens only when saving. Geometry follows data/affine.h: pixel
 // (i, j) is centred at (x, y) = (i, j).
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,34 @@ struct Border {
   BorderMode mode = BorderMode::Replicate;
   float value = 0.0f;  // used by Constant, on the 0..255 scale
 };
+
+// Writes the bilinear sample of `src` at (sx, sy) into out[0..channels); outside the image the border
+// decides. Inline: warps call it once per output pixel.
+inline void sample_bilinear(const Image& src, double sx, double sy, const Border& border, float* out) {
+  const int ch = src.channels;
+  const double fx0 = std::floor(sx), fy0 = std::floor(sy);
+  const int x0 = static_cast<int>(fx0), y0 = static_cast<int>(fy0);
+  const float fx = static_cast<float>(sx - fx0), fy = static_cast<float>(sy - fy0);
+  const float w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+  if (x0 >= 0 && y0 >= 0 && x0 + 1 < src.width && y0 + 1 < src.height) {
+    const float* p = &src.pixels[(static_cast<size_t>(y0) * src.width + x0) * ch];
+    const float* q = p + static_cast<size_t>(src.width) * ch;
+    for (int c = 0; c < ch; ++c) out[c] = w00 * p[c] + w10 * p[ch + c] + w01 * q[c] + w11 * q[ch + c];
+    return;
+  }
+  const bool constant = border.mode == BorderMode::Constant;
+  auto fetch = [&](int x, int y, int c) -> float {
+    if (x < 0 || y < 0 || x >= src.width || y >= src.height) {
+      if (constant) return border.value;
+      x = std::clamp(x, 0, src.width - 1);
+      y = std::clamp(y, 0, src.height - 1);
+    }
+    return src.at(x, y, c);
+  };
+  for (int c = 0; c < ch; ++c)
+    out[c] = w00 * fetch(x0, y0, c) + w10 * fetch(x0 + 1, y0, c) + w01 * fetch(x0, y0 + 1, c) +
+             w11 * fetch(x0 + 1, y0 + 1, c);
+}
 
 // out(p) = src(src_to_dst^-1 (p)) with bilinear sampling. When the transform shrinks by 2x or more
 // (by area), the source is first area-averaged by the integer factor floor(shrink) so that the

@@ -70,19 +70,6 @@ class Ownership {
   std::array<Edge, 3> edges_;
 };
 
-// Bilinear sample at (x, y) with replicated borders, into out[0..channels).
-void sample_bilinear_replicate(const Image& src, double x, double y, float* out) {
-  x = std::clamp(x, 0.0, src.width - 1.0);
-  y = std::clamp(y, 0.0, src.height - 1.0);
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const int x1 = std::min(x0 + 1, src.width - 1), y1 = std::min(y0 + 1, src.height - 1);
-  const float fx = static_cast<float>(x - x0), fy = static_cast<float>(y - y0);
-  for (int c = 0; c < src.channels; ++c) {
-    const float top = src.at(x0, y0, c) + fx * (src.at(x1, y0, c) - src.at(x0, y0, c));
-    const float bottom = src.at(x0, y1, c) + fx * (src.at(x1, y1, c) - src.at(x0, y1, c));
-    out[c] = top + fy * (bottom - top);
-  }
-}
 
 }  // namespace
 
@@ -183,7 +170,7 @@ Image piecewise_affine_warp(const Image& src, const std::vector<Point>& src_poin
     for (const PixelSpan& span : spans)
       for (int x = span.x_begin; x < span.x_end; ++x) {
         const Point p = dst_to_src.apply(Point{double(x), double(span.y)});
-        sample_bilinear_replicate(src, p.x, p.y, &out.at(x, span.y));
+        sample_bilinear(src, p.x, p.y, Border{BorderMode::Replicate, 0}, &out.at(x, span.y));
       }
   }
   return out;
