@@ -96,11 +96,15 @@ void save_module(Module& module, const std::string& path, const std::map<std::st
 }
 
 std::map<std::string, std::string> load_module(Module& module, const std::string& path) {
+  const SafetensorsFile file = read_safetensors(path);
+  load_module(module, file, path);
+  return file.metadata;
+}
+
+void load_module(Module& module, const SafetensorsFile& file, const std::string& path) {
   SlotCollector collector;
   module.visit(collector, "");
-  const SafetensorsFile file = read_safetensors(path);
   from_file(collector.slots, file, path, "checkpoint for " + module.describe());
-  return file.metadata;
 }
 
 void save_optimizer(Optimizer& optimizer, const std::string& path, const std::map<std::string, std::string>& metadata) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "layers/module.h"
+#include "layers/safetensors.h"
 #include "optim/optimizer.h"
 
 namespace keynet {
@@ -13,6 +14,8 @@ namespace keynet {
 void save_module(Module& module, const std::string& path, const std::map<std::string, std::string>& metadata = {});
 // Returns the file's metadata.
 std::map<std::string, std::string> load_module(Module& module, const std::string& path);
+// The same from a file already read (e.g. to look at its metadata first); `path` names it in errors.
+void load_module(Module& module, const SafetensorsFile& file, const std::string& path);
 
 void save_optimizer(Optimizer& optimizer, const std::string& path,
                     const std::map<std::string, std::string>& metadata = {});

@@ -105,8 +105,10 @@ void save_model(Module& module, const std::string& path, const ModelCard& card,
 }
 
 std::map<std::string, std::string> load_model(Module& module, const std::string& path, const ModelCard& expected) {
-  check_card(read_card(path), expected, path);
-  return load_module(module, path);
+  const SafetensorsFile file = read_safetensors(path);
+  check_card(ModelCard::from_metadata(file.metadata, path), expected, path);
+  load_module(module, file, path);
+  return file.metadata;
 }
 
 }  // namespace keynet::train

@@ -13,6 +13,7 @@
 #include "apps/common/plots.h"
 #include "data/draw.h"
 #include "data/imm.h"
+#include "layers/checkpoint.h"
 #include "layers/conv2d.h"
 #include "train/progress.h"
 #include "train/trainer.h"
@@ -291,7 +292,8 @@ LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Dev
                            const std::string& test_time_mirror) {
   KEYNET_CHECK(fs::exists(path), path, ": no such model file");
   LoadedModel loaded;
-  loaded.card = train::read_card(path);
+  const SafetensorsFile file = read_safetensors(path);  // read once: the card decides what to build
+  loaded.card = train::ModelCard::from_metadata(file.metadata, path);
   loaded.size = {loaded.card.input_width, loaded.card.input_height};
   train::ModelCard expected = model_card(recipe, loaded.card.architecture, loaded.size);
   train::check_card(loaded.card, expected, path);
@@ -303,7 +305,7 @@ LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Dev
   KEYNET_CHECK(known_size, path, ": input size ", loaded.size.width, "x", loaded.size.height, " is not one ",
                recipe.app, " takes");
   loaded.model = build_model(recipe, loaded.card.architecture, loaded.size, 0);
-  train::load_model(*loaded.model, path, expected);
+  load_module(*loaded.model, file, path);
   to_device(*loaded.model, device);
   const auto recorded = loaded.card.recipe.find("test_time_mirror");
   const bool mirror = test_time_mirror == "model"
