@@ -1,0 +1,34 @@
+// The iBUG 300-W landmark app (part 3 of the course project): 68 points with a ResNet18 on face crops.
+// The app states its recipe (input size, crop, augmentation, loss, schedule) and calls run_ibug_app,
+// which owns the subcommands:
+//   train    on labels_ibug_300W_train.xml, a seeded ~10% of its source photos held out for validation
+//   eval     a model on any label XML: NME, failure rate, AUC and the CED curve, the Kaggle MAE in the
+//            stored and the original photos' pixels, with the XML's boxes and with boxes found by the app
+//   kaggle   the Kaggle submission CSV (Id,Predicted) for a label XML
+//   predict  points on photos, the face found without a box (train/face_finder.h) unless one is given
+#pragma once
+#include <string>
+
+#include "apps/common/cli.h"
+#include "data/augment.h"
+
+namespace keynet::apps {
+
+struct IbugRecipe {
+  std::string app;
+  std::string summary;
+  int input_size = 224;             // square network input, gray
+  double crop_enlarge = 1.3;        // square crop side = max(box w, h) * crop_enlarge
+  std::string loss = "l1";          // mse | l1
+  int warmup_epochs = 0;
+  double final_lr_fraction = 0;     // cosine schedule's floor
+  double weight_decay = 0;
+  double validation_fraction = 0.1; // of the training XML's faces, by whole source photos
+  bool test_time_mirror = true;
+  data::AugmentOptions augment_options;
+  TrainFlags defaults;
+};
+
+int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe);
+
+}  // namespace keynet::apps
