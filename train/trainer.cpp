@@ -31,6 +31,12 @@ void place(Module& model, Loss& loss, Optimizer& optimizer, Device device, Impl 
   model.set_needs_input_grad(false);  // nothing reads the gradient of the images
 }
 
+std::unique_ptr<Loss> make_loss(const std::string& name) {
+  if (name == "l1") return std::make_unique<L1Loss>();
+  KEYNET_CHECK(name == "mse", "--loss: expected mse or l1, got '", name, "'");
+  return std::make_unique<MSELoss>();
+}
+
 Schedule::Kind parse_schedule(const std::string& name) {
   if (name == "cosine") return Schedule::Cosine;
   KEYNET_CHECK(name == "constant", "--schedule: expected cosine or constant, got '", name, "'");

@@ -6,6 +6,7 @@
 // bitwise the run that was never stopped).
 #pragma once
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,9 @@ struct Schedule {
   double final_fraction = 0.0;  // cosine: the last step's lr is lr * final_fraction
 };
 Schedule::Kind parse_schedule(const std::string& name);  // "cosine" | "constant"
+
+// The training loss an app's --loss names: "mse" or "l1" (on targets normalised to [-1, 1]).
+std::unique_ptr<Loss> make_loss(const std::string& name);
 
 // The learning rate of step `step` (0-based) of `total_steps`.
 double scheduled_lr(double base_lr, const Schedule& schedule, int64_t step, int64_t total_steps,

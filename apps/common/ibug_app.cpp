@@ -79,12 +79,6 @@ void cache(data::KeypointDataset& set) {
   KEYNET_CHECK(failed.empty(), failed.empty() ? "" : failed.front().what, ": ", failed.empty() ? "" : failed.front().reason);
 }
 
-std::unique_ptr<Loss> make_loss(const std::string& name) {
-  if (name == "l1") return std::make_unique<L1Loss>();
-  KEYNET_CHECK(name == "mse", "--loss: expected mse or l1, got '", name, "'");
-  return std::make_unique<MSELoss>();
-}
-
 train::ModelCard model_card(const IbugRecipe& recipe, int size, double enlarge) {
   train::ModelCard card;
   card.app = recipe.app;
@@ -136,7 +130,7 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
 
   Rng init(flags.seed);                                                                              // model
   ResNet18 model(1, 2 * data::kIbugPoints, init);
-  auto loss = make_loss(command.loss);                                                               // loss
+  auto loss = train::make_loss(command.loss);                                                        // loss
   Adam adam(model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
   train::place(model, *loss, adam, device, parse_impl(flags.impl));
 
@@ -172,12 +166,11 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   const train::Predictions final_predictions =
       train::predict_dataset(model, *loss, validation_set, kEvalBatch, device, tta);
   const double nme = mean(per_face_nme(final_predictions));
-  double seconds = 0, first_below_6_4 = -1, elapsed = 0;
+  double seconds = 0, first_below_6_4 = -1;
   for (const train::EpochRecord& r : log) {
-    elapsed += r.seconds;
-    if (first_below_6_4 < 0 && r.val_metric < 6.4) first_below_6_4 = elapsed;
+    seconds += r.seconds;
+    if (first_below_6_4 < 0 && r.val_metric < 6.4) first_below_6_4 = seconds;
   }
-  seconds = elapsed;
   run.update_metrics({{"app", recipe.app},
                       {"device", to_string(device)},
                       {"commit", card.commit},

@@ -145,12 +145,6 @@ train::ModelCard model_card(const ImmRecipe& recipe, const std::string& architec
   return card;
 }
 
-std::unique_ptr<Loss> make_loss(const std::string& name) {
-  if (name == "l1") return std::make_unique<L1Loss>();
-  KEYNET_CHECK(name == "mse", "--loss: expected mse or l1, got '", name, "'");
-  return std::make_unique<MSELoss>();
-}
-
 // The course's metrics on a set of predictions in the 640x480 originals' pixels.
 json imm_metrics(const train::Predictions& p) {
   return {{"mse_normalized", train::normalized_mse(p.predicted, p.truth, data::kImmWidth, data::kImmHeight)},
@@ -203,7 +197,7 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
 
   ImmData data = load_imm(recipe, flags.data, split, size, command.augment);                       // data
   auto model = build_model(recipe, command.architecture, size, flags.seed);                         // model
-  auto loss = make_loss(command.loss);                                                              // loss
+  auto loss = train::make_loss(command.loss);                                                       // loss
   Adam adam(*model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
   train::place(*model, *loss, adam, device, parse_impl(flags.impl));
 
