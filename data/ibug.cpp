@@ -190,4 +190,8 @@ Affine crop_to_original(const CropManifestEntry& e) {
   return {ix, 0, 0.5 * ix - 0.5 + e.crop_left, 0, iy, 0.5 * iy - 0.5 + e.crop_top};
 }
 
+std::string ibug_mirror_permutation_path() {
+  return (std::filesystem::path(__FILE__).parent_path() / "ibug_mirror_permutation_68.txt").string();
+}
+
 }  // namespace keynet::data

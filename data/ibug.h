@@ -36,6 +36,10 @@ struct CropManifestEntry {
   int new_w = 0, new_h = 0;         // the stored image
   double scale_x = 1, scale_y = 1;  // new / crop
 };
+// The 68-point mirror permutation (a copy of the dataset's mirror_permutation_68.txt, so that a model
+// can be mirrored at test time without the data).
+std::string ibug_mirror_permutation_path();
+
 std::map<std::string, CropManifestEntry> read_crop_manifest(const std::string& path);
 
 // Stored-image pixels -> original-photo pixels (both 0-based):

@@ -4,13 +4,17 @@
 // make_app_fixtures.sh wrote both).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
+#include "data/ibug.h"
+#include "data/image.h"
 #include "layers/safetensors.h"
+#include "tensor/rng.h"
 #include "test_data_support.h"
 
 using keynet::data::testing::contains;
@@ -172,4 +176,118 @@ TEST_CASE("eval of the shipped models on the validation faces reproduces RESULTS
     CHECK(got_mse == doctest::Approx(mse).epsilon(1e-3));
     CHECK(got_px == doctest::Approx(px).epsilon(1e-3));
   }
+}
+
+// ---------------------------------------------------------------- ibug_landmarks (the shipped model)
+
+namespace {
+
+const std::string kIbugModel = std::string(KEYNET_SOURCE_DIR) + "/models/ibug_landmarks.safetensors";
+const std::string kIbugLabels = fixture("ibug/labels_fixture.xml");
+
+std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream lines(read_text(path));
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> cells;
+    std::istringstream row(line);
+    std::string cell;
+    while (std::getline(row, cell, ',')) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("ibug_landmarks kaggle: one row per coordinate, Id = face*136 + 2*point + (x 0, y 1), original pixels") {
+  TempDir dir("ibug_kaggle");
+  const Outcome kaggle = run("ibug_landmarks kaggle --labels " + kIbugLabels + " --out " + dir.file("kaggle.csv"));
+  INFO(kaggle.output);
+  REQUIRE(kaggle.exit_code == 0);
+  const Outcome eval = run("ibug_landmarks eval --found-boxes false --labels " + kIbugLabels + " --out " + dir.file("eval"));
+  INFO(eval.output);
+  REQUIRE(eval.exit_code == 0);
+
+  const auto rows = read_csv(dir.file("kaggle.csv"));
+  const auto faces = read_csv(dir.file("eval/predictions/eval_labels_fixture.csv"));  // stored-image pixels
+  REQUIRE(faces.size() == 3);  // header and the fixture XML's two faces
+  REQUIRE(rows.size() == 1 + 2 * 136);
+  CHECK(rows[0] == std::vector<std::string>{"Id", "Predicted"});
+  const auto manifest = keynet::data::read_crop_manifest(fixture("ibug/crop_manifest.csv"));
+  for (int face = 0; face < 2; ++face) {
+    const keynet::data::Affine to_original = keynet::data::crop_to_original(manifest.at(faces[face + 1][0]));
+    for (int point = 0; point < 68; ++point) {
+      const keynet::data::Point stored{std::stod(faces[face + 1][1 + 2 * point]), std::stod(faces[face + 1][2 + 2 * point])};
+      const keynet::data::Point original = to_original.apply(stored);
+      const auto& x_row = rows[1 + face * 136 + 2 * point];
+      const auto& y_row = rows[2 + face * 136 + 2 * point];
+      REQUIRE(x_row.size() == 2);
+      CHECK(std::stoi(x_row[0]) == face * 136 + 2 * point);
+      CHECK(std::stoi(y_row[0]) == face * 136 + 2 * point + 1);
+      CHECK(std::stod(x_row[1]) == doctest::Approx(original.x).epsilon(1e-5));
+      CHECK(std::stod(y_row[1]) == doctest::Approx(original.y).epsilon(1e-5));
+    }
+  }
+  // The first fixture face's crop starts at x = 747 of its photo: the rows are not in stored pixels.
+  CHECK(std::stod(rows[1][1]) > 747);
+}
+
+TEST_CASE("ibug_landmarks predict finds the fixture face by itself; a blank or noise image gets 'no face found'") {
+  const std::string photo = fixture("ibug/afw/2805422179_4.jpg");
+  const Outcome outcome = run("ibug_landmarks predict --format json --drawn-out /tmp/keynet_test_ibug_predict " + photo,
+                              "", false);
+  INFO(outcome.output);
+  REQUIRE(outcome.exit_code == 0);
+  const nlohmann::json found = nlohmann::json::parse(outcome.output);
+  const std::vector<keynet::data::Point> truth = keynet::data::read_pts(fixture("ibug/afw/2805422179_4.pts"), 68);
+  REQUIRE(found.size() == 1);
+  REQUIRE(found[0]["points"].size() == 68);
+  double distance = 0;
+  for (int i = 0; i < 68; ++i)
+    distance += std::hypot(found[0]["points"][i][0].get<double>() - truth[i].x,
+                           found[0]["points"][i][1].get<double>() - truth[i].y);
+  MESSAGE("mean distance to the labels: ", distance / 68, " px on a 149x150 photo");
+  CHECK(distance / 68 < 4.0);
+
+  TempDir dir("ibug_no_face");
+  keynet::data::Image blank(200, 160, 1), noise(200, 160, 1);
+  keynet::Rng rng(7);
+  for (int y = 0; y < 160; ++y)
+    for (int x = 0; x < 200; ++x) blank.at(x, y) = 128, noise.at(x, y) = static_cast<float>(rng.below(256));
+  keynet::data::save_png(dir.file("blank.png"), blank);
+  keynet::data::save_png(dir.file("noise.png"), noise);
+  for (const char* name : {"blank.png", "noise.png"}) {
+    const Outcome none = run("ibug_landmarks predict --drawn-out " + dir.file("drawn") + " " + dir.file(name));
+    INFO(none.output);
+    CHECK(none.exit_code == 1);
+    CHECK(contains(none.output, dir.file(name) + ": no face found"));
+    CHECK(!contains(none.output, ",67,"));  // no points printed
+  }
+}
+
+TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points") {
+  TempDir dir("ibug_head");
+  keynet::SafetensorsFile file = keynet::read_safetensors(kIbugModel);
+  auto& weight = file.tensors.at("fc.weight");
+  weight.shape = {10, 512};
+  weight.data.resize(10 * 512 * 4);
+  file.tensors.at("fc.bias").shape = {10};
+  file.tensors.at("fc.bias").data.resize(10 * 4);
+  keynet::write_safetensors(dir.file("head10.safetensors"), file);
+  const Outcome wrong_head = run("ibug_landmarks predict --model " + dir.file("head10.safetensors") + " " +
+                                 fixture("ibug/afw/2805422179_4.jpg"));
+  INFO(wrong_head.output);
+  CHECK(wrong_head.exit_code == 1);
+  CHECK(contains(wrong_head.output, "head10.safetensors"));
+  CHECK(contains(wrong_head.output, "fc.weight"));
+
+  file.metadata["keynet.num_points"] = "5";
+  keynet::write_safetensors(dir.file("points5.safetensors"), file);
+  const Outcome wrong_card = run("ibug_landmarks predict --model " + dir.file("points5.safetensors") + " " +
+                                 fixture("ibug/afw/2805422179_4.jpg"));
+  INFO(wrong_card.output);
+  CHECK(wrong_card.exit_code == 1);
+  CHECK(contains(wrong_card.output, "points5.safetensors"));
 }

@@ -47,8 +47,13 @@ void save_best_and_worst(const std::string& path, const train::Predictions& pred
   count = std::min<int>(count, static_cast<int>(order.size()) / 2);
   std::vector<size_t> chosen(order.begin(), order.begin() + count);
   chosen.insert(chosen.end(), order.end() - count, order.end());
+  save_prediction_grid(path, predictions, chosen, std::max(1, count), width);
+}
+
+void save_prediction_grid(const std::string& path, const train::Predictions& predictions,
+                          const std::vector<size_t>& faces, int columns, int width) {
   std::vector<data::Image> cells;
-  for (size_t face : chosen) {
+  for (size_t face : faces) {
     const data::Image original = data::load_image(predictions.images[face]);
     const double scale = static_cast<double>(width) / original.width;
     const int height = static_cast<int>(original.height * scale + 0.5);
@@ -58,7 +63,7 @@ void save_best_and_worst(const std::string& path, const train::Predictions& pred
     data::draw_points(image, to_cell.apply(predictions.predicted[face]), data::kPredictionColor, 2);
     cells.push_back(std::move(image));
   }
-  data::save_png(path, data::make_grid(cells, std::max(1, count)));
+  data::save_png(path, data::make_grid(cells, columns));
 }
 
 void save_filter_grid(const std::string& path, const Tensor& weight, int zoom) {

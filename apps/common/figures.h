@@ -21,6 +21,10 @@ void save_training_curves(const std::string& path, const std::vector<train::Epoc
 // their original images scaled to `width` pixels wide, best first: ground truth green, prediction red.
 void save_best_and_worst(const std::string& path, const train::Predictions& predictions,
                          const std::vector<double>& errors, int count, int width);
+// The faces `faces` (indices into predictions) in that order, `columns` per row, each `width` wide:
+// truth and prediction drawn on the labelled image.
+void save_prediction_grid(const std::string& path, const train::Predictions& predictions,
+                          const std::vector<size_t>& faces, int columns, int width);
 
 // A grid of a (K, 1, R, S) convolution weight: one cell per filter, each scaled to its own range and
 // enlarged `zoom` times.

@@ -1,18 +1,27 @@
 #include "apps/common/ibug_app.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iomanip>
 #include <map>
+#include <numeric>
 #include <regex>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "apps/common/figures.h"
+#include "apps/common/keypoint_files.h"
+#include "apps/common/plots.h"
+#include "data/draw.h"
 #include "data/ibug.h"
 #include "layers/checkpoint.h"
 #include "layers/resnet.h"
+#include "train/face_finder.h"
+#include "train/model_file.h"
 #include "train/progress.h"
 #include "train/trainer.h"
 
@@ -25,11 +34,12 @@ namespace {
 
 constexpr int kEvalBatch = 32;
 constexpr const char* kArchitecture = "resnet18";
+constexpr double kFailureNme = 8.0;  // percent: the 300-W failure threshold
 
 std::string ibug_dir(const std::string& data_flag) { return find_data_dir(data_flag, "ibug_300w") + "/ibug_300w"; }
 
-std::vector<int> mirror_permutation(const std::string& dir) {
-  return data::read_mirror_permutation(dir + "/mirror_permutation_68.txt", data::kIbugPoints);
+std::vector<int> mirror_permutation() {
+  return data::read_mirror_permutation(data::ibug_mirror_permutation_path(), data::kIbugPoints);
 }
 
 // The photo a face was cut from: "afw/1051618982_2.jpg" -> "afw/1051618982".
@@ -118,7 +128,7 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   const TrainFlags& flags = command.flags;
   const Device device = train::resolve_device(flags.device);
   const std::string dir = ibug_dir(flags.data);
-  const std::vector<int> mirror = mirror_permutation(dir);
+  const std::vector<int> mirror = mirror_permutation();
 
   const TrainValidation split =                                                                      // data
       split_by_photo(data::read_dlib_xml(dir + "/labels_ibug_300W_train.xml", data::kIbugPoints),
@@ -147,6 +157,7 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
                  {"loss", command.loss}, {"schedule", flags.schedule},
                  {"warmup_epochs", std::to_string(command.warmup_epochs)},
                  {"weight_decay", std::to_string(command.weight_decay)},
+                 {"crop_enlarge", std::to_string(command.crop_enlarge)},
                  {"test_time_mirror", command.test_time_mirror ? "on" : "off"}};
   train::FitOptions fit{.epochs = flags.epochs,
                         .lr = flags.lr,
@@ -185,6 +196,257 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
               final_predictions.predicted.size(), flags.epochs, nme, train::format_duration(seconds).c_str());
 }
 
+// ---------------------------------------------------------------- eval, kaggle and predict
+
+struct ModelCommand {
+  std::string model, data, device = "auto", impl = "fast", labels, out, format = "csv";
+  std::string drawn_out = "predictions";   // predict: where the images with their points go
+  std::string test_time_mirror = "model";  // model (as its file says) | on | off
+  bool found_boxes = true;                 // eval: also with the boxes the app finds itself
+  std::vector<double> box;                 // predict: left top width height, instead of finding the face
+  std::vector<std::string> images;
+};
+
+std::string default_model_path(const IbugRecipe& recipe) {
+  return (fs::path(KEYNET_SOURCE_DIR) / "models" / (recipe.app + ".safetensors")).string();
+}
+
+struct LoadedModel {
+  std::unique_ptr<ResNet18> model;
+  train::ModelCard card;
+  data::SampleOptions framing;
+  std::vector<int> mirror;  // test-time mirroring, as the model was validated
+};
+
+// The crop enlargement a model was trained with, from its framing sentence (model_card writes it).
+double framing_enlarge(const train::ModelCard& card, const std::string& path) {
+  static const std::regex factor(R"(\* ([0-9]+(\.[0-9]+)?))");
+  std::smatch match;
+  KEYNET_CHECK(std::regex_search(card.framing, match, factor), path, ": the model's framing '", card.framing,
+               "' does not say how much the face box is enlarged");
+  return std::stod(match[1].str());
+}
+
+LoadedModel load_ibug_model(const IbugRecipe& recipe, const ModelCommand& command, Device device) {
+  KEYNET_CHECK(fs::exists(command.model), command.model, ": no such model file");
+  LoadedModel loaded;
+  const SafetensorsFile file = read_safetensors(command.model);
+  loaded.card = train::ModelCard::from_metadata(file.metadata, command.model);
+  const double enlarge = framing_enlarge(loaded.card, command.model);
+  train::check_card(loaded.card, model_card(recipe, loaded.card.input_width, enlarge), command.model);
+  KEYNET_CHECK(loaded.card.input_width == loaded.card.input_height, command.model, ": input ",
+               loaded.card.input_width, "x", loaded.card.input_height, " is not square");
+  Rng unused(0);
+  loaded.model = std::make_unique<ResNet18>(1, 2 * data::kIbugPoints, unused);
+  load_module(*loaded.model, file, command.model);
+  to_device(*loaded.model, device);
+  loaded.framing = sample_options(recipe, loaded.card.input_width, enlarge, {});
+  const auto recorded = loaded.card.recipe.find("test_time_mirror");
+  const bool mirror = command.test_time_mirror == "model"
+                          ? recorded != loaded.card.recipe.end() && recorded->second == "on"
+                          : command.test_time_mirror == "on";
+  if (mirror) loaded.mirror = mirror_permutation();
+  return loaded;
+}
+
+train::FaceFinderOptions finder_options(const LoadedModel& loaded) {
+  train::FaceFinderOptions options;
+  options.framing = loaded.framing;
+  options.num_points = data::kIbugPoints;
+  options.mirror_permutation = loaded.mirror;
+  return options;
+}
+
+// Each face's points mapped to its original photo through crop_manifest.csv beside the label XML
+// (empty when there is none or it lacks a face's image).
+std::vector<data::Affine> to_original_photos(const std::string& labels, const train::Predictions& p) {
+  const fs::path dir = fs::path(labels).parent_path();
+  if (!fs::exists(dir / "crop_manifest.csv")) return {};
+  const auto manifest = data::read_crop_manifest((dir / "crop_manifest.csv").string());
+  std::vector<data::Affine> transforms;
+  for (const std::string& image : p.images) {
+    const auto entry = manifest.find(fs::path(image).lexically_relative(dir).generic_string());
+    if (entry == manifest.end()) return {};
+    transforms.push_back(data::crop_to_original(entry->second));
+  }
+  return transforms;
+}
+
+// The field's metrics: NME (%), failure rate at NME > 8%, AUC of the CED up to 8%, the Kaggle MAE.
+json landmark_metrics(const train::Predictions& p, const std::vector<data::Affine>& to_original) {
+  const std::vector<double> nme = per_face_nme(p);
+  double failures = 0, auc = 0;
+  for (double e : nme) {
+    failures += e > kFailureNme;
+    auc += std::max(0.0, kFailureNme - e) / kFailureNme;  // the CED's integral up to 8%, normalised
+  }
+  const double faces = static_cast<double>(nme.size());
+  json metrics = {{"faces", nme.size()},
+                  {"nme_percent", mean(nme)},
+                  {"failure_rate_percent", 100 * failures / faces},
+                  {"auc_8", auc / faces},
+                  {"kaggle_mae_stored_px", train::mean_absolute_error(p.predicted, p.truth)}};
+  if (!to_original.empty()) {
+    std::vector<train::Points> predicted, truth;
+    for (size_t i = 0; i < p.predicted.size(); ++i) {
+      predicted.push_back(to_original[i].apply(p.predicted[i]));
+      truth.push_back(to_original[i].apply(p.truth[i]));
+    }
+    metrics["kaggle_mae_original_px"] = train::mean_absolute_error(predicted, truth);
+  }
+  return metrics;
+}
+
+Series ced_series(const std::string& label, const std::vector<double>& nme) {
+  Series series{label, {}, {}};
+  for (int step = 0; step <= 200; ++step) {
+    const double x = 0.05 * step;
+    series.x.push_back(x);
+    series.y.push_back(static_cast<double>(std::count_if(nme.begin(), nme.end(), [&](double e) { return e <= x; })) /
+                       static_cast<double>(nme.size()));
+  }
+  return series;
+}
+
+// One row per face in XML order: image file as the XML names it, then x0,y0..x67,y67 in its pixels.
+void write_predictions_csv(const std::string& path, const train::Predictions& p, const std::string& labels) {
+  const fs::path dir = fs::path(labels).parent_path();
+  std::ofstream out(path + ".tmp");
+  out << "image";
+  for (int i = 0; i < data::kIbugPoints; ++i) out << ",x" << i << ",y" << i;
+  out << '\n' << std::setprecision(7);
+  for (size_t face = 0; face < p.predicted.size(); ++face) {
+    out << fs::path(p.images[face]).lexically_relative(dir).generic_string();
+    for (const data::Point& q : p.predicted[face]) out << ',' << q.x << ',' << q.y;
+    out << '\n';
+  }
+  KEYNET_CHECK(out.good(), path, ": could not write the predictions");
+  out.close();
+  fs::rename(path + ".tmp", path);
+}
+
+void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
+  const Device device = train::resolve_device(command.device);
+  set_default_impl(parse_impl(command.impl));
+  LoadedModel loaded = load_ibug_model(recipe, command, device);
+  const std::vector<data::LandmarkRecord> records = data::read_dlib_xml(command.labels, data::kIbugPoints);
+  data::KeypointDataset set(records, loaded.framing);
+  L1Loss loss;
+  const auto started = std::chrono::steady_clock::now();
+  const train::Predictions p = train::predict_dataset(*loaded.model, loss, set, kEvalBatch, device, loaded.mirror);
+  const std::vector<data::Affine> to_original = to_original_photos(command.labels, p);
+  json metrics = {{"model", command.model}, {"labels", command.labels}, {"xml_boxes", landmark_metrics(p, to_original)}};
+  std::printf("%s on %s (%zu faces), XML boxes: %s\n", command.model.c_str(), command.labels.c_str(),
+              p.predicted.size(), metrics["xml_boxes"].dump().c_str());
+  Panel ced{"Cumulative error distribution", "NME (% of the outer-eye-corner distance)", "fraction of faces", false,
+            {ced_series("XML boxes", per_face_nme(p))}};
+
+  train::Predictions found = p;
+  if (command.found_boxes) {
+    const train::FaceFinderOptions options = finder_options(loaded);
+    int no_face = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const train::FoundFace face = train::find_face(*loaded.model, data::load_image(records[i].image_path), options, device);
+      found.predicted[i] = face.points;
+      no_face += !face.found;
+      if ((i + 1) % 25 == 0 || i + 1 == records.size())
+        std::fprintf(stderr, "finding faces: %zu/%zu\n", i + 1, records.size());
+    }
+    metrics["found_boxes"] = landmark_metrics(found, to_original);
+    metrics["found_boxes"]["no_face_answers"] = no_face;
+    std::printf("boxes found by the app: %s\n", metrics["found_boxes"].dump().c_str());
+    ced.series.push_back(ced_series("boxes found by the app", per_face_nme(found)));
+  }
+  metrics["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!command.out.empty()) {
+    train::RunFolder run(command.out);
+    const std::string name = fs::path(command.labels).stem().string();
+    run.update_metrics({{"eval_" + name, metrics}});
+    write_predictions_csv(run.prediction_file("eval_" + name + ".csv"), p, command.labels);
+    if (command.found_boxes) write_predictions_csv(run.prediction_file("eval_" + name + "_found_boxes.csv"), found, command.labels);
+    plot_panels(run.figure("ced_" + name + ".png"), {ced});
+    const std::vector<double> nme = per_face_nme(p);
+    std::vector<size_t> order(nme.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return nme[a] < nme[b]; });
+    const size_t n = order.size();
+    std::vector<size_t> chosen;  // best, median and worst rows of four
+    for (size_t start : {size_t{0}, n / 2 >= 2 ? n / 2 - 2 : 0, n >= 4 ? n - 4 : 0})
+      for (size_t k = start; k < std::min(n, start + 4); ++k) chosen.push_back(order[k]);
+    save_prediction_grid(run.figure("best_median_worst_" + name + ".png"), p, chosen, 4, 240);
+  }
+}
+
+void kaggle_command(const IbugRecipe& recipe, const ModelCommand& command) {
+  const Device device = train::resolve_device(command.device);
+  set_default_impl(parse_impl(command.impl));
+  LoadedModel loaded = load_ibug_model(recipe, command, device);
+  data::KeypointDataset set(data::read_dlib_xml(command.labels, data::kIbugPoints), loaded.framing);
+  L1Loss loss;
+  const train::Predictions p = train::predict_dataset(*loaded.model, loss, set, kEvalBatch, device, loaded.mirror);
+  const std::vector<data::Affine> to_original = to_original_photos(command.labels, p);
+  KEYNET_CHECK(!to_original.empty(), command.labels, ": the Kaggle CSV is in original-photo pixels, and ",
+               (fs::path(command.labels).parent_path() / "crop_manifest.csv").string(),
+               " is missing or lacks one of its images");
+  const std::string path = command.out.empty() ? "kaggle.csv" : command.out;
+  std::ofstream out(path + ".tmp");
+  out << "Id,Predicted\n" << std::setprecision(8);
+  for (size_t image = 0; image < p.predicted.size(); ++image) {
+    const train::Points points = to_original[image].apply(p.predicted[image]);
+    for (size_t point = 0; point < points.size(); ++point) {
+      const size_t id = image * 2 * data::kIbugPoints + 2 * point;
+      out << id << ',' << points[point].x << '\n' << id + 1 << ',' << points[point].y << '\n';
+    }
+  }
+  KEYNET_CHECK(out.good(), path, ": could not write the Kaggle CSV");
+  out.close();
+  fs::rename(path + ".tmp", path);
+  std::fprintf(stderr, "%s: %zu rows for %zu faces\n", path.c_str(), p.predicted.size() * 2 * data::kIbugPoints,
+               p.predicted.size());
+}
+
+void predict_command(const IbugRecipe& recipe, const ModelCommand& command) {
+  const Device device = train::resolve_device(command.device);
+  set_default_impl(parse_impl(command.impl));
+  LoadedModel loaded = load_ibug_model(recipe, command, device);
+  const train::FaceFinderOptions options = finder_options(loaded);
+  fs::create_directories(command.drawn_out);
+  std::vector<PointsEntry> entries;
+  std::vector<std::string> without_face;
+  if (command.format == "csv") std::printf("image,point,x,y\n");
+  for (const std::string& path : command.images) {
+    const data::Image image = data::load_image(path);
+    const auto started = std::chrono::steady_clock::now();
+    const train::FoundFace face =
+        command.box.empty()
+            ? train::find_face(*loaded.model, image, options, device)
+            : train::refine_face(*loaded.model, image, {command.box[0], command.box[1], command.box[2], command.box[3]},
+                                 options, device);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (command.box.empty() && !face.found) {
+      std::fprintf(stderr, "%s: no face found: the best of %d candidate boxes moves its points by %.1f%% of their eye "
+                   "distance when the crop moves (a face: at most %.1f%%) (%.1f s)\n", path.c_str(), face.candidates,
+                   face.inconsistency_percent, options.max_inconsistency_percent, seconds);
+      without_face.push_back(path);
+      continue;
+    }
+    data::Image drawn = data::to_rgb(image);
+    data::draw_points(drawn, face.points, data::kPredictionColor, std::max(2, image.width / 160));
+    const std::string png = (fs::path(command.drawn_out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
+    data::save_png(png, drawn);
+    if (command.format == "csv")
+      for (size_t i = 0; i < face.points.size(); ++i)
+        std::printf("%s,%zu,%.3f,%.3f\n", path.c_str(), i, face.points[i].x, face.points[i].y);
+    entries.push_back({path, image.width, image.height, recipe.app, face.points});
+    std::fprintf(stderr, "%s: face box %.0f,%.0f %.0fx%.0f (self-consistency %.1f%%, %d candidates), points drawn "
+                 "on %s (%.1f s)\n", path.c_str(), face.box.left, face.box.top, face.box.width, face.box.height,
+                 face.inconsistency_percent, face.candidates, png.c_str(), seconds);
+  }
+  if (command.format == "json") std::printf("%s", points_json(entries).c_str());
+  KEYNET_CHECK(without_face.empty(), "no face found in ", without_face.size(), " of ", command.images.size(),
+               " images, first ", without_face.front());
+}
+
 }  // namespace
 
 int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
@@ -215,6 +477,53 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
                         "validate on each face and its mirror image, averaged (recorded in the model file)")
       ->capture_default_str();
   train_cli->callback([&] { train_command(recipe, train); });
+
+  ModelCommand model_command;
+  model_command.model = default_model_path(recipe);
+  auto add_model_flags = [&](CLI::App& command) {
+    command.add_option("--model", model_command.model, "model file (safetensors written by train)")
+        ->capture_default_str();
+    add_device_flags(command, model_command.device, model_command.impl);
+    command.add_option("--test-time-mirror", model_command.test_time_mirror,
+                       "average each prediction with its mirror image's: model (as the model file says), on, off")
+        ->check(CLI::IsMember({"model", "on", "off"}))
+        ->capture_default_str();
+  };
+  CLI::App* eval_cli = app.add_subcommand(
+      "eval", "measure a model on a label XML: NME, failure rate, AUC, CED plot, Kaggle MAE; with the XML's boxes "
+              "and with the boxes the app finds itself");
+  add_model_flags(*eval_cli);
+  eval_cli->add_option("--labels", model_command.labels, "dlib XML of faces (e.g. labels_ibug_300W_test.xml)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  eval_cli->add_option("--found-boxes", model_command.found_boxes,
+                       "also measure with boxes found by the app (slow: about a second per face on the CPU)")
+      ->capture_default_str();
+  eval_cli->add_option("--out", model_command.out, "run folder for metrics.json, predictions/ and figures/");
+  eval_cli->callback([&] { eval_command(recipe, model_command); });
+
+  CLI::App* kaggle_cli = app.add_subcommand(
+      "kaggle", "write Id,Predicted for a label XML: Id = face*136 + 2*point + (0 for x, 1 for y), faces 0-based "
+                "in XML order, original-photo pixels (through crop_manifest.csv beside the XML)");
+  add_model_flags(*kaggle_cli);
+  kaggle_cli->add_option("--labels", model_command.labels, "dlib XML of faces")->required()->check(CLI::ExistingFile);
+  kaggle_cli->add_option("--out", model_command.out, "CSV file to write (default kaggle.csv)");
+  kaggle_cli->callback([&] { kaggle_command(recipe, model_command); });
+
+  CLI::App* predict_cli = app.add_subcommand(
+      "predict", "68 points on photos of any size: the face is found by the network itself (candidate boxes "
+                 "refined until they settle, the most self-consistent kept) unless --box is given; a photo "
+                 "without a face gets 'no face found' and a non-zero exit");
+  add_model_flags(*predict_cli);
+  predict_cli->add_option("images", model_command.images, "image files")->required()->check(CLI::ExistingFile);
+  predict_cli->add_option("--box", model_command.box, "the face box: left top width height, in pixels")
+      ->expected(4);
+  predict_cli->add_option("--format", model_command.format, "points on stdout: csv or json")
+      ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  predict_cli->add_option("--drawn-out", model_command.drawn_out, "folder for the images with their points drawn")
+      ->capture_default_str();
+  predict_cli->callback([&] { predict_command(recipe, model_command); });
   return run_cli(app, argc, argv);
 }
 
