@@ -185,8 +185,9 @@ void add_pair_options(CLI::App& command, PairCommand& target) {
       ->required();
   command.add_option("b", target.b, "second face")->required();
   command.add_option("--points-a", target.points_a,
-                     "keypoints of the first image (.asf, .pts, or predict's .json); default: a .asf or .pts beside it");
-  command.add_option("--points-b", target.points_b, "keypoints of the second image");
+                     "keypoints of the first image (.asf, .pts, or predict's .json), or auto (found by the shipped 68-point "
+                     "model); default: a .asf or .pts beside it");
+  command.add_option("--points-b", target.points_b, "keypoints of the second image, or auto");
   command.add_option("--size", target.size, "canvas WxH the faces are aligned onto (eyes at fixed places)")
       ->capture_default_str();
 }
@@ -237,7 +238,7 @@ int main(int argc, char** argv) {
   CLI::App* caricature_cli = app.add_subcommand(
       "caricature", "the face warped to mean + alpha (face - mean): alpha > 1 exaggerates, alpha < 0 reverses");
   caricature_cli->add_option("face", caricature.face, "an image, or a keypoints file that names it")->required();
-  caricature_cli->add_option("--points", caricature.points, "keypoints of the image (.asf, .pts, .json)");
+  caricature_cli->add_option("--points", caricature.points, "keypoints of the image (.asf, .pts, .json), or auto");
   caricature_cli->add_option("--alpha", caricature.alphas, "one or more alphas")->capture_default_str();
   caricature_cli->add_option("--mean-points", caricature.mean_points,
                              "mean shape to exaggerate from (e.g. mean_men.json from `mean`); default: IMM's frontal "

@@ -13,6 +13,7 @@
 #include "apps/common/keypoint_files.h"
 #include "apps/common/morph_faces.h"
 #include "data/face_align.h"
+#include "data/ibug.h"
 #include "data/imm.h"
 #include "test_data_support.h"
 
@@ -360,4 +361,22 @@ TEST_CASE("bad input: errors name the file and the problem") {
   // an unwritable GIF
   message = error_of([&] { write_gif(dir.file("no/such/folder/x.gif"), {Image(4, 4, 3)}, {Rgb{0, 0, 0}}, 30); });
   CHECK(contains(message, "x.gif"));
+}
+
+TEST_CASE("--points auto: the shipped 68-point model finds a photo's face; a blank image has none") {
+  const std::string photo = fixture("ibug/afw/2805422179_4.jpg");
+  const Face face = load_face(photo, kAutomaticPoints);
+  const std::vector<Point> truth = data::read_pts(fixture("ibug/afw/2805422179_4.pts"), 68);
+  REQUIRE(face.points.size() == 68);
+  double distance = 0;
+  for (size_t i = 0; i < truth.size(); ++i) distance += std::hypot(face.points[i].x - truth[i].x, face.points[i].y - truth[i].y);
+  CHECK(distance / 68 < 4.0);
+
+  TempDir dir("auto_points");
+  Image blank(120, 100, 3);
+  for (int y = 0; y < 100; ++y)
+    for (int x = 0; x < 120; ++x)
+      for (int c = 0; c < 3; ++c) blank.at(x, y, c) = 200;
+  data::save_png(dir.file("blank.png"), blank);
+  CHECK(contains(error_of([&] { load_face(dir.file("blank.png"), kAutomaticPoints); }), "blank.png: no face found"));
 }

@@ -449,6 +449,25 @@ void predict_command(const IbugRecipe& recipe, const ModelCommand& command) {
 
 }  // namespace
 
+std::vector<data::Point> detect_landmarks(const data::Image& image, const std::string& image_name,
+                                          const std::string& model_path) {
+  static std::map<std::string, LoadedModel> loaded_models;
+  IbugRecipe recipe;
+  recipe.app = "ibug_landmarks";
+  ModelCommand command;
+  command.model = model_path.empty() ? default_model_path(recipe) : model_path;
+  const Device device = train::resolve_device("auto");
+  auto at = loaded_models.find(command.model);
+  if (at == loaded_models.end()) at = loaded_models.emplace(command.model, load_ibug_model(recipe, command, device)).first;
+  const train::FaceFinderOptions options = finder_options(at->second);
+  const train::FoundFace face = train::find_face(*at->second.model, image, options, device);
+  KEYNET_CHECK(face.found, image_name, ": no face found (the best of ", face.candidates,
+               " candidate boxes moves its points by ", face.inconsistency_percent,
+               "% of their eye distance when the crop moves; a face: at most ", options.max_inconsistency_percent,
+               "%)");
+  return face.points;
+}
+
 int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
   CLI::App app{recipe.summary, recipe.app};
   app.require_subcommand(1);

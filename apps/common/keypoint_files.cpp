@@ -1,6 +1,8 @@
 // Keypoint files (IMM .asf, iBUG .pts, predict's JSON) and the images they belong to.
 #include "apps/common/keypoint_files.h"
 
+#include "apps/common/ibug_app.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cctype>
@@ -167,6 +169,12 @@ Face load_face(const std::string& input, const std::string& points_path) {
     KEYNET_CHECK(points_path.empty(), input, " is a keypoints file already; pass its image to use ", points_path);
     face.points_path = input;
     face.image_path = image_of_points_file(input);
+  } else if (points_path == kAutomaticPoints) {
+    face.image_path = input;
+    face.points_path = input + " (points found by the 68-point model)";
+    face.image = data::load_image(input);
+    face.points = detect_landmarks(face.image, input);
+    return face;
   } else {
     face.image_path = input;
     face.points_path = points_path.empty() ? points_file_beside(input) : points_path;

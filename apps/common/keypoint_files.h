@@ -39,7 +39,9 @@ struct Face {
 // working folder, else from the JSON's folder). For an image, the points come from `points_path`
 // (.asf, .pts or .json; from a JSON with several entries the one whose image is this image), or when
 // that is empty from a .asf or .pts of the same stem beside it. IMM .asf coordinates are relative and
-// are scaled to the image's actual size. Errors name the file at fault.
+// are scaled to the image's actual size. points_path "auto" (kAutomaticPoints) finds the face with the
+// shipped 68-point model (detect_landmarks). Errors name the file at fault.
+inline constexpr const char* kAutomaticPoints = "auto";
 Face load_face(const std::string& input, const std::string& points_path = "");
 
 }  // namespace keynet::apps
