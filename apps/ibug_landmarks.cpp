@@ -18,6 +18,6 @@ int main(int argc, char** argv) {
   recipe.test_time_mirror = true;                                                               // model, inference
   recipe.loss = "l1";                                                                           // loss
   recipe.warmup_epochs = 1;                                                                     // optimizer, loop
-  recipe.defaults = {.out = "runs/ibug_landmarks", .epochs = 80, .lr = 1e-3, .batch = 16};
+  recipe.defaults = {.out = "runs/ibug_landmarks", .epochs = 100, .lr = 1e-3, .batch = 16};
   return apps::run_ibug_app(argc, argv, recipe);
 }

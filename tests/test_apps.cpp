@@ -291,3 +291,24 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points") {
   CHECK(wrong_card.exit_code == 1);
   CHECK(contains(wrong_card.output, "points5.safetensors"));
 }
+
+TEST_CASE("eval of the shipped 68-point model on the test XML reproduces RESULTS.md's NME") {
+  const std::string labels = keynet::data::testing::shared_data("ibug_300w/labels_ibug_300W_test.xml");
+  if (labels.empty()) return;
+  // RESULTS.md's row "| `models/ibug_landmarks.safetensors` | the XML's | 3.867 | ..."
+  std::istringstream lines(read_text(std::string(KEYNET_SOURCE_DIR) + "/RESULTS.md"));
+  std::string line;
+  double recorded = -1;
+  while (std::getline(lines, line))
+    if (line.rfind("| `models/ibug_landmarks.safetensors` | the XML's |", 0) == 0)
+      recorded = std::stod(line.substr(line.find("the XML's |") + 11));
+  REQUIRE(recorded > 0);
+  const Outcome outcome = run("ibug_landmarks eval --found-boxes false --labels " + labels, "", false);
+  INFO(outcome.output);
+  REQUIRE(outcome.exit_code == 0);
+  const size_t at = outcome.output.find("XML boxes: ");
+  REQUIRE(at != std::string::npos);
+  const double nme = nlohmann::json::parse(outcome.output.substr(at + 11))["nme_percent"].get<double>();
+  MESSAGE("test NME ", nme, "% (RESULTS.md ", recorded, "%)");
+  CHECK(nme == doctest::Approx(recorded).epsilon(2e-4));
+}
