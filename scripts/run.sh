@@ -1,7 +1,141 @@
 #!/usr/bin/env bash
-# The main job at this stage of keynet: build, then time every op and a training step of the three
-# reference networks on the CPU (apps/bench_cpu). Arguments go to bench_cpu.
+# keynet's main job: build, train the nose-tip, 58-point and 68-point networks, evaluate, draw the
+# figures and morph faces found automatically, all into one results folder (default results/).
+#
+#   bash scripts/run.sh            quick mode (about 10 minutes on 2 CPU cores, build included): short
+#                                  demo trainings of all three networks, then evaluation, predictions
+#                                  and the morph with the models shipped in models/
+#   bash scripts/run.sh --full     reproduces RESULTS.md: the full recipes (hours on a CPU), evaluated
+#                                  with the models they train
+#   bash scripts/run.sh --smoke    every stage on a handful of images (CI)
+#   --force                        redo steps already done; --out DIR another results folder
+#
+# The GPU is used when there is one (the apps' --device auto). A step already done with the same
+# command, code and data is reused: each step's stamp holds a hash of all three. A failed step says
+# which, why (its log's tail) and where its whole log is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
-./build/bench_cpu "$@"
+
+mode=quick
+force=0
+out=results
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --full) mode=full ;;
+    --smoke) mode=smoke ;;
+    --force) force=1 ;;
+    --out) out=$2; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+data=${KEYNET_DATA:-../shared/data}
+if [ ! -d "$data/imm_face_db" ] || [ ! -d "$data/ibug_300w" ]; then
+  echo "run.sh: the datasets are not in $data (set KEYNET_DATA to the folder holding imm_face_db/ and ibug_300w/)" >&2
+  exit 1
+fi
+mkdir -p "$out/logs" "$out/.stamps"
+started=$(date +%s)
+
+echo "== build ($(nproc) cores)"
+bash scripts/build.sh > "$out/logs/build.log" 2>&1 || { tail -30 "$out/logs/build.log"; echo "run.sh: the build failed; log: $out/logs/build.log" >&2; exit 1; }
+
+# What a step's result depends on: the sources (tracked files' hashes plus uncommitted changes) and
+# the data's checksum lists.
+code_hash=$( { git rev-parse HEAD^{tree} 2>/dev/null || echo no-git; git diff HEAD 2>/dev/null; } | sha256sum | cut -c1-16)
+data_hash=$(cat "$data"/ibug_300w/SHA256SUMS.txt "$data"/imm_face_db/*.asf 2>/dev/null | sha256sum | cut -c1-16)
+
+# step NAME DESCRIPTION COMMAND...: runs COMMAND (stdout and stderr to $out/logs/NAME.log) unless the
+# stamp says it already ran with the same command, code and data.
+step() {
+  local name=$1 description=$2
+  shift 2
+  local stamp
+  stamp=$(printf '%s\n' "$*" "$code_hash" "$data_hash" | sha256sum | cut -c1-16)
+  if [ "$force" = 0 ] && [ "$(cat "$out/.stamps/$name" 2>/dev/null)" = "$stamp" ]; then
+    echo "== $description: done before with the same settings, code and data (--force redoes it)"
+    return
+  fi
+  echo "== $description"
+  local t0 status=0
+  t0=$(date +%s)
+  "$@" > "$out/logs/$name.log" 2>&1 || status=$?
+  if [ "$status" != 0 ]; then
+    tail -15 "$out/logs/$name.log" >&2
+    echo "run.sh: step '$name' ($description) failed with exit code $status; log: $out/logs/$name.log" >&2
+    exit 1
+  fi
+  echo "$stamp" > "$out/.stamps/$name"
+  echo "   $(( $(date +%s) - t0 )) s"
+}
+
+case $mode in
+  quick) nose_epochs=30; points_epochs=12; ibug_epochs=1; ibug_size=160 ;;
+  smoke) nose_epochs=1;  points_epochs=1;  ibug_epochs=1; ibug_size=32 ;;
+  full)  nose_epochs=160; points_epochs=150; ibug_epochs=100; ibug_size=160 ;;
+esac
+train=$out/train
+if [ "$mode" = full ]; then label=""; else label=" (demo: $mode mode, too short to be accurate; the evaluation uses models/)"; fi
+
+step train_nose_tip "part 1: train the nose-tip network, $nose_epochs epochs$label" \
+  ./build/nose_tip train --data "$data" --epochs "$nose_epochs" --out "$train/nose_tip"
+step train_face_points "part 2: train the 58-point network, $points_epochs epochs$label" \
+  ./build/face_points train --data "$data" --epochs "$points_epochs" --out "$train/face_points"
+step train_ibug "part 3: train ResNet18 on 68 iBUG landmarks, $ibug_epochs epochs at ${ibug_size}x$ibug_size$label" \
+  ./build/ibug_landmarks train --data "$data" --epochs "$ibug_epochs" --size "$ibug_size" --out "$train/ibug_landmarks"
+
+if [ "$mode" = full ]; then
+  nose_model=$train/nose_tip/checkpoints/last.safetensors
+  points_model=$train/face_points/checkpoints/last.safetensors
+  ibug_model=$train/ibug_landmarks/checkpoints/best.safetensors
+else
+  nose_model=models/nose_tip.safetensors
+  points_model=models/face_points.safetensors
+  ibug_model=models/ibug_landmarks.safetensors
+fi
+if [ "$mode" = smoke ]; then
+  ibug_labels=tests/fixtures/ibug/labels_fixture.xml
+  found_boxes=true
+  extra_photos=(tests/fixtures/ibug/afw/2805422179_4.jpg tests/fixtures/ibug/afw/5082623456_2.jpg)
+  frames=3
+else
+  ibug_labels=$data/ibug_300w/labels_ibug_300W_test.xml
+  found_boxes=$([ "$mode" = full ] && echo true || echo false)  # 11 minutes on a CPU for the 330 faces
+  extra_photos=("$data"/faces_extra/*.png "$data"/faces_extra/*.jpg "$data"/faces_extra/*.jpeg)
+  frames=46
+fi
+
+step eval_nose_tip "evaluate $nose_model on persons 33-40" \
+  ./build/nose_tip eval --data "$data" --model "$nose_model" --out "$out/eval/nose_tip"
+step eval_face_points "evaluate $points_model on persons 33-40" \
+  ./build/face_points eval --data "$data" --model "$points_model" --out "$out/eval/face_points"
+step eval_ibug "evaluate $ibug_model on $(basename "$ibug_labels") (XML boxes; self-found boxes too: $found_boxes)" \
+  ./build/ibug_landmarks eval --model "$ibug_model" --labels "$ibug_labels" --found-boxes "$found_boxes" \
+    --out "$out/eval/ibug_landmarks"
+step kaggle_ibug "Kaggle CSV for $(basename "$ibug_labels")" \
+  ./build/ibug_landmarks kaggle --model "$ibug_model" --labels "$ibug_labels" --out "$out/eval/ibug_landmarks/kaggle.csv"
+step predict_extra "68 points on ${#extra_photos[@]} photos, faces found automatically" \
+  ./build/ibug_landmarks predict --model "$ibug_model" --drawn-out "$out/predictions" "${extra_photos[@]}"
+step morph "morph the first two photos with automatic keypoints ($frames frames)" \
+  ./build/face_morph sequence "${extra_photos[0]}" "${extra_photos[1]}" --points-a auto --points-b auto \
+    --frames "$frames" --out "$out/morph.gif"
+
+# One page that points at everything.
+{
+  echo "# keynet results ($mode mode, $(date -u +%Y-%m-%dT%H:%MZ))"
+  echo
+  echo "Training runs (log.csv, figures/, checkpoints/): $train/*$label"
+  echo
+  for app in nose_tip face_points ibug_landmarks; do
+    echo "## $app"
+    echo
+    echo '```json'
+    cat "$out/eval/$app/metrics.json"
+    echo '```'
+    echo
+  done
+  echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predictions; morph: $out/morph.gif."
+} > "$out/README.md"
+echo "== done in $(( $(date +%s) - started )) s: $out/README.md lists the results"
