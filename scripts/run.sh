@@ -12,7 +12,7 @@
 #
 # The GPU is used when there is one (the apps' --device auto). A step already done with the same
 # command, code and data is reused: each step's stamp holds a hash of all three. A failed step says
-# which, why (its log's tail) and where its whole log is.
+# which, with its output (the reason) above, and where its log is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,11 +47,12 @@ bash scripts/build.sh > "$out/logs/build.log" 2>&1 || { tail -30 "$out/logs/buil
 code_hash=$( { git rev-parse HEAD^{tree} 2>/dev/null || echo no-git; git diff HEAD 2>/dev/null; } | sha256sum | cut -c1-16)
 data_hash=$(cat "$data"/ibug_300w/SHA256SUMS.txt "$data"/imm_face_db/*.asf 2>/dev/null | sha256sum | cut -c1-16)
 
-# step NAME DESCRIPTION COMMAND...: runs COMMAND (stdout and stderr to $out/logs/NAME.log) unless the
-# stamp says it already ran with the same command, code and data.
+# step NAME DESCRIPTION RESULT COMMAND...: runs COMMAND (its output indented here and in
+# $out/logs/NAME.log) unless the stamp says it already ran with the same command, code and data;
+# RESULT (the folder or file it writes) is removed first, so a redone step starts afresh.
 step() {
-  local name=$1 description=$2
-  shift 2
+  local name=$1 description=$2 result=$3
+  shift 3
   local stamp
   stamp=$(printf '%s\n' "$*" "$code_hash" "$data_hash" | sha256sum | cut -c1-16)
   if [ "$force" = 0 ] && [ "$(cat "$out/.stamps/$name" 2>/dev/null)" = "$stamp" ]; then
@@ -59,11 +60,15 @@ step() {
     return
   fi
   echo "== $description"
+  rm -rf "$result"
   local t0 status=0
   t0=$(date +%s)
-  "$@" > "$out/logs/$name.log" 2>&1 || status=$?
+  # The apps' progress (epoch, loss, ETA) shows here and goes to the log.
+  set +e
+  "$@" 2>&1 | tee "$out/logs/$name.log" | sed -u 's/^/   /'
+  status=${PIPESTATUS[0]}
+  set -e
   if [ "$status" != 0 ]; then
-    tail -15 "$out/logs/$name.log" >&2
     echo "run.sh: step '$name' ($description) failed with exit code $status; log: $out/logs/$name.log" >&2
     exit 1
   fi
@@ -79,11 +84,11 @@ esac
 train=$out/train
 if [ "$mode" = full ]; then label=""; else label=" (demo: $mode mode, too short to be accurate; the evaluation uses models/)"; fi
 
-step train_nose_tip "part 1: train the nose-tip network, $nose_epochs epochs$label" \
+step train_nose_tip "part 1: train the nose-tip network, $nose_epochs epochs$label" "$train/nose_tip" \
   ./build/nose_tip train --data "$data" --epochs "$nose_epochs" --out "$train/nose_tip"
-step train_face_points "part 2: train the 58-point network, $points_epochs epochs$label" \
+step train_face_points "part 2: train the 58-point network, $points_epochs epochs$label" "$train/face_points" \
   ./build/face_points train --data "$data" --epochs "$points_epochs" --out "$train/face_points"
-step train_ibug "part 3: train ResNet18 on 68 iBUG landmarks, $ibug_epochs epochs at ${ibug_size}x$ibug_size$label" \
+step train_ibug "part 3: train ResNet18 on 68 iBUG landmarks, $ibug_epochs epochs at ${ibug_size}x$ibug_size$label" "$train/ibug_landmarks" \
   ./build/ibug_landmarks train --data "$data" --epochs "$ibug_epochs" --size "$ibug_size" --out "$train/ibug_landmarks"
 
 if [ "$mode" = full ]; then
@@ -107,18 +112,19 @@ else
   frames=46
 fi
 
-step eval_nose_tip "evaluate $nose_model on persons 33-40" \
+step eval_nose_tip "evaluate $nose_model on persons 33-40" "$out/eval/nose_tip" \
   ./build/nose_tip eval --data "$data" --model "$nose_model" --out "$out/eval/nose_tip"
-step eval_face_points "evaluate $points_model on persons 33-40" \
+step eval_face_points "evaluate $points_model on persons 33-40" "$out/eval/face_points" \
   ./build/face_points eval --data "$data" --model "$points_model" --out "$out/eval/face_points"
-step eval_ibug "evaluate $ibug_model on $(basename "$ibug_labels") (XML boxes; self-found boxes too: $found_boxes)" \
+step eval_ibug "evaluate $ibug_model on $(basename "$ibug_labels") (XML boxes; self-found boxes too: $found_boxes)" "$out/eval/ibug_landmarks" \
   ./build/ibug_landmarks eval --model "$ibug_model" --labels "$ibug_labels" --found-boxes "$found_boxes" \
     --out "$out/eval/ibug_landmarks"
-step kaggle_ibug "Kaggle CSV for $(basename "$ibug_labels")" \
-  ./build/ibug_landmarks kaggle --model "$ibug_model" --labels "$ibug_labels" --out "$out/eval/ibug_landmarks/kaggle.csv"
-step predict_extra "68 points on ${#extra_photos[@]} photos, faces found automatically" \
-  ./build/ibug_landmarks predict --model "$ibug_model" --drawn-out "$out/predictions" "${extra_photos[@]}"
-step morph "morph the first two photos with automatic keypoints ($frames frames)" \
+step kaggle_ibug "Kaggle CSV for $(basename "$ibug_labels")" "$out/kaggle.csv" \
+  ./build/ibug_landmarks kaggle --model "$ibug_model" --labels "$ibug_labels" --out "$out/kaggle.csv"
+step predict_extra "68 points on ${#extra_photos[@]} photos, faces found automatically" "$out/predictions" \
+  bash -c 'points=$1; shift; ./build/ibug_landmarks predict --format json "$@" > "$points"' _ "$out/predictions.json" \
+    --model "$ibug_model" --drawn-out "$out/predictions" "${extra_photos[@]}"
+step morph "morph the first two photos with automatic keypoints ($frames frames)" "$out/morph.gif" \
   ./build/face_morph sequence "${extra_photos[0]}" "${extra_photos[1]}" --points-a auto --points-b auto \
     --frames "$frames" --out "$out/morph.gif"
 
@@ -136,6 +142,6 @@ step morph "morph the first two photos with automatic keypoints ($frames frames)
     echo '```'
     echo
   done
-  echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predictions; morph: $out/morph.gif."
+  echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif."
 } > "$out/README.md"
 echo "== done in $(( $(date +%s) - started )) s: $out/README.md lists the results"
