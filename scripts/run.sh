@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # keynet's main job: build, train the nose-tip, 58-point and 68-point networks, evaluate, draw the
-# figures and morph faces found automatically, all into one results folder (default results/).
+# figures and morph faces found automatically, all into one results folder (default results/) whose
+# index.html shows it all on one page (scripts/report.sh).
 #
 #   bash scripts/run.sh            quick mode (about 10 minutes on 2 CPU cores, build included): short
 #                                  demo trainings of all three networks, then evaluation, predictions
@@ -73,7 +74,11 @@ step() {
     exit 1
   fi
   echo "$stamp" > "$out/.stamps/$name"
-  echo "   $(( $(date +%s) - t0 )) s"
+  local seconds=$(( $(date +%s) - t0 ))
+  echo "   $seconds s"
+  # The report's table of steps: the newest entry of each step, with its command.
+  { grep -v "^$name	" "$out/steps.tsv" 2>/dev/null || true; printf '%s\t%s\t%s\n' "$name" "$seconds" "$*"; } > "$out/steps.tsv.tmp"
+  mv "$out/steps.tsv.tmp" "$out/steps.tsv"
 }
 
 case $mode in
@@ -104,11 +109,13 @@ if [ "$mode" = smoke ]; then
   ibug_labels=tests/fixtures/ibug/labels_fixture.xml
   found_boxes=true
   extra_photos=(tests/fixtures/ibug/afw/2805422179_4.jpg tests/fixtures/ibug/afw/5082623456_2.jpg)
+  morph_pair=("${extra_photos[@]}")
   frames=3
 else
   ibug_labels=$data/ibug_300w/labels_ibug_300W_test.xml
   found_boxes=$([ "$mode" = full ] && echo true || echo false)  # 11 minutes on a CPU for the 330 faces
   extra_photos=("$data"/faces_extra/*.png "$data"/faces_extra/*.jpg "$data"/faces_extra/*.jpeg)
+  morph_pair=("$data/faces_extra/Chris.jpeg" "$data/faces_extra/Paul.jpeg")
   frames=46
 fi
 
@@ -124,8 +131,8 @@ step kaggle_ibug "Kaggle CSV for $(basename "$ibug_labels")" "$out/kaggle.csv" \
 step predict_extra "68 points on ${#extra_photos[@]} photos, faces found automatically" "$out/predictions" \
   bash -c 'points=$1; shift; ./build/ibug_landmarks predict --format json "$@" > "$points"' _ "$out/predictions.json" \
     --model "$ibug_model" --drawn-out "$out/predictions" "${extra_photos[@]}"
-step morph "morph the first two photos with automatic keypoints ($frames frames)" "$out/morph.gif" \
-  ./build/face_morph sequence "${extra_photos[0]}" "${extra_photos[1]}" --points-a auto --points-b auto \
+step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1]}") with automatic keypoints ($frames frames)" \
+  "$out/morph.gif" ./build/face_morph sequence "${morph_pair[@]}" --points-a auto --points-b auto \
     --frames "$frames" --out "$out/morph.gif"
 
 # One page that points at everything.
@@ -144,4 +151,5 @@ step morph "morph the first two photos with automatic keypoints ($frames frames)
   done
   echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif."
 } > "$out/README.md"
-echo "== done in $(( $(date +%s) - started )) s: $out/README.md lists the results"
+bash scripts/report.sh "$out" "$data/faces_extra/LICENSES.txt" > /dev/null
+echo "== done in $(( $(date +%s) - started )) s: open $out/index.html (the report) or read $out/README.md"

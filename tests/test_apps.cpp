@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <sys/wait.h>
 
@@ -311,4 +313,43 @@ TEST_CASE("eval of the shipped 68-point model on the test XML reproduces RESULTS
   const double nme = nlohmann::json::parse(outcome.output.substr(at + 11))["nme_percent"].get<double>();
   MESSAGE("test NME ", nme, "% (RESULTS.md ", recorded, "%)");
   CHECK(nme == doctest::Approx(recorded).epsilon(2e-4));
+}
+
+TEST_CASE("the main job's report links every figure it finds, each link resolves, share-alike images say so") {
+  TempDir dir("report");
+  keynet::data::Image pixel(4, 3, 3);
+  std::filesystem::create_directories(dir.file("train/nose_tip/figures"));
+  std::filesystem::create_directories(dir.file("predictions"));
+  std::filesystem::create_directories(dir.file("eval/nose_tip"));
+  keynet::data::save_png(dir.file("train/nose_tip/figures/curves.png"), pixel);
+  keynet::data::save_png(dir.file("predictions/Paul_ibug_landmarks.png"), pixel);
+  dir.write("morph.gif", "GIF89a");
+  dir.write("eval/nose_tip/metrics.json", "{\"mse\": 1e-3}\n");
+  dir.write("steps.tsv", "morph\t4\t./build/face_morph sequence Chris.jpeg Paul.jpeg --out morph.gif\n");
+  const std::string licenses = dir.write("LICENSES.txt",
+                                         "Chris.jpeg  (512x678 JPEG)\n  License: CC BY 2.0\n"
+                                         "Paul.jpeg  (512x720 JPEG)\n  License: CC BY-SA 2.0 (share-alike)\n");
+  const std::string command = "bash " + std::string(KEYNET_SOURCE_DIR) + "/scripts/report.sh " + dir.file("") + " " +
+                              licenses + " > /dev/null";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const std::string html = read_text(dir.file("index.html"));
+  int links = 0;
+  for (size_t at = html.find("src=\""); at != std::string::npos; at = html.find("src=\"", at + 1)) {
+    const std::string target = html.substr(at + 5, html.find('"', at + 5) - at - 5);
+    INFO(target);
+    CHECK(std::filesystem::exists(dir.file(target)));
+    ++links;
+  }
+  CHECK(links == 3);
+  CHECK(contains(html, "{\"mse\": 1e-3}"));
+  CHECK(contains(html, "./build/face_morph sequence Chris.jpeg Paul.jpeg"));
+  // The notice follows the Paul image and the morph made from Paul.jpeg, not the training curve.
+  const size_t notices = [&] {
+    size_t n = 0;
+    for (size_t at = html.find("CC BY-SA: this image"); at != std::string::npos; at = html.find("CC BY-SA: this image", at + 1)) ++n;
+    return n;
+  }();
+  CHECK(notices == 2);
+  const size_t curve = html.find("curves.png"), next_figure = html.find("<figure>", curve);
+  CHECK(html.substr(curve, next_figure - curve).find("CC BY-SA") == std::string::npos);
 }
