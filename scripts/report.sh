@@ -4,10 +4,11 @@
 # a share-alike notice beside each image derived from a photo whose licence in LICENSES (the
 # faces_extra licence file) is CC BY-SA. It links only files that exist, by paths relative to OUT.
 #
-#   bash scripts/report.sh OUT [LICENSES]
+#   bash scripts/report.sh OUT [LICENSES] [SUMMARY]      SUMMARY: a line shown under the title
 set -euo pipefail
-out=${1:?usage: report.sh OUT [LICENSES]}
+out=${1:?usage: report.sh OUT [LICENSES] [SUMMARY]}
 licenses=${2:-}
+summary=${3:-}
 [ -d "$out" ] || { echo "report.sh: $out is not a folder" >&2; exit 1; }
 
 # Photo stems under a share-alike licence: a heading line names the files, a later License line says BY-SA.
@@ -46,6 +47,7 @@ table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0
 </style></head><body>
 <h1>keynet results</h1>
 HEAD
+  [ -z "$summary" ] || echo "<p><strong>$(escape <<< "$summary")</strong></p>"
   echo "<p>Written $(date -u +%Y-%m-%dT%H:%MZ) from <code>$(cd "$out" && pwd | escape)</code>.</p>"
   if [ -f "$out/steps.tsv" ]; then
     echo "<h2>Steps</h2><table><tr><th>step</th><th>seconds</th><th>command</th></tr>"

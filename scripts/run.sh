@@ -151,5 +151,6 @@ step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1
   done
   echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif."
 } > "$out/README.md"
-bash scripts/report.sh "$out" "$data/faces_extra/LICENSES.txt" > /dev/null
+bash scripts/report.sh "$out" "$data/faces_extra/LICENSES.txt" \
+  "$mode mode, $(( $(date +%s) - started )) s in all.$label" > /dev/null
 echo "== done in $(( $(date +%s) - started )) s: open $out/index.html (the report) or read $out/README.md"
