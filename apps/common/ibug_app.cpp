@@ -516,7 +516,7 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
       ->required()
       ->check(CLI::ExistingFile);
   eval_cli->add_option("--found-boxes", model_command.found_boxes,
-                       "also measure with boxes found by the app (slow: about a second per face on the CPU)")
+                       "also measure with boxes found by the app (slow: about 2 s per face on a 2-core CPU)")
       ->capture_default_str();
   eval_cli->add_option("--out", model_command.out, "run folder for metrics.json, predictions/ and figures/");
   eval_cli->callback([&] { eval_command(recipe, model_command); });
