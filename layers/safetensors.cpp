@@ -1,5 +1,6 @@
 #include "layers/safetensors.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <filesystem>
@@ -81,6 +82,11 @@ SafetensorsFile read_safetensors(const std::string& path) {
   const uint64_t data_size = file_size - 8 - header_size;
 
   SafetensorsFile file;
+  struct DataRange {
+    uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<DataRange> ranges;
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") {
       KEYNET_CHECK(value.is_object(), path, ": __metadata__ is not an object");
@@ -111,7 +117,25 @@ SafetensorsFile read_safetensors(const std::string& path) {
       KEYNET_FAIL(path, ": tensor '", name, "' has a malformed header entry (", e.what(), ")");
     }
     file.tensors.emplace(name, std::move(entry));
+    ranges.push_back({value["data_offsets"][0].get<uint64_t>(), value["data_offsets"][1].get<uint64_t>(), name});
   }
+  // The format requires the tensors to tile the data section: no overlap (one byte, two tensors) and no
+  // hole (bytes that belong to none, room for a second file hidden inside).
+  std::sort(ranges.begin(), ranges.end(), [](const DataRange& a, const DataRange& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t covered = 0;
+  const std::string* previous = nullptr;
+  for (const DataRange& r : ranges) {
+    KEYNET_CHECK(r.begin >= covered, path, ": tensors '", *previous, "' and '", r.name,
+                 "' overlap in the data section (bytes from ", r.begin, " to ", covered, ")");
+    KEYNET_CHECK(r.begin == covered, path, ": bytes ", covered, " to ", r.begin,
+                 " of the data section belong to no tensor (the format allows no holes)");
+    covered = r.end;
+    previous = &r.name;
+  }
+  KEYNET_CHECK(covered == data_size, path, ": bytes ", covered, " to ", data_size,
+               " of the data section belong to no tensor (the format allows no holes)");
   return file;
 }
 

@@ -186,3 +186,37 @@ TEST_CASE("model and optimizer checkpoints resume training exactly") {
   CHECK(same_state(*net, *resumed));
   fs::remove_all(dir);
 }
+
+namespace {
+
+// A safetensors file with two F32 tensors of two elements each at the given data offsets, over
+// `data_bytes` bytes of data.
+std::string two_tensor_file(const fs::path& dir, const std::string& name, uint64_t a0, uint64_t a1, uint64_t b0,
+                            uint64_t b1, uint64_t data_bytes) {
+  const std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + std::to_string(a0) + "," +
+                             std::to_string(a1) + "]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" +
+                             std::to_string(b0) + "," + std::to_string(b1) + "]}}";
+  const std::string path = (dir / name).string();
+  std::ofstream out(path, std::ios::binary);
+  const uint64_t size = header.size();
+  out.write(reinterpret_cast<const char*>(&size), 8);
+  out << header << std::string(data_bytes, '\0');
+  return path;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("safetensors whose tensors overlap or leave holes in the data section are refused") {
+  const fs::path dir = scratch_dir();
+  CHECK(read_safetensors(two_tensor_file(dir, "tiled.safetensors", 0, 8, 8, 16, 16)).tensors.size() == 2);
+  CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "overlap.safetensors", 0, 8, 4, 12, 12)); }),
+                 "overlap.safetensors: tensors 'a' and 'b' overlap in the data section"));
+  CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "same.safetensors", 0, 8, 0, 8, 8)); }),
+                 "overlap in the data section"));
+  CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "hole.safetensors", 0, 8, 12, 20, 20)); }),
+                 "hole.safetensors: bytes 8 to 12 of the data section belong to no tensor"));
+  CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "tail.safetensors", 0, 8, 8, 16, 24)); }),
+                 "tail.safetensors: bytes 16 to 24 of the data section belong to no tensor"));
+}
