@@ -269,7 +269,7 @@ TEST_CASE("ibug_landmarks predict finds the fixture face by itself; a blank or n
   }
 }
 
-TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points") {
+TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or of another app") {
   TempDir dir("ibug_head");
   keynet::SafetensorsFile file = keynet::read_safetensors(kIbugModel);
   auto& weight = file.tensors.at("fc.weight");
@@ -284,6 +284,11 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points") {
   CHECK(wrong_head.exit_code == 1);
   CHECK(contains(wrong_head.output, "head10.safetensors"));
   CHECK(contains(wrong_head.output, "fc.weight"));
+
+  const Outcome other_app = run("ibug_landmarks predict --model " + std::string(KEYNET_SOURCE_DIR) +
+                                "/models/face_points.safetensors " + fixture("ibug/afw/2805422179_4.jpg"));
+  CHECK(other_app.exit_code == 1);
+  CHECK(contains(other_app.output, "trained by the app 'face_points', not 'ibug_landmarks'"));
 
   file.metadata["keynet.num_points"] = "5";
   keynet::write_safetensors(dir.file("points5.safetensors"), file);

@@ -232,8 +232,9 @@ LoadedModel load_ibug_model(const IbugRecipe& recipe, const ModelCommand& comman
   LoadedModel loaded;
   const SafetensorsFile file = read_safetensors(command.model);
   loaded.card = train::ModelCard::from_metadata(file.metadata, command.model);
+  // The card's app, input size and points first (check_card does not read the framing), then the crop.
+  train::check_card(loaded.card, model_card(recipe, loaded.card.input_width, 1.0), command.model);
   const double enlarge = framing_enlarge(loaded.card, command.model);
-  train::check_card(loaded.card, model_card(recipe, loaded.card.input_width, enlarge), command.model);
   KEYNET_CHECK(loaded.card.input_width == loaded.card.input_height, command.model, ": input ",
                loaded.card.input_width, "x", loaded.card.input_height, " is not square");
   Rng unused(0);
