@@ -271,6 +271,13 @@ TEST_CASE("ibug_landmarks predict finds the fixture face by itself; a blank or n
 
 TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or of another app") {
   TempDir dir("ibug_head");
+  // predict with `model` on the fixture photo: refused with exit code 1; returns the message.
+  auto refused = [](const std::string& model) {
+    const Outcome outcome = run("ibug_landmarks predict --model " + model + " " + fixture("ibug/afw/2805422179_4.jpg"));
+    INFO(outcome.output);
+    CHECK(outcome.exit_code == 1);
+    return outcome.output;
+  };
   keynet::SafetensorsFile file = keynet::read_safetensors(kIbugModel);
   auto& weight = file.tensors.at("fc.weight");
   weight.shape = {10, 512};
@@ -278,25 +285,16 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or
   file.tensors.at("fc.bias").shape = {10};
   file.tensors.at("fc.bias").data.resize(10 * 4);
   keynet::write_safetensors(dir.file("head10.safetensors"), file);
-  const Outcome wrong_head = run("ibug_landmarks predict --model " + dir.file("head10.safetensors") + " " +
-                                 fixture("ibug/afw/2805422179_4.jpg"));
-  INFO(wrong_head.output);
-  CHECK(wrong_head.exit_code == 1);
-  CHECK(contains(wrong_head.output, "head10.safetensors"));
-  CHECK(contains(wrong_head.output, "fc.weight"));
+  const std::string wrong_head = refused(dir.file("head10.safetensors"));
+  CHECK(contains(wrong_head, "head10.safetensors"));
+  CHECK(contains(wrong_head, "fc.weight"));
 
-  const Outcome other_app = run("ibug_landmarks predict --model " + std::string(KEYNET_SOURCE_DIR) +
-                                "/models/face_points.safetensors " + fixture("ibug/afw/2805422179_4.jpg"));
-  CHECK(other_app.exit_code == 1);
-  CHECK(contains(other_app.output, "trained by the app 'face_points', not 'ibug_landmarks'"));
+  CHECK(contains(refused(std::string(KEYNET_SOURCE_DIR) + "/models/face_points.safetensors"),
+                 "trained by the app 'face_points', not 'ibug_landmarks'"));
 
   file.metadata["keynet.num_points"] = "5";
   keynet::write_safetensors(dir.file("points5.safetensors"), file);
-  const Outcome wrong_card = run("ibug_landmarks predict --model " + dir.file("points5.safetensors") + " " +
-                                 fixture("ibug/afw/2805422179_4.jpg"));
-  INFO(wrong_card.output);
-  CHECK(wrong_card.exit_code == 1);
-  CHECK(contains(wrong_card.output, "points5.safetensors"));
+  CHECK(contains(refused(dir.file("points5.safetensors")), "points5.safetensors"));
 }
 
 TEST_CASE("eval of the shipped 68-point model on the test XML reproduces RESULTS.md's NME") {

@@ -18,6 +18,25 @@ void add_data_flag(CLI::App& command, std::string& data) {
                      "../shared/data beside the repository)");
 }
 
+std::string default_model_path(const std::string& app) {
+  return (std::filesystem::path(KEYNET_SOURCE_DIR) / "models" / (app + ".safetensors")).string();
+}
+
+void add_model_flags(CLI::App& command, ModelFlags& flags) {
+  command.add_option("--model", flags.model, "model file (safetensors written by train)")->capture_default_str();
+  add_device_flags(command, flags.device, flags.impl);
+  command.add_option("--test-time-mirror", flags.test_time_mirror,
+                     "average each prediction with its mirror image's: model (as the model file says), on, off")
+      ->check(CLI::IsMember({"model", "on", "off"}))
+      ->capture_default_str();
+}
+
+bool use_test_time_mirror(const std::string& flag, const std::map<std::string, std::string>& model_recipe) {
+  if (flag != "model") return flag == "on";
+  const auto recorded = model_recipe.find("test_time_mirror");
+  return recorded != model_recipe.end() && recorded->second == "on";
+}
+
 void add_device_flags(CLI::App& command, std::string& device, std::string& impl) {
   command.add_option("--device", device, "auto (the GPU when one is present), cpu or cuda")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))

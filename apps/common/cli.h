@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "kernels/ops.h"
@@ -34,6 +35,21 @@ void add_device_flags(CLI::App& command, std::string& device, std::string& impl)
 // --data, --out, --epochs, --lr, --batch, --seed, --device, --impl, --schedule, --resume; the
 // defaults already in `flags` are shown in --help.
 void add_train_flags(CLI::App& command, TrainFlags& flags);
+
+// What every app's eval and predict take: a model file, the device and kernels, and whether each
+// prediction is averaged with its mirror image's.
+struct ModelFlags {
+  std::string model;                       // default_model_path(app) unless given
+  std::string device = "auto";
+  std::string impl = "fast";
+  std::string test_time_mirror = "model";  // model (as its file says) | on | off
+};
+// models/<app>.safetensors in the source tree: the model shipped for `app`.
+std::string default_model_path(const std::string& app);
+// --model, --device, --impl, --test-time-mirror.
+void add_model_flags(CLI::App& command, ModelFlags& flags);
+// Whether to mirror at test time: "on" or "off" as given; "model": as the model file's recipe records it.
+bool use_test_time_mirror(const std::string& flag, const std::map<std::string, std::string>& model_recipe);
 
 // The data folder: the flag, else $KEYNET_DATA, else ../shared/data beside the repository root. When
 // that folder does not hold `must_contain` (e.g. "imm_face_db"), the error says where it looked.

@@ -198,18 +198,13 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
 
 // ---------------------------------------------------------------- eval, kaggle and predict
 
-struct ModelCommand {
-  std::string model, data, device = "auto", impl = "fast", labels, out, format = "csv";
+struct ModelCommand : ModelFlags {
+  std::string labels, out, format = "csv";
   std::string drawn_out = "predictions";   // predict: where the images with their points go
-  std::string test_time_mirror = "model";  // model (as its file says) | on | off
   bool found_boxes = true;                 // eval: also with the boxes the app finds itself
   std::vector<double> box;                 // predict: left top width height, instead of finding the face
   std::vector<std::string> images;
 };
-
-std::string default_model_path(const IbugRecipe& recipe) {
-  return (fs::path(KEYNET_SOURCE_DIR) / "models" / (recipe.app + ".safetensors")).string();
-}
 
 struct LoadedModel {
   std::unique_ptr<ResNet18> model;
@@ -242,11 +237,7 @@ LoadedModel load_ibug_model(const IbugRecipe& recipe, const ModelCommand& comman
   load_module(*loaded.model, file, command.model);
   to_device(*loaded.model, device);
   loaded.framing = sample_options(recipe, loaded.card.input_width, enlarge, {});
-  const auto recorded = loaded.card.recipe.find("test_time_mirror");
-  const bool mirror = command.test_time_mirror == "model"
-                          ? recorded != loaded.card.recipe.end() && recorded->second == "on"
-                          : command.test_time_mirror == "on";
-  if (mirror) loaded.mirror = mirror_permutation();
+  if (use_test_time_mirror(command.test_time_mirror, loaded.card.recipe)) loaded.mirror = mirror_permutation();
   return loaded;
 }
 
@@ -326,15 +317,19 @@ void write_predictions_csv(const std::string& path, const train::Predictions& p,
   fs::rename(path + ".tmp", path);
 }
 
+// The model's points for every face of a label XML, cropped by the XML's boxes, in the stored images' pixels.
+train::Predictions predict_labels(LoadedModel& loaded, const std::string& labels, Device device) {
+  data::KeypointDataset set(data::read_dlib_xml(labels, data::kIbugPoints), loaded.framing);
+  L1Loss loss;  // predict_dataset also reports a loss, which eval and kaggle do not use
+  return train::predict_dataset(*loaded.model, loss, set, kEvalBatch, device, loaded.mirror);
+}
+
 void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_ibug_model(recipe, command, device);
-  const std::vector<data::LandmarkRecord> records = data::read_dlib_xml(command.labels, data::kIbugPoints);
-  data::KeypointDataset set(records, loaded.framing);
-  L1Loss loss;
   const auto started = std::chrono::steady_clock::now();
-  const train::Predictions p = train::predict_dataset(*loaded.model, loss, set, kEvalBatch, device, loaded.mirror);
+  const train::Predictions p = predict_labels(loaded, command.labels, device);
   const std::vector<data::Affine> to_original = to_original_photos(command.labels, p);
   json metrics = {{"model", command.model}, {"labels", command.labels}, {"xml_boxes", landmark_metrics(p, to_original)}};
   std::printf("%s on %s (%zu faces), XML boxes: %s\n", command.model.c_str(), command.labels.c_str(),
@@ -346,12 +341,12 @@ void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
   if (command.found_boxes) {
     const train::FaceFinderOptions options = finder_options(loaded);
     int no_face = 0;
-    for (size_t i = 0; i < records.size(); ++i) {
-      const train::FoundFace face = train::find_face(*loaded.model, data::load_image(records[i].image_path), options, device);
+    for (size_t i = 0; i < p.images.size(); ++i) {
+      const train::FoundFace face = train::find_face(*loaded.model, data::load_image(p.images[i]), options, device);
       found.predicted[i] = face.points;
       no_face += !face.found;
-      if ((i + 1) % 25 == 0 || i + 1 == records.size())
-        std::fprintf(stderr, "finding faces: %zu/%zu\n", i + 1, records.size());
+      if ((i + 1) % 25 == 0 || i + 1 == p.images.size())
+        std::fprintf(stderr, "finding faces: %zu/%zu\n", i + 1, p.images.size());
     }
     metrics["found_boxes"] = landmark_metrics(found, to_original);
     metrics["found_boxes"]["no_face_answers"] = no_face;
@@ -382,9 +377,7 @@ void kaggle_command(const IbugRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_ibug_model(recipe, command, device);
-  data::KeypointDataset set(data::read_dlib_xml(command.labels, data::kIbugPoints), loaded.framing);
-  L1Loss loss;
-  const train::Predictions p = train::predict_dataset(*loaded.model, loss, set, kEvalBatch, device, loaded.mirror);
+  const train::Predictions p = predict_labels(loaded, command.labels, device);
   const std::vector<data::Affine> to_original = to_original_photos(command.labels, p);
   KEYNET_CHECK(!to_original.empty(), command.labels, ": the Kaggle CSV is in original-photo pixels, and ",
                (fs::path(command.labels).parent_path() / "crop_manifest.csv").string(),
@@ -456,7 +449,7 @@ std::vector<data::Point> detect_landmarks(const data::Image& image, const std::s
   IbugRecipe recipe;
   recipe.app = "ibug_landmarks";
   ModelCommand command;
-  command.model = model_path.empty() ? default_model_path(recipe) : model_path;
+  command.model = model_path.empty() ? default_model_path(recipe.app) : model_path;
   const Device device = train::resolve_device("auto");
   auto at = loaded_models.find(command.model);
   if (at == loaded_models.end()) at = loaded_models.emplace(command.model, load_ibug_model(recipe, command, device)).first;
@@ -499,20 +492,11 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
   train_cli->callback([&] { train_command(recipe, train); });
 
   ModelCommand model_command;
-  model_command.model = default_model_path(recipe);
-  auto add_model_flags = [&](CLI::App& command) {
-    command.add_option("--model", model_command.model, "model file (safetensors written by train)")
-        ->capture_default_str();
-    add_device_flags(command, model_command.device, model_command.impl);
-    command.add_option("--test-time-mirror", model_command.test_time_mirror,
-                       "average each prediction with its mirror image's: model (as the model file says), on, off")
-        ->check(CLI::IsMember({"model", "on", "off"}))
-        ->capture_default_str();
-  };
+  model_command.model = default_model_path(recipe.app);
   CLI::App* eval_cli = app.add_subcommand(
       "eval", "measure a model on a label XML: NME, failure rate, AUC, CED plot, Kaggle MAE; with the XML's boxes "
               "and with the boxes the app finds itself");
-  add_model_flags(*eval_cli);
+  add_model_flags(*eval_cli, model_command);
   eval_cli->add_option("--labels", model_command.labels, "dlib XML of faces (e.g. labels_ibug_300W_test.xml)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -525,7 +509,7 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
   CLI::App* kaggle_cli = app.add_subcommand(
       "kaggle", "write Id,Predicted for a label XML: Id = face*136 + 2*point + (0 for x, 1 for y), faces 0-based "
                 "in XML order, original-photo pixels (through crop_manifest.csv beside the XML)");
-  add_model_flags(*kaggle_cli);
+  add_model_flags(*kaggle_cli, model_command);
   kaggle_cli->add_option("--labels", model_command.labels, "dlib XML of faces")->required()->check(CLI::ExistingFile);
   kaggle_cli->add_option("--out", model_command.out, "CSV file to write (default kaggle.csv)");
   kaggle_cli->callback([&] { kaggle_command(recipe, model_command); });
@@ -534,7 +518,7 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
       "predict", "68 points on photos of any size: the face is found by the network itself (candidate boxes "
                  "refined until they settle, the most self-consistent kept) unless --box is given; a photo "
                  "without a face gets 'no face found' and a non-zero exit");
-  add_model_flags(*predict_cli);
+  add_model_flags(*predict_cli, model_command);
   predict_cli->add_option("images", model_command.images, "image files")->required()->check(CLI::ExistingFile);
   predict_cli->add_option("--box", model_command.box, "the face box: left top width height, in pixels")
       ->expected(4);

@@ -262,17 +262,12 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
 
 // ---------------------------------------------------------------- eval and predict
 
-struct ModelCommand {
-  std::string model, data, device = "auto", impl = "fast", split = "final", format = "csv";
+struct ModelCommand : ModelFlags {
+  std::string data, split = "final", format = "csv";
   std::string out;                       // eval: a run folder for metrics.json (none by default)
   std::string drawn_out = "predictions";  // predict: where the images with their points go
-  std::string test_time_mirror = "model";  // model (as its file says) | on | off
   std::vector<std::string> images;
 };
-
-std::string default_model_path(const ImmRecipe& recipe) {
-  return (fs::path(KEYNET_SOURCE_DIR) / "models" / (recipe.app + ".safetensors")).string();
-}
 
 // Builds the architecture a model file names and loads it, refusing a file of another app.
 struct LoadedModel {
@@ -301,11 +296,7 @@ LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Dev
   loaded.model = build_model(recipe, loaded.card.architecture, loaded.size, 0);
   load_module(*loaded.model, file, path);
   to_device(*loaded.model, device);
-  const auto recorded = loaded.card.recipe.find("test_time_mirror");
-  const bool mirror = test_time_mirror == "model"
-                          ? recorded != loaded.card.recipe.end() && recorded->second == "on"
-                          : test_time_mirror == "on";
-  if (mirror) loaded.mirror = mirror_permutation(recipe.points);
+  if (use_test_time_mirror(test_time_mirror, loaded.card.recipe)) loaded.mirror = mirror_permutation(recipe.points);
   return loaded;
 }
 
@@ -438,18 +429,9 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   train_cli->callback([&] { train_run(recipe, train_command, true); });
 
   ModelCommand model_command;
-  model_command.model = default_model_path(recipe);
-  auto add_model_flags = [&](CLI::App& command) {
-    command.add_option("--model", model_command.model, "model file (safetensors written by train)")
-        ->capture_default_str();
-    add_device_flags(command, model_command.device, model_command.impl);
-    command.add_option("--test-time-mirror", model_command.test_time_mirror,
-                       "average each prediction with its mirror image's: model (as the model file says), on, off")
-        ->check(CLI::IsMember({"model", "on", "off"}))
-        ->capture_default_str();
-  };
+  model_command.model = default_model_path(recipe.app);
   CLI::App* eval_cli = app.add_subcommand("eval", "measure a model on the validation faces (no augmentation)");
-  add_model_flags(*eval_cli);
+  add_model_flags(*eval_cli, model_command);
   add_data_flag(*eval_cli, model_command.data);
   eval_cli->add_option("--split", model_command.split, std::string("the split's validation faces; ") + kSplitHelp)
       ->check(CLI::IsMember(kSplits))
@@ -462,7 +444,7 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
       "points on images framed as IMM's photos are: the whole image (640x480 in IMM, any size with a 4:3 "
       "aspect) holds one face, upright and centred, filling about half the height; the image is resized to "
       "the network's input as a whole");
-  add_model_flags(*predict_cli);
+  add_model_flags(*predict_cli, model_command);
   predict_cli->add_option("images", model_command.images, "image files (JPEG, PNG)")->required()->check(CLI::ExistingFile);
   predict_cli->add_option("--format", model_command.format, "points on stdout as csv or json")
       ->check(CLI::IsMember({"csv", "json"}))
