@@ -185,9 +185,10 @@ void add_pair_options(CLI::App& command, PairCommand& target) {
       ->required();
   command.add_option("b", target.b, "second face")->required();
   command.add_option("--points-a", target.points_a,
-                     "keypoints of the first image (.asf, .pts, or predict's .json), or auto (found by the shipped 68-point "
-                     "model); default: a .asf or .pts beside it");
-  command.add_option("--points-b", target.points_b, "keypoints of the second image, or auto");
+                     "keypoints of the first image (.asf, .pts, or predict's .json), auto (found by the shipped 68-point "
+                     "model with its face finding, any photo) or imm (the shipped 58-point model, for photos framed as "
+                     "IMM's: 4:3, one upright face); default: a .asf or .pts beside it");
+  command.add_option("--points-b", target.points_b, "keypoints of the second image, auto or imm");
   command.add_option("--size", target.size, "canvas WxH the faces are aligned onto (eyes at fixed places)")
       ->capture_default_str();
 }
@@ -238,7 +239,7 @@ int main(int argc, char** argv) {
   CLI::App* caricature_cli = app.add_subcommand(
       "caricature", "the face warped to mean + alpha (face - mean): alpha > 1 exaggerates, alpha < 0 reverses");
   caricature_cli->add_option("face", caricature.face, "an image, or a keypoints file that names it")->required();
-  caricature_cli->add_option("--points", caricature.points, "keypoints of the image (.asf, .pts, .json), or auto");
+  caricature_cli->add_option("--points", caricature.points, "keypoints of the image (.asf, .pts, .json), auto or imm");
   caricature_cli->add_option("--alpha", caricature.alphas, "one or more alphas")->capture_default_str();
   caricature_cli->add_option("--mean-points", caricature.mean_points,
                              "mean shape to exaggerate from (e.g. mean_men.json from `mean`); default: IMM's frontal "

@@ -1,30 +1,6 @@
-// Part 2 of the course project: all 58 IMM points from a gray 160x120 image of the whole photo
-// (240x180 as an option). The recipe: 6 conv stages with BatchNorm (the last without pooling), two
-// linear layers, L1 loss and Adam with a cosine schedule over 150 epochs, the training faces augmented
-// (rotation, shift, scale, brightness, contrast, mirror with relabelling); predictions average each
-// photo and its mirror image. RESULTS.md has the numbers and the choices behind them; `face_points
-// --help` the commands.
-#include "apps/common/imm_app.h"
+// Part 2 of the course project: all 58 IMM points from a gray 160x120 image of the whole photo. The
+// recipe is face_points_recipe() in apps/common/imm_recipes.cpp; `face_points --help` lists the
+// commands (train, eval, predict).
+#include "apps/common/imm_recipes.h"
 
-using namespace keynet;
-
-int main(int argc, char** argv) {
-  apps::ImmRecipe recipe;
-  recipe.app = "face_points";
-  recipe.summary = "58 facial keypoints on IMM faces (CS194-26 project 5, part 2)";
-  recipe.sizes = {"160x120", "240x180"};                                                       // data
-  recipe.augment_options = {.max_rotation_deg = 12, .max_shift_px = 10, .min_scale = 0.92, .max_scale = 1.08,
-                            .box_jitter = 0, .max_brightness = 20, .min_contrast = 0.8, .max_contrast = 1.2};
-  recipe.architectures = {                                                                     // model
-      {"course", {.stages = {{16, 7}, {32, 5}, {64, 3}, {128, 3}, {256, 3}}, .hidden = {512}}},
-      {"bn6", {.stages = {{32, 7}, {64, 5}, {96, 3}, {128, 3}, {192, 3}, {256, 3, -1, false}},
-               .hidden = {512},
-               .batch_norm = true}},
-  };
-  recipe.architecture = "bn6";
-  recipe.test_time_mirror = true;                                                              // inference
-  recipe.loss = "l1";                                                                          // loss
-  recipe.defaults = {.out = "runs/face_points", .epochs = 150, .lr = 1e-3, .batch = 16};        // optimizer, loop
-  recipe.filter_figure = true;                                                                 // figures
-  return apps::run_imm_app(argc, argv, recipe);
-}
+int main(int argc, char** argv) { return keynet::apps::run_imm_app(argc, argv, keynet::apps::face_points_recipe()); }

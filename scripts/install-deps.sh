@@ -2,7 +2,7 @@
 # Installs what keynet needs to build and test, from Debian's packages. Used by README.md and .ci/run.
 set -euo pipefail
 packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-          libpugixml-dev libcgif-dev libbenchmark-dev
+          libpugixml-dev libcgif-dev libbenchmark-dev jq
           libplplot-dev plplot-driver-cairo pkg-config)
 missing=()
 for p in "${packages[@]}"; do

@@ -33,6 +33,56 @@ notice() {
   done
 }
 
+# What a figure shows, from where run.sh and the apps put it and what they name it.
+caption() {
+  local file=$1 what="" where=""
+  case "$file" in
+    */nose_tip/*) where="Part 1, nose tip" ;;
+    */face_points/*) where="Part 2, 58 points" ;;
+    */ibug_landmarks/*) where="Part 3, 68 iBUG landmarks" ;;
+  esac
+  case "$file" in
+    */train/*) where="$where, training run" ;;
+    */eval/*) where="$where, evaluation of the model" ;;
+  esac
+  case "$(basename "$file")" in
+    loader_samples.png) what="training samples as the data loader gives them (augmented), ground truth in green" ;;
+    training_curves.png) what="training and validation loss per epoch, and the validation metric" ;;
+    best_and_worst.png|validation_best_and_worst.png)
+      what="the two best (top) and two worst (bottom) validation faces: ground truth green, prediction red" ;;
+    first_layer_filters.png) what="the first convolution's filters, each scaled to its own range" ;;
+    sweep.png) what="validation curves for several learning rates and batch sizes" ;;
+    ced_*.png) what="cumulative error distribution: the fraction of faces under each NME" ;;
+    best_median_worst_*.png) what="faces from best to worst NME: ground truth green, prediction red" ;;
+    *.gif) what="morph animation: shapes and colours blended from the first photo to the second, keypoints found automatically" ;;
+    *) [[ "$file" == */predictions/* ]] && what="68 points found automatically (face finder and ResNet18), drawn on the photo" ;;
+  esac
+  if [ -n "$where" ] && [ -n "$what" ]; then echo "$where: $what"; else echo "${where}${what}"; fi
+}
+
+# The headline numbers of every evaluation and training run found, one table (jq reads metrics.json).
+summary_table() {
+  local file rows=""
+  for app in nose_tip face_points; do
+    file=$out/eval/$app/metrics.json
+    [ -f "$file" ] && rows+=$(jq -r --arg app "$app" '.eval | "<tr><td>\($app), \(.split) split validation faces</td><td>\(.validation.faces)</td><td>MSE \(.validation.mse_normalized * 1e6 | round / 1e6), mean distance \(.validation.mean_point_distance_px * 100 | round / 100) px</td><td>\(.model)</td></tr>"' "$file")
+  done
+  file=$out/eval/ibug_landmarks/metrics.json
+  [ -f "$file" ] && rows+=$(jq -r 'to_entries[] | select(.key | startswith("eval_")) | .value |
+      "<tr><td>ibug_landmarks, \(.labels | split("/") | last)</td><td>\(.xml_boxes.faces)</td><td>NME \(.xml_boxes.nme_percent * 1000 | round / 1000)% (label boxes)" +
+      (if .found_boxes then ", \(.found_boxes.nme_percent * 1000 | round / 1000)% (faces found by the app, \(.found_boxes.no_face_answers) without a face)" else "" end) +
+      ", failure rate \(.xml_boxes.failure_rate_percent * 100 | round / 100)%, Kaggle MAE \(.xml_boxes.kaggle_mae_original_px * 100 | round / 100) px</td><td>\(.model)</td></tr>"' "$file")
+  while IFS= read -r file; do
+    rows+=$(jq -r --arg run "${file%/metrics.json}" 'select(.validation) |
+      "<tr><td>training run \($run) (\(.epochs) epochs, \(.train_seconds | round) s on \(.device))</td><td>\(.validation.faces)</td><td>validation " +
+      (if .validation.mse_normalized then "MSE \(.validation.mse_normalized * 1e6 | round / 1e6), mean distance \(.validation.mean_point_distance_px * 100 | round / 100) px"
+       else "NME \(.validation.nme_percent * 1000 | round / 1000)%" end) + "</td><td>\($run)/checkpoints</td></tr>"' "$out/$file")
+  done < <(cd "$out" && find train -maxdepth 2 -name metrics.json 2>/dev/null | sort)
+  [ -z "$rows" ] && return
+  echo "<h2>Summary</h2><table><tr><th>what</th><th>faces</th><th>result</th><th>model</th></tr>$rows</table>"
+  echo "<p>Bars (RESULTS.md): part 1 MSE at most 7.0e-4, part 2 at most 2.5e-4, part 3 NME at most 4.5% on the test faces; the course's reference reached a Kaggle MAE of 12.6 px.</p>"
+}
+
 {
   cat <<'HEAD'
 <!doctype html>
@@ -40,7 +90,7 @@ notice() {
 <style>
 body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
 img { max-width: 100%; border: 1px solid #ccc; }
-figure { margin: 1.5em 0; } figcaption { font-family: monospace; font-size: 90%; color: #555; }
+figure { margin: 1.5em 0; } figcaption { font-size: 95%; color: #333; } figcaption code { color: #777; }
 pre { background: #f6f6f6; padding: 0.8em; overflow-x: auto; font-size: 85%; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; }
 .licence { color: #a00; font-size: 90%; }
@@ -56,13 +106,15 @@ HEAD
     done < "$out/steps.tsv"
     echo "</table>"
   fi
+  summary_table
   echo "<h2>Metrics</h2>"
   while IFS= read -r file; do
     echo "<h3>${file#./}</h3><pre>$(escape < "$out/$file")</pre>"
   done < <(cd "$out" && find . -name metrics.json -not -path './.stamps/*' | sort)
   echo "<h2>Figures</h2>"
   while IFS= read -r file; do
-    echo "<figure><img src=\"${file#./}\" alt=\"${file#./}\"><figcaption>${file#./}</figcaption>$(notice "$file")</figure>"
+    text=$(caption "$file" | escape)
+    echo "<figure><img src=\"${file#./}\" alt=\"${text:-${file#./}}\"><figcaption>${text:+$text<br>}<code>${file#./}</code></figcaption>$(notice "$file")</figure>"
   done < <(cd "$out" && find . \( -name '*.png' -o -name '*.gif' \) -not -path './.stamps/*' | sort)
   echo "</body></html>"
 } > "$out/index.html.tmp"

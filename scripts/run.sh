@@ -6,8 +6,9 @@
 #   bash scripts/run.sh            quick mode (about 10 minutes on 2 CPU cores, build included): short
 #                                  demo trainings of all three networks, then evaluation, predictions
 #                                  and the morph with the models shipped in models/
-#   bash scripts/run.sh --full     reproduces RESULTS.md: the full recipes (hours on a CPU), evaluated
-#                                  with the models they train
+#   bash scripts/run.sh --full     reproduces RESULTS.md: the full recipes, seeds 0-2 of parts 1 and 2
+#                                  and the sweep (about 2.5 hours on 2 CPU cores), evaluated with the
+#                                  seed-0 models they train; an interrupted run continues where it stopped
 #   bash scripts/run.sh --smoke    every stage on a handful of images (CI)
 #   --force                        redo steps already done; --out DIR another results folder
 #
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
     --smoke) mode=smoke ;;
     --force) force=1 ;;
     --out) out=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -51,6 +52,8 @@ data_hash=$(cat "$data"/ibug_300w/SHA256SUMS.txt "$data"/imm_face_db/*.asf 2>/de
 # step NAME DESCRIPTION RESULT COMMAND...: runs COMMAND (its output indented here and in
 # $out/logs/NAME.log) unless the stamp says it already ran with the same command, code and data;
 # RESULT (the folder or file it writes) is removed first, so a redone step starts afresh.
+# train_step: the same for a training run, except that a run interrupted (killed, a failed epoch)
+# with the same command, code and data continues from its last checkpoint (the apps' --resume).
 step() {
   local name=$1 description=$2 result=$3
   shift 3
@@ -60,8 +63,15 @@ step() {
     echo "== $description: done before with the same settings, code and data (--force redoes it)"
     return
   fi
-  echo "== $description"
-  rm -rf "$result"
+  if [ "${resumable:-0}" = 1 ] && [ "$force" = 0 ] && [ -e "$result/checkpoints/last.safetensors" ] &&
+     [ "$(cat "$out/.stamps/$name.started" 2>/dev/null)" = "$stamp" ]; then
+    echo "== $description: continuing the interrupted run from $result/checkpoints/last.safetensors"
+    set -- "$@" --resume
+  else
+    echo "== $description"
+    rm -rf "$result"
+  fi
+  echo "$stamp" > "$out/.stamps/$name.started"
   local t0 status=0
   t0=$(date +%s)
   # The apps' progress (epoch, loss, ETA) shows here and goes to the log.
@@ -74,12 +84,17 @@ step() {
     exit 1
   fi
   echo "$stamp" > "$out/.stamps/$name"
+  rm -f "$out/.stamps/$name.started"
   local seconds=$(( $(date +%s) - t0 ))
   echo "   $seconds s"
-  # The report's table of steps: the newest entry of each step, with its command.
-  { grep -v "^$name	" "$out/steps.tsv" 2>/dev/null || true; printf '%s\t%s\t%s\n' "$name" "$seconds" "$*"; } > "$out/steps.tsv.tmp"
+  # The report's table of steps: the newest entry of each step, with its command, in pipeline order.
+  touch "$out/steps.tsv"
+  awk -F'\t' -v name="$name" -v line="$name"$'\t'"$seconds"$'\t'"$*" \
+    '$1 == name { print line; done = 1; next } { print } END { if (!done) print line }' "$out/steps.tsv" > "$out/steps.tsv.tmp"
   mv "$out/steps.tsv.tmp" "$out/steps.tsv"
 }
+
+train_step() { resumable=1 step "$@"; }
 
 case $mode in
   quick) nose_epochs=30; points_epochs=12; ibug_epochs=1; ibug_size=160 ;;
@@ -89,12 +104,24 @@ esac
 train=$out/train
 if [ "$mode" = full ]; then label=""; else label=" (demo: $mode mode, too short to be accurate; the evaluation uses models/)"; fi
 
-step train_nose_tip "part 1: train the nose-tip network, $nose_epochs epochs$label" "$train/nose_tip" \
+train_step train_nose_tip "part 1: train the nose-tip network, $nose_epochs epochs$label" "$train/nose_tip" \
   ./build/nose_tip train --data "$data" --epochs "$nose_epochs" --out "$train/nose_tip"
-step train_face_points "part 2: train the 58-point network, $points_epochs epochs$label" "$train/face_points" \
+train_step train_face_points "part 2: train the 58-point network, $points_epochs epochs$label" "$train/face_points" \
   ./build/face_points train --data "$data" --epochs "$points_epochs" --out "$train/face_points"
-step train_ibug "part 3: train ResNet18 on 68 iBUG landmarks, $ibug_epochs epochs at ${ibug_size}x$ibug_size$label" "$train/ibug_landmarks" \
+train_step train_ibug "part 3: train ResNet18 on 68 iBUG landmarks, $ibug_epochs epochs at ${ibug_size}x$ibug_size$label" "$train/ibug_landmarks" \
   ./build/ibug_landmarks train --data "$data" --epochs "$ibug_epochs" --size "$ibug_size" --out "$train/ibug_landmarks"
+
+if [ "$mode" = full ]; then
+  # RESULTS.md's seeds 1 and 2 of parts 1 and 2 (the median of three carries the bar), and the sweep.
+  for seed in 1 2; do
+    train_step "train_nose_tip_s$seed" "part 1: the nose-tip network, seed $seed" "$train/nose_tip_s$seed" \
+      ./build/nose_tip train --data "$data" --seed "$seed" --out "$train/nose_tip_s$seed"
+    train_step "train_face_points_s$seed" "part 2: the 58-point network, seed $seed" "$train/face_points_s$seed" \
+      ./build/face_points train --data "$data" --seed "$seed" --out "$train/face_points_s$seed"
+  done
+  step sweep_nose_tip "part 1: learning rates and batch sizes, 25 epochs each on the dev split" "$train/nose_tip_sweep" \
+    ./build/nose_tip sweep --data "$data" --out "$train/nose_tip_sweep"
+fi
 
 if [ "$mode" = full ]; then
   nose_model=$train/nose_tip/checkpoints/last.safetensors
@@ -152,5 +179,5 @@ step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1
   echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif."
 } > "$out/README.md"
 bash scripts/report.sh "$out" "$data/faces_extra/LICENSES.txt" \
-  "$mode mode, $(( $(date +%s) - started )) s in all.$label" > /dev/null
+  "$mode mode; this run of run.sh took $(( $(date +%s) - started )) s (steps done before are reused; each step's own time is in the table).$label" > /dev/null
 echo "== done in $(( $(date +%s) - started )) s: open $out/index.html (the report) or read $out/README.md"

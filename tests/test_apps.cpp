@@ -180,6 +180,35 @@ TEST_CASE("eval of the shipped models on the validation faces reproduces RESULTS
   }
 }
 
+TEST_CASE("nose_tip --auxiliary-points: the network learns all 58 points; train, eval and predict report the nose") {
+  if (keynet::data::testing::shared_data("imm_face_db").empty()) {
+    MESSAGE("skipped: no IMM data (../shared/data or KEYNET_DATA)");
+    return;
+  }
+  TempDir dir("auxiliary");
+  const Outcome trained =
+      run("nose_tip train --auxiliary-points true --split dev --epochs 1 --out " + dir.file("run"), "", false);
+  INFO(trained.output);
+  REQUIRE(trained.exit_code == 0);
+  const std::string model = dir.file("run/checkpoints/last.safetensors");
+  const auto metadata = keynet::read_safetensors(model).metadata;
+  CHECK(metadata.at("keynet.num_points") == "58");
+  CHECK(metadata.at("keynet.recipe.auxiliary_points") == "on");
+  CHECK(keynet::read_safetensors(model).tensors.at("19.weight").shape[0] == 116);  // the output layer: 58 points
+
+  const Outcome evaluated = run("nose_tip eval --split dev --model " + model, "", false);
+  INFO(evaluated.output);
+  REQUIRE(evaluated.exit_code == 0);
+  auto mse_in = [](const std::string& text) { return std::stod(text.substr(text.find("MSE ") + 4)); };
+  CHECK(mse_in(evaluated.output) == doctest::Approx(mse_in(trained.output)).epsilon(1e-3));
+
+  const Outcome predicted = run("nose_tip predict --out " + dir.file("drawn") + " --model " + model + " " + kFixtureImage, "", false);
+  INFO(predicted.output);
+  REQUIRE(predicted.exit_code == 0);
+  CHECK(contains(predicted.output, kFixtureImage + ",0,"));
+  CHECK(!contains(predicted.output, kFixtureImage + ",1,"));  // the nose tip only
+}
+
 // ---------------------------------------------------------------- ibug_landmarks (the shipped model)
 
 namespace {
@@ -318,13 +347,14 @@ TEST_CASE("eval of the shipped 68-point model on the test XML reproduces RESULTS
   CHECK(nme == doctest::Approx(recorded).epsilon(2e-4));
 }
 
-TEST_CASE("the main job's report links every figure it finds, each link resolves, share-alike images say so") {
+TEST_CASE("the main job's report links every figure it finds, each link resolves, captions say what each shows, "
+          "share-alike images say so") {
   TempDir dir("report");
   keynet::data::Image pixel(4, 3, 3);
   std::filesystem::create_directories(dir.file("train/nose_tip/figures"));
   std::filesystem::create_directories(dir.file("predictions"));
   std::filesystem::create_directories(dir.file("eval/nose_tip"));
-  keynet::data::save_png(dir.file("train/nose_tip/figures/curves.png"), pixel);
+  keynet::data::save_png(dir.file("train/nose_tip/figures/training_curves.png"), pixel);
   keynet::data::save_png(dir.file("predictions/Paul_ibug_landmarks.png"), pixel);
   dir.write("morph.gif", "GIF89a");
   dir.write("eval/nose_tip/metrics.json", "{\"mse\": 1e-3}\n");
@@ -346,6 +376,9 @@ TEST_CASE("the main job's report links every figure it finds, each link resolves
   CHECK(links == 3);
   CHECK(contains(html, "{\"mse\": 1e-3}"));
   CHECK(contains(html, "./build/face_morph sequence Chris.jpeg Paul.jpeg"));
+  CHECK(contains(html, "Part 1, nose tip, training run: training and validation loss per epoch"));
+  CHECK(contains(html, "68 points found automatically"));
+  CHECK(contains(html, "morph animation"));
   // The notice follows the Paul image and the morph made from Paul.jpeg, not the training curve.
   const size_t notices = [&] {
     size_t n = 0;

@@ -380,3 +380,22 @@ TEST_CASE("--points auto: the shipped 68-point model finds a photo's face; a bla
   data::save_png(dir.file("blank.png"), blank);
   CHECK(contains(error_of([&] { load_face(dir.file("blank.png"), kAutomaticPoints); }), "blank.png: no face found"));
 }
+
+TEST_CASE("--points imm: the shipped 58-point model reads an IMM-framed photo; another aspect is refused") {
+  // Person 36 is a validation person: the model never trained on this photo.
+  const std::string photo = fixture("imm/36-1m.jpg");
+  const Face face = load_face(photo, kImmModelPoints);
+  const Face labelled = load_face(photo);  // the .asf beside it
+  REQUIRE(face.points.size() == 58);
+  REQUIRE(labelled.points.size() == 58);
+  double distance = 0;
+  for (size_t i = 0; i < 58; ++i)
+    distance += std::hypot(face.points[i].x - labelled.points[i].x, face.points[i].y - labelled.points[i].y);
+  MESSAGE("mean distance to the .asf: ", distance / 58, " px on the 160x120 fixture photo");
+  CHECK(distance / 58 < 4.0);  // 16 px in IMM's 640x480: twice the validation mean
+
+  TempDir dir("imm_points");
+  data::save_png(dir.file("square.png"), Image(120, 120, 3));
+  const std::string message = error_of([&] { load_face(dir.file("square.png"), kImmModelPoints); });
+  CHECK(contains(message, "square.png: 120x120 is not framed as IMM's photos are"));
+}

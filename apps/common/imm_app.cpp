@@ -60,17 +60,26 @@ InputSize parse_size(const std::string& text) {
   return size;
 }
 
-int num_points(const ImmRecipe& recipe) {
-  return recipe.points.empty() ? data::kImmPoints : static_cast<int>(recipe.points.size());
+// The points the network learns: the recipe's, or all 58 when it learns the others as auxiliary
+// targets (an empty list means all).
+std::vector<int> learned_points(const ImmRecipe& recipe, bool auxiliary_points) {
+  return auxiliary_points ? std::vector<int>{} : recipe.points;
 }
 
-// The recipe's subset of an IMM record's points (all of them when the recipe lists none).
-data::LandmarkRecord select_points(data::LandmarkRecord record, const std::vector<int>& points) {
-  if (points.empty()) return record;
+// A subset of a face's 58 points (all of them when the list is empty).
+std::vector<data::Point> select_points(const std::vector<data::Point>& all, const std::vector<int>& points) {
+  if (points.empty()) return all;
   std::vector<data::Point> chosen;
-  for (int i : points) chosen.push_back(record.points.at(i));
-  record.points = std::move(chosen);
-  return record;
+  for (int i : points) chosen.push_back(all.at(i));
+  return chosen;
+}
+
+// The recipe's points out of predictions of all 58 (a network with auxiliary points); unchanged otherwise.
+train::Predictions reported_points(train::Predictions p, const ImmRecipe& recipe, bool auxiliary_points) {
+  if (!auxiliary_points || recipe.points.empty()) return p;
+  for (auto* faces : {&p.predicted, &p.truth})
+    for (train::Points& points : *faces) points = select_points(points, recipe.points);
+  return p;
 }
 
 // The mirror relabelling restricted to the chosen points; every chosen point's mirror partner must be
@@ -87,14 +96,15 @@ std::vector<int> mirror_permutation(const std::vector<int>& points) {
   return subset;
 }
 
-data::SampleOptions sample_options(const ImmRecipe& recipe, InputSize size, bool augment) {
+data::SampleOptions sample_options(const ImmRecipe& recipe, const std::vector<int>& points, InputSize size,
+                                   bool augment) {
   data::SampleOptions options;
   options.width = size.width;
   options.height = size.height;
   options.framing = data::Framing::WholeImage;
   if (augment) {
     options.augment = recipe.augment_options;
-    options.mirror_permutation = mirror_permutation(recipe.points);
+    options.mirror_permutation = mirror_permutation(points);
   }
   return options;
 }
@@ -103,18 +113,21 @@ struct ImmData {
   data::KeypointDataset train, validation;
 };
 
-ImmData load_imm(const ImmRecipe& recipe, const std::string& data_flag, const ImmSplitChoice& split, InputSize size,
-                 bool augment) {
+ImmData load_imm(const ImmRecipe& recipe, const std::vector<int>& points, const std::string& data_flag, const ImmSplitChoice& split,
+                 InputSize size, bool augment) {
   const std::string dir = find_data_dir(data_flag, "imm_face_db") + "/imm_face_db";
   // Every file is read (and its image decoded) before training starts, so a bad one is named now.
   const std::vector<data::ImmShape> shapes = data::read_imm_dir(dir);
   std::vector<data::LandmarkRecord> train, validation;
   for (const data::ImmShape& shape : shapes) {
     const int side = split.side(shape.person);
-    if (side != 0) (side > 0 ? train : validation).push_back(select_points(data::to_record(shape), recipe.points));
+    if (side == 0) continue;
+    data::LandmarkRecord record = data::to_record(shape);
+    record.points = select_points(record.points, points);
+    (side > 0 ? train : validation).push_back(std::move(record));
   }
-  ImmData result{data::KeypointDataset(train, sample_options(recipe, size, augment)),
-                 data::KeypointDataset(validation, sample_options(recipe, size, false))};
+  ImmData result{data::KeypointDataset(train, sample_options(recipe, points, size, augment)),
+                 data::KeypointDataset(validation, sample_options(recipe, points, size, false))};
   // The photos are kept box-averaged to about twice the network's input, so that a sample's warp
   // (augmentation included) reads a small image.
   const int reduce = std::max(1, std::min(data::kImmWidth / size.width, data::kImmHeight / size.height) / 2);
@@ -127,20 +140,21 @@ ImmData load_imm(const ImmRecipe& recipe, const std::string& data_flag, const Im
 }
 
 std::unique_ptr<Sequential> build_model(const ImmRecipe& recipe, const std::string& architecture, InputSize size,
-                                        uint64_t seed) {
+                                        int outputs, uint64_t seed) {
   const auto spec = recipe.architectures.find(architecture);
   KEYNET_CHECK(spec != recipe.architectures.end(), recipe.app, ": unknown architecture '", architecture, "'");
   Rng rng(seed);
-  return make_conv_net(spec->second, size.height, size.width, 2 * num_points(recipe), rng);
+  return make_conv_net(spec->second, size.height, size.width, outputs, rng);
 }
 
-train::ModelCard model_card(const ImmRecipe& recipe, const std::string& architecture, InputSize size) {
+// `learned`: the number of points the network outputs (all 58 when it learns auxiliary points).
+train::ModelCard model_card(const ImmRecipe& recipe, const std::string& architecture, InputSize size, int learned) {
   train::ModelCard card;
   card.app = recipe.app;
   card.architecture = architecture;
   card.input_width = size.width;
   card.input_height = size.height;
-  card.num_points = num_points(recipe);
+  card.num_points = learned;
   card.framing = "whole image resized to the input (IMM's 640x480 photos)";
   return card;
 }
@@ -182,21 +196,39 @@ struct TrainCommand {
   int warmup_epochs = 0;
   bool augment = true;
   bool test_time_mirror = false;
+  bool auxiliary_points = false;
+  double augment_strength = 1;
 };
+
+// The recipe's augmentation with every range (rotation, shift, scale, brightness, contrast) times `strength`.
+data::AugmentOptions scaled_augmentation(data::AugmentOptions options, double strength) {
+  options.max_rotation_deg *= strength;
+  options.max_shift_px *= strength;
+  options.min_scale = 1 - (1 - options.min_scale) * strength;
+  options.max_scale = 1 + (options.max_scale - 1) * strength;
+  options.box_jitter *= strength;
+  options.max_brightness *= strength;
+  options.min_contrast = 1 - (1 - options.min_contrast) * strength;
+  options.max_contrast = 1 + (options.max_contrast - 1) * strength;
+  return options;
+}
 
 struct TrainResult {
   std::vector<train::EpochRecord> log;
   json validation;  // metrics of the model at the end of training
 };
 
-TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool figures) {
+TrainResult train_run(ImmRecipe recipe, const TrainCommand& command, bool figures) {
+  recipe.augment_options = scaled_augmentation(recipe.augment_options, command.augment_strength);
   const TrainFlags& flags = command.flags;
   const InputSize size = parse_size(command.size);
   const Device device = train::resolve_device(flags.device);
   const ImmSplitChoice split{command.split};
 
-  ImmData data = load_imm(recipe, flags.data, split, size, command.augment);                       // data
-  auto model = build_model(recipe, command.architecture, size, flags.seed);                         // model
+  const std::vector<int> learned = learned_points(recipe, command.auxiliary_points);
+  const int num_learned = learned.empty() ? data::kImmPoints : static_cast<int>(learned.size());
+  ImmData data = load_imm(recipe, learned, flags.data, split, size, command.augment);                       // data
+  auto model = build_model(recipe, command.architecture, size, 2 * num_learned, flags.seed);        // model
   auto loss = train::make_loss(command.loss);                                                       // loss
   Adam adam(*model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
   train::place(*model, *loss, adam, device, parse_impl(flags.impl));
@@ -206,7 +238,7 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
   train::RunFolder run(flags.out);
   if (figures) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
 
-  train::ModelCard card = model_card(recipe, command.architecture, size);
+  train::ModelCard card = model_card(recipe, command.architecture, size, num_learned);
   card.commit = train::source_commit();
   card.recipe = {{"split", command.split}, {"epochs", std::to_string(flags.epochs)},
                  {"lr", std::to_string(flags.lr)}, {"batch", std::to_string(flags.batch)},
@@ -214,7 +246,9 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
                  {"schedule", flags.schedule}, {"warmup_epochs", std::to_string(command.warmup_epochs)},
                  {"weight_decay", std::to_string(command.weight_decay)},
                  {"augment", command.augment ? "on" : "off"},
-                 {"test_time_mirror", command.test_time_mirror ? "on" : "off"}};
+                 {"test_time_mirror", command.test_time_mirror ? "on" : "off"},
+                 {"auxiliary_points", command.auxiliary_points ? "on" : "off"},
+                 {"augment_strength", std::to_string(command.augment_strength)}};
   train::FitOptions fit{.epochs = flags.epochs,
                         .lr = flags.lr,
                         .schedule = {train::parse_schedule(flags.schedule), command.warmup_epochs,
@@ -223,18 +257,20 @@ TrainResult train_run(const ImmRecipe& recipe, const TrainCommand& command, bool
                         .resume = flags.resume,
                         .metric_name = "val_mse"};
   train::Trainer trainer(*model, *loss, adam, run, card, fit);
-  const std::vector<int> mirror = command.test_time_mirror ? mirror_permutation(recipe.points) : std::vector<int>{};
+  const std::vector<int> mirror = command.test_time_mirror ? mirror_permutation(learned) : std::vector<int>{};
   auto validate = [&] {
-    const train::Predictions p =
-        train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device, mirror);
+    const train::Predictions p = reported_points(
+        train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device, mirror), recipe,
+        command.auxiliary_points);
     return train::Validation{p.loss, train::normalized_mse(p.predicted, p.truth, data::kImmWidth, data::kImmHeight)};
   };
   TrainResult result;
   result.log = trainer.fit(loader, validate);                                                      // training loop
 
   // The model at the end of training (not the best epoch: picking it would look at the validation faces).
-  const train::Predictions final_predictions =
-      train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device, mirror);
+  const train::Predictions final_predictions = reported_points(
+      train::predict_dataset(*model, *loss, data.validation, kValidationBatch, device, mirror), recipe,
+      command.auxiliary_points);
   result.validation = imm_metrics(final_predictions);
   double seconds = 0;
   for (const train::EpochRecord& r : result.log) seconds += r.seconds;
@@ -274,7 +310,9 @@ struct LoadedModel {
   std::unique_ptr<Sequential> model;
   train::ModelCard card;
   InputSize size;
-  std::vector<int> mirror;  // test-time mirroring, as the model was validated
+  std::vector<int> learned;  // the points the network outputs (empty: all 58)
+  bool auxiliary_points = false;
+  std::vector<int> mirror;   // test-time mirroring, as the model was validated
 };
 
 LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Device device,
@@ -284,7 +322,11 @@ LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Dev
   const SafetensorsFile file = read_safetensors(path);  // read once: the card decides what to build
   loaded.card = train::ModelCard::from_metadata(file.metadata, path);
   loaded.size = {loaded.card.input_width, loaded.card.input_height};
-  train::ModelCard expected = model_card(recipe, loaded.card.architecture, loaded.size);
+  const auto auxiliary = loaded.card.recipe.find("auxiliary_points");
+  loaded.auxiliary_points = auxiliary != loaded.card.recipe.end() && auxiliary->second == "on";
+  loaded.learned = learned_points(recipe, loaded.auxiliary_points);
+  const int num_learned = loaded.learned.empty() ? data::kImmPoints : static_cast<int>(loaded.learned.size());
+  train::ModelCard expected = model_card(recipe, loaded.card.architecture, loaded.size, num_learned);
   train::check_card(loaded.card, expected, path);
   bool known_size = false;
   for (const std::string& s : recipe.sizes) {
@@ -293,20 +335,30 @@ LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Dev
   }
   KEYNET_CHECK(known_size, path, ": input size ", loaded.size.width, "x", loaded.size.height, " is not one ",
                recipe.app, " takes");
-  loaded.model = build_model(recipe, loaded.card.architecture, loaded.size, 0);
+  loaded.model = build_model(recipe, loaded.card.architecture, loaded.size, 2 * num_learned, 0);
   load_module(*loaded.model, file, path);
   to_device(*loaded.model, device);
-  if (use_test_time_mirror(test_time_mirror, loaded.card.recipe)) loaded.mirror = mirror_permutation(recipe.points);
+  if (use_test_time_mirror(test_time_mirror, loaded.card.recipe)) loaded.mirror = mirror_permutation(loaded.learned);
   return loaded;
+}
+
+// The recipe's points on one whole image, in its pixels.
+train::Points predict_points(const ImmRecipe& recipe, LoadedModel& loaded, const data::Image& image, Device device) {
+  const train::Points learned =
+      train::predict_image(*loaded.model, image, sample_options(recipe, loaded.learned, loaded.size, false),
+                           loaded.card.num_points, device, loaded.mirror);
+  return loaded.auxiliary_points ? select_points(learned, recipe.points) : learned;
 }
 
 void eval_command(const ImmRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
-  const ImmData data = load_imm(recipe, command.data, {command.split}, loaded.size, false);
+  const ImmData data = load_imm(recipe, loaded.learned, command.data, {command.split}, loaded.size, false);
   MSELoss loss;
-  const train::Predictions p = train::predict_dataset(*loaded.model, loss, data.validation, kValidationBatch, device, loaded.mirror);
+  const train::Predictions p = reported_points(
+      train::predict_dataset(*loaded.model, loss, data.validation, kValidationBatch, device, loaded.mirror), recipe,
+      loaded.auxiliary_points);
   const json metrics = imm_metrics(p);
   std::printf("%s on the %s split's %zu validation faces: MSE %.4g, mean point distance %.3f px\n",
               command.model.c_str(), command.split.c_str(), p.predicted.size(),
@@ -322,13 +374,12 @@ void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
-  const data::SampleOptions options = sample_options(recipe, loaded.size, false);
   fs::create_directories(command.drawn_out);
   std::vector<PointsEntry> entries;
   if (command.format == "csv") std::printf("image,point,x,y\n");
   for (const std::string& path : command.images) {
     const data::Image image = data::load_image(path);
-    const train::Points points = train::predict_image(*loaded.model, image, options, loaded.card.num_points, device, loaded.mirror);
+    const train::Points points = predict_points(recipe, loaded, image, device);
     data::Image drawn = data::to_rgb(image);
     data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
     const std::string png = (fs::path(command.drawn_out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
@@ -377,6 +428,21 @@ void sweep_command(const ImmRecipe& recipe, TrainCommand base) {
 
 }  // namespace
 
+std::vector<data::Point> detect_imm_points(const ImmRecipe& recipe, const data::Image& image,
+                                           const std::string& image_name, const std::string& model_path) {
+  const double aspect = static_cast<double>(image.width) / image.height;
+  const double imm_aspect = static_cast<double>(data::kImmWidth) / data::kImmHeight;
+  KEYNET_CHECK(std::abs(aspect / imm_aspect - 1) <= 0.05, image_name, ": ", image.width, "x", image.height,
+               " is not framed as IMM's photos are (4:3, one face filling about half the height); the ", recipe.app,
+               " model reads the whole image. Use the 68-point model (auto) for other photos");
+  static std::map<std::string, LoadedModel> loaded_models;
+  const std::string path = model_path.empty() ? default_model_path(recipe.app) : model_path;
+  const Device device = train::resolve_device("auto");
+  auto at = loaded_models.find(path);
+  if (at == loaded_models.end()) at = loaded_models.emplace(path, load_imm_model(recipe, path, device, "model")).first;
+  return predict_points(recipe, at->second, image, device);
+}
+
 int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   CLI::App app{recipe.summary, recipe.app};
   app.require_subcommand(1);
@@ -390,6 +456,7 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   train_command.warmup_epochs = recipe.warmup_epochs;
   train_command.augment = recipe.augment;
   train_command.test_time_mirror = recipe.test_time_mirror;
+  train_command.auxiliary_points = recipe.auxiliary_points;
   TrainCommand sweep_command_flags = train_command;
   sweep_command_flags.split = "dev";
   sweep_command_flags.flags.out += "_sweep";
@@ -418,6 +485,15 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
     command.add_option("--test-time-mirror", target.test_time_mirror,
                        "validate and predict on each photo and its mirror image, averaging the two (the model "
                        "file records it, so eval and predict do the same)")
+        ->capture_default_str();
+    if (!recipe.points.empty())
+      command.add_option("--auxiliary-points", target.auxiliary_points,
+                         "the network also learns IMM's other points as auxiliary targets (only the app's own "
+                         "points are reported; the model file records it)")
+          ->capture_default_str();
+    command.add_option("--augment-strength", target.augment_strength,
+                       "every augmentation range (rotation, shift, scale, brightness, contrast) times this")
+        ->check(finite_number() & CLI::Range(0.0, 4.0))
         ->capture_default_str();
     command.add_option("--augment", target.augment,
                        "augment the training faces (rotation, shift, scale, brightness, contrast, mirror)")

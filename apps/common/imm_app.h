@@ -12,6 +12,7 @@
 
 #include "apps/common/cli.h"
 #include "data/augment.h"
+#include "data/image.h"
 #include "layers/nets.h"
 
 namespace keynet::apps {
@@ -29,6 +30,7 @@ struct ImmRecipe {
   double final_lr_fraction = 0;    // cosine schedule's floor
   bool augment = true;             // the augmentation below, training set only
   bool test_time_mirror = false;   // predictions average the photo's and its mirror image's
+  bool auxiliary_points = false;   // the network also learns IMM's other points; only `points` are reported
   data::AugmentOptions augment_options;
   TrainFlags defaults;             // epochs, lr, batch, schedule, out, ...
   std::vector<double> sweep_lrs;   // empty: no sweep subcommand
@@ -38,5 +40,12 @@ struct ImmRecipe {
 };
 
 int run_imm_app(int argc, char** argv, const ImmRecipe& recipe);
+
+// The recipe's points on a photo framed as IMM's are (the whole 4:3 image holds one upright face),
+// found by the model at model_path (default: the recipe's shipped model in models/) on the default
+// device. Refuses, naming `image_name`, an image whose aspect is not 4:3 within 5%. The model is loaded
+// once per path.
+std::vector<data::Point> detect_imm_points(const ImmRecipe& recipe, const data::Image& image,
+                                           const std::string& image_name, const std::string& model_path = "");
 
 }  // namespace keynet::apps

@@ -2,6 +2,7 @@
 #include "apps/common/keypoint_files.h"
 
 #include "apps/common/ibug_app.h"
+#include "apps/common/imm_recipes.h"
 
 #include <nlohmann/json.hpp>
 
@@ -169,11 +170,12 @@ Face load_face(const std::string& input, const std::string& points_path) {
     KEYNET_CHECK(points_path.empty(), input, " is a keypoints file already; pass its image to use ", points_path);
     face.points_path = input;
     face.image_path = image_of_points_file(input);
-  } else if (points_path == kAutomaticPoints) {
+  } else if (points_path == kAutomaticPoints || points_path == kImmModelPoints) {
+    const bool imm = points_path == kImmModelPoints;
     face.image_path = input;
-    face.points_path = input + " (points found by the 68-point model)";
+    face.points_path = input + (imm ? " (points found by the 58-point model)" : " (points found by the 68-point model)");
     face.image = data::load_image(input);
-    face.points = detect_landmarks(face.image, input);
+    face.points = imm ? detect_imm_points(face_points_recipe(), face.image, input) : detect_landmarks(face.image, input);
     return face;
   } else {
     face.image_path = input;

@@ -40,8 +40,10 @@ struct Face {
 // (.asf, .pts or .json; from a JSON with several entries the one whose image is this image), or when
 // that is empty from a .asf or .pts of the same stem beside it. IMM .asf coordinates are relative and
 // are scaled to the image's actual size. points_path "auto" (kAutomaticPoints) finds the face with the
-// shipped 68-point model (detect_landmarks). Errors name the file at fault.
+// shipped 68-point model (detect_landmarks); "imm" (kImmModelPoints) reads an IMM-framed photo with the
+// shipped 58-point model (detect_imm_points). Errors name the file at fault.
 inline constexpr const char* kAutomaticPoints = "auto";
+inline constexpr const char* kImmModelPoints = "imm";
 Face load_face(const std::string& input, const std::string& points_path = "");
 
 }  // namespace keynet::apps
