@@ -60,7 +60,7 @@ void DataLoader::stop() {
   finished_ = false;
 }
 
-void DataLoader::start_epoch(int epoch) {
+void DataLoader::start_epoch(int epoch, size_t first_position) {
   stop();
   epoch_ = epoch;
   order_.resize(dataset_.size());
@@ -69,7 +69,10 @@ void DataLoader::start_epoch(int epoch) {
     Rng rng = sample_rng(options_.seed, epoch, kShuffleStream);
     for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[rng.below(i)]);
   }
-  cursor_ = 0;
+  KEYNET_CHECK(first_position <= order_.size(), "data loader: epoch ", epoch, " cannot start at position ",
+               first_position, " of ", order_.size(), " samples");
+  first_position_ = first_position;
+  cursor_ = first_position;
   epoch_started_ = true;
   if (options_.prefetch_batches > 0) producer_ = std::thread(&DataLoader::producer_loop, this);
 }
@@ -137,11 +140,12 @@ std::optional<Batch> DataLoader::build_batch(size_t& cursor) {
   }
   batch.indices = std::move(indices);
   batch.samples = std::move(samples);
+  batch.end_position = cursor;
   return batch;
 }
 
 void DataLoader::producer_loop() {
-  size_t cursor = 0;
+  size_t cursor = first_position_;
   while (true) {
     Item item;
     try {

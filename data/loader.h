@@ -24,6 +24,7 @@ struct Batch {
   Tensor targets;  // (B, 2K) float32: x0, y0, x1, y1, ... normalised by normalize_points
   std::vector<size_t> indices;  // dataset index of each row
   std::vector<Sample> samples;  // each row's sample (image, pixel points, transform back to its file)
+  size_t end_position = 0;      // where the next batch starts in this epoch's order (start_epoch resumes there)
 
   size_t size() const { return indices.size(); }
   // Row i of a (B, 2K) prediction (normalised like the targets) -> pixels of the original file.
@@ -56,8 +57,9 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  // Starts an epoch (stopping any unfinished one). Epochs may be started in any order.
-  void start_epoch(int epoch);
+  // Starts an epoch (stopping any unfinished one). Epochs may be started in any order. A run resumed in
+  // the middle of an epoch starts at the end_position of the last batch it trained on.
+  void start_epoch(int epoch, size_t first_position = 0);
   // The next batch of the current epoch, or nullopt when it is over. Rethrows a loading error.
   std::optional<Batch> next();
 
@@ -84,7 +86,8 @@ class DataLoader {
   LoaderOptions options_;
   int epoch_ = 0;
   std::vector<size_t> order_;
-  size_t cursor_ = 0;  // used without prefetching
+  size_t cursor_ = 0;          // used without prefetching
+  size_t first_position_ = 0;  // where this epoch's batches start in order_
   bool epoch_started_ = false;
 
   mutable std::mutex mutex_;

@@ -209,6 +209,34 @@ TEST_CASE("nose_tip --auxiliary-points: the network learns all 58 points; train,
   CHECK(!contains(predicted.output, kFixtureImage + ",1,"));  // the nose tip only
 }
 
+TEST_CASE("SIGTERM to a training app saves a checkpoint, exits 143 with a message, and --resume finishes the run") {
+  if (keynet::data::testing::shared_data("imm_face_db").empty()) {
+    MESSAGE("skipped: no IMM data (../shared/data or KEYNET_DATA)");
+    return;
+  }
+  TempDir dir("sigterm");
+  const std::string train = std::string(KEYNET_APP_DIR) + "/nose_tip train --split dev --epochs 12 --out " + dir.file("run");
+  // The signal is sent once the first epoch is logged, so that it lands inside training.
+  const std::string script = train + " 2> " + dir.file("stderr.txt") + " & pid=$!; while [ ! -s " + dir.file("run/log.csv") +
+                             " ]; do sleep 0.05; done; kill -TERM $pid; wait $pid; echo \"exit=$?\"";
+  FILE* pipe = popen(("bash -c '" + script + "'").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[256] = {};
+  std::string output;
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  pclose(pipe);
+  const std::string messages = read_text(dir.file("stderr.txt"));
+  INFO(output, messages);
+  CHECK(contains(output, "exit=143"));
+  CHECK(contains(messages, "interrupted: SIGTERM in epoch"));
+  CHECK(contains(messages, "continue the run with --resume"));
+  const Outcome resumed = run("nose_tip train --split dev --epochs 12 --resume --out " + dir.file("run"));
+  INFO(resumed.output);
+  CHECK(resumed.exit_code == 0);
+  CHECK(contains(resumed.output, "resuming " + dir.file("run")));
+  CHECK(contains(resumed.output, "after 12 epochs"));
+}
+
 // ---------------------------------------------------------------- ibug_landmarks (the shipped model)
 
 namespace {

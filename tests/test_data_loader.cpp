@@ -137,6 +137,32 @@ TEST_CASE("loader: the order and the augmentation depend only on seed, epoch and
   CHECK(run_epoch(plain, 0).targets != ea.targets);
 }
 
+TEST_CASE("loader: an epoch started at a batch's end_position gives the rest of that epoch, bitwise") {
+  TempDir dir("loader_position");
+  const KeypointDataset dataset(synthetic_records(dir), small_options());
+  for (int prefetch : {0, 2}) {
+    CAPTURE(prefetch);
+    DataLoader loader(dataset, {.batch_size = 5, .seed = 3, .augment = true, .prefetch_batches = prefetch});
+    const Epoch whole = run_epoch(loader, 4);
+    loader.start_epoch(4);
+    loader.next();
+    const auto second = loader.next();  // resume after two batches
+    REQUIRE(second.has_value());
+    CHECK(second->end_position == 10);
+    loader.start_epoch(4, second->end_position);
+    std::vector<std::vector<float>> rest;
+    std::vector<size_t> indices;
+    while (auto batch = loader.next()) {
+      rest.push_back(batch->images.to_float_vector());
+      indices.insert(indices.end(), batch->indices.begin(), batch->indices.end());
+    }
+    CHECK(rest == std::vector<std::vector<float>>(whole.images.begin() + 2, whole.images.end()));
+    CHECK(indices == std::vector<size_t>(whole.indices.begin() + 10, whole.indices.end()));
+  }
+  DataLoader loader(dataset, {.batch_size = 5});
+  CHECK(contains(error_of([&] { loader.start_epoch(0, kSamples + 1); }), "cannot start at position 24 of 23"));
+}
+
 TEST_CASE("dataset: cached images give bitwise the same batches; failures are listed") {
   TempDir dir("loader_cache");
   std::vector<LandmarkRecord> records = synthetic_records(dir);

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstring>
 
 #include "data/imm.h"
@@ -110,11 +111,27 @@ struct Run {
 
 // Trains the tiny net for `epochs` in `folder`, augmented or not; with stop_after > 0 the run dies (an exception from
 // validation, as a kill would) during the epoch after that one, before its checkpoint.
+// MSE that raises `signal` in this process at its `at`-th evaluation (0: never), as a user's Ctrl-C or a
+// scheduler's SIGTERM would arrive in the middle of a step.
+class SignallingLoss : public MSELoss {
+ public:
+  SignallingLoss(int signal, int at) : signal_(signal), at_(at) {}
+
+ protected:
+  void compute(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) override {
+    if (++calls_ == at_) std::raise(signal_);
+    MSELoss::compute(loss, pred, target, impl);
+  }
+
+ private:
+  int signal_, at_, calls_ = 0;
+};
+
 Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_after, bool augment,
-               uint64_t init_seed = 1) {
+               uint64_t init_seed = 1, int signal = 0, int signal_at_loss = 0) {
   const data::KeypointDataset faces = fixture_faces();
   auto model = tiny_net(init_seed);
-  MSELoss loss;
+  SignallingLoss loss(signal, signal_at_loss);
   Adam adam(*model, {.lr = 3e-3});
   place(*model, loss, adam, Device::CPU, Impl::Fast);
   data::DataLoader loader(faces, {.batch_size = 2, .seed = 5, .augment = augment, .prefetch_batches = 0});
@@ -184,6 +201,49 @@ TEST_CASE("a run killed after epoch 2 and resumed ends bitwise equal to one neve
   save_model(*net, foreign.last_checkpoint(), tiny_card());
   save_optimizer(adam, optimizer_state_path(foreign.last_checkpoint()));
   CHECK(contains(error_of([&] { train_tiny(dir.file("foreign"), 4, true, 0, true); }), "not a training checkpoint"));
+}
+
+TEST_CASE("SIGTERM or Ctrl-C saves a checkpoint where the run stopped; --resume from it ends bitwise equal") {
+  TempDir dir("train_signal");
+  struct sigaction before {};
+  sigaction(SIGTERM, nullptr, &before);
+  const Run whole = train_tiny(dir.file("whole"), 4, false, 0, true);
+  // Each epoch evaluates the loss 3 times: 2 training steps (3 faces, batches of 2), then validation.
+  struct Case {
+    int signal, at_loss;
+    const char* says;
+    const char* position;  // epoch:step of the saved pair
+  };
+  for (const Case c : {Case{SIGTERM, 4, "SIGTERM in epoch 2: saved", "1:1"},        // epoch 2, first step
+                       Case{SIGINT, 3, "SIGINT (Ctrl-C) in epoch 1: saved", "1:0"}}) {  // epoch 1's validation
+    INFO(c.says);
+    const std::string folder = dir.file(std::string("stopped_") + c.position);
+    try {
+      train_tiny(folder, 4, false, 0, true, 1, c.signal, c.at_loss);
+      FAIL("the run was not interrupted");
+    } catch (const Interrupted& stopped) {
+      CHECK(stopped.signal == c.signal);
+      CHECK(contains(stopped.what(), c.says));
+      CHECK(contains(stopped.what(), "--resume"));
+    }
+    CHECK(read_safetensors(RunFolder(folder).last_checkpoint()).metadata.at("train.position") == c.position);
+    const Run resumed = train_tiny(folder, 4, true, 0, true, /*init_seed=*/99);
+    REQUIRE(resumed.log.size() == 4);
+    for (size_t e = 0; e < 4; ++e) CHECK(resumed.log[e].train_loss == whole.log[e].train_loss);
+    CHECK(bitwise_equal(resumed.weights, whole.weights));
+  }
+  // The handlers are the process's own again after fit().
+  struct sigaction after {};
+  sigaction(SIGTERM, nullptr, &after);
+  CHECK((after.sa_handler == before.sa_handler));
+
+  // A model and an optimizer state from two different saves do not make a pair.
+  const std::string folder = dir.file("mismatch");
+  CHECK_THROWS_AS(train_tiny(folder, 4, false, 0, true, 1, SIGTERM, 4), Interrupted);
+  RunFolder run(folder);
+  std::filesystem::copy_file(optimizer_state_path(run.best_checkpoint()), optimizer_state_path(run.last_checkpoint()),
+                             std::filesystem::copy_options::overwrite_existing);
+  CHECK(contains(error_of([&] { train_tiny(folder, 4, true, 0, true); }), "the pair cannot resume a run exactly"));
 }
 
 TEST_CASE("a model file of another app or input size is refused before any weight is read") {

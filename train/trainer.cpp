@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
 
 #include "layers/checkpoint.h"
@@ -60,15 +62,65 @@ Trainer::Trainer(Module& model, Loss& loss, Optimizer& optimizer, const RunFolde
   KEYNET_CHECK(std::isfinite(options_.lr) && options_.lr > 0, "--lr must be a positive number, got ", options_.lr);
 }
 
-void Trainer::save(const std::string& model_path, int epoch) {
-  const std::map<std::string, std::string> state = {{"train.epoch", std::to_string(epoch)},
-                                                     {"train.best_epoch", std::to_string(best_epoch_)},
-                                                     {"train.best_metric", std::to_string(best_metric_)}};
-  save_model(model_, model_path, card_, state);
-  save_optimizer(optimizer_, optimizer_state_path(model_path), {{"train.epoch", std::to_string(epoch)}});
+namespace {
+
+// The signal that asked fit() to stop (0: none). Set by the handler, read after each step.
+volatile std::sig_atomic_t stop_signal = 0;
+extern "C" void request_stop(int signal) { stop_signal = signal; }
+
+// SIGINT and SIGTERM ask the run to stop while this lives; the previous handlers come back after.
+class StopOnSignal {
+ public:
+  StopOnSignal() {
+    stop_signal = 0;
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, &previous_int_);
+    sigaction(SIGTERM, &action, &previous_term_);
+  }
+  ~StopOnSignal() {
+    sigaction(SIGINT, &previous_int_, nullptr);
+    sigaction(SIGTERM, &previous_term_, nullptr);
+  }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+ private:
+  struct sigaction previous_int_ {}, previous_term_ {};
+};
+
+std::string exact(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", value);
+  return text;
 }
 
-int Trainer::restore() {
+const char* signal_name(int signal) { return signal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM"; }
+
+}  // namespace
+
+// The pair (model, optimizer) carries the same position, epoch and step within it, so that a pair
+// from two different saves is refused on resume.
+void Trainer::save(const std::string& model_path, int epoch, const PartialEpoch& partial) {
+  const std::string position = std::to_string(epoch) + ":" + std::to_string(partial.steps);
+  std::map<std::string, std::string> state = {{"train.epoch", std::to_string(epoch)},
+                                              {"train.position", position},
+                                              {"train.best_epoch", std::to_string(best_epoch_)},
+                                              {"train.best_metric", std::to_string(best_metric_)}};
+  if (partial.epoch > 0) {
+    state["train.partial.steps"] = std::to_string(partial.steps);
+    state["train.partial.loader_position"] = std::to_string(partial.position);
+    state["train.partial.loss_sum"] = exact(partial.loss_sum);
+    state["train.partial.samples"] = std::to_string(partial.samples);
+    state["train.partial.seconds"] = exact(partial.seconds);
+  }
+  save_model(model_, model_path, card_, state);
+  save_optimizer(optimizer_, optimizer_state_path(model_path),
+                 {{"train.epoch", std::to_string(epoch)}, {"train.position", position}});
+}
+
+std::pair<int, PartialEpoch> Trainer::restore() {
   const std::string path = run_.last_checkpoint();
   KEYNET_CHECK(std::filesystem::exists(path), "--resume: ", run_.root(), " holds no checkpoint to resume (",
                path, " is missing); start the run without --resume");
@@ -78,9 +130,15 @@ int Trainer::restore() {
                    model_state.count("train.best_metric"),
                path, ": not a training checkpoint (no train.* metadata); it cannot resume a run");
   const std::string epoch = model_state.at("train.epoch");
-  KEYNET_CHECK(optimizer_state.count("train.epoch") && optimizer_state.at("train.epoch") == epoch, path,
-               ": the model was saved after epoch ", epoch, " but its optimizer state ",
-               optimizer_state_path(path), " after another epoch; the pair cannot resume a run exactly");
+  auto position_of = [](const std::map<std::string, std::string>& state) {
+    const auto found = state.find("train.position");
+    return found == state.end() ? state.at("train.epoch") + ":0" : found->second;  // files written before positions
+  };
+  KEYNET_CHECK(optimizer_state.count("train.epoch") && position_of(optimizer_state) == position_of(model_state),
+               path, ": the model was saved at epoch:step ", position_of(model_state), " but its optimizer state ",
+               optimizer_state_path(path), " at another (",
+               optimizer_state.count("train.epoch") ? position_of(optimizer_state) : "none",
+               "); the pair cannot resume a run exactly");
   best_epoch_ = std::stoi(model_state.at("train.best_epoch"));
   best_metric_ = std::stod(model_state.at("train.best_metric"));
   const int done = std::stoi(epoch);
@@ -88,15 +146,34 @@ int Trainer::restore() {
   KEYNET_CHECK(static_cast<int>(log_.size()) >= done, run_.log_csv(), ": has ", log_.size(),
                " epochs but the checkpoint was saved after epoch ", done);
   log_.resize(done);  // rows written after the checkpoint belong to an epoch that will run again
-  return done;
+  PartialEpoch partial;
+  if (model_state.count("train.partial.steps")) {
+    try {
+      partial.epoch = done + 1;
+      partial.steps = std::stoi(model_state.at("train.partial.steps"));
+      partial.position = std::stoull(model_state.at("train.partial.loader_position"));
+      partial.loss_sum = std::stod(model_state.at("train.partial.loss_sum"));
+      partial.samples = std::stoll(model_state.at("train.partial.samples"));
+      partial.seconds = std::stod(model_state.at("train.partial.seconds"));
+    } catch (const std::exception&) {
+      KEYNET_FAIL(path, ": the train.partial.* metadata of this interrupted checkpoint is incomplete or malformed");
+    }
+  }
+  return {done, partial};
 }
 
 std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::function<Validation()>& validate) {
   using Clock = std::chrono::steady_clock;
   int first_epoch = 1;
+  PartialEpoch resumed;
   if (options_.resume) {
-    first_epoch = restore() + 1;
-    std::fprintf(stderr, "resuming %s after epoch %d\n", run_.root().c_str(), first_epoch - 1);
+    const auto [done, partial] = restore();
+    first_epoch = done + 1;
+    resumed = partial;
+    if (partial.epoch > 0)
+      std::fprintf(stderr, "resuming %s in epoch %d after step %d\n", run_.root().c_str(), partial.epoch, partial.steps);
+    else
+      std::fprintf(stderr, "resuming %s after epoch %d\n", run_.root().c_str(), done);
   } else {
     KEYNET_CHECK(!std::filesystem::exists(run_.last_checkpoint()), run_.root(),
                  " already holds a run (", run_.last_checkpoint(), "); pass --resume to continue it, or choose "
@@ -105,15 +182,26 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
   const int64_t steps_per_epoch = static_cast<int64_t>(train.batches_per_epoch());
   const int64_t total_steps = steps_per_epoch * options_.epochs;
   const int64_t warmup_steps = steps_per_epoch * options_.schedule.warmup_epochs;
-  Progress progress(options_.epochs, static_cast<int>(steps_per_epoch), steps_per_epoch * (first_epoch - 1));
+  Progress progress(options_.epochs, static_cast<int>(steps_per_epoch),
+                    steps_per_epoch * (first_epoch - 1) + resumed.steps);
+  const StopOnSignal stop_on_signal;
+  auto interrupted = [&](int epoch, const std::string& saved) {
+    const int signal = stop_signal;
+    throw Interrupted(std::string(signal_name(signal)) + " in epoch " + std::to_string(epoch) + ": saved " + saved +
+                          "; continue the run with --resume (same command)",
+                      signal);
+  };
 
   for (int epoch = first_epoch; epoch <= options_.epochs; ++epoch) {
     const auto start = Clock::now();
-    train.start_epoch(epoch);
-    int64_t step = steps_per_epoch * (epoch - 1);
-    double loss_sum = 0;
-    int64_t samples = 0;
-    int step_in_epoch = 0;
+    const bool continuing = resumed.epoch == epoch;
+    train.start_epoch(epoch, continuing ? resumed.position : 0);
+    int step_in_epoch = continuing ? resumed.steps : 0;
+    int64_t step = steps_per_epoch * (epoch - 1) + step_in_epoch;
+    double loss_sum = continuing ? resumed.loss_sum : 0;
+    int64_t samples = continuing ? resumed.samples : 0;
+    const double earlier_seconds = continuing ? resumed.seconds : 0;
+    auto seconds_so_far = [&] { return earlier_seconds + std::chrono::duration<double>(Clock::now() - start).count(); };
     while (auto batch = train.next()) {
       optimizer_.set_lr(scheduled_lr(options_.lr, options_.schedule, step, total_steps, warmup_steps));
       optimizer_.zero_grad();
@@ -129,6 +217,11 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
       samples += static_cast<int64_t>(batch->size());
       ++step;
       progress.step(epoch, ++step_in_epoch, loss_sum / samples, static_cast<int>(batch->size()));
+      if (stop_signal != 0) {
+        save(run_.last_checkpoint(), epoch - 1,
+             {epoch, step_in_epoch, batch->end_position, loss_sum, samples, seconds_so_far()});
+        interrupted(epoch, run_.last_checkpoint() + " after step " + std::to_string(step_in_epoch));
+      }
     }
     KEYNET_CHECK(samples > 0, "epoch ", epoch, ": the training loader gave no batch");
     const Validation validation = validate();
@@ -138,7 +231,7 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     record.val_loss = validation.loss;
     record.val_metric = validation.metric;
     record.lr = optimizer_.lr();
-    record.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    record.seconds = seconds_so_far();
     log_.push_back(record);
     run_.write_log(log_);
     const bool improved = best_epoch_ == 0 || validation.metric < best_metric_;
@@ -150,6 +243,7 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     save(run_.last_checkpoint(), epoch);
     progress.epoch_done(epoch, record.train_loss, record.val_loss, options_.metric_name, record.val_metric,
                         record.seconds);
+    if (stop_signal != 0 && epoch < options_.epochs) interrupted(epoch, run_.last_checkpoint() + " at its end");
   }
   return log_;
 }

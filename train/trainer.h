@@ -3,7 +3,9 @@
 // the CSV log, best and last checkpoints (model and optimizer, each written to a temporary file and
 // renamed) in a RunFolder; and --resume, which continues a run exactly where its last checkpoint
 // left it (the loader's order and augmentation depend only on seed and epoch, so the resumed run is
-// bitwise the run that was never stopped).
+// bitwise the run that was never stopped). SIGINT (Ctrl-C) or SIGTERM during fit() stops the run after
+// the step in progress, saves the last checkpoint with the position inside the epoch, and throws
+// Interrupted; --resume continues from that step, again bitwise.
 #pragma once
 #include <functional>
 #include <memory>
@@ -45,6 +47,13 @@ struct Validation {
   double metric = 0;  // the app's metric; lower is better
 };
 
+// fit() stopped by SIGINT or SIGTERM after saving its checkpoint; the message says where and how to go on.
+class Interrupted : public Error {
+ public:
+  Interrupted(const std::string& message, int signal) : Error(message), signal(signal) {}
+  int signal;
+};
+
 struct FitOptions {
   int epochs = 10;
   double lr = 1e-3;
@@ -54,6 +63,16 @@ struct FitOptions {
   std::string metric_name = "val_metric";
 };
 
+// How far an interrupted epoch got: enough to continue it exactly.
+struct PartialEpoch {
+  int epoch = 0;          // the epoch in progress (0: none, the checkpoint ends an epoch)
+  int steps = 0;          // steps done in it
+  size_t position = 0;    // the loader's position after the last of them
+  double loss_sum = 0;    // sum of the training loss over its samples so far
+  int64_t samples = 0;
+  double seconds = 0;
+};
+
 class Trainer {
  public:
   Trainer(Module& model, Loss& loss, Optimizer& optimizer, const RunFolder& run, ModelCard card, FitOptions options);
@@ -61,8 +80,9 @@ class Trainer {
   std::vector<EpochRecord> fit(data::DataLoader& train, const std::function<Validation()>& validate);
 
  private:
-  int restore();  // loads the last checkpoint pair; returns the epoch it was saved after
-  void save(const std::string& model_path, int epoch);
+  // Loads the last checkpoint pair; returns the epochs it finished and the epoch it was inside, if any.
+  std::pair<int, PartialEpoch> restore();
+  void save(const std::string& model_path, int epoch, const PartialEpoch& partial = {});
 
   Module& model_;
   Loss& loss_;

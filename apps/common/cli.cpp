@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tensor/error.h"
+#include "train/trainer.h"
 
 namespace keynet::apps {
 
@@ -104,6 +105,9 @@ int run_cli(CLI::App& app, int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const train::Interrupted& stopped) {
+    std::fprintf(stderr, "interrupted: %s\n", stopped.what());
+    return 128 + stopped.signal;  // the shell's convention for a process ended by a signal
   } catch (const Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
