@@ -39,6 +39,8 @@ data::Canvas parse_canvas(const std::string& size) {
   char tail = 0;
   KEYNET_CHECK(std::sscanf(size.c_str(), "%dx%d%c", &width, &height, &tail) == 2, "--size ", size,
                ": expected WIDTHxHEIGHT, e.g. 640x480");
+  KEYNET_CHECK(width >= 16 && height >= 16 && width <= 8192 && height <= 8192, "--size ", size,
+               ": each side must lie in 16..8192 pixels");
   return data::make_canvas(width, height);
 }
 
@@ -218,7 +220,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 1000))
       ->capture_default_str();
   sequence_cli->add_option("--fps", sequence.fps, "frames per second (GIF delays are 1/100 s; kept on average)")
-      ->check(CLI::Range(1.0, 100.0))
+      ->check(apps::finite_number() & CLI::Range(1.0, 100.0))
       ->capture_default_str();
   sequence_cli->callback([&] { sequence_command(sequence); });
 
@@ -240,7 +242,9 @@ int main(int argc, char** argv) {
       "caricature", "the face warped to mean + alpha (face - mean): alpha > 1 exaggerates, alpha < 0 reverses");
   caricature_cli->add_option("face", caricature.face, "an image, or a keypoints file that names it")->required();
   caricature_cli->add_option("--points", caricature.points, "keypoints of the image (.asf, .pts, .json), auto or imm");
-  caricature_cli->add_option("--alpha", caricature.alphas, "one or more alphas")->capture_default_str();
+  caricature_cli->add_option("--alpha", caricature.alphas, "one or more alphas")
+      ->check(apps::finite_number() & CLI::Range(-100.0, 100.0))
+      ->capture_default_str();
   caricature_cli->add_option("--mean-points", caricature.mean_points,
                              "mean shape to exaggerate from (e.g. mean_men.json from `mean`); default: IMM's frontal "
                              "faces, as --group says");

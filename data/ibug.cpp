@@ -99,7 +99,7 @@ std::vector<Point> read_pts(const std::string& path, int expected_points) {
   auto next_line = [&]() -> bool {
     while (std::getline(in, line)) {
       ++line_no;
-      if (line.find_first_not_of(" \t\r") != std::string::npos) return true;
+      if (line.find_first_not_of(" \t\r\n\v\f") != std::string::npos) return true;  // split_whitespace's set
     }
     return false;
   };

@@ -28,25 +28,55 @@ std::vector<unsigned char> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// stb decodes a truncated JPEG without complaint (missing data reads as zeros), so check that the
-// entropy-coded data after the first start-of-scan is closed by an end-of-image marker. Inside
-// entropy-coded data 0xFF is always followed by 0x00 or a restart marker, so 0xFF 0xD9 there is EOI.
-void check_jpeg_complete(const std::vector<unsigned char>& bytes, const std::string& path) {
-  size_t pos = 2;
-  while (pos + 4 <= bytes.size()) {
+// A DHT segment's tables, bytes [begin, end): each is a class/id byte, 16 code counts and the symbols.
+// More than 256 codes in one table would make stb_image 2.27 (Debian's) write past its arrays; stb
+// 2.28 refuses them, and so do we.
+void check_huffman_tables(const std::vector<unsigned char>& bytes, size_t begin, size_t end, const std::string& path) {
+  for (size_t p = begin; p < end;) {
+    KEYNET_CHECK(p + 17 <= end, "image file '", path, "': corrupt JPEG (a Huffman table is cut short at byte ", p, ")");
+    size_t codes = 0;
+    for (size_t i = 1; i <= 16; ++i) codes += bytes[p + i];
+    KEYNET_CHECK(codes <= 256, "image file '", path, "': corrupt JPEG (a Huffman table declares ", codes,
+                 " codes, at most 256 are possible)");
+    p += 17 + codes;
+    KEYNET_CHECK(p <= end, "image file '", path, "': corrupt JPEG (a Huffman table runs past its segment)");
+  }
+}
+
+// Walks a JPEG's segments before stb decodes it: the Huffman tables must be possible (above), and the
+// file must end with an end-of-image marker, because stb decodes a truncated JPEG without complaint
+// (missing data reads as zeros). Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte)
+// or a restart marker; any other marker ends the scan.
+// `pos`: the first byte after the start-of-image marker.
+void check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::string& path) {
+  const size_t size = bytes.size();
+  auto truncated = [&] { KEYNET_FAIL("image file '", path, "' is truncated (JPEG without end-of-image marker)"); };
+  while (true) {
+    if (pos + 2 > size) truncated();
     KEYNET_CHECK(bytes[pos] == 0xFF, "image file '", path, "': corrupt JPEG (bad marker at byte ", pos, ")");
     const unsigned char marker = bytes[pos + 1];
     if (marker == 0xFF) {  // fill byte
       ++pos;
       continue;
     }
-    if (marker == 0xDA) break;  // start of scan
+    if (marker == 0xD9) return;  // end of image
+    if ((marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {  // markers without a length
+      pos += 2;
+      continue;
+    }
+    if (pos + 4 > size) truncated();
     const size_t length = (static_cast<size_t>(bytes[pos + 2]) << 8) | bytes[pos + 3];
+    KEYNET_CHECK(length >= 2, "image file '", path, "': corrupt JPEG (segment length ", length, " at byte ", pos, ")");
+    if (pos + 2 + length > size) truncated();
+    if (marker == 0xC4) check_huffman_tables(bytes, pos + 4, pos + 2 + length, path);
     pos += 2 + length;
+    if (marker == 0xDA) {  // start of scan: skip its entropy-coded data
+      while (pos + 1 < size &&
+             !(bytes[pos] == 0xFF && bytes[pos + 1] != 0x00 && !(bytes[pos + 1] >= 0xD0 && bytes[pos + 1] <= 0xD7)))
+        ++pos;
+      if (pos + 1 >= size) truncated();
+    }
   }
-  for (size_t i = pos; i + 1 < bytes.size(); ++i)
-    if (bytes[i] == 0xFF && bytes[i + 1] == 0xD9) return;
-  KEYNET_FAIL("image file '", path, "' is truncated (JPEG without end-of-image marker)");
 }
 
 }  // namespace
@@ -57,7 +87,10 @@ namespace {
 Image decode(const std::string& path, int channels) {
   const std::vector<unsigned char> bytes = read_bytes(path);
   KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
-  if (bytes[0] == 0xFF && bytes[1] == 0xD8) check_jpeg_complete(bytes, path);
+  // stb takes any run of 0xFF fill bytes before the start-of-image marker (0xD8) as a JPEG, and so do we.
+  size_t start = 0;
+  while (start < bytes.size() && bytes[start] == 0xFF) ++start;
+  if (start > 0 && start < bytes.size() && bytes[start] == 0xD8) check_jpeg(bytes, start + 1, path);
   int w = 0, h = 0, n = 0;
   unsigned char* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels);
   KEYNET_CHECK(data != nullptr, "cannot decode image file '", path, "': ", stbi_failure_reason());

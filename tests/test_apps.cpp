@@ -63,6 +63,33 @@ TEST_CASE("bad flags are refused with a message naming the flag") {
       {"nose_tip train --impl fastest", "--impl"},     {"face_points train --size 100x100", "--size"},
       {"nose_tip train --no-such-flag", "no-such-flag"}, {"nose_tip", "subcommand"},
   };
+  // Every numeric flag against the kinds of bad value: negative, zero where it makes no sense, NaN, too
+  // large, not a number.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> numeric = {
+      {"nose_tip train --epochs", {"-1", "0", "nan", "1e12", "ten"}},
+      {"nose_tip train --lr", {"-0.1", "0", "nan", "inf", "1e400", "fast"}},
+      {"nose_tip train --batch", {"-4", "0", "nan", "99999999999", "many"}},
+      {"nose_tip train --seed", {"-1", "nan", "1e30", "x"}},
+      {"nose_tip train --weight-decay", {"-0.1", "nan", "2", "heavy"}},
+      {"nose_tip train --warmup", {"-1", "nan", "1e12", "x"}},
+      {"nose_tip train --augment-strength", {"-1", "nan", "100", "x"}},
+      {"ibug_landmarks train --size", {"-32", "0", "nan", "100000", "big"}},
+      {"ibug_landmarks train --crop-enlarge", {"-1", "0", "nan", "1e9", "x"}},
+      {"face_morph sequence a.jpg b.jpg --frames", {"-5", "0", "1", "nan", "1e9", "x"}},
+      {"face_morph sequence a.jpg b.jpg --fps", {"-30", "0", "nan", "1e9", "x"}},
+      {"face_morph caricature a.jpg --alpha", {"nan", "inf", "1e9", "x"}},
+      {"face_morph midway a.jpg b.jpg --size", {"0x0", "-640x480", "nanxnan", "100000x100000", "wide"}},
+  };
+  for (const auto& [command, values] : numeric)
+    for (const std::string& value : values) {
+      const std::string flag = command.substr(command.rfind(' ') + 1);
+      // A value let through would start real work: --data points nowhere, so that it fails at once.
+      const bool trains = contains(command, " train ");
+      const Outcome outcome = run(command + " " + value + (trains ? " --data /nonexistent/keynet-data" : ""));
+      INFO(command, " ", value, " -> exit ", outcome.exit_code, ": ", outcome.output);
+      CHECK(outcome.exit_code != 0);
+      CHECK(contains(outcome.output, flag));
+    }
   for (const Case& c : cases) {
     const Outcome outcome = run(c.arguments);
     INFO(c.arguments, " -> exit ", outcome.exit_code, ": ", outcome.output);

@@ -162,6 +162,11 @@ TEST_CASE("bad image files raise errors that name the file") {
   const std::string png = read_text(dir.file("ok.png"));
   const std::string cut_png = dir.write("cut.png", png.substr(0, png.size() - 20));
   CHECK(contains(error_of([&] { load_image(cut_png); }), "cut.png"));
+
+  // Found by fuzzing (fuzz/crashes/image/): a JPEG whose Huffman table declares more codes than exist,
+  // which made stb_image 2.27 write past its arrays.
+  const std::string huffman = std::string(KEYNET_SOURCE_DIR) + "/fuzz/crashes/image/jpeg_huffman_table_1042_codes";
+  CHECK(contains(error_of([&] { load_image(huffman); }), "a Huffman table declares 1042 codes, at most 256"));
 }
 
 TEST_CASE("resize keeps a linear ramp linear, with and without area averaging") {

@@ -229,6 +229,8 @@ TEST_CASE("iBUG: malformed XML and .pts") {
     CAPTURE(message);
     CHECK(contains(message, c.message));
   }
+  // Found by fuzzing (fuzz/crashes/pts/): a line of only a vertical tab read as a field that is not there.
+  CHECK(contains(error_of([&] { read_pts(dir.write("tab.pts", "\v\n\n")); }), "tab.pts: file ends before the '{'"));
   const std::string lonely = dir.write("lonely.pts", pts);
   CHECK(contains(error_of([&] { read_pts_record(lonely); }), "no image (.jpg/.png/.jpeg) with the same name"));
   CHECK(contains(error_of([&] { read_pts(lonely, 5); }), "has 68 points, expected 5"));

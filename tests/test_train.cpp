@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 #include <csignal>
 #include <cstring>
 
@@ -128,7 +129,8 @@ class SignallingLoss : public MSELoss {
 };
 
 Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_after, bool augment,
-               uint64_t init_seed = 1, int signal = 0, int signal_at_loss = 0) {
+               uint64_t init_seed = 1, int signal = 0, int signal_at_loss = 0,
+               const std::function<void(Module&)>& after_epoch_2 = {}) {
   const data::KeypointDataset faces = fixture_faces();
   auto model = tiny_net(init_seed);
   SignallingLoss loss(signal, signal_at_loss);
@@ -141,6 +143,7 @@ Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_afte
   int validations = 0;
   auto validate = [&] {
     if (stop_after > 0 && ++validations > stop_after) throw std::runtime_error("killed");
+    if (after_epoch_2 && ++validations == 2) after_epoch_2(*model);
     const Predictions p = predict_dataset(*model, loss, faces, 3, Device::CPU);
     return Validation{p.loss, normalized_mse(p.predicted, p.truth, 640, 480)};
   };
@@ -244,6 +247,39 @@ TEST_CASE("SIGTERM or Ctrl-C saves a checkpoint where the run stopped; --resume 
   std::filesystem::copy_file(optimizer_state_path(run.best_checkpoint()), optimizer_state_path(run.last_checkpoint()),
                              std::filesystem::copy_options::overwrite_existing);
   CHECK(contains(error_of([&] { train_tiny(folder, 4, true, 0, true); }), "the pair cannot resume a run exactly"));
+}
+
+TEST_CASE("a non-finite loss stops training, names the step and where it came from, and keeps the checkpoint") {
+  TempDir dir("train_nan");
+  struct Case {
+    std::function<void(Module&)> poison;
+    std::string says;
+  };
+  // The output layer's parameters, so that no ReLU (which maps NaN to 0) stands between them and the loss.
+  const std::string output_bias = named_parameters(*tiny_net(1)).back().first;
+  const std::vector<Case> cases = {
+      {[](Module& m) { named_parameters(m).back().second->value.set({0}, std::nan("")); },
+       "the parameter '" + output_bias + "' is not finite"},
+      {[](Module& m) {  // the output layer's weights: finite outputs whose squares overflow
+         Tensor& weight = named_parameters(m)[named_parameters(m).size() - 2].second->value;
+         weight = Tensor::full(weight.shape(), 3e38);
+       },
+       "every layer's output is finite: the loss itself overflowed"},
+      {[](Module& m) {  // the hidden layer's weights: its outputs overflow
+         Tensor& weight = named_parameters(m)[named_parameters(m).size() - 4].second->value;
+         weight = Tensor::full(weight.shape(), 3e38);
+       },
+       ") is the first that is not finite"},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string folder = dir.file("run" + std::to_string(i));
+    const std::string message = error_of([&] { train_tiny(folder, 4, false, 0, false, 1, 0, 0, cases[i].poison); });
+    INFO(message);
+    CHECK(contains(message, "epoch 3, step 1: the training loss is"));
+    CHECK(contains(message, cases[i].says));
+    CHECK(contains(message, "the last good checkpoint is " + RunFolder(folder).last_checkpoint() + " (after epoch 2)"));
+    CHECK(read_safetensors(RunFolder(folder).last_checkpoint()).metadata.at("train.epoch") == "2");
+  }
 }
 
 TEST_CASE("a model file of another app or input size is refused before any weight is read") {

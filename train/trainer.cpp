@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "layers/checkpoint.h"
+#include "layers/sequential.h"
 #include "optim/schedule.h"
 #include "tensor/cuda_memory.h"
 #include "train/progress.h"
@@ -97,6 +98,36 @@ std::string exact(double value) {
 }
 
 const char* signal_name(int signal) { return signal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM"; }
+
+bool all_finite(const Tensor& tensor) {
+  for (float v : tensor.to(Device::CPU).to_float_vector())
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+// Where a non-finite loss comes from: a parameter or buffer that is no longer finite (the previous
+// update's gradient was not), the batch itself, or the first layer whose output is not finite when
+// the step's forward pass is replayed one top-level layer at a time.
+std::string locate_non_finite(Module& model, const Tensor& images, const Tensor& targets) {
+  for (auto& [name, parameter] : named_parameters(model))
+    if (!all_finite(parameter->value))
+      return "the parameter '" + name + "' is not finite: the previous step's update (its gradient) made it so";
+  for (auto& [name, buffer] : named_buffers(model))
+    if (!all_finite(*buffer)) return "the buffer '" + name + "' is not finite";
+  if (!all_finite(images)) return "the batch's images are not finite";
+  if (!all_finite(targets)) return "the batch's targets are not finite";
+  if (auto* layers = dynamic_cast<Sequential*>(&model)) {
+    Tensor x = images;
+    for (size_t i = 0; i < layers->size(); ++i) {
+      x = layers->child(i).forward(x, Mode::Train);
+      if (!all_finite(x))
+        return "the output of layer " + std::to_string(i) + " (" + layers->child(i).describe() +
+               ") is the first that is not finite";
+    }
+    return "every layer's output is finite: the loss itself overflowed";
+  }
+  return "the parameters and the batch are finite: the forward pass overflowed";
+}
 
 }  // namespace
 
@@ -208,9 +239,12 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
       const Tensor images = batch->images.to(options_.device);
       const Tensor targets = batch->targets.to(options_.device);
       const double value = loss_value(loss_.forward(model_.forward(images, Mode::Train), targets));
-      KEYNET_CHECK(std::isfinite(value), "epoch ", epoch, ", step ", step_in_epoch + 1, ": the training loss is ",
-                   value, "; training stopped. The last good checkpoint is ", run_.last_checkpoint(),
-                   " (after epoch ", epoch - 1, "); a smaller --lr may help");
+      if (!std::isfinite(value)) {
+        const std::string where = locate_non_finite(model_, images, targets);
+        KEYNET_FAIL("epoch ", epoch, ", step ", step_in_epoch + 1, ": the training loss is ", value, "; ", where,
+                    ". Training stopped; the last good checkpoint is ", run_.last_checkpoint(), " (after epoch ",
+                    epoch - 1, "); a smaller --lr may help");
+      }
       model_.backward(loss_.backward());
       optimizer_.step();
       loss_sum += value * static_cast<double>(batch->size());

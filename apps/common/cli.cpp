@@ -72,6 +72,7 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   command.add_option("--seed", flags.seed, "seeds the weights, the shuffle and the augmentation")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   command.add_option("--schedule", flags.schedule, "learning-rate schedule: cosine (to 0 at the end) or constant")
       ->check(CLI::IsMember({"cosine", "constant"}))
