@@ -60,23 +60,24 @@ caption() {
   if [ -n "$where" ] && [ -n "$what" ]; then echo "$where: $what"; else echo "${where}${what}"; fi
 }
 
-# The headline numbers of every evaluation and training run found, one table (jq reads metrics.json).
+# The headline numbers of every evaluation and training run found, one table (jq reads metrics.json;
+# a file without the expected fields adds no row).
 summary_table() {
   local file rows=""
   for app in nose_tip face_points; do
     file=$out/eval/$app/metrics.json
-    [ -f "$file" ] && rows+=$(jq -r --arg app "$app" '.eval | "<tr><td>\($app), \(.split) split validation faces</td><td>\(.validation.faces)</td><td>MSE \(.validation.mse_normalized * 1e6 | round / 1e6), mean distance \(.validation.mean_point_distance_px * 100 | round / 100) px</td><td>\(.model)</td></tr>"' "$file")
+    [ -f "$file" ] && rows+=$(jq -r --arg app "$app" '.eval | select(.validation.mse_normalized != null) | "<tr><td>\($app), \(.split) split validation faces</td><td>\(.validation.faces)</td><td>MSE \(.validation.mse_normalized * 1e6 | round / 1e6), mean distance \(.validation.mean_point_distance_px * 100 | round / 100) px</td><td>\(.model)</td></tr>"' "$file" 2>/dev/null || true)
   done
   file=$out/eval/ibug_landmarks/metrics.json
-  [ -f "$file" ] && rows+=$(jq -r 'to_entries[] | select(.key | startswith("eval_")) | .value |
+  [ -f "$file" ] && rows+=$(jq -r 'to_entries[] | select(.key | startswith("eval_")) | .value | select(.xml_boxes != null) |
       "<tr><td>ibug_landmarks, \(.labels | split("/") | last)</td><td>\(.xml_boxes.faces)</td><td>NME \(.xml_boxes.nme_percent * 1000 | round / 1000)% (label boxes)" +
       (if .found_boxes then ", \(.found_boxes.nme_percent * 1000 | round / 1000)% (faces found by the app, \(.found_boxes.no_face_answers) without a face)" else "" end) +
-      ", failure rate \(.xml_boxes.failure_rate_percent * 100 | round / 100)%, Kaggle MAE \(.xml_boxes.kaggle_mae_original_px * 100 | round / 100) px</td><td>\(.model)</td></tr>"' "$file")
+      ", failure rate \(.xml_boxes.failure_rate_percent * 100 | round / 100)%, Kaggle MAE \(.xml_boxes.kaggle_mae_original_px * 100 | round / 100) px</td><td>\(.model)</td></tr>"' "$file" 2>/dev/null || true)
   while IFS= read -r file; do
-    rows+=$(jq -r --arg run "${file%/metrics.json}" 'select(.validation) |
+    rows+=$(jq -r --arg run "${file%/metrics.json}" 'select(.validation != null and .epochs != null) |
       "<tr><td>training run \($run) (\(.epochs) epochs, \(.train_seconds | round) s on \(.device))</td><td>\(.validation.faces)</td><td>validation " +
       (if .validation.mse_normalized then "MSE \(.validation.mse_normalized * 1e6 | round / 1e6), mean distance \(.validation.mean_point_distance_px * 100 | round / 100) px"
-       else "NME \(.validation.nme_percent * 1000 | round / 1000)%" end) + "</td><td>\($run)/checkpoints</td></tr>"' "$out/$file")
+       else "NME \(.validation.nme_percent * 1000 | round / 1000)%" end) + "</td><td>\($run)/checkpoints</td></tr>"' "$out/$file" 2>/dev/null || true)
   done < <(cd "$out" && find train -maxdepth 2 -name metrics.json 2>/dev/null | sort)
   [ -z "$rows" ] && return
   echo "<h2>Summary</h2><table><tr><th>what</th><th>faces</th><th>result</th><th>model</th></tr>$rows</table>"

@@ -413,6 +413,10 @@ TEST_CASE("the main job's report links every figure it finds, each link resolves
   keynet::data::save_png(dir.file("predictions/Paul_ibug_landmarks.png"), pixel);
   dir.write("morph.gif", "GIF89a");
   dir.write("eval/nose_tip/metrics.json", "{\"mse\": 1e-3}\n");
+  std::filesystem::create_directories(dir.file("eval/face_points"));
+  dir.write("eval/face_points/metrics.json",
+            R"({"eval": {"model": "models/face_points.safetensors", "split": "final", "validation": )"
+            R"({"faces": 48, "mean_point_distance_px": 8.4829, "mse_normalized": 0.00024064}}})");
   dir.write("steps.tsv", "morph\t4\t./build/face_morph sequence Chris.jpeg Paul.jpeg --out morph.gif\n");
   const std::string licenses = dir.write("LICENSES.txt",
                                          "Chris.jpeg  (512x678 JPEG)\n  License: CC BY 2.0\n"
@@ -434,6 +438,9 @@ TEST_CASE("the main job's report links every figure it finds, each link resolves
   CHECK(contains(html, "Part 1, nose tip, training run: training and validation loss per epoch"));
   CHECK(contains(html, "68 points found automatically"));
   CHECK(contains(html, "morph animation"));
+  // The summary table: a row for the evaluation with the expected fields, none for the other file.
+  CHECK(contains(html, "<td>face_points, final split validation faces</td><td>48</td><td>MSE 0.000241, mean distance 8.48 px"));
+  CHECK(!contains(html, "<td>nose_tip, "));
   // The notice follows the Paul image and the morph made from Paul.jpeg, not the training curve.
   const size_t notices = [&] {
     size_t n = 0;
