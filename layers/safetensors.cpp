@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "tensor/error.h"
@@ -20,9 +21,15 @@ std::size_t safetensors_element_size(const std::string& dtype) {
 }
 
 namespace {
-int64_t element_count(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+// A shape's element count; a negative dimension, or a count past what 64 bits hold, is refused.
+uint64_t element_count(const std::vector<int64_t>& shape, const std::string& path, const std::string& name) {
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    KEYNET_CHECK(d >= 0, path, ": tensor '", name, "' has a negative dimension (", d, ")");
+    KEYNET_CHECK(d == 0 || n <= std::numeric_limits<uint64_t>::max() / 16 / static_cast<uint64_t>(d), path,
+                 ": tensor '", name, "' has a shape too large to address");
+    n *= static_cast<uint64_t>(d);
+  }
   return n;
 }
 }  // namespace
@@ -34,8 +41,8 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   for (const auto& [name, entry] : file.tensors) {
     const std::size_t element = safetensors_element_size(entry.dtype);
     KEYNET_CHECK(element > 0, path, ": tensor '", name, "' has unsupported dtype '", entry.dtype, "'");
-    KEYNET_CHECK(entry.data.size() == element_count(entry.shape) * element, path, ": tensor '", name, "' holds ",
-                 entry.data.size(), " bytes but its shape needs ", element_count(entry.shape) * element);
+    KEYNET_CHECK(entry.data.size() == element_count(entry.shape, path, name) * element, path, ": tensor '", name, "' holds ",
+                 entry.data.size(), " bytes but its shape needs ", element_count(entry.shape, path, name) * element);
     header[name] = {{"dtype", entry.dtype}, {"shape", entry.shape}, {"data_offsets", {offset, offset + entry.data.size()}}};
     offset += entry.data.size();
   }
@@ -106,9 +113,9 @@ SafetensorsFile read_safetensors(const std::string& path) {
                    name, "' has data offsets outside the file's ", data_size, " data bytes (truncated file?)");
       const std::size_t element = safetensors_element_size(entry.dtype);
       if (element > 0)
-        KEYNET_CHECK(offsets[1] - offsets[0] == element_count(entry.shape) * element, path, ": tensor '", name,
+        KEYNET_CHECK(offsets[1] - offsets[0] == element_count(entry.shape, path, name) * element, path, ": tensor '", name,
                      "' has ", offsets[1] - offsets[0], " bytes, its shape and dtype need ",
-                     element_count(entry.shape) * element);
+                     element_count(entry.shape, path, name) * element);
       entry.data.resize(offsets[1] - offsets[0]);
       in.seekg(static_cast<std::streamoff>(8 + header_size + offsets[0]));
       in.read(reinterpret_cast<char*>(entry.data.data()), static_cast<std::streamsize>(entry.data.size()));

@@ -192,9 +192,9 @@ namespace {
 // A safetensors file with two F32 tensors of two elements each at the given data offsets, over
 // `data_bytes` bytes of data.
 std::string two_tensor_file(const fs::path& dir, const std::string& name, uint64_t a0, uint64_t a1, uint64_t b0,
-                            uint64_t b1, uint64_t data_bytes) {
+                            uint64_t b1, uint64_t data_bytes, const std::string& b_shape = "[2]") {
   const std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" + std::to_string(a0) + "," +
-                             std::to_string(a1) + "]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[" +
+                             std::to_string(a1) + "]},\"b\":{\"dtype\":\"F32\",\"shape\":" + b_shape + ",\"data_offsets\":[" +
                              std::to_string(b0) + "," + std::to_string(b1) + "]}}";
   const std::string path = (dir / name).string();
   std::ofstream out(path, std::ios::binary);
@@ -219,4 +219,15 @@ TEST_CASE("safetensors whose tensors overlap or leave holes in the data section 
                  "hole.safetensors: bytes 8 to 12 of the data section belong to no tensor"));
   CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "tail.safetensors", 0, 8, 8, 16, 24)); }),
                  "tail.safetensors: bytes 16 to 24 of the data section belong to no tensor"));
+  // A byte range longer or shorter than the shape needs, a negative dimension, a count past 64 bits.
+  CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "long.safetensors", 0, 8, 8, 20, 20)); }),
+                 "long.safetensors: tensor 'b' has 12 bytes, its shape and dtype need 8"));
+  CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "short.safetensors", 0, 8, 8, 12, 12)); }),
+                 "tensor 'b' has 4 bytes, its shape and dtype need 8"));
+  CHECK(contains(error_of([&] { read_safetensors(two_tensor_file(dir, "neg.safetensors", 0, 8, 8, 16, 16, "[-1,-2]")); }),
+                 "neg.safetensors: tensor 'b' has a negative dimension (-1)"));
+  CHECK(contains(error_of([&] {
+                   read_safetensors(two_tensor_file(dir, "huge.safetensors", 0, 8, 8, 8, 8, "[4294967296,4294967296]"));
+                 }),
+                 "huge.safetensors: tensor 'b' has a shape too large to address"));
 }
