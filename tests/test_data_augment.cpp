@@ -183,6 +183,33 @@ TEST_CASE("augmentation: bright dots end up under the augmented points, mirrored
   CHECK(mirrored > 0);
 }
 
+TEST_CASE("augmentation: mirroring on but no mirror permutation never mirrors (labels would swap sides)") {
+  const std::vector<Point> dots = {{50, 60}, {111, 59}, {80, 100}, {61, 131}, {100, 131}};
+  const Image image = dots_image(160, 180, dots);
+  LandmarkRecord record{"dots.png", dots, box_around_points(dots, 0.3), "dots"};
+  SampleOptions options;
+  options.width = options.height = 128;
+  options.border = {BorderMode::Constant, 10.0f};
+  options.augment = {.max_rotation_deg = 0, .max_shift_px = 0, .min_scale = 1, .max_scale = 1, .box_jitter = 0,
+                     .max_brightness = 0, .min_contrast = 1, .max_contrast = 1, .mirror_probability = 1.0};
+  const Sample plain = make_sample(record, image, options, nullptr);
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    CAPTURE(seed);
+    keynet::Rng rng(seed);
+    const Sample s = make_sample(record, image, options, &rng);
+    CHECK(s.label_permutation.empty());
+    REQUIRE(s.points.size() == plain.points.size());
+    for (size_t i = 0; i < s.points.size(); ++i) {
+      CHECK(s.points[i].x == doctest::Approx(plain.points[i].x));
+      CHECK(s.points[i].y == doctest::Approx(plain.points[i].y));
+    }
+  }
+  // The same options with a permutation mirror every sample (probability 1), so the check above can fail.
+  options.mirror_permutation = {1, 0, 2, 4, 3};
+  keynet::Rng rng(0);
+  CHECK(!make_sample(record, image, options, &rng).label_permutation.empty());
+}
+
 TEST_CASE("mirror permutations: files, twice is identity") {
   const std::vector<int> imm = read_mirror_permutation(kImmPermutation, kImmPoints);
   const std::vector<int> ibug = read_mirror_permutation(fixture("ibug/mirror_permutation_68.txt"), kIbugPoints);

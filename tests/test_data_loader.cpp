@@ -163,6 +163,34 @@ TEST_CASE("loader: an epoch started at a batch's end_position gives the rest of 
   CHECK(contains(error_of([&] { loader.start_epoch(0, kSamples + 1); }), "cannot start at position 24 of 23"));
 }
 
+TEST_CASE("loader: the shuffle is uniform: every position equally likely, elements left in place as often as chance") {
+  // Coverage and determinism hold for a broken Fisher-Yates too (e.g. Sattolo's off-by-one, which never
+  // leaves an element in place); these counts do not.
+  TempDir dir("loader_uniform");
+  const KeypointDataset dataset(synthetic_records(dir), small_options());
+  DataLoader loader(dataset, {.batch_size = 4, .seed = 11, .prefetch_batches = 0});
+  constexpr int kEpochs = 2000;
+  std::vector<int> position_of_first(kSamples, 0);
+  int fixed_points = 0;
+  for (int epoch = 0; epoch < kEpochs; ++epoch) {
+    loader.start_epoch(epoch);
+    const std::vector<size_t>& order = loader.order();
+    for (size_t i = 0; i < order.size(); ++i) {
+      if (order[i] == 0) ++position_of_first[i];
+      if (order[i] == i) ++fixed_points;
+    }
+  }
+  // A uniform permutation has one fixed point per epoch on average (variance 1): 2000 +- 45.
+  CHECK(fixed_points > 1800);
+  CHECK(fixed_points < 2200);
+  // Sample 0's position: chi-square with 22 degrees of freedom, below its 0.1% tail (48.3).
+  const double expected = static_cast<double>(kEpochs) / kSamples;
+  double chi_square = 0;
+  for (int count : position_of_first) chi_square += (count - expected) * (count - expected) / expected;
+  MESSAGE("fixed points ", fixed_points, " in ", kEpochs, " epochs; chi-square of sample 0's position ", chi_square);
+  CHECK(chi_square < 48.3);
+}
+
 TEST_CASE("dataset: cached images give bitwise the same batches; failures are listed") {
   TempDir dir("loader_cache");
   std::vector<LandmarkRecord> records = synthetic_records(dir);

@@ -103,6 +103,31 @@ TEST_CASE("BatchNorm2d: batch statistics in training, running statistics in eval
   CHECK_THROWS_AS(single.forward(Tensor::zeros({1, 2, 1, 1}), Mode::Train), Error);
 }
 
+TEST_CASE("BatchNorm2d in evaluation: a dead channel (running variance 0 or 1e-7) divides by sqrt(var + eps)") {
+  // Near variance 1 a misplaced eps (sqrt(var) + eps, or var without eps) is invisible; here it is not.
+  for (Impl impl : {Impl::Ref, Impl::Fast}) {
+    CAPTURE(to_string(impl));
+    const double eps = 1e-5;
+    BatchNorm2d bn(2, eps);
+    bn.set_impl(impl);
+    bn.running_mean() = Tensor::from_vector({2}, std::vector<float>{0.5f, -1.0f});
+    bn.running_var() = Tensor::from_vector({2}, std::vector<float>{0.0f, 1e-7f});
+    bn.weight().value = Tensor::from_vector({2}, std::vector<float>{2.0f, 3.0f});
+    bn.bias().value = Tensor::from_vector({2}, std::vector<float>{0.1f, -0.2f});
+    Rng rng(3);
+    const Tensor x = Tensor::normal({2, 2, 3, 3}, rng, 0, 1);
+    const Tensor y = bn.forward(x, Mode::Eval);
+    const double mean[2] = {0.5, -1.0}, var[2] = {0.0, 1e-7}, gamma[2] = {2.0, 3.0}, beta[2] = {0.1, -0.2};
+    for (int64_t n = 0; n < 2; ++n)
+      for (int64_t c = 0; c < 2; ++c)
+        for (int64_t i = 0; i < 3; ++i)
+          for (int64_t j = 0; j < 3; ++j) {
+            const double expected = (x.at({n, c, i, j}) - mean[c]) * gamma[c] / std::sqrt(var[c] + eps) + beta[c];
+            CHECK(y.at({n, c, i, j}) == doctest::Approx(expected).epsilon(1e-5));
+          }
+  }
+}
+
 TEST_CASE("the reference nets produce the expected output shapes and names") {
   Rng rng(4);
   auto nose = make_nose_net(rng);
