@@ -128,6 +128,27 @@ TEST_CASE("BatchNorm2d in evaluation: a dead channel (running variance 0 or 1e-7
   }
 }
 
+TEST_CASE("ReLU at 0 and max-pool ties follow PyTorch's rules, by hand, in every CPU implementation") {
+  // Fast is checked against Ref elsewhere; a rule wrong in both is only caught by values written here.
+  for (Impl impl : {Impl::Ref, Impl::Fast}) {
+    CAPTURE(to_string(impl));
+    ReLU relu;
+    relu.set_impl(impl);
+    const Tensor x = Tensor::from_vector({1, 1, 1, 3}, std::vector<float>{-1.0f, 0.0f, 2.0f});
+    CHECK(relu.forward(x, Mode::Train).to_float_vector() == std::vector<float>{0.0f, 0.0f, 2.0f});
+    // The gradient at 0 is 0, as torch.relu's.
+    CHECK(relu.backward(Tensor::full({1, 1, 1, 3}, 1.0)).to_float_vector() == std::vector<float>{0.0f, 0.0f, 1.0f});
+
+    MaxPool2d pool(2);
+    pool.set_impl(impl);
+    // Two maxima (3) in the window: the gradient goes to the first in row-major order only.
+    const Tensor tie = Tensor::from_vector({1, 1, 2, 2}, std::vector<float>{1.0f, 3.0f, 3.0f, 2.0f});
+    CHECK(pool.forward(tie, Mode::Train).to_float_vector() == std::vector<float>{3.0f});
+    CHECK(pool.backward(Tensor::full({1, 1, 1, 1}, 1.0)).to_float_vector() ==
+          std::vector<float>{0.0f, 1.0f, 0.0f, 0.0f});
+  }
+}
+
 TEST_CASE("the reference nets produce the expected output shapes and names") {
   Rng rng(4);
   auto nose = make_nose_net(rng);
