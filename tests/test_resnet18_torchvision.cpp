@@ -1,0 +1,68 @@
+// ResNet18's wiring against torchvision's: every parameter and buffer of both networks is set by the
+// same formula (tests/fixtures/generators/make_resnet18_formula_reference.py computes it in PyTorch),
+// so the recorded outputs pin the forward pass, strides, projections and pooling included. Names,
+// shapes and parameter counts alone would not notice a stage that loses its stride.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "layers/resnet.h"
+#include "test_data_support.h"
+
+using namespace keynet;
+
+namespace {
+
+// The generator's formula for the k-th tensor (names sorted) called `name`.
+void set_by_formula(Tensor& tensor, const std::string& name, int k) {
+  const Shape shape = tensor.shape();
+  const int64_t n = tensor.numel();
+  auto ends_with = [&](const std::string& suffix) {
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  std::vector<float> values(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const double base = std::sin(0.37 * static_cast<double>(i) + 1.3 * k);
+    double v;
+    if (ends_with("running_var")) v = 1 + 0.5 * base * base;
+    else if (ends_with("running_mean")) v = 0.1 * base;
+    else if (shape.size() == 1 && ends_with(".weight")) v = 1 + 0.1 * base;
+    else if (shape.size() == 1) v = 0.05 * base;
+    else v = base * std::sqrt(2.0 / static_cast<double>(n / shape[0]));
+    values[i] = static_cast<float>(v);
+  }
+  tensor = Tensor::from_vector(shape, values);
+}
+
+}  // namespace
+
+TEST_CASE("ResNet18 with weights by formula gives torchvision's outputs (eval mode, every CPU implementation)") {
+  const nlohmann::json reference =
+      nlohmann::json::parse(keynet::data::testing::read_text(keynet::data::testing::fixture("resnet18_formula_outputs.json")));
+  Rng rng(1);
+  ResNet18 net(1, 4, rng);
+  std::map<std::string, Tensor*> tensors;  // sorted by name, as the generator sorts them
+  for (auto& [name, parameter] : named_parameters(net)) tensors[name] = &parameter->value;
+  for (auto& [name, buffer] : named_buffers(net)) tensors[name] = buffer;
+  int k = 0;
+  for (auto& [name, tensor] : tensors) set_by_formula(*tensor, name, k++);
+  REQUIRE(k == 102);  // torchvision's float tensors of resnet18: 62 parameters, 20 BatchNorms' mean and variance
+
+  const Shape shape = {2, 1, 64, 64};
+  std::vector<float> input(2 * 64 * 64);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(0.5 * std::sin(0.05 * static_cast<double>(i)));
+  const Tensor x = Tensor::from_vector(shape, input);
+  const std::vector<double> want = reference["eval"].get<std::vector<double>>();
+  for (Impl impl : {Impl::Ref, Impl::Fast}) {
+    CAPTURE(to_string(impl));
+    net.set_impl(impl);
+    const std::vector<float> got = net.forward(x, Mode::Eval).to_float_vector();
+    REQUIRE(got.size() == want.size());
+    double scale = 0;
+    for (double w : want) scale = std::max(scale, std::abs(w));
+    for (size_t i = 0; i < got.size(); ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-4 * scale);
+  }
+}
