@@ -51,6 +51,13 @@ bool device_available() {
   return cudaGetDeviceCount(&count) == cudaSuccess && count > 0;
 }
 
+std::string device_query_failure() {
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status == cudaSuccess || status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver) return "";
+  return std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
+}
+
 void* allocate(std::size_t bytes) {
   if (bytes == 0) bytes = 1;
   const std::size_t size = rounded(bytes);

@@ -2,12 +2,17 @@
 // builds and by tensor/cuda_memory_nocuda.cpp otherwise, where every call explains that CUDA is off.
 #pragma once
 #include <cstddef>
+#include <string>
 
 #include "tensor/device.h"
 
 namespace keynet::cuda_memory {
 
 bool device_available();                  // built with CUDA and a device is present
+// Why the device query failed, when it failed for another reason than there being no device or no
+// driver (a broken driver, a device in a bad state); "" otherwise. The GPU suites fail on it instead
+// of reporting "skipped".
+std::string device_query_failure();
 void* allocate(std::size_t bytes);        // throws keynet::Error naming bytes asked and free on OOM
 void release(void* ptr, std::size_t bytes);
 // Copies between any two devices; synchronous with respect to the host.

@@ -12,6 +12,7 @@ namespace {
 }  // namespace
 
 bool device_available() { return false; }
+std::string device_query_failure() { return ""; }
 void* allocate(std::size_t) { no_cuda(); }
 void release(void*, std::size_t) {}
 void copy(void*, Device, const void*, Device, std::size_t) { no_cuda(); }

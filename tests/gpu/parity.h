@@ -38,8 +38,9 @@ inline std::map<std::pair<std::string, std::string>, double>& worst_errors() {
 
 // Error of `got` (any device, F32) against `want` (any device, F32 or F64): the largest absolute
 // difference divided by the largest magnitude in `want`, so that one tolerance serves tensors of any
-// scale and entries near zero after cancellation are not over-weighted. Any NaN or Inf in `got` is a
-// failure whatever the tolerance. Prints one line per comparison; returns the error.
+// scale and entries near zero after cancellation are not over-weighted. Any NaN or Inf, in `got` or in
+// `want`, is a failure whatever the tolerance (an oracle that gives NaN must not let an all-NaN result
+// pass). Prints one line per comparison; returns the error.
 inline double compare(const std::string& op, Impl impl, const std::string& shape, const Tensor& got,
                       const Tensor& want, double tolerance) {
   REQUIRE(got.shape() == want.shape());
@@ -55,10 +56,11 @@ inline double compare(const std::string& op, Impl impl, const std::string& shape
   }
   double scale = 0.0, worst = 0.0;
   long worst_index = -1, nonfinite = 0;
-  for (double v : b) scale = std::max(scale, std::abs(v));
+  for (double v : b)
+    if (std::isfinite(v)) scale = std::max(scale, std::abs(v));
   scale = std::max(scale, 1e-30);
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i])) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) {
       ++nonfinite;
       continue;
     }
