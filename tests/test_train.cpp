@@ -3,6 +3,7 @@
 // run interrupted after its second epoch that, resumed, ends bitwise equal to one never stopped.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <csignal>
@@ -130,7 +131,8 @@ class SignallingLoss : public MSELoss {
 
 Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_after, bool augment,
                uint64_t init_seed = 1, int signal = 0, int signal_at_loss = 0,
-               const std::function<void(Module&)>& after_epoch_2 = {}) {
+               const std::function<void(Module&)>& after_epoch_2 = {},
+               const std::function<void(const std::string&)>& before_write = {}) {
   const data::KeypointDataset faces = fixture_faces();
   auto model = tiny_net(init_seed);
   SignallingLoss loss(signal, signal_at_loss);
@@ -138,7 +140,7 @@ Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_afte
   place(*model, loss, adam, Device::CPU, Impl::Fast);
   data::DataLoader loader(faces, {.batch_size = 2, .seed = 5, .augment = augment, .prefetch_batches = 0});
   RunFolder run(folder);
-  FitOptions options{.epochs = epochs, .lr = 3e-3, .resume = resume};
+  FitOptions options{.epochs = epochs, .lr = 3e-3, .resume = resume, .before_write = before_write};
   Trainer trainer(*model, loss, adam, run, tiny_card(), options);
   int validations = 0;
   auto validate = [&] {
@@ -247,6 +249,34 @@ TEST_CASE("SIGTERM or Ctrl-C saves a checkpoint where the run stopped; --resume 
   std::filesystem::copy_file(optimizer_state_path(run.best_checkpoint()), optimizer_state_path(run.last_checkpoint()),
                              std::filesystem::copy_options::overwrite_existing);
   CHECK(contains(error_of([&] { train_tiny(folder, 4, true, 0, true); }), "the pair cannot resume a run exactly"));
+}
+
+TEST_CASE("a run killed at each write point in turn resumes from its newest pair to the same weights, bitwise") {
+  TempDir dir("train_fault");
+  const Run whole = train_tiny(dir.file("whole"), 3, false, 0, true);
+  std::vector<std::string> steps;
+  train_tiny(dir.file("count"), 3, false, 0, true, 1, 0, 0, {}, [&](const std::string& step) { steps.push_back(step); });
+  // Each epoch: the log, then the last pair and (when the metric improved) the best pair, each as
+  // model pending, optimizer pending, optimizer rename, model rename.
+  REQUIRE(steps.size() >= 3 * 5);
+  CHECK(std::count(steps.begin(), steps.end(), "log") == 3);
+  for (size_t kill_at = 0; kill_at < steps.size(); ++kill_at) {
+    INFO("killed before ", steps[kill_at], " (write point ", kill_at, ")");
+    const std::string folder = dir.file("killed_" + std::to_string(kill_at));
+    size_t calls = 0;
+    CHECK_THROWS_WITH(train_tiny(folder, 3, false, 0, true, 1, 0, 0, {},
+                                 [&](const std::string&) {
+                                   if (calls++ == kill_at) throw std::runtime_error("killed");
+                                 }),
+                      "killed");
+    // The newest pair loads (or there is none yet, and the run starts again).
+    const bool saved = std::filesystem::exists(RunFolder(folder).last_checkpoint());
+    // Resumed, the initial weights must not matter (99); started again, they are the run's (1).
+    const Run resumed = train_tiny(folder, 3, saved, 0, true, saved ? 99 : 1);
+    REQUIRE(resumed.log.size() == 3);
+    for (size_t e = 0; e < 3; ++e) CHECK(resumed.log[e].train_loss == whole.log[e].train_loss);
+    CHECK(bitwise_equal(resumed.weights, whole.weights));
+  }
 }
 
 TEST_CASE("a non-finite loss stops training, names the step and where it came from, and keeps the checkpoint") {

@@ -99,6 +99,13 @@ std::string exact(double value) {
 
 const char* signal_name(int signal) { return signal == SIGINT ? "SIGINT (Ctrl-C)" : "SIGTERM"; }
 
+constexpr const char* kPending = ".pending";  // a checkpoint written in full, not yet renamed into place
+
+std::string position_of(const std::map<std::string, std::string>& state) {
+  const auto found = state.find("train.position");
+  return found == state.end() ? state.at("train.epoch") + ":0" : found->second;  // files written before positions
+}
+
 bool all_finite(const Tensor& tensor) {
   for (float v : tensor.to(Device::CPU).to_float_vector())
     if (!std::isfinite(v)) return false;
@@ -146,25 +153,41 @@ void Trainer::save(const std::string& model_path, int epoch, const PartialEpoch&
     state["train.partial.samples"] = std::to_string(partial.samples);
     state["train.partial.seconds"] = exact(partial.seconds);
   }
-  save_model(model_, model_path, card_, state);
-  save_optimizer(optimizer_, optimizer_state_path(model_path),
-                 {{"train.epoch", std::to_string(epoch)}, {"train.position", position}});
+  // Both files are written in full under ".pending" names first, then the optimizer state and then the
+  // model are renamed into place. A run killed anywhere leaves either the old pair, or the new pair, or
+  // the new optimizer state beside the old model with the new model complete in its pending file, which
+  // restore() renames into place (roll forward).
+  const std::string optimizer_path = optimizer_state_path(model_path);
+  before_write(model_path + " pending");
+  save_model(model_, model_path + kPending, card_, state);
+  before_write(optimizer_path + " pending");
+  save_optimizer(optimizer_, optimizer_path + kPending, {{"train.epoch", std::to_string(epoch)}, {"train.position", position}});
+  before_write(optimizer_path + " rename");
+  std::filesystem::rename(optimizer_path + kPending, optimizer_path);
+  before_write(model_path + " rename");
+  std::filesystem::rename(model_path + kPending, model_path);
 }
 
 std::pair<int, PartialEpoch> Trainer::restore() {
   const std::string path = run_.last_checkpoint();
   KEYNET_CHECK(std::filesystem::exists(path), "--resume: ", run_.root(), " holds no checkpoint to resume (",
                path, " is missing); start the run without --resume");
-  const auto model_state = load_model(model_, path, card_);
+  auto model_state = load_model(model_, path, card_);
   const auto optimizer_state = load_optimizer(optimizer_, optimizer_state_path(path));
+  // A save stopped between its two renames: the new optimizer state is in place and the new model waits
+  // complete in its pending file. Finish the save.
+  if (optimizer_state.count("train.epoch") && model_state.count("train.epoch") &&
+      position_of(optimizer_state) != position_of(model_state) && std::filesystem::exists(path + kPending)) {
+    const auto pending_state = read_safetensors(path + kPending).metadata;
+    if (pending_state.count("train.epoch") && position_of(pending_state) == position_of(optimizer_state)) {
+      std::filesystem::rename(path + kPending, path);
+      model_state = load_model(model_, path, card_);
+    }
+  }
   KEYNET_CHECK(model_state.count("train.epoch") && model_state.count("train.best_epoch") &&
                    model_state.count("train.best_metric"),
                path, ": not a training checkpoint (no train.* metadata); it cannot resume a run");
   const std::string epoch = model_state.at("train.epoch");
-  auto position_of = [](const std::map<std::string, std::string>& state) {
-    const auto found = state.find("train.position");
-    return found == state.end() ? state.at("train.epoch") + ":0" : found->second;  // files written before positions
-  };
   KEYNET_CHECK(optimizer_state.count("train.epoch") && position_of(optimizer_state) == position_of(model_state),
                path, ": the model was saved at epoch:step ", position_of(model_state), " but its optimizer state ",
                optimizer_state_path(path), " at another (",
@@ -267,6 +290,7 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     record.lr = optimizer_.lr();
     record.seconds = seconds_so_far();
     log_.push_back(record);
+    before_write("log");
     run_.write_log(log_);
     const bool improved = best_epoch_ == 0 || validation.metric < best_metric_;
     if (improved) {

@@ -61,6 +61,9 @@ struct FitOptions {
   Device device = Device::CPU;
   bool resume = false;           // continue from the run folder's last checkpoint
   std::string metric_name = "val_metric";
+  // Called before each step that writes the run folder ("log", "<file> pending", "<file> rename"), so a
+  // test can stop the run at every write point in turn (fault injection); empty in the apps.
+  std::function<void(const std::string& step)> before_write;
 };
 
 // How far an interrupted epoch got: enough to continue it exactly.
@@ -83,6 +86,9 @@ class Trainer {
   // Loads the last checkpoint pair; returns the epochs it finished and the epoch it was inside, if any.
   std::pair<int, PartialEpoch> restore();
   void save(const std::string& model_path, int epoch, const PartialEpoch& partial = {});
+  void before_write(const std::string& step) const {
+    if (options_.before_write) options_.before_write(step);
+  }
 
   Module& model_;
   Loss& loss_;
