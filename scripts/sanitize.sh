@@ -21,7 +21,7 @@ if [ "$which" = all ] || [ "$which" = asan ]; then
   cmake --build build-asan -j "$jobs"
   export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp:print_suppressions=0
-  (cd build-asan && ctest --output-on-failure -j "$jobs" --timeout 1800 -L cpu)
+  (cd build-asan && ctest --output-on-failure -j "$jobs" -L cpu)
   data=${KEYNET_DATA:-../shared/data}
   if [ -d "$data/imm_face_db" ]; then
     rm -rf build-asan/leak-check-run
