@@ -161,7 +161,8 @@ void Trainer::save(const std::string& model_path, int epoch, const PartialEpoch&
   before_write(model_path + " pending");
   save_model(model_, model_path + kPending, card_, state);
   before_write(optimizer_path + " pending");
-  save_optimizer(optimizer_, optimizer_path + kPending, {{"train.epoch", std::to_string(epoch)}, {"train.position", position}});
+  save_optimizer(optimizer_, optimizer_path + kPending,
+                 {{"train.epoch", std::to_string(epoch)}, {"train.position", position}});
   before_write(optimizer_path + " rename");
   std::filesystem::rename(optimizer_path + kPending, optimizer_path);
   before_write(model_path + " rename");

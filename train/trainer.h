@@ -63,7 +63,7 @@ struct FitOptions {
   std::string metric_name = "val_metric";
   // Called before each step that writes the run folder ("log", "<file> pending", "<file> rename"), so a
   // test can stop the run at every write point in turn (fault injection); empty in the apps.
-  std::function<void(const std::string& step)> before_write;
+  std::function<void(const std::string& step)> before_write = nullptr;
 };
 
 // How far an interrupted epoch got: enough to continue it exactly.

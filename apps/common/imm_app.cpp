@@ -66,6 +66,10 @@ std::vector<int> learned_points(const ImmRecipe& recipe, bool auxiliary_points) 
   return auxiliary_points ? std::vector<int>{} : recipe.points;
 }
 
+int num_points(const std::vector<int>& points) {
+  return points.empty() ? data::kImmPoints : static_cast<int>(points.size());
+}
+
 // A subset of a face's 58 points (all of them when the list is empty).
 std::vector<data::Point> select_points(const std::vector<data::Point>& all, const std::vector<int>& points) {
   if (points.empty()) return all;
@@ -113,8 +117,8 @@ struct ImmData {
   data::KeypointDataset train, validation;
 };
 
-ImmData load_imm(const ImmRecipe& recipe, const std::vector<int>& points, const std::string& data_flag, const ImmSplitChoice& split,
-                 InputSize size, bool augment) {
+ImmData load_imm(const ImmRecipe& recipe, const std::vector<int>& points, const std::string& data_flag,
+                 const ImmSplitChoice& split, InputSize size, bool augment) {
   const std::string dir = find_data_dir(data_flag, "imm_face_db") + "/imm_face_db";
   // Every file is read (and its image decoded) before training starts, so a bad one is named now.
   const std::vector<data::ImmShape> shapes = data::read_imm_dir(dir);
@@ -226,8 +230,8 @@ TrainResult train_run(ImmRecipe recipe, const TrainCommand& command, bool figure
   const ImmSplitChoice split{command.split};
 
   const std::vector<int> learned = learned_points(recipe, command.auxiliary_points);
-  const int num_learned = learned.empty() ? data::kImmPoints : static_cast<int>(learned.size());
-  ImmData data = load_imm(recipe, learned, flags.data, split, size, command.augment);                       // data
+  const int num_learned = num_points(learned);
+  ImmData data = load_imm(recipe, learned, flags.data, split, size, command.augment);               // data
   auto model = build_model(recipe, command.architecture, size, 2 * num_learned, flags.seed);        // model
   auto loss = train::make_loss(command.loss);                                                       // loss
   Adam adam(*model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
@@ -325,7 +329,7 @@ LoadedModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Dev
   const auto auxiliary = loaded.card.recipe.find("auxiliary_points");
   loaded.auxiliary_points = auxiliary != loaded.card.recipe.end() && auxiliary->second == "on";
   loaded.learned = learned_points(recipe, loaded.auxiliary_points);
-  const int num_learned = loaded.learned.empty() ? data::kImmPoints : static_cast<int>(loaded.learned.size());
+  const int num_learned = num_points(loaded.learned);
   train::ModelCard expected = model_card(recipe, loaded.card.architecture, loaded.size, num_learned);
   train::check_card(loaded.card, expected, path);
   bool known_size = false;
