@@ -14,8 +14,8 @@
 namespace keynet::apps {
 
 struct TrainFlags {
-  std::string data;            // empty: KEYNET_DATA, then ../shared/data beside the repository
-  std::string out;             // the run folder
+  std::string data = "";       // empty: KEYNET_DATA, then ../shared/data beside the repository
+  std::string out = "";        // the run folder
   int epochs = 0;
   double lr = 0;
   int batch = 0;
