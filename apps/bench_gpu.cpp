@@ -6,7 +6,7 @@
 //             time per call and achieved TFLOP/s, ours vs vendor.
 // scripts/bench_torch_gpu.py measures the same with PyTorch.
 // Timing: CUDA events around `calls` back-to-back launches, after warm-up; the median of several
-// samples. TF32 stays off (see kernels/vendor/vendor.h). Output: markdown tables on stdout and,
+// samples. TF32 stays off (see kernels/cudnn/cudnn.h). Output: markdown tables on stdout and,
 // with --markdown FILE, in FILE too.
 #include <CLI/CLI.hpp>
 
@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "kernels/ops.h"
-#include "kernels/vendor/vendor.h"
+#include "kernels/cudnn/cudnn.h"
 #include "layers/losses.h"
 #include "layers/nets.h"
 #include "layers/resnet.h"
@@ -68,10 +68,10 @@ double time_ms(const std::function<void()>& fn, int warmup = 2, int samples = 5,
 }
 
 std::string vendor_description() {
-#ifdef KEYNET_WITH_CUDA
-  return vendor::describe();
+#ifdef KEYNET_WITH_CUDNN
+  return cudnn::describe();
 #else
-  return "none (built without CUDA)";
+  return "none (built without cuDNN)";
 #endif
 }
 

@@ -1,4 +1,11 @@
-// Dispatch of kernels/ops.h on (device, dtype, Impl), plus the argument checks every backend relies on.
+// The one dispatch site of kernels/ops.h: each op checks its arguments, then one switch picks the
+// backend from (device, dtype, Impl) and calls that backend's launcher with raw pointers:
+//   CpuRefF64 -> kernels/cpu/ref in double (gradient checks; whatever Impl says)
+//   CpuRef    -> kernels/cpu/ref           CpuFast  -> kernels/cpu/fast
+//   CudaRef   -> kernels/cuda, cuda::ref   CudaFast -> kernels/cuda, cuda::fast
+//   Cudnn     -> kernels/cudnn (cuDNN, cuBLAS)
+// A backend this build lacks has one path, KEYNET_ON_CUDA / KEYNET_ON_CUDNN, which says what to
+// rebuild with; choose_backend refuses such a call before it gets there.
 #include "kernels/ops.h"
 
 #include <omp.h>
@@ -7,6 +14,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <set>
 
 #include "kernels/cpu/fast/fast.h"
 #include "kernels/cpu/ref/batch_norm2d.h"
@@ -17,7 +25,8 @@
 #include "kernels/cpu/ref/max_pool2d.h"
 #include "kernels/cpu/ref/optimizers.h"
 #include "kernels/cpu/ref/relu.h"
-#include "kernels/cuda/cuda_ops.h"
+#include "kernels/cuda/kernels.h"
+#include "kernels/cudnn/cudnn.h"
 
 namespace keynet {
 
@@ -73,14 +82,76 @@ namespace ops {
 
 namespace {
 
-// The CPU has no vendor library of its own: Vendor runs the fast path, and says so once.
-bool cpu_use_reference(Impl impl) {
-  if (impl == Impl::Vendor) {
-    static std::once_flag logged;
-    std::call_once(logged, [] { std::cerr << "keynet: impl=vendor on the CPU runs the fast CPU kernels\n"; });
-  }
-  return impl == Impl::Ref;
+constexpr bool kBuiltWithCuda =
+#ifdef KEYNET_WITH_CUDA
+    true;
+#else
+    false;
+#endif
+constexpr bool kBuiltWithCudnn =
+#ifdef KEYNET_WITH_CUDNN
+    true;
+#else
+    false;
+#endif
+
+[[noreturn]] void not_built(const char* op, const char* library, const char* option) {
+  KEYNET_FAIL(op, ": this keynet was built without ", library, " (install it and configure with -D", option,
+              "=ON), or choose impl=", std::string(library) == "CUDA" ? "ref or fast on the CPU" : "fast");
 }
+
+// A CUDA or cuDNN launcher is named only where its library is linked in.
+#ifdef KEYNET_WITH_CUDA
+#define KEYNET_ON_CUDA(launch) launch
+#else
+#define KEYNET_ON_CUDA(launch) not_built(__func__, "CUDA", "KEYNET_CUDA")
+#endif
+#ifdef KEYNET_WITH_CUDNN
+#define KEYNET_ON_CUDNN(launch) launch
+#else
+#define KEYNET_ON_CUDNN(launch) not_built(__func__, "cuDNN and cuBLAS", "KEYNET_CUDNN")
+#endif
+
+void say_once(const std::string& message) {
+  static std::mutex mutex;
+  static std::set<std::string> said;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (said.insert(message).second) std::cerr << "keynet: " << message << "\n";
+}
+
+enum class Backend { CpuRefF64, CpuRef, CpuFast, CudaRef, CudaFast, Cudnn };
+
+// Whether cuDNN/cuBLAS have the op; under Impl::Vendor one without runs our fast CUDA kernel.
+enum class Library { Has, Lacks };
+
+Backend choose_backend(const Tensor& t, Impl impl, const char* op, Library library = Library::Has) {
+  if (t.is_cuda()) {
+    if (!kBuiltWithCuda) not_built(op, "CUDA", "KEYNET_CUDA");
+    KEYNET_CHECK(t.dtype() == DType::F32, op, ": the CUDA kernels take float32, got ", t.describe());
+    if (impl == Impl::Ref) return Backend::CudaRef;
+    if (impl == Impl::Fast) return Backend::CudaFast;
+    if (library == Library::Lacks) {
+      say_once(std::string("impl=vendor: cuDNN/cuBLAS have no ") + op + "; running keynet's fast CUDA kernel");
+      return Backend::CudaFast;
+    }
+    if (!kBuiltWithCudnn) not_built(op, "cuDNN and cuBLAS", "KEYNET_CUDNN");
+    return Backend::Cudnn;
+  }
+  if (t.dtype() == DType::F64) return Backend::CpuRefF64;
+  // The CPU has no kept library yet: Vendor runs the fast path, and says so.
+  if (impl == Impl::Vendor) say_once("impl=vendor on the CPU runs the fast CPU kernels");
+  return impl == Impl::Ref ? Backend::CpuRef : Backend::CpuFast;
+}
+
+// Raw pointers for the launchers; an absent optional tensor becomes nullptr. data<T>() checks the dtype.
+float* f32(Tensor& t) { return t.data<float>(); }
+const float* f32(const Tensor& t) { return t.data<float>(); }
+float* f32(Tensor* t) { return t ? t->data<float>() : nullptr; }
+const float* f32(const Tensor* t) { return t ? t->data<float>() : nullptr; }
+double* f64(Tensor& t) { return t.data<double>(); }
+const double* f64(const Tensor& t) { return t.data<double>(); }
+double* f64(Tensor* t) { return t ? t->data<double>() : nullptr; }
+const double* f64(const Tensor* t) { return t ? t->data<double>() : nullptr; }
 
 void expect_shape(const Tensor& t, const Shape& shape, const char* op, const char* name) {
   KEYNET_CHECK(t.defined(), op, ": ", name, " is undefined");
@@ -92,11 +163,6 @@ void expect_same_place(const Tensor& reference, const Tensor& t, const char* op,
   KEYNET_CHECK(t.device() == reference.device() && t.dtype() == reference.dtype(), op, ": ", name, " is ",
                t.describe(), " but the input is ", reference.describe());
 }
-
-template <class T> T* ptr(Tensor& t) { return t.data<T>(); }
-template <class T> const T* ptr(const Tensor& t) { return t.data<T>(); }
-template <class T> T* ptr(Tensor* t) { return t ? t->data<T>() : nullptr; }
-template <class T> const T* ptr(const Tensor* t) { return t ? t->data<T>() : nullptr; }
 
 void check_conv(const Tensor& inp, const Tensor& weight, const Tensor* bias, const ConvDesc& d, const char* op) {
   KEYNET_CHECK(d.N > 0 && d.C > 0 && d.H > 0 && d.W > 0 && d.K > 0 && d.R > 0 && d.S > 0 && d.stride > 0 &&
@@ -156,12 +222,14 @@ void conv2d_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const 
                     Impl impl) {
   check_conv(inp, weight, bias, d, "conv2d_forward");
   expect_shape(out, {d.N, d.K, d.P(), d.Q()}, "conv2d_forward", "output");
-  if (inp.is_cuda()) return cuda_ops::conv2d_forward(out, inp, weight, bias, d, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::conv2d_forward(ptr<double>(out), ptr<double>(inp), ptr<double>(weight), ptr<double>(bias), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::conv2d_forward(ptr<float>(out), ptr<float>(inp), ptr<float>(weight), ptr<float>(bias), d);
-  cpu::fast::conv2d_forward(ptr<float>(out), ptr<float>(inp), ptr<float>(weight), ptr<float>(bias), d);
+  switch (choose_backend(inp, impl, "conv2d_forward")) {
+    case Backend::CpuRefF64: return cpu::ref::conv2d_forward(f64(out), f64(inp), f64(weight), f64(bias), d);
+    case Backend::CpuRef: return cpu::ref::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d);
+    case Backend::CpuFast: return cpu::fast::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d);
+    case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d));
+    case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::fast::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d));
+    case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d));
+  }
 }
 
 void conv2d_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
@@ -170,25 +238,37 @@ void conv2d_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor&
   expect_shape(dout, {d.N, d.K, d.P(), d.Q()}, "conv2d_backward", "output gradient");
   expect_shape(dweight, weight.shape(), "conv2d_backward", "weight gradient");
   if (dinp) expect_shape(*dinp, inp.shape(), "conv2d_backward", "input gradient");
-  if (inp.is_cuda()) return cuda_ops::conv2d_backward(dinp, dweight, dbias, dout, inp, weight, d, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::conv2d_backward(ptr<double>(dinp), ptr<double>(dweight), ptr<double>(dbias), ptr<double>(dout),
-                                     ptr<double>(inp), ptr<double>(weight), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::conv2d_backward(ptr<float>(dinp), ptr<float>(dweight), ptr<float>(dbias), ptr<float>(dout),
-                                     ptr<float>(inp), ptr<float>(weight), d);
-  cpu::fast::conv2d_backward(ptr<float>(dinp), ptr<float>(dweight), ptr<float>(dbias), ptr<float>(dout),
-                             ptr<float>(inp), ptr<float>(weight), d);
+  switch (choose_backend(inp, impl, "conv2d_backward")) {
+    case Backend::CpuRefF64:
+      return cpu::ref::conv2d_backward(f64(dinp), f64(dweight), f64(dbias), f64(dout), f64(inp), f64(weight), d);
+    case Backend::CpuRef:
+      return cpu::ref::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d);
+    case Backend::CpuFast:
+      return cpu::fast::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d);
+    case Backend::CudaRef:
+      return KEYNET_ON_CUDA(
+          cuda::ref::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d));
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(
+          cuda::fast::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(
+          cudnn::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ pool
 void max_pool2d_forward(Tensor& out, const Tensor& inp, const PoolDesc& d, Impl impl) {
   check_pool(inp, d, "max_pool2d_forward");
   expect_shape(out, {d.N, d.C, d.P(), d.Q()}, "max_pool2d_forward", "output");
-  if (inp.is_cuda()) return cuda_ops::max_pool2d_forward(out, inp, d, impl);
-  if (inp.dtype() == DType::F64) return cpu::ref::max_pool2d_forward(ptr<double>(out), ptr<double>(inp), d);
-  if (cpu_use_reference(impl)) return cpu::ref::max_pool2d_forward(ptr<float>(out), ptr<float>(inp), d);
-  cpu::fast::max_pool2d_forward(ptr<float>(out), ptr<float>(inp), d);
+  switch (choose_backend(inp, impl, "max_pool2d_forward")) {
+    case Backend::CpuRefF64: return cpu::ref::max_pool2d_forward(f64(out), f64(inp), d);
+    case Backend::CpuRef: return cpu::ref::max_pool2d_forward(f32(out), f32(inp), d);
+    case Backend::CpuFast: return cpu::fast::max_pool2d_forward(f32(out), f32(inp), d);
+    case Backend::CudaRef:  // one kernel is both the readable and the fast version
+    case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::max_pool2d_forward(f32(out), f32(inp), d));
+    case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::max_pool2d_forward(f32(out), f32(inp), d));
+  }
 }
 
 void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& out, const PoolDesc& d,
@@ -197,41 +277,58 @@ void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, co
   expect_shape(dout, {d.N, d.C, d.P(), d.Q()}, "max_pool2d_backward", "output gradient");
   expect_shape(out, dout.shape(), "max_pool2d_backward", "output");
   expect_shape(dinp, inp.shape(), "max_pool2d_backward", "input gradient");
-  if (inp.is_cuda()) return cuda_ops::max_pool2d_backward(dinp, dout, inp, out, d, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::max_pool2d_backward(ptr<double>(dinp), ptr<double>(dout), ptr<double>(inp), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::max_pool2d_backward(ptr<float>(dinp), ptr<float>(dout), ptr<float>(inp), d);
-  cpu::fast::max_pool2d_backward(ptr<float>(dinp), ptr<float>(dout), ptr<float>(inp), d);
+  switch (choose_backend(inp, impl, "max_pool2d_backward")) {
+    case Backend::CpuRefF64: return cpu::ref::max_pool2d_backward(f64(dinp), f64(dout), f64(inp), d);
+    case Backend::CpuRef: return cpu::ref::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d);
+    case Backend::CpuFast: return cpu::fast::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d);
+    case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d));
+    case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::fast::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), f32(out), d));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ relu, add
+// Elementwise: one CUDA kernel per direction is both the readable and the fast version.
 void relu_forward(Tensor& out, const Tensor& inp, Impl impl) {
   check_pair(out, inp, "relu_forward");
-  if (inp.is_cuda()) return cuda_ops::relu_forward(out, inp, impl);
-  if (inp.dtype() == DType::F64) return cpu::ref::relu_forward(ptr<double>(out), ptr<double>(inp), inp.numel());
-  if (cpu_use_reference(impl)) return cpu::ref::relu_forward(ptr<float>(out), ptr<float>(inp), inp.numel());
-  cpu::fast::relu_forward(ptr<float>(out), ptr<float>(inp), inp.numel());
+  const int64_t n = inp.numel();
+  switch (choose_backend(inp, impl, "relu_forward")) {
+    case Backend::CpuRefF64: return cpu::ref::relu_forward(f64(out), f64(inp), n);
+    case Backend::CpuRef: return cpu::ref::relu_forward(f32(out), f32(inp), n);
+    case Backend::CpuFast: return cpu::fast::relu_forward(f32(out), f32(inp), n);
+    case Backend::CudaRef:
+    case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_forward(f32(out), f32(inp), n));
+    case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_forward(f32(out), f32(inp), n));
+  }
 }
 
 void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl impl) {
   check_pair(dinp, dout, "relu_backward");
   check_pair(dout, out, "relu_backward");
-  if (out.is_cuda()) return cuda_ops::relu_backward(dinp, dout, out, impl);
-  if (out.dtype() == DType::F64)
-    return cpu::ref::relu_backward(ptr<double>(dinp), ptr<double>(dout), ptr<double>(out), out.numel());
-  if (cpu_use_reference(impl))
-    return cpu::ref::relu_backward(ptr<float>(dinp), ptr<float>(dout), ptr<float>(out), out.numel());
-  cpu::fast::relu_backward(ptr<float>(dinp), ptr<float>(dout), ptr<float>(out), out.numel());
+  const int64_t n = out.numel();
+  switch (choose_backend(out, impl, "relu_backward")) {
+    case Backend::CpuRefF64: return cpu::ref::relu_backward(f64(dinp), f64(dout), f64(out), n);
+    case Backend::CpuRef: return cpu::ref::relu_backward(f32(dinp), f32(dout), f32(out), n);
+    case Backend::CpuFast: return cpu::fast::relu_backward(f32(dinp), f32(dout), f32(out), n);
+    case Backend::CudaRef:
+    case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_backward(f32(dinp), f32(dout), f32(out), n));
+    case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_backward(f32(dinp), f32(dout), f32(out), n));
+  }
 }
 
 void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl) {
   check_pair(a, b, "add");
   check_pair(out, a, "add");
-  if (a.is_cuda()) return cuda_ops::add(out, a, b, impl);
-  if (a.dtype() == DType::F64) return cpu::ref::add(ptr<double>(out), ptr<double>(a), ptr<double>(b), a.numel());
-  if (cpu_use_reference(impl)) return cpu::ref::add(ptr<float>(out), ptr<float>(a), ptr<float>(b), a.numel());
-  cpu::fast::add(ptr<float>(out), ptr<float>(a), ptr<float>(b), a.numel());
+  const int64_t n = a.numel();
+  switch (choose_backend(a, impl, "add", Library::Lacks)) {
+    case Backend::CpuRefF64: return cpu::ref::add(f64(out), f64(a), f64(b), n);
+    case Backend::CpuRef: return cpu::ref::add(f32(out), f32(a), f32(b), n);
+    case Backend::CpuFast: return cpu::fast::add(f32(out), f32(a), f32(b), n);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::add(f32(out), f32(a), f32(b), n));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ linear
@@ -239,13 +336,17 @@ void linear_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const 
   check_linear(inp, weight, bias, "linear_forward");
   const int N = inp.dim(0), I = inp.dim(1), O = weight.dim(0);
   expect_shape(out, {N, O}, "linear_forward", "output");
-  if (inp.is_cuda()) return cuda_ops::linear_forward(out, inp, weight, bias, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::linear_forward(ptr<double>(out), ptr<double>(inp), ptr<double>(weight), ptr<double>(bias), N,
-                                    I, O);
-  if (cpu_use_reference(impl))
-    return cpu::ref::linear_forward(ptr<float>(out), ptr<float>(inp), ptr<float>(weight), ptr<float>(bias), N, I, O);
-  cpu::fast::linear_forward(ptr<float>(out), ptr<float>(inp), ptr<float>(weight), ptr<float>(bias), N, I, O);
+  switch (choose_backend(inp, impl, "linear_forward")) {
+    case Backend::CpuRefF64: return cpu::ref::linear_forward(f64(out), f64(inp), f64(weight), f64(bias), N, I, O);
+    case Backend::CpuRef: return cpu::ref::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O);
+    case Backend::CpuFast: return cpu::fast::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O);
+    case Backend::CudaRef:
+      return KEYNET_ON_CUDA(cuda::ref::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O));
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::fast::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O));
+  }
 }
 
 void linear_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
@@ -255,15 +356,26 @@ void linear_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor&
   expect_shape(dout, {N, O}, "linear_backward", "output gradient");
   expect_shape(dweight, weight.shape(), "linear_backward", "weight gradient");
   if (dinp) expect_shape(*dinp, inp.shape(), "linear_backward", "input gradient");
-  if (inp.is_cuda()) return cuda_ops::linear_backward(dinp, dweight, dbias, dout, inp, weight, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::linear_backward(ptr<double>(dinp), ptr<double>(dweight), ptr<double>(dbias), ptr<double>(dout),
-                                     ptr<double>(inp), ptr<double>(weight), N, I, O);
-  if (cpu_use_reference(impl))
-    return cpu::ref::linear_backward(ptr<float>(dinp), ptr<float>(dweight), ptr<float>(dbias), ptr<float>(dout),
-                                     ptr<float>(inp), ptr<float>(weight), N, I, O);
-  cpu::fast::linear_backward(ptr<float>(dinp), ptr<float>(dweight), ptr<float>(dbias), ptr<float>(dout),
-                             ptr<float>(inp), ptr<float>(weight), N, I, O);
+  switch (choose_backend(inp, impl, "linear_backward")) {
+    case Backend::CpuRefF64:
+      return cpu::ref::linear_backward(f64(dinp), f64(dweight), f64(dbias), f64(dout), f64(inp), f64(weight), N, I,
+                                       O);
+    case Backend::CpuRef:
+      return cpu::ref::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), N, I,
+                                       O);
+    case Backend::CpuFast:
+      return cpu::fast::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), N, I,
+                                        O);
+    case Backend::CudaRef:
+      return KEYNET_ON_CUDA(cuda::ref::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp),
+                                                       f32(weight), N, I, O));
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::fast::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp),
+                                                        f32(weight), N, I, O));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(
+          cudnn::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), N, I, O));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ batch norm
@@ -274,20 +386,29 @@ void batch_norm2d_forward_train(Tensor& out, Tensor& save_mean, Tensor& save_inv
   check_bn(inp, d, op);
   check_pair(out, inp, op);
   check_channel_vectors(inp, {&save_mean, &save_invstd, &running_mean, &running_var, &gamma, &beta}, d.C, op);
-  if (inp.is_cuda())
-    return cuda_ops::batch_norm2d_forward_train(out, save_mean, save_invstd, running_mean, running_var, inp, gamma,
-                                                beta, d, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::batch_norm2d_forward_train(ptr<double>(out), ptr<double>(save_mean), ptr<double>(save_invstd),
-                                                ptr<double>(running_mean), ptr<double>(running_var), ptr<double>(inp),
-                                                ptr<double>(gamma), ptr<double>(beta), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::batch_norm2d_forward_train(ptr<float>(out), ptr<float>(save_mean), ptr<float>(save_invstd),
-                                                ptr<float>(running_mean), ptr<float>(running_var), ptr<float>(inp),
-                                                ptr<float>(gamma), ptr<float>(beta), d);
-  cpu::fast::batch_norm2d_forward_train(ptr<float>(out), ptr<float>(save_mean), ptr<float>(save_invstd),
-                                        ptr<float>(running_mean), ptr<float>(running_var), ptr<float>(inp),
-                                        ptr<float>(gamma), ptr<float>(beta), d);
+  switch (choose_backend(inp, impl, op)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_forward_train(f64(out), f64(save_mean), f64(save_invstd), f64(running_mean),
+                                                  f64(running_var), f64(inp), f64(gamma), f64(beta), d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_forward_train(f32(out), f32(save_mean), f32(save_invstd), f32(running_mean),
+                                                  f32(running_var), f32(inp), f32(gamma), f32(beta), d);
+    case Backend::CpuFast:
+      return cpu::fast::batch_norm2d_forward_train(f32(out), f32(save_mean), f32(save_invstd), f32(running_mean),
+                                                   f32(running_var), f32(inp), f32(gamma), f32(beta), d);
+    case Backend::CudaRef:
+      return KEYNET_ON_CUDA(cuda::ref::batch_norm2d_forward_train(f32(out), f32(save_mean), f32(save_invstd),
+                                                                  f32(running_mean), f32(running_var), f32(inp),
+                                                                  f32(gamma), f32(beta), d));
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::fast::batch_norm2d_forward_train(f32(out), f32(save_mean), f32(save_invstd),
+                                                                   f32(running_mean), f32(running_var), f32(inp),
+                                                                   f32(gamma), f32(beta), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::batch_norm2d_forward_train(f32(out), f32(save_mean), f32(save_invstd),
+                                                               f32(running_mean), f32(running_var), f32(inp),
+                                                               f32(gamma), f32(beta), d));
+  }
 }
 
 void batch_norm2d_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
@@ -297,17 +418,24 @@ void batch_norm2d_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gam
   check_bn(inp, d, op);
   check_pair(out, inp, op);
   check_channel_vectors(inp, {&running_mean, &running_var, &gamma, &beta}, d.C, op);
-  if (inp.is_cuda())
-    return cuda_ops::batch_norm2d_forward_eval(out, inp, gamma, beta, running_mean, running_var, d, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::batch_norm2d_forward_eval(ptr<double>(out), ptr<double>(inp), ptr<double>(gamma),
-                                               ptr<double>(beta), ptr<double>(running_mean),
-                                               ptr<double>(running_var), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::batch_norm2d_forward_eval(ptr<float>(out), ptr<float>(inp), ptr<float>(gamma), ptr<float>(beta),
-                                               ptr<float>(running_mean), ptr<float>(running_var), d);
-  cpu::fast::batch_norm2d_forward_eval(ptr<float>(out), ptr<float>(inp), ptr<float>(gamma), ptr<float>(beta),
-                                       ptr<float>(running_mean), ptr<float>(running_var), d);
+  switch (choose_backend(inp, impl, op)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_forward_eval(f64(out), f64(inp), f64(gamma), f64(beta), f64(running_mean),
+                                                 f64(running_var), d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta), f32(running_mean),
+                                                 f32(running_var), d);
+    case Backend::CpuFast:
+      return cpu::fast::batch_norm2d_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta), f32(running_mean),
+                                                  f32(running_var), d);
+    case Backend::CudaRef:  // elementwise with per-channel constants: the readable kernel is the fast one
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::batch_norm2d_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta),
+                                                            f32(running_mean), f32(running_var), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::batch_norm2d_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta),
+                                                              f32(running_mean), f32(running_var), d));
+  }
 }
 
 void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Tensor& dout, const Tensor& inp,
@@ -318,19 +446,27 @@ void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Te
   check_pair(dinp, inp, op);
   check_pair(dout, inp, op);
   check_channel_vectors(inp, {&dgamma, &dbeta, &gamma, &save_mean, &save_invstd}, d.C, op);
-  if (inp.is_cuda())
-    return cuda_ops::batch_norm2d_backward(dinp, dgamma, dbeta, dout, inp, gamma, save_mean, save_invstd, d, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::batch_norm2d_backward(ptr<double>(dinp), ptr<double>(dgamma), ptr<double>(dbeta),
-                                           ptr<double>(dout), ptr<double>(inp), ptr<double>(gamma),
-                                           ptr<double>(save_mean), ptr<double>(save_invstd), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::batch_norm2d_backward(ptr<float>(dinp), ptr<float>(dgamma), ptr<float>(dbeta), ptr<float>(dout),
-                                           ptr<float>(inp), ptr<float>(gamma), ptr<float>(save_mean),
-                                           ptr<float>(save_invstd), d);
-  cpu::fast::batch_norm2d_backward(ptr<float>(dinp), ptr<float>(dgamma), ptr<float>(dbeta), ptr<float>(dout),
-                                   ptr<float>(inp), ptr<float>(gamma), ptr<float>(save_mean), ptr<float>(save_invstd),
-                                   d);
+  switch (choose_backend(inp, impl, op)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_backward(f64(dinp), f64(dgamma), f64(dbeta), f64(dout), f64(inp), f64(gamma),
+                                             f64(save_mean), f64(save_invstd), d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp), f32(gamma),
+                                             f32(save_mean), f32(save_invstd), d);
+    case Backend::CpuFast:
+      return cpu::fast::batch_norm2d_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp), f32(gamma),
+                                              f32(save_mean), f32(save_invstd), d);
+    case Backend::CudaRef:
+      return KEYNET_ON_CUDA(cuda::ref::batch_norm2d_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp),
+                                                             f32(gamma), f32(save_mean), f32(save_invstd), d));
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::fast::batch_norm2d_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout),
+                                                              f32(inp), f32(gamma), f32(save_mean),
+                                                              f32(save_invstd), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::batch_norm2d_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp),
+                                                          f32(gamma), f32(save_mean), f32(save_invstd), d));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ global avg pool
@@ -339,11 +475,14 @@ void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl) {
   expect_shape(out, {inp.dim(0), inp.dim(1)}, "global_avg_pool_forward", "output");
   expect_same_place(inp, out, "global_avg_pool_forward", "output");
   const int planes = inp.dim(0) * inp.dim(1), HW = inp.dim(2) * inp.dim(3);
-  if (inp.is_cuda()) return cuda_ops::global_avg_pool_forward(out, inp, impl);
-  if (inp.dtype() == DType::F64)
-    return cpu::ref::global_avg_pool_forward(ptr<double>(out), ptr<double>(inp), planes, HW);
-  if (cpu_use_reference(impl)) return cpu::ref::global_avg_pool_forward(ptr<float>(out), ptr<float>(inp), planes, HW);
-  cpu::fast::global_avg_pool_forward(ptr<float>(out), ptr<float>(inp), planes, HW);
+  switch (choose_backend(inp, impl, "global_avg_pool_forward", Library::Lacks)) {
+    case Backend::CpuRefF64: return cpu::ref::global_avg_pool_forward(f64(out), f64(inp), planes, HW);
+    case Backend::CpuRef: return cpu::ref::global_avg_pool_forward(f32(out), f32(inp), planes, HW);
+    case Backend::CpuFast: return cpu::fast::global_avg_pool_forward(f32(out), f32(inp), planes, HW);
+    case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::global_avg_pool_forward(f32(out), f32(inp), planes, HW));
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::global_avg_pool_forward(f32(out), f32(inp), planes, HW));
+  }
 }
 
 void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl) {
@@ -352,12 +491,14 @@ void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl) {
   expect_shape(dout, {dinp.dim(0), dinp.dim(1)}, "global_avg_pool_backward", "output gradient");
   expect_same_place(dinp, dout, "global_avg_pool_backward", "output gradient");
   const int planes = dinp.dim(0) * dinp.dim(1), HW = dinp.dim(2) * dinp.dim(3);
-  if (dinp.is_cuda()) return cuda_ops::global_avg_pool_backward(dinp, dout, impl);
-  if (dinp.dtype() == DType::F64)
-    return cpu::ref::global_avg_pool_backward(ptr<double>(dinp), ptr<double>(dout), planes, HW);
-  if (cpu_use_reference(impl))
-    return cpu::ref::global_avg_pool_backward(ptr<float>(dinp), ptr<float>(dout), planes, HW);
-  cpu::fast::global_avg_pool_backward(ptr<float>(dinp), ptr<float>(dout), planes, HW);
+  switch (choose_backend(dinp, impl, "global_avg_pool_backward", Library::Lacks)) {
+    case Backend::CpuRefF64: return cpu::ref::global_avg_pool_backward(f64(dinp), f64(dout), planes, HW);
+    case Backend::CpuRef: return cpu::ref::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW);
+    case Backend::CpuFast: return cpu::fast::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW);
+    case Backend::CudaRef:  // a broadcast, nothing to reduce: one kernel serves both
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ losses
@@ -373,78 +514,92 @@ void check_loss(const Tensor& loss_or_grad, const Tensor& pred, const Tensor& ta
 }
 }  // namespace
 
+// On the CPU the loss is returned and stored here; the CUDA kernels write it to the device buffer.
 void mse_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) {
   check_loss(loss, pred, target, "mse_loss_forward", false);
-  if (pred.is_cuda()) return cuda_ops::mse_loss_forward(loss, pred, target, impl);
-  if (pred.dtype() == DType::F64) {
-    loss.data<double>()[0] = cpu::ref::mse_loss_forward(ptr<double>(pred), ptr<double>(target), pred.numel());
-    return;
+  const int64_t n = pred.numel();
+  switch (choose_backend(pred, impl, "mse_loss_forward", Library::Lacks)) {
+    case Backend::CpuRefF64: *f64(loss) = cpu::ref::mse_loss_forward(f64(pred), f64(target), n); return;
+    case Backend::CpuRef: *f32(loss) = cpu::ref::mse_loss_forward(f32(pred), f32(target), n); return;
+    case Backend::CpuFast: *f32(loss) = cpu::fast::mse_loss_forward(f32(pred), f32(target), n); return;
+    case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::mse_loss_forward(f32(loss), f32(pred), f32(target), n));
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::mse_loss_forward(f32(loss), f32(pred), f32(target), n));
   }
-  loss.data<float>()[0] = cpu_use_reference(impl)
-                              ? cpu::ref::mse_loss_forward(ptr<float>(pred), ptr<float>(target), pred.numel())
-                              : cpu::fast::mse_loss_forward(ptr<float>(pred), ptr<float>(target), pred.numel());
 }
 
 void mse_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl) {
   check_loss(dpred, pred, target, "mse_loss_backward", true);
-  if (pred.is_cuda()) return cuda_ops::mse_loss_backward(dpred, pred, target, dloss, impl);
-  if (pred.dtype() == DType::F64)
-    return cpu::ref::mse_loss_backward(ptr<double>(dpred), ptr<double>(pred), ptr<double>(target), dloss,
-                                       pred.numel());
-  if (cpu_use_reference(impl))
-    return cpu::ref::mse_loss_backward(ptr<float>(dpred), ptr<float>(pred), ptr<float>(target), float(dloss),
-                                       pred.numel());
-  cpu::fast::mse_loss_backward(ptr<float>(dpred), ptr<float>(pred), ptr<float>(target), float(dloss), pred.numel());
+  const int64_t n = pred.numel();
+  const float dloss32 = static_cast<float>(dloss);
+  switch (choose_backend(pred, impl, "mse_loss_backward", Library::Lacks)) {
+    case Backend::CpuRefF64: return cpu::ref::mse_loss_backward(f64(dpred), f64(pred), f64(target), dloss, n);
+    case Backend::CpuRef: return cpu::ref::mse_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
+    case Backend::CpuFast: return cpu::fast::mse_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
+    case Backend::CudaRef:  // elementwise: one kernel serves both
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::mse_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n));
+  }
 }
 
 void l1_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) {
   check_loss(loss, pred, target, "l1_loss_forward", false);
-  if (pred.is_cuda()) return cuda_ops::l1_loss_forward(loss, pred, target, impl);
-  if (pred.dtype() == DType::F64) {
-    loss.data<double>()[0] = cpu::ref::l1_loss_forward(ptr<double>(pred), ptr<double>(target), pred.numel());
-    return;
+  const int64_t n = pred.numel();
+  switch (choose_backend(pred, impl, "l1_loss_forward", Library::Lacks)) {
+    case Backend::CpuRefF64: *f64(loss) = cpu::ref::l1_loss_forward(f64(pred), f64(target), n); return;
+    case Backend::CpuRef: *f32(loss) = cpu::ref::l1_loss_forward(f32(pred), f32(target), n); return;
+    case Backend::CpuFast: *f32(loss) = cpu::fast::l1_loss_forward(f32(pred), f32(target), n); return;
+    case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::l1_loss_forward(f32(loss), f32(pred), f32(target), n));
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::l1_loss_forward(f32(loss), f32(pred), f32(target), n));
   }
-  loss.data<float>()[0] = cpu_use_reference(impl)
-                              ? cpu::ref::l1_loss_forward(ptr<float>(pred), ptr<float>(target), pred.numel())
-                              : cpu::fast::l1_loss_forward(ptr<float>(pred), ptr<float>(target), pred.numel());
 }
 
 void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl) {
   check_loss(dpred, pred, target, "l1_loss_backward", true);
-  if (pred.is_cuda()) return cuda_ops::l1_loss_backward(dpred, pred, target, dloss, impl);
-  if (pred.dtype() == DType::F64)
-    return cpu::ref::l1_loss_backward(ptr<double>(dpred), ptr<double>(pred), ptr<double>(target), dloss,
-                                      pred.numel());
-  if (cpu_use_reference(impl))
-    return cpu::ref::l1_loss_backward(ptr<float>(dpred), ptr<float>(pred), ptr<float>(target), float(dloss),
-                                      pred.numel());
-  cpu::fast::l1_loss_backward(ptr<float>(dpred), ptr<float>(pred), ptr<float>(target), float(dloss), pred.numel());
+  const int64_t n = pred.numel();
+  const float dloss32 = static_cast<float>(dloss);
+  switch (choose_backend(pred, impl, "l1_loss_backward", Library::Lacks)) {
+    case Backend::CpuRefF64: return cpu::ref::l1_loss_backward(f64(dpred), f64(pred), f64(target), dloss, n);
+    case Backend::CpuRef: return cpu::ref::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
+    case Backend::CpuFast: return cpu::fast::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ optimizers
+// Elementwise updates: one CUDA kernel serves Ref and Fast.
 void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamDesc& d, Impl impl) {
   check_pair(param, grad, "adam_update");
   check_pair(param, m, "adam_update");
   check_pair(param, v, "adam_update");
   KEYNET_CHECK(d.step >= 1, "adam_update: step counts from 1, got ", d.step);
-  if (param.is_cuda()) return cuda_ops::adam_update(param, grad, m, v, d, impl);
-  if (param.dtype() == DType::F64)
-    return cpu::ref::adam_update(ptr<double>(param), ptr<double>(grad), ptr<double>(m), ptr<double>(v),
-                                 param.numel(), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::adam_update(ptr<float>(param), ptr<float>(grad), ptr<float>(m), ptr<float>(v), param.numel(), d);
-  cpu::fast::adam_update(ptr<float>(param), ptr<float>(grad), ptr<float>(m), ptr<float>(v), param.numel(), d);
+  const int64_t n = param.numel();
+  switch (choose_backend(param, impl, "adam_update", Library::Lacks)) {
+    case Backend::CpuRefF64: return cpu::ref::adam_update(f64(param), f64(grad), f64(m), f64(v), n, d);
+    case Backend::CpuRef: return cpu::ref::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
+    case Backend::CpuFast: return cpu::fast::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d));
+  }
 }
 
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdDesc& d, Impl impl) {
   check_pair(param, grad, "sgd_update");
   check_pair(param, momentum_buffer, "sgd_update");
-  if (param.is_cuda()) return cuda_ops::sgd_update(param, grad, momentum_buffer, d, impl);
-  if (param.dtype() == DType::F64)
-    return cpu::ref::sgd_update(ptr<double>(param), ptr<double>(grad), ptr<double>(momentum_buffer), param.numel(), d);
-  if (cpu_use_reference(impl))
-    return cpu::ref::sgd_update(ptr<float>(param), ptr<float>(grad), ptr<float>(momentum_buffer), param.numel(), d);
-  cpu::fast::sgd_update(ptr<float>(param), ptr<float>(grad), ptr<float>(momentum_buffer), param.numel(), d);
+  const int64_t n = param.numel();
+  switch (choose_backend(param, impl, "sgd_update", Library::Lacks)) {
+    case Backend::CpuRefF64: return cpu::ref::sgd_update(f64(param), f64(grad), f64(momentum_buffer), n, d);
+    case Backend::CpuRef: return cpu::ref::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
+    case Backend::CpuFast: return cpu::fast::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d));
+  }
 }
 
 }  // namespace ops

@@ -1,12 +1,13 @@
 // kernels/ops.h: the only kernel API that layers and optimizers call.
 //
-// Every op takes tensors that live on one device with one dtype and dispatches on (device, Impl):
+// Every op takes tensors that live on one device with one dtype; kernels/ops.cpp, the one dispatch
+// site, picks the backend from (device, Impl):
 //   CPU  Ref    -> kernels/cpu/ref     naive loops templated on float/double: the specification
 //   CPU  Fast   -> kernels/cpu/fast    im2col + Eigen GEMM, OpenMP threads (KEYNET_THREADS)
 //   CPU  Vendor -> aliases Fast (logged once)
-//   CUDA Ref    -> kernels/cuda        naive one-thread-per-output kernels
-//   CUDA Fast   -> kernels/cuda        tiled shared-memory kernels
-//   CUDA Vendor -> kernels/vendor      cuDNN / cuBLAS
+//   CUDA Ref    -> kernels/cuda        cuda::ref, one thread per output element
+//   CUDA Fast   -> kernels/cuda        cuda::fast, tiled shared-memory kernels
+//   CUDA Vendor -> kernels/cudnn       cuDNN / cuBLAS
 // float64 tensors run the CPU reference whatever Impl says (they exist for gradient checks).
 //
 // Conventions: outputs first, then inputs, then the descriptor. Outputs are preallocated with the

@@ -1,7 +1,7 @@
 // Batch normalisation on the GPU, PyTorch semantics as kernels/cpu/ref/batch_norm2d.h: per channel
 // over M = N*HW values; normalise with the biased variance, update running_var with the unbiased one,
 // save mean and invstd = 1/sqrt(var + eps). inp, out (N,C,HW); per-channel vectors (C).
-//   naive: one thread per channel computes its statistics serially, then one thread per element.
+//   ref: one thread per channel computes its statistics serially, then one thread per element.
 //   fast: every channel's N*HW values are cut into chunks (a count that depends on the shape only);
 //     one block per (chunk, channel) writes a block sum, and one thread per channel adds the chunk
 //     sums in order. Two passes (mean, then centred squares) as in the reference: bitwise repeatable,
@@ -21,9 +21,9 @@ __device__ long element_index(long e, int c, int C, int HW) {  // e-th value of 
   return (n * C + c) * HW + (e - n * HW);
 }
 
-// ---- naive
+// ---- ref
 
-__global__ void bn_statistics_naive_kernel(float* save_mean, float* save_invstd, float* running_mean,
+__global__ void bn_statistics_ref_kernel(float* save_mean, float* save_invstd, float* running_mean,
                                            float* running_var, const float* inp, int N, int C, int HW, float eps,
                                            float momentum) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
@@ -67,7 +67,7 @@ __global__ void bn_eval_kernel(float* out, const float* inp, const float* gamma,
 }
 
 // sums[c] = sum dy, sums[C + c] = sum dy * xhat; dgamma += the second, dbeta += the first
-__global__ void bn_backward_sums_naive_kernel(float* sums, float* dgamma, float* dbeta, const float* dout,
+__global__ void bn_backward_sums_ref_kernel(float* sums, float* dgamma, float* dbeta, const float* dout,
                                               const float* inp, const float* save_mean, const float* save_invstd,
                                               int N, int C, int HW) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
@@ -185,20 +185,20 @@ __global__ void bn_backward_finish_kernel(float* sums, float* dgamma, float* dbe
 
 }  // namespace
 
-void batch_norm2d_forward_train_naive(float* out, float* save_mean, float* save_invstd, float* running_mean,
+void ref::batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
                                       float* running_var, const float* inp, const float* gamma, const float* beta,
                                       const BatchNormDesc& d) {
-  bn_statistics_naive_kernel<<<blocks_for(d.C), kThreads>>>(save_mean, save_invstd, running_mean, running_var, inp,
+  bn_statistics_ref_kernel<<<blocks_for(d.C), kThreads>>>(save_mean, save_invstd, running_mean, running_var, inp,
                                                              d.N, d.C, d.HW, static_cast<float>(d.eps),
                                                              static_cast<float>(d.momentum));
-  KEYNET_CUDA_LAUNCHED("batch_norm2d_statistics_naive");
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_statistics_ref");
   const long total = static_cast<long>(d.N) * d.C * d.HW;
   bn_normalise_kernel<<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total, d.C,
                                                         d.HW);
   KEYNET_CUDA_LAUNCHED("batch_norm2d_normalise");
 }
 
-void batch_norm2d_forward_train_fast(float* out, float* save_mean, float* save_invstd, float* running_mean,
+void fast::batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
                                      float* running_var, const float* inp, const float* gamma, const float* beta,
                                      const BatchNormDesc& d) {
   const int chunks = chunk_count(d);
@@ -230,13 +230,13 @@ void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma,
   KEYNET_CUDA_LAUNCHED("batch_norm2d_forward_eval");
 }
 
-void batch_norm2d_backward_naive(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+void ref::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                                  const float* gamma, const float* save_mean, const float* save_invstd,
                                  const BatchNormDesc& d) {
   Tensor sums = Tensor::empty({2 * d.C}, Device::CUDA);
-  bn_backward_sums_naive_kernel<<<blocks_for(d.C), kThreads>>>(sums.data<float>(), dgamma, dbeta, dout, inp,
+  bn_backward_sums_ref_kernel<<<blocks_for(d.C), kThreads>>>(sums.data<float>(), dgamma, dbeta, dout, inp,
                                                                 save_mean, save_invstd, d.N, d.C, d.HW);
-  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_sums_naive");
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_sums_ref");
   const long total = static_cast<long>(d.N) * d.C * d.HW;
   bn_backward_data_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, inp, gamma, save_mean, save_invstd,
                                                             sums.data<float>(), total, d.C, d.HW,
@@ -244,7 +244,7 @@ void batch_norm2d_backward_naive(float* dinp, float* dgamma, float* dbeta, const
   KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_data");
 }
 
-void batch_norm2d_backward_fast(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+void fast::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                                 const float* gamma, const float* save_mean, const float* save_invstd,
                                 const BatchNormDesc& d) {
   const int chunks = chunk_count(d);

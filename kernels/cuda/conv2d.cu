@@ -1,7 +1,7 @@
 // Convolution on the GPU. inp (N,C,H,W), weight (K,C,R,S), bias (K), out (N,K,P,Q),
 // P = (H + 2*pad - R) / stride + 1, Q likewise.
-//   naive: one thread per output element of each direction (out, dinp, dweight, dbias).
-//   tiled: implicit GEMM on our tiled SGEMM (gemm.cuh), nothing materialised:
+//   ref: one thread per output element of each direction (out, dinp, dweight, dbias).
+//   fast: implicit GEMM on our tiled SGEMM (gemm.cuh), nothing materialised:
 //     forward      out(k, n·pq)    = sum over c·r·s  W(k, crs)        * im2col(crs, n·pq)   + bias(k)
 //     data grad    dinp(c, n·hw)   = sum over k·r·s  W(k, c, rs)      * dout gathered at (h+pad-r)/stride
 //     weight grad  dweight(k, crs) += sum over n·pq  dout(k, n·pq)    * im2col(crs, n·pq)
@@ -20,9 +20,9 @@ struct ConvShape {
 };
 ConvShape shape_of(const ConvDesc& d) { return {d.N, d.C, d.H, d.W, d.K, d.R, d.S, d.stride, d.pad, d.P(), d.Q()}; }
 
-// ------------------------------------------------------------------------------------------ naive
+// ------------------------------------------------------------------------------------------ ref
 
-__global__ void conv2d_forward_naive_kernel(float* out, const float* inp, const float* weight, const float* bias,
+__global__ void conv2d_forward_ref_kernel(float* out, const float* inp, const float* weight, const float* bias,
                                             ConvShape d) {
   const int P = d.P, Q = d.Q;
   const long total = static_cast<long>(d.N) * d.K * P * Q;
@@ -42,7 +42,7 @@ __global__ void conv2d_forward_naive_kernel(float* out, const float* inp, const 
 }
 
 // one thread per input element: every output position whose window covers it
-__global__ void conv2d_backward_data_naive_kernel(float* dinp, const float* dout, const float* weight, ConvShape d) {
+__global__ void conv2d_backward_data_ref_kernel(float* dinp, const float* dout, const float* weight, ConvShape d) {
   const int P = d.P, Q = d.Q;
   const long total = static_cast<long>(d.N) * d.C * d.H * d.W;
   const long idx = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
@@ -63,7 +63,7 @@ __global__ void conv2d_backward_data_naive_kernel(float* dinp, const float* dout
 }
 
 // one thread per weight element: a sum over the whole batch and every output position
-__global__ void conv2d_backward_weight_naive_kernel(float* dweight, const float* dout, const float* inp, ConvShape d) {
+__global__ void conv2d_backward_weight_ref_kernel(float* dweight, const float* dout, const float* inp, ConvShape d) {
   const int P = d.P, Q = d.Q;
   const int total = d.K * d.C * d.R * d.S;
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
@@ -81,7 +81,7 @@ __global__ void conv2d_backward_weight_naive_kernel(float* dweight, const float*
   dweight[idx] += sum;
 }
 
-__global__ void conv2d_bias_grad_naive_kernel(float* dbias, const float* dout, int N, int K, int PQ) {
+__global__ void conv2d_bias_grad_ref_kernel(float* dbias, const float* dout, int N, int K, int PQ) {
   const int k = blockIdx.x * blockDim.x + threadIdx.x;
   if (k >= K) return;
   float sum = 0.0f;
@@ -104,26 +104,26 @@ __global__ void conv2d_bias_grad_kernel(float* dbias, const float* dout, int N, 
 
 }  // namespace
 
-void conv2d_forward_naive(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
+void ref::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
   const ConvShape d = shape_of(desc);
   const long total = static_cast<long>(d.N) * d.K * d.P * d.Q;
-  conv2d_forward_naive_kernel<<<blocks_for(total), kThreads>>>(out, inp, weight, bias, d);
-  KEYNET_CUDA_LAUNCHED("conv2d_forward_naive");
+  conv2d_forward_ref_kernel<<<blocks_for(total), kThreads>>>(out, inp, weight, bias, d);
+  KEYNET_CUDA_LAUNCHED("conv2d_forward_ref");
 }
 
-void conv2d_backward_naive(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+void ref::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, const ConvDesc& desc) {
   const ConvShape d = shape_of(desc);
   if (dinp) {
     const long total = static_cast<long>(d.N) * d.C * d.H * d.W;
-    conv2d_backward_data_naive_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, weight, d);
-    KEYNET_CUDA_LAUNCHED("conv2d_backward_data_naive");
+    conv2d_backward_data_ref_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, weight, d);
+    KEYNET_CUDA_LAUNCHED("conv2d_backward_data_ref");
   }
-  conv2d_backward_weight_naive_kernel<<<blocks_for(d.K * d.C * d.R * d.S), kThreads>>>(dweight, dout, inp, d);
-  KEYNET_CUDA_LAUNCHED("conv2d_backward_weight_naive");
+  conv2d_backward_weight_ref_kernel<<<blocks_for(d.K * d.C * d.R * d.S), kThreads>>>(dweight, dout, inp, d);
+  KEYNET_CUDA_LAUNCHED("conv2d_backward_weight_ref");
   if (dbias) {
-    conv2d_bias_grad_naive_kernel<<<blocks_for(d.K), kThreads>>>(dbias, dout, d.N, d.K, d.P * d.Q);
-    KEYNET_CUDA_LAUNCHED("conv2d_bias_grad_naive");
+    conv2d_bias_grad_ref_kernel<<<blocks_for(d.K), kThreads>>>(dbias, dout, d.N, d.K, d.P * d.Q);
+    KEYNET_CUDA_LAUNCHED("conv2d_bias_grad_ref");
   }
 }
 
@@ -132,7 +132,7 @@ void conv2d_bias_grad(float* dbias, const float* dout, int N, int K, int PQ) {
   KEYNET_CUDA_LAUNCHED("conv2d_bias_grad");
 }
 
-// ------------------------------------------------------------------------------------------ tiled
+// ------------------------------------------------------------------------------------------ fast
 namespace {
 
 // B(crs, n·pq) of the forward GEMM: the input pixel under weight tap (c, r, s) for output (n, p, q).
@@ -295,14 +295,14 @@ struct Im2colTransposedLoad {
 
 }  // namespace
 
-void conv2d_forward_tiled(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
+void fast::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
   const ConvShape d = shape_of(desc);
   const int CRS = d.C * d.R * d.S, PQ = d.P * d.Q;
   gemm(StridedLoad<true>{weight, d.K, CRS, 1}, Im2colLoad{inp, d, FastDivisor(d.R * d.S), FastDivisor(d.S)},
-       ConvOutStore{out, bias, d.K, PQ, FastDivisor(PQ)}, d.K, d.N * PQ, CRS, "conv2d_forward_tiled");
+       ConvOutStore{out, bias, d.K, PQ, FastDivisor(PQ)}, d.K, d.N * PQ, CRS, "conv2d_forward_fast");
 }
 
-void conv2d_backward_tiled(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+void fast::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, const ConvDesc& desc) {
   const ConvShape d = shape_of(desc);
   const int RS = d.R * d.S, PQ = d.P * d.Q;
@@ -310,9 +310,9 @@ void conv2d_backward_tiled(float* dinp, float* dweight, float* dbias, const floa
     gemm(WeightByInputLoad{weight, d.C, RS, FastDivisor(RS)},
          OutputGradGatherLoad{dout, d, FastDivisor(RS), FastDivisor(d.S), FastDivisor(d.stride)},
          ConvOutStore{dinp, nullptr, d.C, d.H * d.W, FastDivisor(d.H * d.W)}, d.C, d.N * d.H * d.W, d.K * RS,
-         "conv2d_backward_data_tiled");
+         "conv2d_backward_data_fast");
   gemm(OutputGradRowsLoad{dout, d.K, PQ, FastDivisor(PQ)}, Im2colTransposedLoad{inp, d, FastDivisor(PQ), FastDivisor(d.Q)},
-       AccumulateStore{dweight, d.C * RS}, d.K, d.C * RS, d.N * PQ, "conv2d_backward_weight_tiled");
+       AccumulateStore{dweight, d.C * RS}, d.K, d.C * RS, d.N * PQ, "conv2d_backward_weight_fast");
   if (dbias) conv2d_bias_grad(dbias, dout, d.N, d.K, PQ);
 }
 

@@ -1,5 +1,5 @@
 // Global average pool on the GPU: inp (N,C,H,W) seen as (planes = N*C, HW) -> out (planes).
-//   naive: one thread per plane sums its HW values in order.
+//   ref: one thread per plane sums its HW values in order.
 //   fast: one warp per plane; lanes take strided values and combine by shuffles in a fixed order.
 //   backward: one thread per input element (shared by both: nothing to reduce).
 #include "kernels/cuda/common.cuh"
@@ -9,7 +9,7 @@ namespace keynet::cuda {
 
 namespace {
 
-__global__ void global_avg_pool_forward_naive_kernel(float* out, const float* inp, int planes, int HW) {
+__global__ void global_avg_pool_forward_ref_kernel(float* out, const float* inp, int planes, int HW) {
   const int plane = blockIdx.x * blockDim.x + threadIdx.x;
   if (plane >= planes) return;
   float sum = 0.0f;
@@ -35,12 +35,12 @@ __global__ void global_avg_pool_backward_kernel(float* dinp, const float* dout, 
 
 }  // namespace
 
-void global_avg_pool_forward_naive(float* out, const float* inp, int planes, int HW) {
-  global_avg_pool_forward_naive_kernel<<<blocks_for(planes), kThreads>>>(out, inp, planes, HW);
-  KEYNET_CUDA_LAUNCHED("global_avg_pool_forward_naive");
+void ref::global_avg_pool_forward(float* out, const float* inp, int planes, int HW) {
+  global_avg_pool_forward_ref_kernel<<<blocks_for(planes), kThreads>>>(out, inp, planes, HW);
+  KEYNET_CUDA_LAUNCHED("global_avg_pool_forward_ref");
 }
 
-void global_avg_pool_forward_fast(float* out, const float* inp, int planes, int HW) {
+void fast::global_avg_pool_forward(float* out, const float* inp, int planes, int HW) {
   global_avg_pool_forward_warp_kernel<<<blocks_for(static_cast<long>(planes) * 32), kThreads>>>(out, inp, planes, HW);
   KEYNET_CUDA_LAUNCHED("global_avg_pool_forward_fast");
 }

@@ -1,6 +1,6 @@
 // Fully connected layer on the GPU: inp (N,I), weight (O,I), bias (O), out (N,O) = inp @ weight^T + bias.
-//   naive: one thread per output element of each direction.
-//   tiled: our SGEMM (gemm.cuh) on strided views, no transposes materialised:
+//   ref: one thread per output element of each direction.
+//   fast: our SGEMM (gemm.cuh) on strided views, no transposes materialised:
 //     out (N x O)     = inp (N x I)       * weight^T (I x O)   + bias
 //     dinp (N x I)    = dout (N x O)      * weight (O x I)
 //     dweight (O x I) += dout^T (O x N)   * inp (N x I)          (split-K where gemm_plan finds it pays)
@@ -12,7 +12,7 @@ namespace keynet::cuda {
 
 namespace {
 
-__global__ void linear_forward_naive_kernel(float* out, const float* inp, const float* weight, const float* bias,
+__global__ void linear_forward_ref_kernel(float* out, const float* inp, const float* weight, const float* bias,
                                             int N, int I, int O) {
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= N * O) return;
@@ -22,7 +22,7 @@ __global__ void linear_forward_naive_kernel(float* out, const float* inp, const 
   out[idx] = sum;
 }
 
-__global__ void linear_backward_data_naive_kernel(float* dinp, const float* dout, const float* weight, int N, int I,
+__global__ void linear_backward_data_ref_kernel(float* dinp, const float* dout, const float* weight, int N, int I,
                                                   int O) {
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= N * I) return;
@@ -32,7 +32,7 @@ __global__ void linear_backward_data_naive_kernel(float* dinp, const float* dout
   dinp[idx] = sum;
 }
 
-__global__ void linear_backward_weight_naive_kernel(float* dweight, const float* dout, const float* inp, int N, int I,
+__global__ void linear_backward_weight_ref_kernel(float* dweight, const float* dout, const float* inp, int N, int I,
                                                     int O) {
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= O * I) return;
@@ -68,19 +68,19 @@ struct MatrixStore {
 
 }  // namespace
 
-void linear_forward_naive(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
-  linear_forward_naive_kernel<<<blocks_for(static_cast<long>(N) * O), kThreads>>>(out, inp, weight, bias, N, I, O);
-  KEYNET_CUDA_LAUNCHED("linear_forward_naive");
+void ref::linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
+  linear_forward_ref_kernel<<<blocks_for(static_cast<long>(N) * O), kThreads>>>(out, inp, weight, bias, N, I, O);
+  KEYNET_CUDA_LAUNCHED("linear_forward_ref");
 }
 
-void linear_backward_naive(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+void ref::linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, int N, int I, int O) {
   if (dinp) {
-    linear_backward_data_naive_kernel<<<blocks_for(static_cast<long>(N) * I), kThreads>>>(dinp, dout, weight, N, I, O);
-    KEYNET_CUDA_LAUNCHED("linear_backward_data_naive");
+    linear_backward_data_ref_kernel<<<blocks_for(static_cast<long>(N) * I), kThreads>>>(dinp, dout, weight, N, I, O);
+    KEYNET_CUDA_LAUNCHED("linear_backward_data_ref");
   }
-  linear_backward_weight_naive_kernel<<<blocks_for(static_cast<long>(O) * I), kThreads>>>(dweight, dout, inp, N, I, O);
-  KEYNET_CUDA_LAUNCHED("linear_backward_weight_naive");
+  linear_backward_weight_ref_kernel<<<blocks_for(static_cast<long>(O) * I), kThreads>>>(dweight, dout, inp, N, I, O);
+  KEYNET_CUDA_LAUNCHED("linear_backward_weight_ref");
   if (dbias) linear_bias_grad(dbias, dout, N, O);
 }
 
@@ -94,18 +94,18 @@ void linear_fill_bias(float* out, const float* bias, int N, int O) {
   KEYNET_CUDA_LAUNCHED("linear_fill_bias");
 }
 
-void linear_forward_tiled(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
+void fast::linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
   gemm(StridedLoad<true>{inp, N, I, 1}, StridedLoad<true>{weight, O, I, 1}, MatrixStore{out, bias, O}, N, O, I,
-       "linear_forward_tiled");
+       "linear_forward_fast");
 }
 
-void linear_backward_tiled(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+void fast::linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, int N, int I, int O) {
   if (dinp)
     gemm(StridedLoad<true>{dout, N, O, 1}, StridedLoad<false>{weight, I, 1, I}, MatrixStore{dinp, nullptr, I}, N, I, O,
-         "linear_backward_data_tiled");
+         "linear_backward_data_fast");
   gemm(StridedLoad<false>{dout, O, 1, O}, StridedLoad<false>{inp, I, 1, I}, AccumulateStore{dweight, I}, O, I, N,
-       "linear_backward_weight_tiled");
+       "linear_backward_weight_fast");
   if (dbias) linear_bias_grad(dbias, dout, N, O);
 }
 

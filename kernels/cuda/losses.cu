@@ -1,6 +1,6 @@
 // Losses on the GPU, mean over all n elements (PyTorch's reduction='mean'); the loss is written to a
 // 1-element device buffer, so a training step never waits for the host.
-//   naive forward: a single thread sums every term in order.
+//   ref forward: a single thread sums every term in order.
 //   fast forward: a fixed number of blocks (a function of n only) write block sums, and one block
 //     adds those in a fixed order: bitwise repeatable, no atomics.
 //   backward: one thread per element (shared by both).
@@ -76,12 +76,12 @@ __global__ void l1_loss_backward_kernel(float* dpred, const float* pred, const f
 
 }  // namespace
 
-void mse_loss_forward_naive(float* loss, const float* pred, const float* target, int64_t n) {
+void ref::mse_loss_forward(float* loss, const float* pred, const float* target, int64_t n) {
   loss_serial_kernel<<<1, 1>>>(loss, pred, target, n, SquaredError{});
-  KEYNET_CUDA_LAUNCHED("mse_loss_forward_naive");
+  KEYNET_CUDA_LAUNCHED("mse_loss_forward_ref");
 }
 
-void mse_loss_forward_fast(float* loss, const float* pred, const float* target, int64_t n) {
+void fast::mse_loss_forward(float* loss, const float* pred, const float* target, int64_t n) {
   loss_fast(loss, pred, target, n, SquaredError{}, "mse_loss_forward_fast");
 }
 
@@ -90,12 +90,12 @@ void mse_loss_backward(float* dpred, const float* pred, const float* target, flo
   KEYNET_CUDA_LAUNCHED("mse_loss_backward");
 }
 
-void l1_loss_forward_naive(float* loss, const float* pred, const float* target, int64_t n) {
+void ref::l1_loss_forward(float* loss, const float* pred, const float* target, int64_t n) {
   loss_serial_kernel<<<1, 1>>>(loss, pred, target, n, AbsoluteError{});
-  KEYNET_CUDA_LAUNCHED("l1_loss_forward_naive");
+  KEYNET_CUDA_LAUNCHED("l1_loss_forward_ref");
 }
 
-void l1_loss_forward_fast(float* loss, const float* pred, const float* target, int64_t n) {
+void fast::l1_loss_forward(float* loss, const float* pred, const float* target, int64_t n) {
   loss_fast(loss, pred, target, n, AbsoluteError{}, "l1_loss_forward_fast");
 }
 

@@ -1,7 +1,7 @@
 // Max pooling on the GPU. inp (N,C,H,W), out (N,C,P,Q). A window's winner is its first maximum in
 // row-major order and padding never wins, exactly as kernels/cpu/ref/max_pool2d.h.
 //   forward: one thread per output (already the fast version: shared by Ref and Fast).
-//   backward naive: one thread per input element; it recomputes the winner of every window that
+//   backward ref: one thread per input element; it recomputes the winner of every window that
 //     covers it and sums the gradients of the windows it won, in (p, q) order (no atomics).
 //   backward fast: the same gather, but the winners are computed once per window into a scratch
 //     buffer first, instead of once per covering input element.
@@ -55,7 +55,7 @@ __device__ void covering(int h, int stride, int pad, int kernel, int P, int& lo,
   hi = min(P - 1, (h + pad) / stride);
 }
 
-__global__ void max_pool2d_backward_naive_kernel(float* dinp, const float* dout, const float* inp, PoolShape d) {
+__global__ void max_pool2d_backward_ref_kernel(float* dinp, const float* dout, const float* inp, PoolShape d) {
   const long total = static_cast<long>(d.N) * d.C * d.H * d.W;
   const long idx = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x;
   if (idx >= total) return;
@@ -107,14 +107,14 @@ void max_pool2d_forward(float* out, const float* inp, const PoolDesc& desc) {
   KEYNET_CUDA_LAUNCHED("max_pool2d_forward");
 }
 
-void max_pool2d_backward_naive(float* dinp, const float* dout, const float* inp, const PoolDesc& desc) {
+void ref::max_pool2d_backward(float* dinp, const float* dout, const float* inp, const PoolDesc& desc) {
   const PoolShape d = shape_of(desc);
-  max_pool2d_backward_naive_kernel<<<blocks_for(static_cast<long>(d.N) * d.C * d.H * d.W), kThreads>>>(dinp, dout,
+  max_pool2d_backward_ref_kernel<<<blocks_for(static_cast<long>(d.N) * d.C * d.H * d.W), kThreads>>>(dinp, dout,
                                                                                                         inp, d);
-  KEYNET_CUDA_LAUNCHED("max_pool2d_backward_naive");
+  KEYNET_CUDA_LAUNCHED("max_pool2d_backward_ref");
 }
 
-void max_pool2d_backward_fast(float* dinp, const float* dout, const float* inp, const PoolDesc& desc) {
+void fast::max_pool2d_backward(float* dinp, const float* dout, const float* inp, const PoolDesc& desc) {
   const PoolShape d = shape_of(desc);
   const long outputs = static_cast<long>(d.N) * d.C * d.P * d.Q;
   Storage winners(outputs * sizeof(int), Device::CUDA);

@@ -1,10 +1,10 @@
 // Max pooling through cuDNN (CUDNN_POOLING_MAX_DETERMINISTIC). cuDNN's padded max pooling ignores the
 // padding (it never wins), as PyTorch and kernels/cpu/ref do; the GPU parity tests check that on
 // padded windows, and ties (where cuDNN's choice of winner is not documented) are kept out of them.
-#include "kernels/vendor/vendor.h"
-#include "kernels/vendor/vendor_common.h"
+#include "kernels/cudnn/cudnn.h"
+#include "kernels/cudnn/common.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 namespace {
 
@@ -50,4 +50,4 @@ void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const
                                           &zero, x.get(), dinp));
 }
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn

@@ -1,5 +1,5 @@
 // cuDNN and cuBLAS handles (created on first use, kept for the life of the process), the
-// environment switches of the vendor path, and describe().
+// environment switches of the cuDNN/cuBLAS path, and describe().
 #include <cuda_runtime.h>
 
 #include <cstdlib>
@@ -7,10 +7,10 @@
 #include <mutex>
 #include <string>
 
-#include "kernels/vendor/vendor.h"
-#include "kernels/vendor/vendor_common.h"
+#include "kernels/cudnn/cudnn.h"
+#include "kernels/cudnn/common.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 namespace {
 bool env_flag(const char* name) {
@@ -70,4 +70,4 @@ std::string describe() {
          (allow_tf32() ? "on" : "off");
 }
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn

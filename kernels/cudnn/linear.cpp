@@ -7,10 +7,10 @@
 // deterministic column sum (cuBLAS has no reduction of its own; a GEMV with a ones vector would do
 // the same sums).
 #include "kernels/cuda/kernels.h"
-#include "kernels/vendor/vendor.h"
-#include "kernels/vendor/vendor_common.h"
+#include "kernels/cudnn/cudnn.h"
+#include "kernels/cudnn/common.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
   const float one = 1.0f, zero = 0.0f;
@@ -30,4 +30,4 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
   if (dbias) cuda::linear_bias_grad(dbias, dout, N, O);
 }
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn

@@ -3,10 +3,10 @@
 // inp > 0), which is what kernels/ops.h's relu_backward(dinp, dout, out) promises.
 #include <limits>
 
-#include "kernels/vendor/vendor.h"
-#include "kernels/vendor/vendor_common.h"
+#include "kernels/cudnn/cudnn.h"
+#include "kernels/cudnn/common.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 namespace {
 
@@ -48,4 +48,4 @@ void relu_backward(float* dinp, const float* dout, const float* out, int64_t n) 
                                              out, &zero, t.get(), dinp));
 }
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn

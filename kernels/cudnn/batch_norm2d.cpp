@@ -2,10 +2,10 @@
 // semantics are PyTorch's (PyTorch calls these very functions): normalisation with the biased batch
 // variance, running variance updated with the unbiased one, exponentialAverageFactor = momentum, and
 // the saved "inverse variance" is 1/sqrt(var + eps), our save_invstd.
-#include "kernels/vendor/vendor.h"
-#include "kernels/vendor/vendor_common.h"
+#include "kernels/cudnn/cudnn.h"
+#include "kernels/cudnn/common.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 namespace {
 
@@ -58,4 +58,4 @@ void batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float
                                                      save_invstd));
 }
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn

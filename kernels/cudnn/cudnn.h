@@ -1,17 +1,17 @@
-// The vendor path (Impl::Vendor on CUDA): cuDNN for convolution, pooling, ReLU and batch norm, cuBLAS
+// Impl::Vendor on CUDA, the kept libraries: cuDNN for convolution, pooling, ReLU and batch norm, cuBLAS
 // for linear. Raw device pointers, default stream, the contracts of kernels/ops.h (input gradients
 // overwritten, parameter gradients accumulated). Handles are created lazily, once per process.
 // Convolution algorithms come from cuDNN's heuristics (cudnnGet*_v7: the same choice on every run),
 // or from timing (cudnnFind*) when KEYNET_CUDNN_BENCHMARK=1; deterministic algorithms only unless
 // KEYNET_CUDNN_NONDETERMINISTIC=1. TF32 is off unless KEYNET_ALLOW_TF32=1.
-// Builds without cuDNN link vendor_nocudnn.cpp instead, where every call explains that.
+// Built only with cuDNN (KEYNET_WITH_CUDNN); kernels/ops.cpp names these functions nowhere else.
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "kernels/ops.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 // "cuDNN 9.19.0, cuBLAS 13.0.0; conv algorithms: heuristic, deterministic; TF32 off"
 std::string describe();
@@ -39,4 +39,4 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int N, int I, int O);
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn

@@ -1,4 +1,4 @@
-// Internal to kernels/vendor: handles, error checks that name the failing call, and the settings
+// Internal to kernels/cudnn: handles, error checks that name the failing call, and the settings
 // read from the environment once.
 #pragma once
 #include <cublas_v2.h>
@@ -6,7 +6,7 @@
 
 #include "tensor/error.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 #define KEYNET_CUDNN_CHECK(call)                                                                       \
   do {                                                                                                 \
@@ -41,4 +41,4 @@ class TensorDescriptor {
   cudnnTensorDescriptor_t desc_ = nullptr;
 };
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn

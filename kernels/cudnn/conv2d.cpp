@@ -9,11 +9,11 @@
 #include <memory>
 #include <mutex>
 
-#include "kernels/vendor/vendor.h"
-#include "kernels/vendor/vendor_common.h"
+#include "kernels/cudnn/cudnn.h"
+#include "kernels/cudnn/common.h"
 #include "tensor/tensor.h"
 
-namespace keynet::vendor {
+namespace keynet::cudnn {
 
 namespace {
 
@@ -168,4 +168,4 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
         cudnnConvolutionBackwardBias(cudnn_handle(), &one, plan.y.get(), dout, &one, plan.bias.get(), dbias));
 }
 
-}  // namespace keynet::vendor
+}  // namespace keynet::cudnn
