@@ -31,11 +31,18 @@ struct Cache {
   std::size_t peak = 0;
   std::size_t cached = 0;
 
+  // Frees every cached block; a cudaFree that fails (a sticky error from an earlier fault, say) is
+  // reported here, after the rest have been freed, rather than lost.
   void release_cached() {
+    cudaError_t first_failure = cudaSuccess;
     for (auto& [size, blocks] : free_blocks)
-      for (void* p : blocks) cudaFree(p);
+      for (void* p : blocks) {
+        const cudaError_t status = cudaFree(p);
+        if (status != cudaSuccess && first_failure == cudaSuccess) first_failure = status;
+      }
     free_blocks.clear();
     cached = 0;
+    check(first_failure, "cudaFree (releasing keynet's cache of device blocks)");
   }
 };
 
@@ -114,9 +121,28 @@ void copy(void* dst, Device dst_device, const void* src, Device src_device, std:
 
 void set_zero(void* ptr, std::size_t bytes) { check(cudaMemset(ptr, 0, bytes), "cudaMemset"); }
 
-std::size_t bytes_in_use() { return cache().in_use; }
-std::size_t peak_bytes() { return cache().peak; }
-void reset_peak() { cache().peak = cache().in_use; }
+void release_cache() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.release_cached();
+}
+
+// The statistics change under the lock in allocate and release, so they are read under it too.
+std::size_t bytes_in_use() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.in_use;
+}
+std::size_t peak_bytes() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  return c.peak;
+}
+void reset_peak() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mutex);
+  c.peak = c.in_use;
+}
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
 }  // namespace keynet::cuda_memory

@@ -15,6 +15,9 @@ bool device_available();                  // built with CUDA and a device is pre
 std::string device_query_failure();
 void* allocate(std::size_t bytes);        // throws keynet::Error naming bytes asked and free on OOM
 void release(void* ptr, std::size_t bytes);
+// Gives every cached free block back to the driver (torch.cuda.empty_cache): before retrying a
+// library call (cuDNN, cuBLAS) that ran out of device memory for its own workspace.
+void release_cache();
 // Copies between any two devices; synchronous with respect to the host.
 void copy(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes);
 void set_zero(void* ptr, std::size_t bytes);

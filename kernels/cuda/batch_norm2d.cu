@@ -102,7 +102,10 @@ __global__ void bn_backward_data_kernel(float* dinp, const float* dout, const fl
 
 constexpr long kChunk = 16384;  // values of one channel per block
 
-int chunk_count(const BatchNormDesc& d) {
+// The fast kernels put channels on the grid's y dimension; also refuses a C past it.
+int chunk_count(const BatchNormDesc& d, const char* op) {
+  KEYNET_CHECK(d.C <= kMaxGridY, op, ": ", d.C, " channels, more than the fast CUDA batch norm handles (",
+               kMaxGridY, ", the grid's y dimension); use impl=ref or impl=vendor");
   const long M = static_cast<long>(d.N) * d.HW;
   return static_cast<int>(std::clamp((M + kChunk - 1) / kChunk, 1L, 256L));
 }
@@ -201,7 +204,7 @@ void ref::batch_norm2d_forward_train(float* out, float* save_mean, float* save_i
 void fast::batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
                                      float* running_var, const float* inp, const float* gamma, const float* beta,
                                      const BatchNormDesc& d) {
-  const int chunks = chunk_count(d);
+  const int chunks = chunk_count(d, "batch_norm2d_forward_train");
   const long M = static_cast<long>(d.N) * d.HW;
   Tensor partials = Tensor::empty({static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
   const dim3 grid(chunks, d.C);
@@ -247,7 +250,7 @@ void ref::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const 
 void fast::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                                 const float* gamma, const float* save_mean, const float* save_invstd,
                                 const BatchNormDesc& d) {
-  const int chunks = chunk_count(d);
+  const int chunks = chunk_count(d, "batch_norm2d_backward");
   Tensor partials = Tensor::empty({2 * static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
   Tensor sums = Tensor::empty({2 * d.C}, Device::CUDA);
   bn_backward_chunk_kernel<<<dim3(chunks, d.C), kThreads>>>(partials.data<float>(), dout, inp, save_mean,

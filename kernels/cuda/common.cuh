@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <climits>
 #include <cstdint>
 
 #include "tensor/error.h"
@@ -27,6 +28,16 @@ namespace keynet::cuda {
   } while (0)
 
 constexpr int kThreads = 256;
+
+// The GEMM-based kernels and the reference convolution index elements with 32-bit ints, which keeps
+// their address arithmetic cheap; a tensor past that range is refused before anything is launched.
+inline void check_int_indexable(const char* op, const char* tensor, int64_t elements) {
+  KEYNET_CHECK(elements <= INT32_MAX, op, ": the ", tensor, " has ", elements,
+               " elements, more than keynet's CUDA kernels can index (2^31 - 1); use a smaller batch");
+}
+
+// gridDim.y and gridDim.z are at most 65,535 on every CUDA device.
+constexpr int kMaxGridY = 65535;
 
 inline unsigned blocks_for(int64_t n, int threads = kThreads) {
   const int64_t blocks = (n + threads - 1) / threads;

@@ -18,7 +18,14 @@ namespace {
 struct ConvShape {
   int N, C, H, W, K, R, S, stride, pad, P, Q;
 };
-ConvShape shape_of(const ConvDesc& d) { return {d.N, d.C, d.H, d.W, d.K, d.R, d.S, d.stride, d.pad, d.P(), d.Q()}; }
+// Also refuses shapes past int indexing: the element counts bound every GEMM dimension (N*P*Q, N*H*W,
+// C*R*S, K*R*S), so checking the three tensors covers them all.
+ConvShape shape_of(const ConvDesc& d, const char* op) {
+  check_int_indexable(op, "input", static_cast<int64_t>(d.N) * d.C * d.H * d.W);
+  check_int_indexable(op, "output", static_cast<int64_t>(d.N) * d.K * d.P() * d.Q());
+  check_int_indexable(op, "weight", static_cast<int64_t>(d.K) * d.C * d.R * d.S);
+  return {d.N, d.C, d.H, d.W, d.K, d.R, d.S, d.stride, d.pad, d.P(), d.Q()};
+}
 
 // ------------------------------------------------------------------------------------------ ref
 
@@ -105,7 +112,7 @@ __global__ void conv2d_bias_grad_kernel(float* dbias, const float* dout, int N, 
 }  // namespace
 
 void ref::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
-  const ConvShape d = shape_of(desc);
+  const ConvShape d = shape_of(desc, "conv2d_forward");
   const long total = static_cast<long>(d.N) * d.K * d.P * d.Q;
   conv2d_forward_ref_kernel<<<blocks_for(total), kThreads>>>(out, inp, weight, bias, d);
   KEYNET_CUDA_LAUNCHED("conv2d_forward_ref");
@@ -113,7 +120,7 @@ void ref::conv2d_forward(float* out, const float* inp, const float* weight, cons
 
 void ref::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, const ConvDesc& desc) {
-  const ConvShape d = shape_of(desc);
+  const ConvShape d = shape_of(desc, "conv2d_backward");
   if (dinp) {
     const long total = static_cast<long>(d.N) * d.C * d.H * d.W;
     conv2d_backward_data_ref_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, weight, d);
@@ -296,7 +303,7 @@ struct Im2colTransposedLoad {
 }  // namespace
 
 void fast::conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& desc) {
-  const ConvShape d = shape_of(desc);
+  const ConvShape d = shape_of(desc, "conv2d_forward");
   const int CRS = d.C * d.R * d.S, PQ = d.P * d.Q;
   gemm(StridedLoad<true>{weight, d.K, CRS, 1}, Im2colLoad{inp, d, FastDivisor(d.R * d.S), FastDivisor(d.S)},
        ConvOutStore{out, bias, d.K, PQ, FastDivisor(PQ)}, d.K, d.N * PQ, CRS, "conv2d_forward_fast");
@@ -304,7 +311,7 @@ void fast::conv2d_forward(float* out, const float* inp, const float* weight, con
 
 void fast::conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, const ConvDesc& desc) {
-  const ConvShape d = shape_of(desc);
+  const ConvShape d = shape_of(desc, "conv2d_backward");
   const int RS = d.R * d.S, PQ = d.P * d.Q;
   if (dinp)
     gemm(WeightByInputLoad{weight, d.C, RS, FastDivisor(RS)},

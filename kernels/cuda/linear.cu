@@ -66,6 +66,12 @@ struct MatrixStore {
   }
 };
 
+void check_linear_sizes(int N, int I, int O, const char* op) {
+  check_int_indexable(op, "input", static_cast<int64_t>(N) * I);
+  check_int_indexable(op, "output", static_cast<int64_t>(N) * O);
+  check_int_indexable(op, "weight", static_cast<int64_t>(O) * I);
+}
+
 }  // namespace
 
 void ref::linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
@@ -95,12 +101,14 @@ void linear_fill_bias(float* out, const float* bias, int N, int O) {
 }
 
 void fast::linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
+  check_linear_sizes(N, I, O, "linear_forward");
   gemm(StridedLoad<true>{inp, N, I, 1}, StridedLoad<true>{weight, O, I, 1}, MatrixStore{out, bias, O}, N, O, I,
        "linear_forward_fast");
 }
 
 void fast::linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                            const float* weight, int N, int I, int O) {
+  check_linear_sizes(N, I, O, "linear_backward");
   if (dinp)
     gemm(StridedLoad<true>{dout, N, O, 1}, StridedLoad<false>{weight, I, 1, I}, MatrixStore{dinp, nullptr, I}, N, I, O,
          "linear_backward_data_fast");

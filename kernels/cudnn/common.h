@@ -4,19 +4,33 @@
 #include <cublas_v2.h>
 #include <cudnn.h>
 
+#include "tensor/cuda_memory.h"
 #include "tensor/error.h"
 
 namespace keynet::cudnn {
 
+// A call that runs out of device memory for its own workspace is retried once after keynet's cache
+// of free blocks has gone back to the driver (the cache may hold what the library needs).
+bool cudnn_out_of_memory(cudnnStatus_t status);
+bool cublas_out_of_memory(cublasStatus_t status);
+
 #define KEYNET_CUDNN_CHECK(call)                                                                       \
   do {                                                                                                 \
-    const cudnnStatus_t keynet_status_ = (call);                                                       \
+    cudnnStatus_t keynet_status_ = (call);                                                             \
+    if (::keynet::cudnn::cudnn_out_of_memory(keynet_status_)) {                                        \
+      ::keynet::cuda_memory::release_cache();                                                          \
+      keynet_status_ = (call);                                                                         \
+    }                                                                                                  \
     KEYNET_CHECK(keynet_status_ == CUDNN_STATUS_SUCCESS, #call " failed: ", cudnnGetErrorString(keynet_status_)); \
   } while (0)
 
 #define KEYNET_CUBLAS_CHECK(call)                                                                      \
   do {                                                                                                 \
-    const cublasStatus_t keynet_status_ = (call);                                                      \
+    cublasStatus_t keynet_status_ = (call);                                                            \
+    if (::keynet::cudnn::cublas_out_of_memory(keynet_status_)) {                                       \
+      ::keynet::cuda_memory::release_cache();                                                          \
+      keynet_status_ = (call);                                                                         \
+    }                                                                                                  \
     KEYNET_CHECK(keynet_status_ == CUBLAS_STATUS_SUCCESS, #call " failed: ", cublasGetStatusName(keynet_status_), \
                  " (", cublasGetStatusString(keynet_status_), ")");                                    \
   } while (0)

@@ -19,6 +19,12 @@ bool env_flag(const char* name) {
 }
 }  // namespace
 
+bool cudnn_out_of_memory(cudnnStatus_t status) {
+  return status == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED ||
+         status == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED;
+}
+bool cublas_out_of_memory(cublasStatus_t status) { return status == CUBLAS_STATUS_ALLOC_FAILED; }
+
 bool allow_tf32() {
   static const bool value = env_flag("KEYNET_ALLOW_TF32");
   return value;
