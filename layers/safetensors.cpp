@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -53,13 +55,19 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    KEYNET_CHECK(out.good(), path, ": cannot open '", temporary, "' for writing");
+    KEYNET_CHECK(out.good(), path, ": cannot open '", temporary, "' for writing: ", std::strerror(errno));
     out.write(reinterpret_cast<const char*>(&header_size), 8);
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
     for (const auto& [name, entry] : file.tensors)
       out.write(reinterpret_cast<const char*>(entry.data.data()), static_cast<std::streamsize>(entry.data.size()));
     out.flush();
-    KEYNET_CHECK(out.good(), path, ": writing '", temporary, "' failed (disk full?)");
+    if (!out.good()) {
+      const std::string reason = std::strerror(errno);  // e.g. "No space left on device"
+      out.close();
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);  // a partial file only takes the space a retry needs
+      KEYNET_FAIL(path, ": writing '", temporary, "' failed: ", reason, " (the partial file was removed)");
+    }
   }
   std::error_code error;
   std::filesystem::rename(temporary, path, error);

@@ -7,7 +7,10 @@
 #include <cmath>
 #include <functional>
 #include <csignal>
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 #include "data/imm.h"
 #include "data/loader.h"
@@ -354,4 +357,55 @@ TEST_CASE("test-time mirroring averages each prediction with the mirror image's,
   }
   CHECK(largest_change > 1e-3);  // the averaging did something
   CHECK(contains(error_of([&] { predict_normalized(*model, image, Device::CPU, {0, 1}); }), "2 labels"));
+}
+
+// Fills the filesystem holding `path` with one file until a write fails for lack of space.
+void fill_disk(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  REQUIRE(file);
+  const std::vector<char> block(64 * 1024, 'x');
+  std::setvbuf(file, nullptr, _IONBF, 0);
+  while (std::fwrite(block.data(), 1, block.size(), file) == block.size()) {
+  }
+  const int error = errno;
+  std::fclose(file);
+  REQUIRE(error == ENOSPC);
+}
+
+// Needs a small filesystem of its own, so it runs through scripts/with-small-disk.sh (CTest's
+// "full_disk", which mounts a private 4 MiB tmpfs) and is skipped in the plain test_train run.
+TEST_CASE("a full disk during a save leaves the previous checkpoint pair whole and says so" * doctest::skip()) {
+  const char* small_disk = std::getenv("KEYNET_SMALL_DISK");
+  REQUIRE_MESSAGE(small_disk, "run through scripts/with-small-disk.sh, which mounts a small filesystem");
+  TempDir dir("train_full_disk");
+  const Run whole = train_tiny(dir.file("whole"), 3, false, 0, true);
+  // The disk fills before epoch 2's model file, then before its optimizer state (the model written).
+  for (int full_at_pending : {0, 1}) {
+    INFO("disk full before pending write ", full_at_pending, " of epoch 2");
+    const std::string folder = std::string(small_disk) + "/run" + std::to_string(full_at_pending);
+    const std::string filler = std::string(small_disk) + "/filler";
+    int logs = 0, pending = 0;
+    const std::string message = error_of([&] {
+      train_tiny(folder, 3, false, 0, true, 1, 0, 0, {}, [&](const std::string& step) {
+        if (step == "log") ++logs;
+        if (logs == 2 && step.ends_with(" pending") && pending++ == full_at_pending) fill_disk(filler);
+      });
+    });
+    INFO(message);
+    CHECK(contains(message, "saving the checkpoint after epoch 2 failed"));
+    CHECK(contains(message, "No space left on device"));
+    // Epoch 2 improved the metric, so its best pair is the first write that fails.
+    CHECK(contains(message, "the previous checkpoint pair (" + RunFolder(folder).best_checkpoint() + ") is intact"));
+    CHECK(read_safetensors(RunFolder(folder).best_checkpoint()).metadata.at("train.epoch") == "1");
+    for (const auto& entry : std::filesystem::directory_iterator(RunFolder(folder).root())) {
+      const std::string name = entry.path().string();
+      CHECK_MESSAGE(!(name.ends_with(".tmp") || name.ends_with(".pending")), name, " was left behind");
+    }
+    CHECK(read_safetensors(RunFolder(folder).last_checkpoint()).metadata.at("train.epoch") == "1");
+    // With the space back, --resume finishes the run as if the disk had never filled.
+    std::filesystem::remove(filler);
+    const Run resumed = train_tiny(folder, 3, true, 0, true, 99);
+    CHECK(bitwise_equal(resumed.weights, whole.weights));
+    std::filesystem::remove_all(folder);
+  }
 }

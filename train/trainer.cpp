@@ -158,11 +158,20 @@ void Trainer::save(const std::string& model_path, int epoch, const PartialEpoch&
   // the new optimizer state beside the old model with the new model complete in its pending file, which
   // restore() renames into place (roll forward).
   const std::string optimizer_path = optimizer_state_path(model_path);
-  before_write(model_path + " pending");
-  save_model(model_, model_path + kPending, card_, state);
-  before_write(optimizer_path + " pending");
-  save_optimizer(optimizer_, optimizer_path + kPending,
-                 {{"train.epoch", std::to_string(epoch)}, {"train.position", position}});
+  try {
+    before_write(model_path + " pending");
+    save_model(model_, model_path + kPending, card_, state);
+    before_write(optimizer_path + " pending");
+    save_optimizer(optimizer_, optimizer_path + kPending,
+                   {{"train.epoch", std::to_string(epoch)}, {"train.position", position}});
+  } catch (const Error& error) {  // a write failed (a full disk, say): nothing has been renamed yet
+    std::error_code ignored;
+    std::filesystem::remove(model_path + kPending, ignored);
+    std::filesystem::remove(optimizer_path + kPending, ignored);
+    KEYNET_FAIL("saving the checkpoint after epoch ", epoch, " failed: ", error.what(), "; ",
+                std::filesystem::exists(model_path) ? "the previous checkpoint pair (" + model_path + ") is intact"
+                                                    : std::string("no earlier checkpoint was saved there"));
+  }
   before_write(optimizer_path + " rename");
   std::filesystem::rename(optimizer_path + kPending, optimizer_path);
   before_write(model_path + " rename");
