@@ -11,11 +11,12 @@ namespace keynet::parity {
 
 double tolerance(double factor, double K, double scale) { return factor * kU * std::sqrt(std::max(K, 1.0)) * scale; }
 
-Comparison compare(const std::vector<double>& got, const std::vector<double>& want, double K, double factor) {
+Comparison compare(const std::vector<double>& got, const std::vector<double>& want, double K, double factor,
+                   const std::vector<double>& allowance) {
   Comparison c;
   std::ostringstream problem;
   problem.precision(9);
-  if (got.size() != want.size()) {
+  if (got.size() != want.size() || (!allowance.empty() && allowance.size() != want.size())) {
     c.ok = false;
     c.ratio = std::numeric_limits<double>::infinity();
     problem << got.size() << " elements, expected " << want.size();
@@ -33,22 +34,23 @@ Comparison compare(const std::vector<double>& got, const std::vector<double>& wa
     c.scale = std::max(c.scale, std::abs(want[i]));
   }
   c.tolerance = tolerance(factor, K, c.scale);
-  double worst = 0;
   std::size_t worst_at = 0;
   for (std::size_t i = 0; i < want.size(); ++i) {
     const double error = std::abs(got[i] - want[i]);
-    if (error > worst) {
-      worst = error;
+    if (error == 0) continue;
+    const double limit = c.tolerance + (allowance.empty() ? 0.0 : allowance[i]);
+    const double ratio = limit > 0 ? error / limit : std::numeric_limits<double>::infinity();
+    if (ratio > c.ratio) {
+      c.ratio = ratio;
       worst_at = i;
     }
   }
-  if (worst == 0) return c;
-  c.ratio = c.tolerance > 0 ? worst / c.tolerance : std::numeric_limits<double>::infinity();
   if (c.ratio > 1) {
     c.ok = false;
     problem << "element " << worst_at << ": got " << got[worst_at] << ", want " << want[worst_at] << ", |error| "
-            << worst << " > tolerance " << c.tolerance << " (scale " << c.scale << ", K " << K << ", factor " << factor
-            << ")";
+            << std::abs(got[worst_at] - want[worst_at]) << " > tolerance " << c.tolerance;
+    if (!allowance.empty()) problem << " + allowance " << allowance[worst_at];
+    problem << " (scale " << c.scale << ", K " << K << ", factor " << factor << ")";
     c.problem = problem.str();
   }
   return c;
