@@ -1,0 +1,909 @@
+// The parity suite: every op of kernels/ops.h, through every (device, Impl) this build and machine
+// have, against the CPU reference run in double (the oracle), on tables of cases per op (hand-picked
+// shapes and seeded random-shape loops).
+//
+// Rows: CPU Ref and CPU Fast (float32) always; CUDA Ref, Fast and (with cuDNN) Vendor when the build has
+// CUDA and a device is visible. CI runs the CPU rows; on a machine with a GPU the same binary runs the
+// GPU rows too. A device query that fails for another reason than "no device / no driver" fails.
+//
+// Tolerance, per result tensor (tests/support/parity.h):
+//   |got_i - want_i| <= factor(op, impl) * u * sqrt(K_i) * max|want|,   u = kRoundoffs * 2^-24
+// with K_i the reduction length behind each element: conv forward C*R*S, conv dinp K*R*S, conv
+// dweight/dbias N*P*Q; linear forward I, dinp O, dweight/dbias N; batch norm N*HW (eval 1); pool the
+// window size; global average pool HW (backward 1); losses n (backward 1); elementwise 1; an optimizer
+// the number of steps (each step rounds the state again). factor() below lists every factor above 1.
+// NaN or Inf on either side fails.
+//
+// Pre-filling: outputs and input gradients start as NaN (every element must be written); parameter
+// gradients (dweight, dbias, dgamma, dbeta) start as a random sentinel, uniform in +-max|reference
+// gradient| (1 where the reference gradient is all zero), the same on every row, and the oracle's
+// expectation is sentinel + gradient: a kernel that overwrites instead of accumulating is off by a
+// gradient-sized amount, far outside the tolerance whatever the gradient's scale.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "kernels/ops.h"
+#include "support/parity.h"
+#include "tensor/cuda_memory.h"
+#include "tensor/rng.h"
+#include "tensor/tensor.h"
+
+using namespace keynet;
+
+namespace {
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Line-buffered stdout, set before main: every report line reaches the log even if a GPU fault kills
+// the process.
+const bool stdout_line_buffered = std::setvbuf(stdout, nullptr, _IOLBF, 0) == 0;
+
+// ------------------------------------------------------------------------------------------ rows
+struct Backend {
+  Device device;
+  Impl impl;
+};
+
+std::string label(const Backend& b) {
+  return std::string(b.device == Device::CPU ? "cpu/" : "cuda/") + to_string(b.impl);
+}
+
+// Why the GPU rows do not run ("" when they do). A device query that fails for another reason than
+// no device or no driver is a failure, reported by its own test case below.
+std::string gpu_skip_reason() {
+#ifndef KEYNET_WITH_CUDA
+  return "built without CUDA";
+#else
+  if (!cuda_memory::device_query_failure().empty()) return "the CUDA device query failed";
+  if (!cuda_memory::device_available()) return "no CUDA device visible";
+  return "";
+#endif
+}
+
+std::vector<Backend> gpu_backends() {
+  if (!gpu_skip_reason().empty()) return {};
+#ifdef KEYNET_WITH_CUDNN
+  return {{Device::CUDA, Impl::Ref}, {Device::CUDA, Impl::Fast}, {Device::CUDA, Impl::Vendor}};
+#else
+  return {{Device::CUDA, Impl::Ref}, {Device::CUDA, Impl::Fast}};
+#endif
+}
+
+std::vector<Backend> backends() {
+  std::vector<Backend> all = {{Device::CPU, Impl::Ref}, {Device::CPU, Impl::Fast}};
+  for (const Backend& b : gpu_backends()) all.push_back(b);
+  return all;
+}
+
+// The factors above 1, each with its reason. Everything else is 1.
+double factor(const std::string& op, const Backend& b) {
+  // cuDNN's heuristics pick FFT and Winograd convolutions, whose error is bounded norm-wise, not per
+  // dot product: on the H200 the FFT filter gradient of a 5x5 conv (N=4, C=12, K=24, 30x40, so
+  // K = N*P*Q = 4800) was off by 2.3e-3 of scale, about 70 units of the formula; 256 leaves margin.
+  if (b.impl == Impl::Vendor && op.rfind("conv2d", 0) == 0) return 256;
+  // The naive kernels (Impl::Ref, CPU and CUDA) sum serially in float32, so their error follows the
+  // partial sums, not the result: where a result cancels (a one-channel bias gradient of 0.79 out of
+  // partial sums near 20) it reaches 2.6 units of the formula on the CPU (batch-norm dbeta, C=1).
+  static const std::set<std::string> reductions = {
+      "conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "batch_norm2d_train",
+      "batch_norm2d_backward", "global_avg_pool_forward", "mse_loss_forward", "l1_loss_forward"};
+  if (b.impl == Impl::Ref && reductions.count(op)) return 8;
+  return 1;
+}
+
+// ------------------------------------------------------------------------------------------ cases
+// One tensor a case produced, in double on the host.
+struct Result {
+  std::string op, what;
+  Shape shape;
+  std::vector<double> values;
+  double K = 1;
+};
+
+// One run of a case: on the oracle (CPU, double, Ref) or on a row (device, float32, impl). A case's body
+// draws its inputs from rng() in the same order on every run, so every row sees the same inputs.
+class Run {
+ public:
+  Run(uint64_t seed, const Backend& backend, bool oracle, const std::map<std::string, Tensor>* sentinels)
+      : rng_(seed), backend_(backend), oracle_(oracle), sentinels_(sentinels) {}
+
+  Impl impl() const { return backend_.impl; }
+  Rng& rng() { return rng_; }
+
+  // A float32 host tensor as this run's input (a copy: ops may update it in place).
+  Tensor input(const Tensor& host) const {
+    const Tensor t = host.to(dtype()).to(backend_.device);
+    return t.raw() == host.raw() ? t.clone() : t;
+  }
+  Tensor uniform(const Shape& shape, double low, double high) {
+    return input(Tensor::uniform(shape, rng_, low, high));
+  }
+  // Outputs and input gradients: NaN, so an element the kernel never writes fails.
+  Tensor output(const Shape& shape) const { return Tensor::full(shape, kNaN, dtype()).to(backend_.device); }
+  // Parameter gradients: zero on the oracle (its gradient sets the sentinel's size), the sentinel on a row.
+  Tensor param_grad(const std::string& what, const Shape& shape) {
+    param_grads_.insert(what);
+    if (oracle_) return Tensor::zeros(shape, Device::CPU, DType::F64);
+    return input(sentinels_->at(what));
+  }
+  void check(const std::string& op, const std::string& what, const Tensor& t, double K) {
+    results_.push_back({op, what, t.shape(), parity::host_values(t), K});
+  }
+
+  std::vector<Result>& results() { return results_; }
+  bool is_param_grad(const std::string& what) const { return param_grads_.count(what) != 0; }
+
+ private:
+  DType dtype() const { return oracle_ ? DType::F64 : DType::F32; }
+
+  Rng rng_;
+  Backend backend_;
+  bool oracle_;
+  const std::map<std::string, Tensor>* sentinels_;
+  std::vector<Result> results_;
+  std::set<std::string> param_grads_;
+};
+
+struct Case {
+  std::string shape;  // what the row is, printed with every failure
+  std::function<void(Run&)> body;
+  std::vector<int> threads = {};  // CPU Fast thread counts; empty: one, 1 + (row index % 3)
+  bool gpu_only = false;          // the double oracle is too slow for every CI run: only with a GPU
+  bool repeat = false;            // GPU rows: a second run must be bitwise equal
+  std::string not_vendor;         // why cuda/vendor does not run this case ("" when it does)
+};
+
+// ------------------------------------------------------------------------------------------ report
+struct Worst {
+  double ratio = 0;
+  long results = 0;
+  double factor = 1;
+};
+
+std::map<std::string, Worst>& worst_ratios() {  // key: "op  device/impl"
+  static std::map<std::string, Worst> table;
+  return table;
+}
+
+std::map<std::string, long>& skipped_rows() {  // key: why
+  static std::map<std::string, long> table;
+  return table;
+}
+
+// Restores the thread count a test changed.
+struct ThreadsGuard {
+  int saved = cpu_threads();
+  ~ThreadsGuard() { set_cpu_threads(saved); }
+};
+
+// Same bits in every result of two runs.
+bool same_results(const std::vector<Result>& a, const std::vector<Result>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (a[i].values.size() != b[i].values.size() ||
+        !std::equal(a[i].values.begin(), a[i].values.end(), b[i].values.begin(),
+                    [](double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; }))
+      return false;
+  return true;
+}
+
+bool nondeterministic_vendor_allowed() {
+  const char* value = std::getenv("KEYNET_CUDNN_NONDETERMINISTIC");
+  return value && std::string(value) == "1";
+}
+
+// Runs every case of one op's table: the oracle first, then every row, each result compared.
+void run_table(const std::string& table, const std::vector<Case>& cases, uint64_t seed) {
+  ThreadsGuard guard;
+  const std::vector<Backend> rows = backends();
+  for (std::size_t index = 0; index < cases.size(); ++index) {
+    const Case& c = cases[index];
+    if (c.gpu_only && gpu_backends().empty()) {
+      ++skipped_rows()[table + ": GPU-only rows (oracle too slow for the CPU run)"];
+      continue;
+    }
+    const uint64_t case_seed = seed * 1000003 + index;
+    Run oracle(case_seed, {Device::CPU, Impl::Ref}, true, nullptr);
+    c.body(oracle);
+    std::vector<Result>& want = oracle.results();
+    std::map<std::string, Tensor> sentinels;
+    Rng sentinel_rng(case_seed ^ 0x5e5e5e5eULL);
+    for (Result& r : want) {
+      if (!oracle.is_param_grad(r.what)) continue;
+      double size = 0;
+      for (double v : r.values) size = std::max(size, std::abs(v));
+      if (size == 0 || !std::isfinite(size)) size = 1;
+      const Tensor sentinel = Tensor::uniform(r.shape, sentinel_rng, -size, size);
+      const std::vector<double> s = sentinel.to_double_vector();
+      for (std::size_t i = 0; i < s.size(); ++i) r.values[i] += s[i];
+      sentinels[r.what] = sentinel;
+    }
+    for (const Backend& row : rows) {
+      if (row.impl == Impl::Vendor && !c.not_vendor.empty()) {
+        ++skipped_rows()[table + ": cuda/vendor, " + c.not_vendor];
+        continue;
+      }
+      std::vector<int> threads = {0};
+      if (row.device == Device::CPU && row.impl == Impl::Fast)
+        threads = c.threads.empty() ? std::vector<int>{1 + static_cast<int>(index % 3)} : c.threads;
+      for (int thread_count : threads) {
+        if (thread_count > 0) set_cpu_threads(thread_count);
+        const std::string where = table + " [" + c.shape + "] " + label(row) +
+                                  (thread_count > 0 ? " threads=" + std::to_string(thread_count) : "");
+        try {
+          Run run(case_seed, row, false, &sentinels);
+          c.body(run);
+          const std::vector<Result>& got = run.results();
+          REQUIRE(got.size() == want.size());
+          for (std::size_t i = 0; i < got.size(); ++i) {
+            const Result& w = want[i];
+            REQUIRE(got[i].what == w.what);
+            const parity::Comparison cmp = parity::compare(got[i].values, w.values, w.K, factor(w.op, row));
+            Worst& worst = worst_ratios()[w.op + "  " + label(row)];
+            worst.ratio = std::max(worst.ratio, cmp.ratio);
+            worst.factor = factor(w.op, row);
+            ++worst.results;
+            if (!cmp.ok) std::printf("FAIL %s %s: %s\n", where.c_str(), w.what.c_str(), cmp.problem.c_str());
+            INFO(where, " ", w.op, ".", w.what, ": ", cmp.problem);
+            CHECK(cmp.ok);
+          }
+          if (c.repeat && row.device == Device::CUDA) {
+            Run again(case_seed, row, false, &sentinels);
+            c.body(again);
+            const bool same = same_results(got, again.results());
+            const bool excused = row.impl == Impl::Vendor && nondeterministic_vendor_allowed();
+            std::printf("%s %s: two identical runs %s\n", same ? "ok  " : "FAIL", where.c_str(),
+                        same ? "agree bitwise" : "differ");
+            INFO(where, ": two identical runs differ (KEYNET_CUDNN_NONDETERMINISTIC=1 excuses cuda/vendor)");
+            CHECK((same || excused));
+          }
+        } catch (const std::exception& e) {  // a vendor library refusing a shape, a failed launch: this row
+          std::printf("FAIL %s threw: %s\n", where.c_str(), e.what());
+          FAIL_CHECK(where, " threw: ", std::string(e.what()));
+        }
+      }
+    }
+  }
+}
+
+int pick(Rng& rng, int low, int high) { return low + static_cast<int>(rng.below(static_cast<uint64_t>(high - low + 1))); }
+
+// ------------------------------------------------------------------------------------------ conv2d
+std::string describe(const ops::ConvDesc& d, bool bias, bool dinp) {
+  char text[160];
+  std::snprintf(text, sizeof text, "N=%d C=%d H=%d W=%d K=%d R=%d S=%d stride=%d pad=%d%s%s", d.N, d.C, d.H, d.W,
+                d.K, d.R, d.S, d.stride, d.pad, bias ? " bias" : " no-bias", dinp ? "" : " no-dinp");
+  return text;
+}
+
+Case conv_case(const ops::ConvDesc& d, bool with_bias, bool with_dinp) {
+  Case c;
+  c.shape = describe(d, with_bias, with_dinp);
+  c.body = [=](Run& r) {
+    const Shape in_shape{d.N, d.C, d.H, d.W}, w_shape{d.K, d.C, d.R, d.S}, out_shape{d.N, d.K, d.P(), d.Q()};
+    const Tensor inp = r.uniform(in_shape, -1, 1), weight = r.uniform(w_shape, -0.5, 0.5);
+    const Tensor bias = r.uniform({d.K}, -1, 1), dout = r.uniform(out_shape, -1, 1);
+    Tensor out = r.output(out_shape);
+    ops::conv2d_forward(out, inp, weight, with_bias ? &bias : nullptr, d, r.impl());
+    r.check("conv2d_forward", "out", out, d.C * d.R * d.S);
+    Tensor dinp = r.output(in_shape), dweight = r.param_grad("dweight", w_shape), dbias = r.param_grad("dbias", {d.K});
+    ops::conv2d_backward(with_dinp ? &dinp : nullptr, dweight, with_bias ? &dbias : nullptr, dout, inp, weight, d,
+                         r.impl());
+    if (with_dinp) r.check("conv2d_backward", "dinp", dinp, d.K * d.R * d.S);
+    r.check("conv2d_backward", "dweight", dweight, double(d.N) * d.P() * d.Q());
+    // without a bias, dbias must come back as its sentinel, untouched
+    r.check("conv2d_backward", "dbias", dbias, double(d.N) * d.P() * d.Q());
+  };
+  return c;
+}
+
+std::vector<Case> conv_cases() {
+  std::vector<Case> cases;
+  // the network's shapes: ResNet's 7x7/2 stem without bias or dinp, a 3x3 stage, a strided 1x1
+  // shortcut, a 5x5 with bias (the shape cuDNN answered with FFT), ragged odd sizes, 1x1 stride 1
+  cases.push_back(conv_case({.N = 2, .C = 1, .H = 40, .W = 36, .K = 8, .R = 7, .S = 7, .stride = 2, .pad = 3},
+                            false, false));
+  cases.push_back(conv_case({.N = 2, .C = 32, .H = 14, .W = 14, .K = 32, .R = 3, .S = 3, .stride = 1, .pad = 1},
+                            false, true));
+  cases.push_back(conv_case({.N = 3, .C = 16, .H = 15, .W = 15, .K = 32, .R = 1, .S = 1, .stride = 2, .pad = 0},
+                            false, true));
+  cases.push_back(conv_case({.N = 4, .C = 12, .H = 30, .W = 40, .K = 24, .R = 5, .S = 5, .stride = 1, .pad = 2},
+                            true, true));
+  cases.push_back(conv_case({.N = 3, .C = 5, .H = 13, .W = 11, .K = 7, .R = 3, .S = 5, .stride = 2, .pad = 2},
+                            true, true));
+  cases.push_back(conv_case({.N = 3, .C = 32, .H = 9, .W = 9, .K = 16, .R = 1, .S = 1, .stride = 1, .pad = 0},
+                            true, true));
+  // batch below and above the CPU thread count (the two ways the fast path splits its work)
+  cases.push_back(conv_case({.N = 1, .C = 16, .H = 23, .W = 19, .K = 24, .R = 3, .S = 3, .stride = 1, .pad = 1},
+                            true, true));
+  cases.push_back(conv_case({.N = 6, .C = 8, .H = 17, .W = 20, .K = 12, .R = 5, .S = 5, .stride = 2, .pad = 2},
+                            true, true));
+  for (Case& c : cases) c.threads = {1, 2, 4};
+
+  // the old CPU suite's random loop: every shape at 1, 2 and 3 threads; the first four are 1x1
+  Rng rng(2024);
+  static const int kernels[] = {1, 3, 5, 7};
+  for (int trial = 0; trial < 150; ++trial) {
+    ops::ConvDesc d;
+    d.N = 1 + int(rng.below(8));
+    d.C = 1 + int(rng.below(9));
+    d.K = 1 + int(rng.below(20));
+    d.R = kernels[rng.below(4)];
+    d.S = rng.below(4) == 0 ? kernels[rng.below(4)] : d.R;  // mostly square, sometimes not
+    d.stride = 1 + int(rng.below(2));
+    d.pad = int(rng.below(4));
+    d.H = std::max(1, d.R - 2 * d.pad) + int(rng.below(18));
+    d.W = std::max(1, d.S - 2 * d.pad) + int(rng.below(18));
+    if (trial < 4) {
+      d.R = d.S = 1;
+      d.pad = 0;
+      d.stride = trial < 2 ? 1 : 2;
+    }
+    const bool with_bias = rng.below(3) != 0, with_dinp = rng.below(6) != 0;
+    Case c = conv_case(d, with_bias, with_dinp);
+    c.threads = {1, 2, 3};
+    cases.push_back(c);
+  }
+  // the old GPU suite's random loop: batch up to 32, square kernels
+  Rng gpu_rng(2025);
+  for (int done = 0; done < 40;) {
+    ops::ConvDesc d;
+    d.R = d.S = kernels[gpu_rng.below(4)];
+    d.stride = pick(gpu_rng, 1, 2);
+    d.pad = pick(gpu_rng, 0, std::min(3, d.R));
+    d.N = pick(gpu_rng, 1, 32);
+    d.C = pick(gpu_rng, 1, 12);
+    d.K = pick(gpu_rng, 1, 12);
+    d.H = pick(gpu_rng, std::max(1, d.R - 2 * d.pad), 23);
+    d.W = pick(gpu_rng, std::max(1, d.S - 2 * d.pad), 23);
+    if (d.P() <= 0 || d.Q() <= 0 || d.flops_forward() > 6e6) continue;  // keep the double oracle quick
+    cases.push_back(conv_case(d, gpu_rng.below(2) == 0, done % 7 != 3));
+    ++done;
+  }
+  // the CUDA fast path's 128x128 tiles (14.5 GFLOP through the naive oracle: GPU runs only), split-K
+  // on the weight gradient, a strided 3x3 with a long data-gradient sum, and shapes whose every GEMM is
+  // split along k on a large device; repeated runs must agree bitwise
+  Case tiles = conv_case({.N = 16, .C = 64, .H = 32, .W = 32, .K = 256, .R = 3, .S = 3, .stride = 1, .pad = 1},
+                         true, true);
+  tiles.gpu_only = true;
+  tiles.repeat = true;
+  cases.push_back(tiles);
+  for (const ops::ConvDesc& d :
+       {ops::ConvDesc{.N = 64, .C = 16, .H = 28, .W = 28, .K = 16, .R = 3, .S = 3, .stride = 1, .pad = 1},
+        ops::ConvDesc{.N = 8, .C = 128, .H = 14, .W = 14, .K = 256, .R = 3, .S = 3, .stride = 2, .pad = 1},
+        ops::ConvDesc{.N = 32, .C = 16, .H = 20, .W = 20, .K = 24, .R = 3, .S = 3, .stride = 1, .pad = 1},
+        ops::ConvDesc{.N = 8, .C = 128, .H = 14, .W = 14, .K = 64, .R = 3, .S = 3, .stride = 1, .pad = 1}}) {
+    Case c = conv_case(d, true, true);
+    c.repeat = true;
+    cases.push_back(c);
+  }
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ max_pool2d
+enum class PoolValues { Random, Ties, Distinct };
+
+Case pool_case(const ops::PoolDesc& d, PoolValues values) {
+  Case c;
+  char text[160];
+  std::snprintf(text, sizeof text, "N=%d C=%d H=%d W=%d kernel=%d stride=%d pad=%d%s", d.N, d.C, d.H, d.W, d.kernel,
+                d.stride, d.pad,
+                values == PoolValues::Ties ? " ties" : values == PoolValues::Distinct ? " distinct" : "");
+  c.shape = text;
+  if (values == PoolValues::Ties) c.not_vendor = "ties (cuDNN does not document which tied element wins)";
+  c.body = [=](Run& r) {
+    const Shape in_shape{d.N, d.C, d.H, d.W}, out_shape{d.N, d.C, d.P(), d.Q()};
+    Tensor host = Tensor::uniform(in_shape, r.rng(), -1, 1);
+    float* x = host.data<float>();
+    if (values == PoolValues::Ties) {  // few distinct values: windows tie, the first maximum wins
+      for (int64_t i = 0; i < host.numel(); ++i) x[i] = std::floor(x[i] * 1.5f);
+    } else if (values == PoolValues::Distinct) {  // a shuffled ramp: every winner unambiguous
+      const int64_t n = host.numel();
+      for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(-1.0 + 2.0 * i / n);
+      for (int64_t i = n - 1; i > 0; --i) std::swap(x[i], x[r.rng().below(i + 1)]);
+    }
+    const Tensor inp = r.input(host), dout = r.uniform(out_shape, -1, 1);
+    Tensor out = r.output(out_shape), dinp = r.output(in_shape);
+    ops::max_pool2d_forward(out, inp, d, r.impl());
+    r.check("max_pool2d_forward", "out", out, d.kernel * d.kernel);
+    ops::max_pool2d_backward(dinp, dout, inp, out, d, r.impl());
+    r.check("max_pool2d_backward", "dinp", dinp, d.kernel * d.kernel);
+  };
+  return c;
+}
+
+std::vector<Case> pool_cases() {
+  std::vector<Case> cases;
+  cases.push_back(pool_case({.N = 2, .C = 3, .H = 7, .W = 9, .kernel = 3, .stride = 2, .pad = 1}, PoolValues::Random));
+  cases.push_back(pool_case({.N = 2, .C = 3, .H = 7, .W = 9, .kernel = 3, .stride = 2, .pad = 1}, PoolValues::Ties));
+  // the old CPU suite's loop: every window kind, with and without ties
+  struct Window {
+    int kernel, stride, pad;
+  };
+  const Window windows[] = {{2, 2, 0}, {3, 2, 1}, {3, 1, 1}, {2, 1, 0}, {3, 3, 0}, {4, 2, 2}};
+  Rng rng(5);
+  for (int trial = 0; trial < 48; ++trial) {
+    const Window w = windows[trial % 6];
+    ops::PoolDesc d{.N = 1 + int(rng.below(3)), .C = 1 + int(rng.below(5)), .H = 0, .W = 0, .kernel = w.kernel,
+                    .stride = w.stride, .pad = w.pad};
+    d.H = w.kernel + int(rng.below(15));
+    d.W = w.kernel + int(rng.below(15));
+    cases.push_back(pool_case(d, (trial / 6) % 2 ? PoolValues::Ties : PoolValues::Random));
+  }
+  // the old GPU suite's loop: kernels 1..5, strides 1..3, distinct values
+  Rng gpu_rng(3);
+  for (int i = 0; i < 40; ++i) {
+    ops::PoolDesc d;
+    d.kernel = pick(gpu_rng, 1, 5);
+    d.stride = pick(gpu_rng, 1, 3);
+    d.pad = pick(gpu_rng, 0, d.kernel / 2);
+    d.N = pick(gpu_rng, 1, 16);
+    d.C = pick(gpu_rng, 1, 8);
+    d.H = pick(gpu_rng, std::max(1, d.kernel - 2 * d.pad), 25);
+    d.W = pick(gpu_rng, std::max(1, d.kernel - 2 * d.pad), 25);
+    if (d.P() <= 0 || d.Q() <= 0) continue;
+    cases.push_back(pool_case(d, PoolValues::Distinct));
+  }
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ relu, add
+Case relu_add_case(const Shape& shape) {
+  Case c;
+  c.shape = to_string(shape);
+  c.body = [=](Run& r) {
+    Tensor host = Tensor::uniform(shape, r.rng(), -1, 1);
+    for (int64_t i = 0; i < host.numel(); i += 7) host.data<float>()[i] = 0.0f;  // the kink: no gradient at 0
+    const Tensor x = r.input(host), y = r.uniform(shape, -1, 1), dout = r.uniform(shape, -1, 1);
+    Tensor out = r.output(shape), dinp = r.output(shape), sum = r.output(shape);
+    ops::relu_forward(out, x, r.impl());
+    r.check("relu_forward", "out", out, 1);
+    ops::relu_backward(dinp, dout, out, r.impl());
+    r.check("relu_backward", "dinp", dinp, 1);
+    ops::add(sum, x, y, r.impl());
+    r.check("add", "out", sum, 1);
+    Tensor into_a = x.clone();  // out aliases a
+    ops::add(into_a, into_a, y, r.impl());
+    r.check("add", "out=a", into_a, 1);
+    Tensor into_b = y.clone();  // out aliases b
+    ops::add(into_b, x, into_b, r.impl());
+    r.check("add", "out=b", into_b, 1);
+  };
+  return c;
+}
+
+std::vector<Case> relu_add_cases() {
+  std::vector<Case> cases;
+  for (int64_t n : {1, 7, 1000, 100003}) cases.push_back(relu_add_case({n}));
+  Rng rng(17);
+  for (int i = 0; i < 8; ++i)
+    cases.push_back(relu_add_case({pick(rng, 1, 16), pick(rng, 1, 32), pick(rng, 1, 17), pick(rng, 1, 17)}));
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ linear
+Case linear_case(int N, int I, int O, bool with_bias, bool with_dinp) {
+  Case c;
+  c.shape = "N=" + std::to_string(N) + " I=" + std::to_string(I) + " O=" + std::to_string(O) +
+            (with_bias ? " bias" : " no-bias") + (with_dinp ? "" : " no-dinp");
+  c.body = [=](Run& r) {
+    const Tensor inp = r.uniform({N, I}, -1, 1), weight = r.uniform({O, I}, -0.5, 0.5);
+    const Tensor bias = r.uniform({O}, -1, 1), dout = r.uniform({N, O}, -1, 1);
+    Tensor out = r.output({N, O});
+    ops::linear_forward(out, inp, weight, with_bias ? &bias : nullptr, r.impl());
+    r.check("linear_forward", "out", out, I);
+    Tensor dinp = r.output({N, I}), dweight = r.param_grad("dweight", {O, I}), dbias = r.param_grad("dbias", {O});
+    ops::linear_backward(with_dinp ? &dinp : nullptr, dweight, with_bias ? &dbias : nullptr, dout, inp, weight,
+                         r.impl());
+    if (with_dinp) r.check("linear_backward", "dinp", dinp, O);
+    r.check("linear_backward", "dweight", dweight, N);
+    r.check("linear_backward", "dbias", dbias, N);
+  };
+  return c;
+}
+
+std::vector<Case> linear_cases() {
+  std::vector<Case> cases;
+  cases.push_back(linear_case(64, 1152, 128, true, true));  // NoseNet-sized head
+  cases.push_back(linear_case(256, 512, 512, true, true));  // enough tiles for the 128x128 configuration
+  cases.push_back(linear_case(1, 1, 1, true, true));
+  Rng rng(13);  // the old CPU suite's loop
+  for (int trial = 0; trial < 30; ++trial) {
+    const int N = 1 + int(rng.below(70)), I = 1 + int(rng.below(300)), O = 1 + int(rng.below(200));
+    cases.push_back(linear_case(N, I, O, trial % 3 != 0, trial % 5 != 0));
+  }
+  Rng gpu_rng(99);  // the old GPU suite's loop
+  for (int i = 0; i < 25; ++i)
+    cases.push_back(linear_case(pick(gpu_rng, 1, 64), pick(gpu_rng, 1, 300), pick(gpu_rng, 1, 200), i % 3 != 0, true));
+  cases.push_back(linear_case(32, 4096, 512, true, true));
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ batch norm
+// offset: the inputs' mean (statistics must also be right away from zero); dead: channel 0 constant,
+// variance 0, so 1/sqrt(var + eps) is at its largest.
+Case batch_norm_case(int N, int C, int H, int W, double offset, bool dead) {
+  Case c;
+  char text[128];
+  std::snprintf(text, sizeof text, "N=%d C=%d H=%d W=%d offset=%g%s", N, C, H, W, offset, dead ? " dead-channel" : "");
+  c.shape = text;
+  c.body = [=](Run& r) {
+    const ops::BatchNormDesc d{.N = N, .C = C, .HW = H * W};
+    const Shape shape{N, C, H, W};
+    Tensor host = Tensor::uniform(shape, r.rng(), offset - 1, offset + 1);
+    if (dead)
+      for (int n = 0; n < N; ++n)
+        for (int i = 0; i < H * W; ++i) host.data<float>()[int64_t(n) * C * H * W + i] = static_cast<float>(offset + 0.25);
+    const Tensor x = r.input(host), dout = r.uniform(shape, -1, 1);
+    const Tensor gamma = r.uniform({C}, 0.5, 1.5), beta = r.uniform({C}, -0.5, 0.5);
+    const Tensor running_mean0 = r.uniform({C}, -0.2, 0.2), running_var0 = r.uniform({C}, 0.5, 2);
+    const double K = double(N) * H * W;
+    Tensor out = r.output(shape), mean = r.output({C}), invstd = r.output({C});
+    Tensor running_mean = running_mean0.clone(), running_var = running_var0.clone();
+    ops::batch_norm2d_forward_train(out, mean, invstd, running_mean, running_var, x, gamma, beta, d, r.impl());
+    r.check("batch_norm2d_train", "out", out, K);
+    r.check("batch_norm2d_train", "save_mean", mean, K);
+    r.check("batch_norm2d_train", "save_invstd", invstd, K);
+    r.check("batch_norm2d_train", "running_mean", running_mean, K);
+    r.check("batch_norm2d_train", "running_var", running_var, K);
+    Tensor eval = r.output(shape);
+    ops::batch_norm2d_forward_eval(eval, x, gamma, beta, running_mean0, running_var0, d, r.impl());
+    r.check("batch_norm2d_eval", "out", eval, 1);
+    Tensor dinp = r.output(shape), dgamma = r.param_grad("dgamma", {C}), dbeta = r.param_grad("dbeta", {C});
+    ops::batch_norm2d_backward(dinp, dgamma, dbeta, dout, x, gamma, mean, invstd, d, r.impl());
+    r.check("batch_norm2d_backward", "dinp", dinp, K);
+    r.check("batch_norm2d_backward", "dgamma", dgamma, K);
+    r.check("batch_norm2d_backward", "dbeta", dbeta, K);
+  };
+  return c;
+}
+
+std::vector<Case> batch_norm_cases() {
+  std::vector<Case> cases;
+  cases.push_back(batch_norm_case(8, 4, 64, 64, 0.5, false));  // several chunks per channel in the fast paths
+  cases.push_back(batch_norm_case(32, 64, 7, 7, 0.5, false));  // ResNet's last stage
+  cases.push_back(batch_norm_case(4, 3, 5, 6, 3.0, true));
+  cases.push_back(batch_norm_case(16, 8, 9, 9, 0.0, true));
+  Rng rng(17);  // the old CPU suite's loop
+  for (int trial = 0; trial < 16; ++trial) {
+    const int N = 1 + int(rng.below(6)), C = 1 + int(rng.below(12)), HW = 1 + int(rng.below(200));
+    if (N * HW < 2) continue;  // a single value per channel has no variance to normalise by
+    cases.push_back(batch_norm_case(N, C, HW, 1, trial % 2 ? 3.0 : 0.0, false));
+  }
+  Rng gpu_rng(23);  // the old GPU suite's loop
+  for (int i = 0; i < 12; ++i) {
+    const int N = pick(gpu_rng, 1, 32), C = pick(gpu_rng, 1, 16), H = pick(gpu_rng, 1, 15), W = pick(gpu_rng, 1, 15);
+    if (N * H * W < 2) continue;
+    cases.push_back(batch_norm_case(N, C, H, W, 0.5, false));
+  }
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ global avg pool
+Case gap_case(const Shape& shape) {
+  Case c;
+  c.shape = to_string(shape);
+  c.body = [=](Run& r) {
+    const Shape pooled{shape[0], shape[1]};
+    const Tensor inp = r.uniform(shape, -1, 1), dout = r.uniform(pooled, -1, 1);
+    Tensor out = r.output(pooled), dinp = r.output(shape);
+    ops::global_avg_pool_forward(out, inp, r.impl());
+    r.check("global_avg_pool_forward", "out", out, double(shape[2]) * shape[3]);
+    ops::global_avg_pool_backward(dinp, dout, r.impl());
+    r.check("global_avg_pool_backward", "dinp", dinp, 1);
+  };
+  return c;
+}
+
+std::vector<Case> gap_cases() {
+  std::vector<Case> cases;
+  for (const Shape& shape : {Shape{1, 1, 1, 1}, Shape{2, 3, 7, 7}, Shape{16, 512, 7, 7}, Shape{3, 5, 1, 9}})
+    cases.push_back(gap_case(shape));
+  Rng rng(19);
+  for (int i = 0; i < 8; ++i)
+    cases.push_back(gap_case({pick(rng, 1, 16), pick(rng, 1, 32), pick(rng, 1, 17), pick(rng, 1, 17)}));
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ losses
+Case loss_case(int64_t n) {
+  Case c;
+  c.shape = "n=" + std::to_string(n);
+  c.repeat = true;
+  c.body = [=](Run& r) {
+    const double dloss = 0.75;
+    Tensor pred_host = Tensor::uniform({n}, r.rng(), -1, 1), target_host = Tensor::uniform({n}, r.rng(), -1, 1);
+    for (int64_t i = 0; i < n; i += 5) target_host.data<float>()[i] = pred_host.data<float>()[i];  // L1's sign(0) = 0
+    const Tensor pred = r.input(pred_host), target = r.input(target_host);
+    Tensor mse = r.output({1}), l1 = r.output({1}), dmse = r.output({n}), dl1 = r.output({n});
+    ops::mse_loss_forward(mse, pred, target, r.impl());
+    r.check("mse_loss_forward", "loss", mse, double(n));
+    ops::mse_loss_backward(dmse, pred, target, dloss, r.impl());
+    r.check("mse_loss_backward", "dpred", dmse, 1);
+    ops::l1_loss_forward(l1, pred, target, r.impl());
+    r.check("l1_loss_forward", "loss", l1, double(n));
+    ops::l1_loss_backward(dl1, pred, target, dloss, r.impl());
+    r.check("l1_loss_backward", "dpred", dl1, 1);
+  };
+  return c;
+}
+
+std::vector<Case> loss_cases() {
+  std::vector<Case> cases;
+  for (int64_t n : {1L, 5L, 7L, 136L, 232L, 64L * 136, 70001L, 300001L}) cases.push_back(loss_case(n));
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ optimizers
+constexpr int kSteps = 5;
+
+Case adam_case(const std::string& name, int64_t n, double weight_decay, bool decoupled) {
+  Case c;
+  c.shape = name + " n=" + std::to_string(n) + " " + std::to_string(kSteps) + " steps";
+  c.body = [=](Run& r) {
+    Tensor param = r.uniform({n}, -1, 1), m = r.input(Tensor::zeros({n})), v = r.input(Tensor::zeros({n}));
+    for (int step = 1; step <= kSteps; ++step) {
+      const Tensor grad = r.uniform({n}, -1, 1);
+      const ops::AdamDesc d{.lr = 1e-2, .weight_decay = weight_decay, .decoupled_weight_decay = decoupled,
+                            .step = step};
+      ops::adam_update(param, grad, m, v, d, r.impl());
+    }
+    r.check("adam_update", "param", param, kSteps);
+    r.check("adam_update", "m", m, kSteps);
+    r.check("adam_update", "v", v, kSteps);
+  };
+  return c;
+}
+
+Case sgd_case(const std::string& name, int64_t n, double momentum, double dampening, double weight_decay,
+              bool nesterov) {
+  Case c;
+  c.shape = name + " n=" + std::to_string(n) + " " + std::to_string(kSteps) + " steps";
+  c.body = [=](Run& r) {
+    // the buffer starts as noise: the first step must set it to the gradient
+    Tensor param = r.uniform({n}, -1, 1), buffer = r.uniform({n}, -1, 1);
+    for (int step = 1; step <= kSteps; ++step) {
+      const Tensor grad = r.uniform({n}, -1, 1);
+      const ops::SgdDesc d{.lr = 0.05, .momentum = momentum, .dampening = dampening, .weight_decay = weight_decay,
+                           .nesterov = nesterov, .first_step = step == 1};
+      ops::sgd_update(param, grad, buffer, d, r.impl());
+    }
+    r.check("sgd_update", "param", param, kSteps);
+    if (momentum != 0) r.check("sgd_update", "momentum_buffer", buffer, kSteps);
+  };
+  return c;
+}
+
+std::vector<Case> optimizer_cases() {
+  std::vector<Case> cases;
+  for (int64_t n : {10007L, 50000L}) {
+    cases.push_back(adam_case("adam", n, 0.0, false));
+    cases.push_back(adam_case("adam+l2", n, 0.01, false));
+    cases.push_back(adam_case("adamw", n, 0.05, true));
+    cases.push_back(adam_case("adamw no decay", n, 0.0, true));
+    cases.push_back(sgd_case("sgd", n, 0.0, 0.0, 0.0, false));
+    cases.push_back(sgd_case("sgd+l2", n, 0.0, 0.0, 1e-3, false));
+    cases.push_back(sgd_case("momentum", n, 0.9, 0.0, 1e-3, false));
+    cases.push_back(sgd_case("momentum+dampening", n, 0.9, 0.1, 0.0, false));
+    cases.push_back(sgd_case("nesterov", n, 0.9, 0.0, 1e-3, true));
+  }
+  return cases;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------ the rule itself
+TEST_CASE("the tolerance rule fails planted errors") {
+  Rng rng(7);
+  const Tensor want = Tensor::uniform({3, 4, 5}, rng, -1, 1, DType::F64);
+  const std::vector<double> w = want.to_double_vector();
+  const double K = 100;
+  const double tol = parity::tolerance(1, K, parity::compare(w, w, K, 1).scale);
+  CHECK(parity::compare(w, w, K, 1).ok);
+  CHECK(parity::compare(w, w, K, 1).ratio == 0);
+
+  SUBCASE("one wrong element fails, one within tolerance passes") {
+    std::vector<double> got = w;
+    got[17] += 2 * tol;
+    const parity::Comparison bad = parity::compare(got, w, K, 1);
+    CHECK_FALSE(bad.ok);
+    CHECK(bad.ratio == doctest::Approx(2).epsilon(1e-6));
+    CHECK(bad.problem.find("element 17") != std::string::npos);
+    got[17] = w[17] + 0.5 * tol;
+    CHECK(parity::compare(got, w, K, 1).ok);
+    CHECK_FALSE(parity::compare(got, w, K, 0.4).ok);  // the factor scales the tolerance
+  }
+  SUBCASE("NaN or Inf on either side fails, and NaN against a NaN oracle fails") {
+    std::vector<double> nan = w;
+    nan[3] = kNaN;
+    CHECK_FALSE(parity::compare(nan, w, K, 1).ok);
+    CHECK_FALSE(parity::compare(w, nan, K, 1).ok);
+    CHECK_FALSE(parity::compare(nan, nan, K, 1e30).ok);
+    const std::vector<double> all_nan(w.size(), kNaN);
+    CHECK_FALSE(parity::compare(all_nan, all_nan, K, 1).ok);
+    std::vector<double> inf = w;
+    inf[0] = std::numeric_limits<double>::infinity();
+    CHECK_FALSE(parity::compare(inf, w, K, 1).ok);
+  }
+  SUBCASE("an all-zero expectation must be matched exactly") {
+    const std::vector<double> zeros(10, 0.0);
+    std::vector<double> got = zeros;
+    CHECK(parity::compare(got, zeros, K, 1).ok);
+    got[4] = 1e-30;
+    CHECK_FALSE(parity::compare(got, zeros, K, 1).ok);
+  }
+  SUBCASE("a 1e-3 relative error on a tensor of scale 1e-6 fails (the old 1e-4*(1+max) rule passed it)") {
+    std::vector<double> tiny = w, got;
+    for (double& v : tiny) v *= 1e-6;
+    got = tiny;
+    got[9] *= 1 + 1e-3;
+    got[9] += 1e-9;  // in case element 9 is near zero: an error of 1e-3 of the scale either way
+    CHECK_FALSE(parity::compare(got, tiny, K, 1).ok);
+    CHECK(std::abs(got[9] - tiny[9]) <= 1e-4 * (1 + 1e-6));  // what the old rule allowed
+  }
+  SUBCASE("a size mismatch fails") {
+    CHECK_FALSE(parity::compare(std::vector<double>(w.begin(), w.end() - 1), w, K, 1).ok);
+  }
+}
+
+TEST_CASE("the sentinel catches a parameter gradient that overwrites instead of accumulating, at any scale") {
+  // dweight of a conv whose gradient is in the thousands: a fixed 0.5 sentinel is within the old rule's
+  // 1e-4 * (1 + max) of the right answer; a sentinel of the gradient's own size is not within the new one
+  Rng rng(41);
+  const ops::ConvDesc d{.N = 8, .C = 16, .H = 32, .W = 32, .K = 16, .R = 3, .S = 3, .stride = 1, .pad = 1};
+  const Tensor inp = Tensor::uniform({d.N, d.C, d.H, d.W}, rng, -10, 10);
+  const Tensor weight = Tensor::uniform({d.K, d.C, d.R, d.S}, rng, -1, 1);
+  const Tensor dout = Tensor::uniform({d.N, d.K, d.P(), d.Q()}, rng, -10, 10);
+  const Shape w_shape = weight.shape();
+  const double K = double(d.N) * d.P() * d.Q();
+  Tensor grad = Tensor::zeros(w_shape, Device::CPU, DType::F64);
+  ops::conv2d_backward(nullptr, grad, nullptr, dout.to(DType::F64), inp.to(DType::F64), weight.to(DType::F64), d,
+                       Impl::Ref);
+  const std::vector<double> g = grad.to_double_vector();
+  double size = 0;
+  for (double v : g) size = std::max(size, std::abs(v));
+  REQUIRE(0.5 <= 1e-4 * (1 + size));  // the premise: the old fixed sentinel was invisible at this scale
+  const Tensor sentinel = Tensor::uniform(w_shape, rng, -size, size);
+  std::vector<double> want = g;
+  const std::vector<double> s = sentinel.to_double_vector();
+  for (std::size_t i = 0; i < want.size(); ++i) want[i] += s[i];
+  Tensor accumulated = sentinel.clone(), overwritten = sentinel.clone();
+  ops::conv2d_backward(nullptr, accumulated, nullptr, dout, inp, weight, d, Impl::Fast);
+  overwritten.zero_();  // what a kernel that assigns would leave: the gradient alone
+  ops::conv2d_backward(nullptr, overwritten, nullptr, dout, inp, weight, d, Impl::Fast);
+  const parity::Comparison right = parity::compare(accumulated.to_double_vector(), want, K, 1);
+  const parity::Comparison wrong = parity::compare(overwritten.to_double_vector(), want, K, 1);
+  MESSAGE("gradient scale ", size, ": accumulating ratio ", right.ratio, ", overwriting ratio ", wrong.ratio);
+  CHECK(right.ok);
+  CHECK_FALSE(wrong.ok);
+}
+
+// ------------------------------------------------------------------------------------------ the tables
+TEST_CASE("the CUDA device query either works or reports no device") {
+  const std::string failure = cuda_memory::device_query_failure();
+  INFO("the CUDA device query failed: ", failure);
+  CHECK(failure.empty());
+}
+
+TEST_CASE("parity: conv2d") { run_table("conv2d", conv_cases(), 1); }
+TEST_CASE("parity: max_pool2d") { run_table("max_pool2d", pool_cases(), 2); }
+TEST_CASE("parity: relu and add") { run_table("relu/add", relu_add_cases(), 3); }
+TEST_CASE("parity: linear") { run_table("linear", linear_cases(), 4); }
+TEST_CASE("parity: batch_norm2d") { run_table("batch_norm2d", batch_norm_cases(), 5); }
+TEST_CASE("parity: global_avg_pool") { run_table("global_avg_pool", gap_cases(), 6); }
+TEST_CASE("parity: mse and l1 losses") { run_table("losses", loss_cases(), 7); }
+TEST_CASE("parity: adam, adamw and sgd") { run_table("optimizers", optimizer_cases(), 8); }
+
+// ------------------------------------------------------------------------------------------ determinism
+TEST_CASE("CPU fast conv2d repeats bit for bit at a fixed thread count") {
+  ThreadsGuard guard;
+  Rng rng(99);
+  for (const ops::ConvDesc& d :
+       {ops::ConvDesc{.N = 1, .C = 16, .H = 23, .W = 19, .K = 24, .R = 3, .S = 3, .stride = 1, .pad = 1},
+        ops::ConvDesc{.N = 6, .C = 8, .H = 17, .W = 20, .K = 12, .R = 5, .S = 5, .stride = 2, .pad = 2},
+        ops::ConvDesc{.N = 3, .C = 32, .H = 9, .W = 9, .K = 16, .R = 1, .S = 1, .stride = 1, .pad = 0}}) {
+    const Tensor inp = Tensor::uniform({d.N, d.C, d.H, d.W}, rng, -1, 1);
+    const Tensor weight = Tensor::uniform({d.K, d.C, d.R, d.S}, rng, -1, 1), bias = Tensor::uniform({d.K}, rng, -1, 1);
+    const Tensor dout = Tensor::uniform({d.N, d.K, d.P(), d.Q()}, rng, -1, 1);
+    for (int threads : {2, 4}) {
+      set_cpu_threads(threads);
+      std::vector<Tensor> runs[2];
+      for (auto& results : runs) {
+        Tensor out = Tensor::zeros(dout.shape()), dinp = Tensor::zeros(inp.shape());
+        Tensor dweight = Tensor::zeros(weight.shape()), dbias = Tensor::zeros({d.K});
+        ops::conv2d_forward(out, inp, weight, &bias, d, Impl::Fast);
+        ops::conv2d_backward(&dinp, dweight, &dbias, dout, inp, weight, d, Impl::Fast);
+        results = {out, dinp, dweight, dbias};
+      }
+      for (int i = 0; i < 4; ++i) {
+        INFO("N=", d.N, " threads=", threads, " result ", i);
+        CHECK(parity::bitwise_equal(runs[0][i], runs[1][i]));
+      }
+    }
+  }
+}
+
+TEST_CASE("CPU fast linear, batch norm and loss reductions repeat bit for bit at a fixed thread count") {
+  ThreadsGuard guard;
+  set_cpu_threads(3);
+  Rng rng(31);
+  const int N = 48, I = 700, O = 300;
+  const Tensor inp = Tensor::uniform({N, I}, rng, -1, 1), weight = Tensor::uniform({O, I}, rng, -1, 1);
+  const Tensor dout = Tensor::uniform({N, O}, rng, -1, 1);
+  const ops::BatchNormDesc bn{.N = 8, .C = 6, .HW = 900};
+  const Shape shape = {bn.N, bn.C, bn.HW, 1};
+  const Tensor x = Tensor::uniform(shape, rng, -1, 1), dy = Tensor::uniform(shape, rng, -1, 1);
+  const Tensor gamma = Tensor::uniform({bn.C}, rng, 0.5, 1.5), beta = Tensor::uniform({bn.C}, rng, -1, 1);
+  const Tensor target = Tensor::uniform(shape, rng, -1, 1);
+  auto run = [&] {
+    Tensor dinp = Tensor::zeros({N, I}), dw = Tensor::zeros({O, I}), db = Tensor::zeros({O});
+    ops::linear_backward(&dinp, dw, &db, dout, inp, weight, Impl::Fast);
+    Tensor out = Tensor::zeros(shape), mean = Tensor::zeros({bn.C}), invstd = Tensor::zeros({bn.C});
+    Tensor rmean = Tensor::zeros({bn.C}), rvar = Tensor::full({bn.C}, 1.0);
+    ops::batch_norm2d_forward_train(out, mean, invstd, rmean, rvar, x, gamma, beta, bn, Impl::Fast);
+    Tensor dx = Tensor::zeros(shape), dgamma = Tensor::zeros({bn.C}), dbeta = Tensor::zeros({bn.C});
+    ops::batch_norm2d_backward(dx, dgamma, dbeta, dy, x, gamma, mean, invstd, bn, Impl::Fast);
+    Tensor loss = Tensor::zeros({1});
+    ops::mse_loss_forward(loss, x, target, Impl::Fast);
+    return std::vector<Tensor>{dinp, dw, db, out, mean, invstd, dx, dgamma, dbeta, loss};
+  };
+  const std::vector<Tensor> first = run(), second = run();
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    INFO("result ", i);
+    CHECK(parity::bitwise_equal(first[i], second[i]));
+  }
+}
+
+// ------------------------------------------------------------------------------------------ GPU errors
+TEST_CASE("bad arguments on the GPU are keynet::Errors") {
+  if (gpu_backends().empty()) {
+    MESSAGE("skipped: ", gpu_skip_reason());
+    return;
+  }
+  const Tensor inp = Tensor::zeros({2, 3, 8, 8}, Device::CUDA), weight = Tensor::zeros({4, 3, 3, 3}, Device::CUDA);
+  Tensor out = Tensor::zeros({2, 4, 6, 6}, Device::CUDA);
+  const ops::ConvDesc wrong{.N = 2, .C = 5, .H = 8, .W = 8, .K = 4, .R = 3, .S = 3};
+  for (const Backend& b : gpu_backends())
+    CHECK_THROWS_AS(ops::conv2d_forward(out, inp, weight, nullptr, wrong, b.impl), Error);
+  const Tensor cpu_weight = Tensor::zeros({4, 3, 3, 3});
+  const ops::ConvDesc right{.N = 2, .C = 3, .H = 8, .W = 8, .K = 4, .R = 3, .S = 3};
+  CHECK_THROWS_AS(ops::conv2d_forward(out, inp, cpu_weight, nullptr, right, Impl::Fast), Error);
+#ifndef KEYNET_WITH_CUDNN
+  // a CUDA build without cuDNN: the vendor path says what is missing instead of running something else
+  CHECK_THROWS_WITH_AS(ops::conv2d_forward(out, inp, weight, nullptr, right, Impl::Vendor),
+                       doctest::Contains("built without cuDNN"), Error);
+#endif
+}
+
+// ------------------------------------------------------------------------------------------ summary
+TEST_CASE("zz: rows run and skipped, largest error ratio per (op, device, impl)") {
+  std::printf("\nparity: tolerance factor * %g * 2^-24 * sqrt(K) * max|want|\n", parity::kRoundoffs);
+  std::printf("| op | row | results compared | factor | largest error / tolerance |\n|---|---|---|---|---|\n");
+  for (const auto& [key, worst] : worst_ratios()) {
+    const std::size_t split = key.find("  ");
+    const std::string op = key.substr(0, split), row = key.substr(split + 2);
+    std::printf("| %s | %s | %ld | %g | %.3f |\n", op.c_str(), row.c_str(), worst.results, worst.factor, worst.ratio);
+    MESSAGE(op, " ", row, ": ", worst.results, " results, largest error ratio ", worst.ratio);
+  }
+  MESSAGE("rows run: cpu/ref, cpu/fast (cpu/vendor skipped: it aliases cpu/fast)");
+  if (gpu_backends().empty())
+    MESSAGE("rows skipped: cuda/ref, cuda/fast, cuda/vendor: ", gpu_skip_reason());
+  else
+    for (const Backend& b : gpu_backends()) MESSAGE("rows run: ", label(b));
+#if defined(KEYNET_WITH_CUDA) && !defined(KEYNET_WITH_CUDNN)
+  MESSAGE("rows skipped: cuda/vendor: built without cuDNN");
+#endif
+  for (const auto& [why, count] : skipped_rows()) MESSAGE("skipped ", count, " cases: ", why);
+  CHECK(!worst_ratios().empty());
+}
