@@ -15,7 +15,7 @@
 
 #include "data/ibug.h"
 #include "data/image.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "tensor/rng.h"
 #include "test_data_support.h"
 

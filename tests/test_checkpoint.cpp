@@ -8,11 +8,11 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "layers/losses.h"
-#include "support/errors.h"
 #include "layers/nets.h"
-#include "layers/safetensors.h"
+#include "support/errors.h"
 
 using namespace keynet;
 using keynet::testing::error_of;

@@ -1,9 +1,9 @@
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
 
 #include <cstring>
 #include <functional>
 
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 
 namespace keynet {
 
