@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "io/safetensors.h"
+#include "layers/param_visitor.h"
 
 namespace keynet {
 

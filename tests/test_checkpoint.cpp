@@ -12,6 +12,7 @@
 #include "io/safetensors.h"
 #include "layers/losses.h"
 #include "layers/nets.h"
+#include "layers/param_visitor.h"
 #include "support/errors.h"
 
 using namespace keynet;
