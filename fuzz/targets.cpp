@@ -9,7 +9,7 @@
 #include "data/ibug.h"
 #include "data/image.h"
 #include "data/imm.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 #include "tensor/error.h"
 
 namespace keynet::fuzz {

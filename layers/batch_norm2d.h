@@ -3,6 +3,7 @@
 // running_var and the counter num_batches_tracked (names as in torch.nn.BatchNorm2d).
 #pragma once
 #include "layers/module.h"
+#include "layers/param_visitor.h"
 
 namespace keynet {
 

@@ -1,6 +1,7 @@
 // Conv2d: x (N,C,H,W) -> y (N,K,P,Q). weight (K,C,R,S) OIHW like PyTorch, bias (K) optional.
 #pragma once
 #include "layers/module.h"
+#include "layers/param_visitor.h"
 
 namespace keynet {
 

@@ -1,6 +1,7 @@
 // Linear: x (N,I) -> y (N,O) = x W^T + b. weight (O,I) like PyTorch's nn.Linear.
 #pragma once
 #include "layers/module.h"
+#include "layers/param_visitor.h"
 
 namespace keynet {
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "layers/module.h"
+#include "layers/param_visitor.h"
 
 namespace keynet {
 

@@ -15,7 +15,8 @@
 
 #include "data/ibug.h"
 #include "data/image.h"
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
+#include "support/shared_data.h"
 #include "tensor/rng.h"
 #include "test_data_support.h"
 
@@ -23,6 +24,8 @@ using keynet::data::testing::contains;
 using keynet::data::testing::fixture;
 using keynet::data::testing::read_text;
 using keynet::data::testing::TempDir;
+using keynet::testing::shared_data_available;
+using keynet::testing::shared_data_path;
 
 namespace {
 
@@ -189,7 +192,7 @@ std::pair<double, double> results_row(const std::string& model) {
 }  // namespace
 
 TEST_CASE("eval of the shipped models on the validation faces reproduces RESULTS.md") {
-  if (keynet::data::testing::shared_data("imm_face_db").empty()) return;
+  if (!shared_data_available("imm_face_db")) return;
   for (const std::string app : {"nose_tip", "face_points"}) {
     const std::string model = "models/" + app + ".safetensors";
     const auto [mse, px] = results_row(model);
@@ -208,10 +211,7 @@ TEST_CASE("eval of the shipped models on the validation faces reproduces RESULTS
 }
 
 TEST_CASE("nose_tip --auxiliary-points: the network learns all 58 points; train, eval and predict report the nose") {
-  if (keynet::data::testing::shared_data("imm_face_db").empty()) {
-    MESSAGE("skipped: no IMM data (../shared/data or KEYNET_DATA)");
-    return;
-  }
+  if (!shared_data_available("imm_face_db")) return;
   TempDir dir("auxiliary");
   const Outcome trained =
       run("nose_tip train --auxiliary-points true --split dev --epochs 1 --out " + dir.file("run"), "", false);
@@ -237,10 +237,7 @@ TEST_CASE("nose_tip --auxiliary-points: the network learns all 58 points; train,
 }
 
 TEST_CASE("SIGTERM to a training app saves a checkpoint, exits 143 with a message, and --resume finishes the run") {
-  if (keynet::data::testing::shared_data("imm_face_db").empty()) {
-    MESSAGE("skipped: no IMM data (../shared/data or KEYNET_DATA)");
-    return;
-  }
+  if (!shared_data_available("imm_face_db")) return;
   TempDir dir("sigterm");
   const std::string train = std::string(KEYNET_APP_DIR) + "/nose_tip train --split dev --epochs 12 --out " + dir.file("run");
   // The signal is sent once the first epoch is logged, so that it lands inside training.
@@ -382,8 +379,8 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or
 }
 
 TEST_CASE("eval of the shipped 68-point model on the test XML reproduces RESULTS.md's NME") {
-  const std::string labels = keynet::data::testing::shared_data("ibug_300w/labels_ibug_300W_test.xml");
-  if (labels.empty()) return;
+  if (!shared_data_available("ibug_300w/labels_ibug_300W_test.xml")) return;
+  const std::string labels = shared_data_path("ibug_300w/labels_ibug_300W_test.xml");
   // RESULTS.md's row "| `models/ibug_landmarks.safetensors` | the XML's | 3.867 | ..."
   std::istringstream lines(read_text(std::string(KEYNET_SOURCE_DIR) + "/RESULTS.md"));
   std::string line;

@@ -8,11 +8,12 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "layers/losses.h"
-#include "support/errors.h"
 #include "layers/nets.h"
-#include "layers/safetensors.h"
+#include "layers/param_visitor.h"
+#include "support/errors.h"
 
 using namespace keynet;
 using keynet::testing::error_of;

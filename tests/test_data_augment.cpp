@@ -8,10 +8,13 @@
 #include "data/dataset.h"
 #include "data/ibug.h"
 #include "data/imm.h"
+#include "support/shared_data.h"
 #include "test_data_support.h"
 
 using namespace keynet::data;
 using namespace keynet::data::testing;
+using keynet::testing::shared_data_available;
+using keynet::testing::shared_data_path;
 
 namespace {
 
@@ -270,18 +273,17 @@ TEST_CASE("mirroring a real face keeps eye labels on their side") {
 }
 
 TEST_CASE("IMM mirror permutation agrees with the data (shared data)") {
-  const std::string dir = shared_data("imm_face_db");
-  if (dir.empty()) return;
+  if (!shared_data_available("imm_face_db")) return;
   std::vector<std::vector<Point>> frontal;
-  for (const ImmShape& s : read_imm_dir(dir))
+  for (const ImmShape& s : read_imm_dir(shared_data_path("imm_face_db")))
     if (s.view == 1 || s.view == 2 || s.view == 5 || s.view == 6) frontal.push_back(s.points);
   REQUIRE(frontal.size() == 160);
   CHECK(nearest_mirror_labels(frontal, kImmWidth) == read_mirror_permutation(kImmPermutation, kImmPoints));
 }
 
 TEST_CASE("iBUG mirror permutation agrees with the data (shared data)") {
-  const std::string xml = shared_data("ibug_300w/labels_ibug_300W_train.xml");
-  if (xml.empty()) return;
+  if (!shared_data_available("ibug_300w/labels_ibug_300W_train.xml")) return;
+  const std::string xml = shared_data_path("ibug_300w/labels_ibug_300W_train.xml");
   std::vector<std::vector<Point>> shapes;
   // In-the-wild faces turn; keep the near-frontal ones (nose tip 30 within 5% of the outer eye
   // corners' distance from their midpoint), where a face and its mirror image line up.

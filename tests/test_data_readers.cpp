@@ -6,10 +6,13 @@
 
 #include "data/ibug.h"
 #include "data/imm.h"
+#include "support/shared_data.h"
 #include "test_data_support.h"
 
 using namespace keynet::data;
 using namespace keynet::data::testing;
+using keynet::testing::shared_data_available;
+using keynet::testing::shared_data_path;
 
 namespace {
 
@@ -63,9 +66,8 @@ TEST_CASE("IMM: directory reader and person split") {
   CHECK(split.validation[0].person == 36);
   for (const ImmShape& s : split.train) CHECK(s.person <= 32);
 
-  const std::string dir = shared_data("imm_face_db");
-  if (dir.empty()) return;
-  const std::vector<ImmShape> all = read_imm_dir(dir);
+  if (!shared_data_available("imm_face_db")) return;
+  const std::vector<ImmShape> all = read_imm_dir(shared_data_path("imm_face_db"));
   CHECK(all.size() == 240);
   int ten_columns = 0;
   for (const ImmShape& s : all) ten_columns += s.columns == 10;
@@ -237,10 +239,11 @@ TEST_CASE("iBUG: malformed XML and .pts") {
 }
 
 TEST_CASE("iBUG: full training XML (shared data)") {
-  const std::string path = shared_data("ibug_300w/labels_ibug_300W_train.xml");
-  if (path.empty()) return;
-  const std::vector<LandmarkRecord> records = read_dlib_xml(path, kIbugPoints);
+  if (!shared_data_available("ibug_300w/labels_ibug_300W_train.xml")) return;
+  const std::vector<LandmarkRecord> records =
+      read_dlib_xml(shared_data_path("ibug_300w/labels_ibug_300W_train.xml"), kIbugPoints);
   CHECK(records.size() == 1207);
-  const auto manifest = read_crop_manifest(shared_data("ibug_300w/crop_manifest.csv"));
+  if (!shared_data_available("ibug_300w/crop_manifest.csv")) return;
+  const auto manifest = read_crop_manifest(shared_data_path("ibug_300w/crop_manifest.csv"));
   CHECK(manifest.size() == 1537);
 }

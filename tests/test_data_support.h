@@ -1,7 +1,5 @@
 // Helpers shared by the tests/test_data_*.cpp suites.
 #pragma once
-#include <doctest/doctest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,15 +11,6 @@
 namespace keynet::data::testing {
 
 inline std::string fixture(const std::string& relative) { return std::string(KEYNET_FIXTURES_DIR) + "/" + relative; }
-
-// The shared data folder, or "" (with a message) when it is absent: integration tests then pass
-// without checking anything, as the default suite must not need the datasets.
-inline std::string shared_data(const std::string& relative) {
-  const std::filesystem::path path = std::filesystem::path(KEYNET_SHARED_DATA_DIR) / relative;
-  if (std::filesystem::exists(path)) return path.string();
-  MESSAGE("skipping: shared data '" << path.string() << "' not found");
-  return "";
-}
 
 // The message of the keynet::Error that `f` throws, or "<no error>".
 inline std::string error_of(const std::function<void()>& f) {

@@ -3,6 +3,7 @@
 
 #include "layers/losses.h"
 #include "layers/nets.h"
+#include "layers/param_visitor.h"
 #include "support/gradcheck.h"
 
 using namespace keynet;

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "layers/module.h"
+#include "layers/param_visitor.h"
 #include "optim/optimizer.h"
 #include "optim/schedule.h"
 

@@ -7,9 +7,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "layers/resnet.h"
-#include "layers/safetensors.h"
 
 using namespace keynet;
 

@@ -14,9 +14,9 @@
 
 #include "data/imm.h"
 #include "data/loader.h"
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 #include "layers/nets.h"
-#include "layers/safetensors.h"
 #include "test_data_support.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"

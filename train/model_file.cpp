@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "layers/checkpoint.h"
-#include "layers/safetensors.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"
 
 namespace keynet::train {
 

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
 #include "layers/sequential.h"
 #include "optim/schedule.h"
 #include "tensor/cuda_memory.h"

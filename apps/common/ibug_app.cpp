@@ -18,7 +18,7 @@
 #include "apps/common/plots.h"
 #include "data/draw.h"
 #include "data/ibug.h"
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
 #include "layers/resnet.h"
 #include "train/face_finder.h"
 #include "train/model_file.h"

@@ -13,7 +13,7 @@
 #include "apps/common/plots.h"
 #include "data/draw.h"
 #include "data/imm.h"
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
 #include "layers/conv2d.h"
 #include "train/progress.h"
 #include "train/trainer.h"

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <sstream>
 
+#include "layers/param_visitor.h"
+
 namespace keynet::testing {
 
 std::string GradCheckReport::summary() const {

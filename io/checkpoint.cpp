@@ -1,9 +1,10 @@
-#include "layers/checkpoint.h"
+#include "io/checkpoint.h"
 
 #include <cstring>
 #include <functional>
 
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
+#include "layers/param_visitor.h"
 
 namespace keynet {
 

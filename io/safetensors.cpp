@@ -1,4 +1,4 @@
-#include "layers/safetensors.h"
+#include "io/safetensors.h"
 
 #include <algorithm>
 #include <bit>

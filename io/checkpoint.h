@@ -5,8 +5,8 @@
 #include <map>
 #include <string>
 
+#include "io/safetensors.h"
 #include "layers/module.h"
-#include "layers/safetensors.h"
 #include "optim/optimizer.h"
 
 namespace keynet {
