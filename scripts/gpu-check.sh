@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One prepared run on a machine with an NVIDIA GPU (made for an H200, 16 cores, ~6 minutes):
-#   nvidia-smi -> configure (Release, CUDA on) -> build the GPU tests and bench_gpu -> ctest -L gpu
+#   nvidia-smi -> configure (Release, CUDA on) -> build the GPU tests, test_parity and bench_gpu -> run them
 #   -> bench_gpu (ours: fast and vendor) -> bench_torch_gpu.py (PyTorch, same networks) -> summary.md
 # Every step writes its stdout/stderr to OUTDIR/<step>.log and has its own time limit; a failing step
 # never stops the later ones. Always exits 0 after writing OUTDIR/summary.md.
@@ -66,12 +66,13 @@ step configure 90 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DKEYN
   -DCMAKE_CUDA_ARCHITECTURES=90
 grep -A8 "keynet configuration" "$OUT/configure.log" >"$OUT/configuration.txt" 2>/dev/null
 
-# only what this run needs: the GPU suites and the benchmark
-TARGETS=(bench_gpu)
+# only what this run needs: the GPU suites, the parity suite (its GPU rows run where a device is) and
+# the benchmark
+TARGETS=(bench_gpu test_parity)
 for f in "$ROOT"/tests/gpu/test_*.cpp; do TARGETS+=("gpu_$(basename "$f" .cpp)"); done
 step build 240 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
 
-step gpu-tests 150 "${OUR_ENV[@]}" bash -c "cd '$BUILD' && ctest -L gpu -V --timeout 140"
+step gpu-tests 150 "${OUR_ENV[@]}" bash -c "cd '$BUILD' && ctest -R '^(gpu_.*|test_parity)\$' -V --timeout 140"
 # for the summary: the largest-error tables, whole-network lines, and every failing comparison
 grep -E "^([0-9]+: )?(\| |(ok|FAIL|DIFFERS) +resnet18(\.adam_update| determinism)|DIFFERS|CPU double|GPU impl=)" \
   "$OUT/gpu-tests.log" |
