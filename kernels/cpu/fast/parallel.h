@@ -1,9 +1,11 @@
 // Shared plumbing of the fast CPU kernels: row-major Eigen views, deterministic work splitting, and
 // per-thread scratch buffers. Internal to kernels/cpu/fast.
 #pragma once
-// GCC 12 reports false maybe-uninitialized warnings inside Eigen's AVX-512 GEMM kernels.
+// GCC 12 reports false (maybe-)uninitialized warnings inside Eigen's AVX-512 GEMM kernels and
+// transposes (its own intrinsics headers initialise a register with itself).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 #include <Eigen/Core>
 
