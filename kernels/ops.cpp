@@ -95,28 +95,34 @@ constexpr bool kBuiltWithCudnn =
     false;
 #endif
 
-[[noreturn]] void not_built(const char* op, const char* library, const char* option) {
-  KEYNET_FAIL(op, ": this keynet was built without ", library, " (install it and configure with -D", option,
-              "=ON), or choose impl=", std::string(library) == "CUDA" ? "ref or fast on the CPU" : "fast");
+[[noreturn]] void cuda_not_built(const char* op) {
+  KEYNET_FAIL(op, ": this keynet was built without CUDA (install it and configure with -DKEYNET_CUDA=ON), "
+                  "or keep the tensors on the CPU");
+}
+[[noreturn]] void cudnn_not_built(const char* op) {
+  KEYNET_FAIL(op, ": this keynet was built without cuDNN and cuBLAS (install them and configure with "
+                  "-DKEYNET_CUDNN=ON), or choose impl=fast");
 }
 
 // A CUDA or cuDNN launcher is named only where its library is linked in.
 #ifdef KEYNET_WITH_CUDA
 #define KEYNET_ON_CUDA(launch) launch
 #else
-#define KEYNET_ON_CUDA(launch) not_built(__func__, "CUDA", "KEYNET_CUDA")
+#define KEYNET_ON_CUDA(launch) cuda_not_built(__func__)
 #endif
 #ifdef KEYNET_WITH_CUDNN
 #define KEYNET_ON_CUDNN(launch) launch
 #else
-#define KEYNET_ON_CUDNN(launch) not_built(__func__, "cuDNN and cuBLAS", "KEYNET_CUDNN")
+#define KEYNET_ON_CUDNN(launch) cudnn_not_built(__func__)
 #endif
 
-void say_once(const std::string& message) {
+// Under Impl::Vendor on CUDA, an op cuDNN/cuBLAS lack runs our fast kernel; said once per op.
+void say_once_per_op(const char* op) {
   static std::mutex mutex;
   static std::set<std::string> said;
   std::lock_guard<std::mutex> lock(mutex);
-  if (said.insert(message).second) std::cerr << "keynet: " << message << "\n";
+  if (said.insert(op).second)
+    std::cerr << "keynet: impl=vendor: cuDNN/cuBLAS have no " << op << "; running keynet's fast CUDA kernel\n";
 }
 
 enum class Backend { CpuRefF64, CpuRef, CpuFast, CudaRef, CudaFast, Cudnn };
@@ -126,20 +132,23 @@ enum class Library { Has, Lacks };
 
 Backend choose_backend(const Tensor& t, Impl impl, const char* op, Library library = Library::Has) {
   if (t.is_cuda()) {
-    if (!kBuiltWithCuda) not_built(op, "CUDA", "KEYNET_CUDA");
+    if (!kBuiltWithCuda) cuda_not_built(op);
     KEYNET_CHECK(t.dtype() == DType::F32, op, ": the CUDA kernels take float32, got ", t.describe());
     if (impl == Impl::Ref) return Backend::CudaRef;
     if (impl == Impl::Fast) return Backend::CudaFast;
     if (library == Library::Lacks) {
-      say_once(std::string("impl=vendor: cuDNN/cuBLAS have no ") + op + "; running keynet's fast CUDA kernel");
+      say_once_per_op(op);
       return Backend::CudaFast;
     }
-    if (!kBuiltWithCudnn) not_built(op, "cuDNN and cuBLAS", "KEYNET_CUDNN");
+    if (!kBuiltWithCudnn) cudnn_not_built(op);
     return Backend::Cudnn;
   }
   if (t.dtype() == DType::F64) return Backend::CpuRefF64;
-  // The CPU has no kept library yet: Vendor runs the fast path, and says so.
-  if (impl == Impl::Vendor) say_once("impl=vendor on the CPU runs the fast CPU kernels");
+  // The CPU has no kept library yet: Vendor runs the fast path, and says so once (no lock per call).
+  if (impl == Impl::Vendor) {
+    static std::once_flag said;
+    std::call_once(said, [] { std::cerr << "keynet: impl=vendor on the CPU runs the fast CPU kernels\n"; });
+  }
   return impl == Impl::Ref ? Backend::CpuRef : Backend::CpuFast;
 }
 

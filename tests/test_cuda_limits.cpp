@@ -34,6 +34,11 @@ TEST_CASE("CUDA kernels refuse shapes past their index range, before launching")
   CHECK_THROWS_WITH_AS(
       cuda::fast::linear_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 65536, 32768, 10), past_int,
       Error);
+  CHECK_THROWS_WITH_AS(cuda::ref::linear_forward(nullptr, nullptr, nullptr, nullptr, 65536, 32768, 10), past_int,
+                       Error);
+  CHECK_THROWS_WITH_AS(
+      cuda::ref::linear_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 65536, 32768, 10), past_int,
+      Error);
   // Batch norm: the fast kernels' channels live on the grid's y dimension (at most 65,535).
   const ops::BatchNormDesc many_channels{.N = 1, .C = 65536, .HW = 1};
   const auto too_many = doctest::Contains("65536 channels, more than the fast CUDA batch norm handles");

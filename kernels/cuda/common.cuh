@@ -29,7 +29,7 @@ namespace keynet::cuda {
 
 constexpr int kThreads = 256;
 
-// The GEMM-based kernels and the reference convolution index elements with 32-bit ints, which keeps
+// The conv and linear kernels (GEMM-based and reference) index elements with 32-bit ints, which keeps
 // their address arithmetic cheap; a tensor past that range is refused before anything is launched.
 inline void check_int_indexable(const char* op, const char* tensor, int64_t elements) {
   KEYNET_CHECK(elements <= INT32_MAX, op, ": the ", tensor, " has ", elements,

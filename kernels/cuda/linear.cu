@@ -75,12 +75,14 @@ void check_linear_sizes(int N, int I, int O, const char* op) {
 }  // namespace
 
 void ref::linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
+  check_linear_sizes(N, I, O, "linear_forward");
   linear_forward_ref_kernel<<<blocks_for(static_cast<long>(N) * O), kThreads>>>(out, inp, weight, bias, N, I, O);
   KEYNET_CUDA_LAUNCHED("linear_forward_ref");
 }
 
 void ref::linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                           const float* weight, int N, int I, int O) {
+                          const float* weight, int N, int I, int O) {
+  check_linear_sizes(N, I, O, "linear_backward");
   if (dinp) {
     linear_backward_data_ref_kernel<<<blocks_for(static_cast<long>(N) * I), kThreads>>>(dinp, dout, weight, N, I, O);
     KEYNET_CUDA_LAUNCHED("linear_backward_data_ref");
