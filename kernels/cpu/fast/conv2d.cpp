@@ -5,8 +5,9 @@
 // inp (N,C,H,W), weight (K,C,R,S) viewed as W (K, CRS), out (N,K,P,Q) viewed per image as (K, PQ);
 // col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding). The
 // forward pass and the data gradient build and consume it in slices of input channels that fit in L2
-// (measured ~10% faster than the whole matrix); the weight gradient takes it whole (slicing there
-// repacks dout once per slice and measured slower).
+// (measured ~10% faster than the whole matrix); the weight gradient in blocks of output columns
+// (slicing its channels would repack dout once per slice, and measured slower), except for groups of
+// small images, which it takes whole.
 //   forward:         out_n  = W * col_n (+ bias)
 //   backward data:   dcol_n = W^T * dout_n, then col2im sums dcol back onto dinp_n (overwritten)
 //   backward weight: dW += dout_n * col_n^T, dbias += row sums of dout_n (accumulated)
@@ -100,6 +101,13 @@ int64_t slice_channels(const Geometry& g, int64_t columns) {
   constexpr int64_t kSliceBytes = 768 << 10;
   const int64_t channels = kSliceBytes / (int64_t(sizeof(float)) * g.RS * columns);
   return std::max<int64_t>(1, channels);
+}
+
+// Output columns per block of one image's column matrix in the weight gradient: a block (CRS rows) fits
+// in L2 with the GEMM's packed panels, and is wide enough for an efficient product.
+int64_t chunk_columns(const Geometry& g) {
+  constexpr int64_t kChunkBytes = 512 << 10;
+  return std::max<int64_t>(64, kChunkBytes / (int64_t(sizeof(float)) * g.CRS) / 16 * 16);
 }
 
 // A unit of work: images [first, first + count) and, of each, output columns cols. Either one image (or
@@ -248,21 +256,32 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
         dy_stride = width;
       }
       const auto dout_block = matrix(dy, d.K, width, dy_stride);
-      const float* col = inp + w.first * d.C * g.HW + w.cols.begin;
-      int64_t col_stride = g.HW;
-      if (!pointwise) {
+      for (int k = 0; k < d.K; ++k) db[k] = (empty ? 0.0f : db[k]) + dout_block.row(k).sum();
+      const auto accumulate = [&](const auto& dout_part, const auto& col_part) {
+        if (empty)
+          dW.noalias() = dout_part * col_part.transpose();
+        else
+          dW.noalias() += dout_part * col_part.transpose();
+        empty = false;
+      };
+      const float* image = inp + w.first * d.C * g.HW;
+      if (pointwise) {
+        accumulate(dout_block, matrix(image + w.cols.begin, g.CRS, width, g.HW));
+      } else if (w.count == 1) {
+        // One image's column matrix, a cache-sized block of columns at a time, each block multiplied
+        // while it is still in L2 (measured 15-30% faster than building the whole matrix first).
+        const int64_t chunk = chunk_columns(g);
+        float* buffer = scratch(0, g.CRS * chunk);
+        for (int64_t j0 = w.cols.begin; j0 < w.cols.end; j0 += chunk) {
+          const int64_t j1 = std::min(w.cols.end, j0 + chunk);
+          im2col(buffer, j1 - j0, image, d, g, 0, g.CRS, j0, j1);
+          accumulate(dout_block.middleCols(j0 - w.cols.begin, j1 - j0), matrix(buffer, g.CRS, j1 - j0, j1 - j0));
+        }
+      } else {
         float* buffer = scratch(0, g.CRS * width);
         im2col_item(buffer, inp, w, d, g, 0, g.CRS);
-        col = buffer;
-        col_stride = width;
+        accumulate(dout_block, matrix(buffer, g.CRS, width, width));
       }
-      const auto col_block = matrix(col, g.CRS, width, col_stride);
-      if (empty)
-        dW.noalias() = dout_block * col_block.transpose();
-      else
-        dW.noalias() += dout_block * col_block.transpose();
-      for (int k = 0; k < d.K; ++k) db[k] = (empty ? 0.0f : db[k]) + dout_block.row(k).sum();
-      empty = false;
     }
     if (empty) std::fill(partial, partial + partial_size, 0.0f);
 #pragma omp barrier
