@@ -11,11 +11,13 @@
 //   bench_cpu --part nets --impl fast
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -175,9 +177,27 @@ struct NetCase {
   std::function<std::unique_ptr<Module>(Rng&)> make;
 };
 
+// Resident memory in MiB: the process's peak so far (getrusage), and now (/proc/self/status, 0 where
+// there is none).
+double peak_resident_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024.0;  // kilobytes on Linux
+}
+
+double resident_mib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
+}
+
+// `start MiB` is the resident memory when the row began and `peak MiB` the process's peak once it ended:
+// run one net alone (--net) for its peak.
 void bench_nets(int reps, Impl impl, const std::string& only) {
   std::printf("\n== training step (forward, MSE, backward, Adam), median of %d\n", reps);
-  std::printf("%-10s %6s %12s %12s %12s\n", "net", "batch", "input", "ms/step", "images/s");
+  std::printf("%-10s %6s %12s %12s %12s %10s %10s\n", "net", "batch", "input", "ms/step", "images/s", "start MiB",
+              "peak MiB");
   const std::vector<NetCase> nets = {
       {"nosenet", 4, 60, 80, 2, [](Rng& rng) { return std::unique_ptr<Module>(make_nose_net(rng)); }},
       {"nosenet", 64, 60, 80, 2, [](Rng& rng) { return std::unique_ptr<Module>(make_nose_net(rng)); }},
@@ -187,6 +207,7 @@ void bench_nets(int reps, Impl impl, const std::string& only) {
   };
   for (const NetCase& c : nets) {
     if (!only.empty() && c.name != only) continue;
+    const double start_mib = resident_mib();
     Rng rng(42);
     std::unique_ptr<Module> net = c.make(rng);
     net->set_impl(impl);
@@ -204,9 +225,9 @@ void bench_nets(int reps, Impl impl, const std::string& only) {
       net->backward(loss.backward());
       adam.step();
     });
-    std::printf("%-10s %6d %12s %12.2f %12.1f\n", c.name.c_str(), c.batch,
+    std::printf("%-10s %6d %12s %12.2f %12.1f %10.0f %10.0f\n", c.name.c_str(), c.batch,
                 (std::to_string(c.height) + "x" + std::to_string(c.width)).c_str(), seconds * 1e3,
-                c.batch / seconds);
+                c.batch / seconds, start_mib, peak_resident_mib());
     std::fflush(stdout);
   }
 }

@@ -10,6 +10,7 @@ tables in the same layout.
 (Debian's python3-torch lives in /usr/bin/python3's site-packages.)
 """
 import argparse
+import resource
 import statistics
 import time
 
@@ -82,15 +83,35 @@ def bench_conv(reps):
           f"{2 * flops / backward_time * 1e-9:8.1f} {3 * flops / (forward + backward_time) * 1e-9:8.1f}")
 
 
+def peak_resident_mib():
+    """The process's peak resident memory so far (ru_maxrss is in kilobytes on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resident_mib():
+    """Resident memory now, 0 where /proc/self/status is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0
+
+
 def bench_nets(reps, only):
+    """`start MiB`: resident memory when the row began; `peak MiB`: the process's peak once it ended (run
+    one net alone, --net, for its peak)."""
     print(f"\n== training step (forward, MSE, backward, Adam), median of {reps}")
-    print(f"{'net':<10} {'batch':>6} {'input':>12} {'ms/step':>12} {'images/s':>12}")
+    print(f"{'net':<10} {'batch':>6} {'input':>12} {'ms/step':>12} {'images/s':>12} {'start MiB':>10} {'peak MiB':>10}")
     cases = [("nosenet", 4, 60, 80, 2, nose_net), ("nosenet", 64, 60, 80, 2, nose_net),
              ("facenet", 4, 120, 160, 116, face_net), ("facenet", 32, 120, 160, 116, face_net),
              ("resnet18", 16, 224, 224, 136, resnet18)]
     for name, batch, height, width, outputs, make in cases:
         if only and name != only:
             continue
+        start_mib = resident_mib()
         torch.manual_seed(42)
         net = make()
         net.train()
@@ -106,8 +127,8 @@ def bench_nets(reps, only):
             adam.step()
 
         seconds = median_seconds(reps, step)
-        print(f"{name:<10} {batch:6d} {f'{height}x{width}':>12} {seconds * 1e3:12.2f} {batch / seconds:12.1f}",
-              flush=True)
+        print(f"{name:<10} {batch:6d} {f'{height}x{width}':>12} {seconds * 1e3:12.2f} {batch / seconds:12.1f} "
+              f"{start_mib:10.0f} {peak_resident_mib():10.0f}", flush=True)
 
 
 def main():
