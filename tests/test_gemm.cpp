@@ -112,7 +112,7 @@ void check_case(GemmKernel kernel, const Case& c, uint64_t seed, GemmBlocking bl
   const parity::Comparison vs_double = parity::compare(got, want, K, 1.0);
   // Two float32 results, each within the rule of the double one, are within twice it of each other.
   const parity::Comparison vs_eigen = parity::compare(got, eigen, K, 2.0);
-  INFO(cpu::fast::to_string(kernel), " ", c.describe(), " seed ", seed, ": vs double ", vs_double.problem,
+  INFO(std::string(cpu::fast::to_string(kernel)), " ", c.describe(), " seed ", seed, ": vs double ", vs_double.problem,
        " (ratio ", vs_double.ratio, "), vs Eigen ", vs_eigen.problem, " (ratio ", vs_eigen.ratio, ")");
   CHECK(vs_double.ok);
   CHECK(vs_eigen.ok);
@@ -205,7 +205,7 @@ TEST_CASE("sgemm_parallel matches the single-threaded product bit for bit, for e
         cpu::fast::sgemm_parallel(threads, shape.transpose_a, shape.transpose_b, shape.M, shape.N, shape.K,
                                   run.A.data.data(), run.A.ld, run.B.data.data(), run.B.ld, run.C.data.data(),
                                   run.C.ld, shape.accumulate, kernel);
-        INFO(cpu::fast::to_string(kernel), " ", shape.describe(), " threads ", threads);
+        INFO(std::string(cpu::fast::to_string(kernel)), " ", shape.describe(), " threads ", threads);
         CHECK(values(run.C) == values(single.C));
         CHECK(padding_untouched(run.C));
       }
