@@ -23,8 +23,8 @@ bool gemm_kernel_supported(GemmKernel kernel);
 GemmKernel gemm_default_kernel();
 const char* to_string(GemmKernel kernel);
 
-// Cache blocking in elements: mc rows of op(A) by kc of the reduction are packed at a time (the L2 block),
-// and kc by nc columns of op(B) (the L3 block). Zero fields take the kernel's defaults; tests pass small
+// Cache blocking in elements: mc rows of op(A) by kc of the reduction are packed at a time (the L3 block),
+// and kc by nc columns of op(B) (the L2 block). Zero fields take the kernel's defaults; tests pass small
 // values so that every blocking edge is crossed on small matrices. mc and nc are rounded up to multiples of
 // the micro-kernel's tile.
 struct GemmBlocking {
