@@ -6,10 +6,17 @@
 // at 224x224 (batch 16), plus the other ops at ResNet18 sizes.
 // Part 2 (nets): one training step (forward, MSE, backward, Adam) of NoseNet, FaceNet and ResNet18, in
 // the same table layout as scripts/bench_torch_cpu.py prints, so the two can be compared side by side.
+// Part 3 (gemm, only when asked for): our SGEMM (kernels/cpu/fast/gemm.h) against Eigen's product in
+// GFLOP/s: 2048^3 on --threads threads, ours with each micro-kernel, Eigen both split over the threads by
+// columns as the fast kernels do and with its own threads (Eigen::setNbThreads); then ResNet18's
+// forward convolution GEMMs (M = K_out, N = the columns of one thread's work item, K = C*R*S), each thread
+// multiplying its own operands at the same time, as conv2d_forward does.
 //
 //   bench_cpu --threads 2 --reps 7            # everything
 //   bench_cpu --part nets --impl fast
+//   bench_cpu --part gemm --threads 2 --reps 7
 #include <CLI/CLI.hpp>
+#include <omp.h>
 
 #include <sys/resource.h>
 #include <time.h>
@@ -22,6 +29,9 @@
 #include <string>
 #include <vector>
 
+#include <Eigen/Core>
+
+#include "kernels/cpu/fast/gemm.h"
 #include "kernels/ops.h"
 #include "layers/losses.h"
 #include "layers/nets.h"
@@ -232,6 +242,115 @@ void bench_nets(int reps, Impl impl, const std::string& only) {
   }
 }
 
+using cpu::fast::GemmKernel;
+using EigenMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using EigenView = Eigen::Map<EigenMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+using ConstEigenView = Eigen::Map<const EigenMatrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+
+// C (M,N) = A (M,K) * B (K,N), the columns of C split over `threads` in blocks of 16, each thread running
+// a single-threaded Eigen product (as the fast kernels use Eigen).
+void eigen_split_columns(int threads, int64_t M, int64_t N, int64_t K, const float* A, const float* B, float* C) {
+  Eigen::setNbThreads(1);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    const int64_t units = (N + 15) / 16;
+    const int64_t begin = std::min(N, units * t / team * 16);
+    const int64_t end = t + 1 == team ? N : std::min(N, units * (t + 1) / team * 16);
+    if (end > begin)
+      EigenView(C + begin, M, end - begin, Eigen::OuterStride<>(N)).noalias() =
+          ConstEigenView(A, M, K, Eigen::OuterStride<>(K)) *
+          ConstEigenView(B + begin, K, end - begin, Eigen::OuterStride<>(N));
+  }
+}
+
+void bench_gemm(int reps, int threads) {
+  Rng rng(3);
+  auto random = [&](int64_t count) {
+    std::vector<float> v(static_cast<std::size_t>(count));
+    for (float& x : v) x = float(rng.uniform(-1, 1));
+    return v;
+  };
+  auto gflops = [](double M, double N, double K, double seconds) { return 2 * M * N * K / seconds * 1e-9; };
+  {
+    const int64_t n = 2048;
+    const std::vector<float> A = random(n * n), B = random(n * n);
+    std::vector<float> C(static_cast<std::size_t>(n * n));
+    std::printf("\n== SGEMM %ld^3 (row-major, C = A * B), %d threads, median of %d\n", long(n), threads, reps);
+    std::printf("%-46s %9s %9s\n", "", "ms", "GFLOP/s");
+    auto row = [&](const std::string& name, const std::function<void()>& run) {
+      const double seconds = median_seconds(reps, run);
+      std::printf("%-46s %9.2f %9.1f\n", name.c_str(), seconds * 1e3, gflops(n, n, n, seconds));
+      std::fflush(stdout);
+    };
+    for (GemmKernel kernel : {GemmKernel::automatic, GemmKernel::avx512, GemmKernel::avx2}) {
+      if (!cpu::fast::gemm_kernel_supported(kernel)) continue;
+      const std::string name =
+          kernel == GemmKernel::automatic
+              ? std::string("ours, sgemm_parallel (") + to_string(cpu::fast::gemm_default_kernel()) + ")"
+              : std::string("ours, sgemm_parallel, ") + to_string(kernel) + " forced";
+      row(name, [&] {
+        cpu::fast::sgemm_parallel(threads, false, false, n, n, n, A.data(), n, B.data(), n, C.data(), n, false, kernel);
+      });
+    }
+    row("Eigen, columns split over threads",
+        [&] { eigen_split_columns(threads, n, n, n, A.data(), B.data(), C.data()); });
+    row("Eigen, its own threads (setNbThreads)", [&] {
+      Eigen::setNbThreads(threads);
+      EigenView(C.data(), n, n, Eigen::OuterStride<>(n)).noalias() =
+          ConstEigenView(A.data(), n, n, Eigen::OuterStride<>(n)) *
+          ConstEigenView(B.data(), n, n, Eigen::OuterStride<>(n));
+      Eigen::setNbThreads(1);
+    });
+  }
+  struct Shape {
+    const char* name;
+    int64_t M, N, K;
+  };
+  // Batch 16 at 224x224 on 2 threads: images with fewer than 256 output positions are grouped
+  // (conv2d.cpp's plan_work), so from 14x14 on a work item is 392 columns wide.
+  const Shape shapes[] = {
+      {"conv1 7x7/2 1->64 (112x112)", 64, 12544, 49}, {"3x3 64->64 56", 64, 3136, 576},
+      {"3x3/2 64->128 56", 128, 784, 576},           {"1x1/2 64->128 56", 128, 784, 64},
+      {"3x3 128->128 28", 128, 784, 1152},           {"3x3/2 128->256 28", 256, 392, 1152},
+      {"1x1/2 128->256 28", 256, 392, 128},          {"3x3 256->256 14", 256, 392, 2304},
+      {"3x3/2 256->512 14", 512, 392, 2304},         {"1x1/2 256->512 14", 512, 392, 256},
+      {"3x3 512->512 7", 512, 392, 4608},
+  };
+  std::printf("\n== ResNet18 forward conv GEMMs, C (M,N) = W (M,K) * col (K,N), one per thread on %d threads, "
+              "median of %d\n", threads, reps);
+  std::printf("%-30s %5s %6s %5s %10s %10s %7s\n", "shape", "M", "N", "K", "ours GF/s", "Eigen GF/s", "ratio");
+  for (const Shape& s : shapes) {
+    std::vector<std::vector<float>> A, B, C;
+    for (int t = 0; t < threads; ++t) {
+      A.push_back(random(s.M * s.K));
+      B.push_back(random(s.K * s.N));
+      C.emplace_back(static_cast<std::size_t>(s.M * s.N));
+    }
+    Eigen::setNbThreads(1);
+    const double ours = median_seconds(reps, [&] {
+#pragma omp parallel num_threads(threads)
+      {
+        const int t = omp_get_thread_num();
+        cpu::fast::sgemm(false, false, s.M, s.N, s.K, A[t].data(), s.K, B[t].data(), s.N, C[t].data(), s.N, false);
+      }
+    });
+    const double eigen = median_seconds(reps, [&] {
+#pragma omp parallel num_threads(threads)
+      {
+        const int t = omp_get_thread_num();
+        EigenView(C[t].data(), s.M, s.N, Eigen::OuterStride<>(s.N)).noalias() =
+            ConstEigenView(A[t].data(), s.M, s.K, Eigen::OuterStride<>(s.K)) *
+            ConstEigenView(B[t].data(), s.K, s.N, Eigen::OuterStride<>(s.N));
+      }
+    });
+    const double work = double(threads);
+    std::printf("%-30s %5ld %6ld %5ld %10.1f %10.1f %7.2f\n", s.name, long(s.M), long(s.N), long(s.K),
+                work * gflops(s.M, s.N, s.K, ours), work * gflops(s.M, s.N, s.K, eigen), eigen / ours);
+    std::fflush(stdout);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -240,7 +359,8 @@ int main(int argc, char** argv) {
   std::string part = "all", impl_name = "fast", only, clock = "wall";
   app.add_option("--threads", threads, "CPU threads (KEYNET_THREADS)")->check(CLI::PositiveNumber);
   app.add_option("--reps", reps, "timed runs per measurement (the median is printed)")->check(CLI::PositiveNumber);
-  app.add_option("--part", part, "ops, nets or all")->check(CLI::IsMember({"ops", "nets", "all"}));
+  app.add_option("--part", part, "ops, nets, all (ops and nets) or gemm")
+      ->check(CLI::IsMember({"ops", "nets", "all", "gemm"}));
   app.add_option("--impl", impl_name, "ref or fast")->check(CLI::IsMember({"ref", "fast"}));
   app.add_option("--net", only, "only this net: nosenet, facenet or resnet18");
   app.add_option("--clock", clock, "wall (default) or cpu (process CPU time)")->check(CLI::IsMember({"wall", "cpu"}));
@@ -250,6 +370,10 @@ int main(int argc, char** argv) {
     use_cpu_clock = clock == "cpu";
     const Impl impl = parse_impl(impl_name);
     std::printf("bench_cpu: impl=%s threads=%d reps=%d clock=%s\n", to_string(impl), threads, reps, clock.c_str());
+    if (part == "gemm") {
+      bench_gemm(reps, threads);
+      return 0;
+    }
     if (part != "nets") bench_ops(reps, impl);
     if (part != "ops") bench_nets(reps, impl, only);
   } catch (const std::exception& e) {

@@ -1,0 +1,361 @@
+// Our SGEMM (see gemm.h): BLIS's five loops around a register-blocked micro-kernel.
+//
+//   for jc in N step nc:              op(B) block kc x nc packed into NR-column micro-panels (L2)
+//     for pc in K step kc:
+//       for ic in M step mc:          op(A) block mc x kc packed into MR-row micro-panels (L3)
+//         for ir in mc step MR:       one A micro-panel MR x kc (L1), reused by every B micro-panel
+//           for jr in nc step NR:     micro-kernel: C tile MR x NR += A panel * B panel, in registers
+// (Eigen's order. BLIS's, jr outside ir with the A block in L2, measured 240-260 GF/s at 2048^3 on two
+// threads against 270-285 for this one.)
+//
+// Packing pads partial micro-panels with zeros, so the micro-kernel always runs a full MR x NR tile; only
+// its load and store of C are limited (masked) to the m x n elements that exist. Packing reads only
+// elements inside op(A) and op(B), so nothing past the ends of the inputs is touched.
+//
+// Micro-kernels (the accumulators must cover the FMA latency: 2 FMA ports x 4 cycles = at least 8
+// independent accumulators, and the loads per FMA must stay within the 2 load ports):
+//   avx512  14 x 32: 28 zmm accumulators + 2 zmm of B + 1 broadcast of A = 31 of the 32 registers. Each
+//           step of k does 2 loads of B and 14 broadcasts (folded into the FMAs as {1to16} memory
+//           operands) for 28 FMAs: 16 loads per 28 FMAs, under the 2-loads-per-FMA-cycle limit.
+//           Measured on one core with the operands in cache, 14x32, 12x32, 8x48, 6x64 and 8x32 all came
+//           to 147-151 GF/s (92% of the FMA peak); at 2048^3 they were within the run-to-run noise.
+//   avx2    6 x 16: 12 ymm accumulators + 2 ymm of B + 1 broadcast = 15 of the 16 registers; 8 loads
+//           per 12 FMAs.
+//   generic 6 x 16 in plain C++, for CPUs with neither (and as a third check of the drivers).
+#include "kernels/cpu/fast/gemm.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/cpu/fast/parallel.h"
+
+namespace keynet::cpu::fast {
+
+namespace {
+
+// C tile (m <= MR rows, n <= NR columns, row stride ldc) (=|+=) a * b over kc steps, where a holds kc
+// groups of MR values of op(A) and b kc groups of NR values of op(B), both 64-byte aligned.
+using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                             bool accumulate);
+
+constexpr int kAvx512Rows = 14, kAvx512Cols = 32;
+
+__attribute__((target("avx512f,avx512vl,fma"))) void micro_kernel_avx512(int64_t kc, const float* a,
+                                                                          const float* b, float* c, int64_t ldc,
+                                                                          int m, int n, bool accumulate) {
+  constexpr int MR = kAvx512Rows;
+  __m512 acc[MR][2];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += kAvx512Cols;
+  }
+  // Lanes past column n are masked off: never loaded, never stored.
+  const __mmask16 mask0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+  const __mmask16 mask1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1) : __mmask16(0);
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; ++i) {
+    if (i >= m) break;
+    float* row = c + i * ldc;
+    if (accumulate) {
+      acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(mask0, row));
+      acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(mask1, row + 16));
+    }
+    _mm512_mask_storeu_ps(row, mask0, acc[i][0]);
+    _mm512_mask_storeu_ps(row + 16, mask1, acc[i][1]);
+  }
+}
+
+constexpr int kAvx2Rows = 6, kAvx2Cols = 16;
+
+// Lane j of the result is all ones when j < n (the maskload/maskstore convention).
+__attribute__((target("avx2,fma"))) __m256i lanes_below(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+__attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c,
+                                                           int64_t ldc, int m, int n, bool accumulate) {
+  constexpr int MR = kAvx2Rows;
+  __m256 acc[MR][2];
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+    }
+    a += MR;
+    b += kAvx2Cols;
+  }
+  const __m256i mask0 = lanes_below(n), mask1 = lanes_below(n - 8);
+#pragma GCC unroll 6
+  for (int i = 0; i < MR; ++i) {
+    if (i >= m) break;
+    float* row = c + i * ldc;
+    if (accumulate) {
+      acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_maskload_ps(row, mask0));
+      acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_maskload_ps(row + 8, mask1));
+    }
+    _mm256_maskstore_ps(row, mask0, acc[i][0]);
+    _mm256_maskstore_ps(row + 8, mask1, acc[i][1]);
+  }
+}
+
+constexpr int kGenericRows = 6, kGenericCols = 16;
+
+void micro_kernel_generic(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int m, int n,
+                          bool accumulate) {
+  float acc[kGenericRows][kGenericCols] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int i = 0; i < kGenericRows; ++i)
+      for (int j = 0; j < kGenericCols; ++j) acc[i][j] += a[i] * b[j];
+    a += kGenericRows;
+    b += kGenericCols;
+  }
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+struct KernelSpec {
+  MicroKernel run;
+  int MR, NR;
+  GemmBlocking blocking;
+};
+
+// Blocking from the cache sizes of the machines we run on (Sapphire Rapids: L1d 48 KiB, L2 2 MiB per
+// core, a large shared L3):
+//   kc: the A micro-panel (MR x kc) stays in L1 while the B micro-panels (kc x NR) stream through it from
+//       L2: a B micro-panel at about half of L1, 24 KiB, leaves room for both.
+//       avx512: 24 KiB / (32 * 4 B) = 192 (A micro-panel 10.5 KiB); avx2: 24 KiB / (16 * 4 B) = 384 (9 KiB).
+//   nc: the packed B block (kc x nc) is reused by every A micro-panel of the A block: about half of L2,
+//       1 MiB. avx512: 1 MiB / (192 * 4 B) = 1365, rounded down to 42 tiles of 32 = 1344;
+//       avx2: 1 MiB / (384 * 4 B) = 682, rounded down to 42 tiles of 16 = 672.
+//   mc: the packed A block (mc x kc) is read once per B block; it lives in L3: 1358 rows (97 tiles of 14,
+//       1 MiB) for avx512, 678 (113 tiles of 6, 1 MiB) for avx2.
+const KernelSpec& spec(GemmKernel kernel) {
+  static const KernelSpec avx512{micro_kernel_avx512, kAvx512Rows, kAvx512Cols, {1358, 192, 1344}};
+  static const KernelSpec avx2{micro_kernel_avx2, kAvx2Rows, kAvx2Cols, {678, 384, 672}};
+  static const KernelSpec generic{micro_kernel_generic, kGenericRows, kGenericCols, {678, 384, 672}};
+  switch (kernel) {
+    case GemmKernel::avx512: return avx512;
+    case GemmKernel::avx2: return avx2;
+    case GemmKernel::generic: return generic;
+    case GemmKernel::automatic: break;
+  }
+  return spec(gemm_default_kernel());
+}
+
+GemmKernel resolve(GemmKernel kernel) {
+  const GemmKernel resolved = kernel == GemmKernel::automatic ? gemm_default_kernel() : kernel;
+  if (!gemm_kernel_supported(resolved))
+    throw std::runtime_error(std::string("sgemm: this CPU cannot run the ") + to_string(resolved) + " kernel");
+  return resolved;
+}
+
+int64_t round_up(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// 64-byte aligned float buffers that only grow, one pair per thread, so steady-state calls do not allocate.
+struct PackBuffers {
+  struct Free {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float, Free> a, b;
+  int64_t a_size = 0, b_size = 0;
+
+  static float* reserve(std::unique_ptr<float, Free>& buffer, int64_t& size, int64_t count) {
+    if (count > size) {
+      const auto bytes = static_cast<std::size_t>(round_up(count * int64_t(sizeof(float)), 64));
+      buffer.reset(static_cast<float*>(std::aligned_alloc(64, bytes)));
+      if (!buffer) throw std::bad_alloc();
+      size = count;
+    }
+    return buffer.get();
+  }
+};
+
+PackBuffers& pack_buffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+// Rows [i0, i0 + mc) and reduction steps [k0, k0 + kc) of op(A) into micro-panels of MR rows: panel p holds
+// kc groups of MR values (rows p*MR .. p*MR + MR - 1 at one k), the rows past mc as zeros.
+void pack_a(float* packed, const float* A, int64_t lda, bool transpose_a, int64_t i0, int64_t mc, int64_t k0,
+            int64_t kc, int MR) {
+  for (int64_t p = 0; p < mc; p += MR) {
+    const int rows = int(std::min<int64_t>(MR, mc - p));
+    float* dst = packed + p * kc;
+    if (transpose_a) {  // op(A)[i, k] = A[k, i]: each k's MR values are contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + (k0 + k) * lda + i0 + p;
+        float* out = dst + k * MR;
+        std::memcpy(out, src, sizeof(float) * rows);
+        std::fill(out + rows, out + MR, 0.0f);
+      }
+    } else {  // op(A)[i, k] = A[i, k]: read each row along k
+      for (int i = 0; i < rows; ++i) {
+        const float* src = A + (i0 + p + i) * lda + k0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+      }
+      for (int i = rows; i < MR; ++i)
+        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.0f;
+    }
+  }
+}
+
+// Reduction steps [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) into micro-panels of NR columns: panel p
+// holds kc groups of NR values (columns p*NR .. p*NR + NR - 1 at one k), the columns past nc as zeros.
+void pack_b(float* packed, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc, int64_t j0,
+            int64_t nc, int NR) {
+  for (int64_t p = 0; p < nc; p += NR) {
+    const int cols = int(std::min<int64_t>(NR, nc - p));
+    float* dst = packed + p * kc;
+    if (!transpose_b) {  // op(B)[k, j] = B[k, j]: each k's NR values are contiguous
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = B + (k0 + k) * ldb + j0 + p;
+        float* out = dst + k * NR;
+        std::memcpy(out, src, sizeof(float) * cols);
+        std::fill(out + cols, out + NR, 0.0f);
+      }
+    } else {  // op(B)[k, j] = B[j, k]: read each row of B along k
+      for (int j = 0; j < cols; ++j) {
+        const float* src = B + (j0 + p + j) * ldb + k0;
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
+      }
+      for (int j = cols; j < NR; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.0f;
+    }
+  }
+}
+
+}  // namespace
+
+bool gemm_kernel_supported(GemmKernel kernel) {
+  switch (kernel) {
+    case GemmKernel::avx512: return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                                    __builtin_cpu_supports("fma");
+    case GemmKernel::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmKernel::generic:
+    case GemmKernel::automatic: return true;
+  }
+  return false;
+}
+
+GemmKernel gemm_default_kernel() {
+  static const GemmKernel chosen = [] {
+    if (const char* name = std::getenv("KEYNET_GEMM_KERNEL")) {
+      for (GemmKernel k : {GemmKernel::avx512, GemmKernel::avx2, GemmKernel::generic})
+        if (std::string(name) == to_string(k)) return k;
+      throw std::runtime_error(std::string("KEYNET_GEMM_KERNEL=") + name + ": expected avx512, avx2 or generic");
+    }
+    if (gemm_kernel_supported(GemmKernel::avx512)) return GemmKernel::avx512;
+    if (gemm_kernel_supported(GemmKernel::avx2)) return GemmKernel::avx2;
+    return GemmKernel::generic;
+  }();
+  return chosen;
+}
+
+const char* to_string(GemmKernel kernel) {
+  switch (kernel) {
+    case GemmKernel::automatic: return "automatic";
+    case GemmKernel::avx512: return "avx512";
+    case GemmKernel::avx2: return "avx2";
+    case GemmKernel::generic: return "generic";
+  }
+  return "?";
+}
+
+void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, GemmKernel kernel,
+           GemmBlocking blocking) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate)
+      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+    return;
+  }
+  const KernelSpec& s = spec(resolve(kernel));
+  const int64_t MC = round_up(blocking.mc > 0 ? blocking.mc : s.blocking.mc, s.MR);
+  const int64_t KC = blocking.kc > 0 ? blocking.kc : s.blocking.kc;
+  const int64_t NC = round_up(blocking.nc > 0 ? blocking.nc : s.blocking.nc, s.NR);
+  PackBuffers& buffers = pack_buffers();
+  const int64_t kc_max = std::min(KC, K);
+  float* packed_a = PackBuffers::reserve(buffers.a, buffers.a_size, std::min(MC, round_up(M, s.MR)) * kc_max);
+  float* packed_b = PackBuffers::reserve(buffers.b, buffers.b_size, std::min(NC, round_up(N, s.NR)) * kc_max);
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const bool add = accumulate || pc > 0;  // later reduction blocks add to the first one's result
+      pack_b(packed_b, B, ldb, transpose_b, pc, kc, jc, nc, s.NR);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min(MC, M - ic);
+        pack_a(packed_a, A, lda, transpose_a, ic, mc, pc, kc, s.MR);
+        for (int64_t ir = 0; ir < mc; ir += s.MR) {
+          const int m = int(std::min<int64_t>(s.MR, mc - ir));
+          for (int64_t jr = 0; jr < nc; jr += s.NR) {
+            const int n = int(std::min<int64_t>(s.NR, nc - jr));
+            s.run(kc, packed_a + ir * kc, packed_b + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n, add);
+          }
+        }
+      }
+    }
+  }
+}
+
+namespace {
+// The share of the work a static split of `extent` into tiles of `tile` over `threads` keeps useful: 1 when
+// every thread gets the same number of full tiles.
+double split_efficiency(int64_t extent, int64_t tile, int threads) {
+  const int64_t tiles = (extent + tile - 1) / tile;
+  const int64_t per_thread = (tiles + threads - 1) / threads;
+  return double(extent) / double(per_thread * threads * tile);
+}
+}  // namespace
+
+void sgemm_parallel(int threads, bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K,
+                    const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate,
+                    GemmKernel kernel) {
+  const GemmKernel resolved = resolve(kernel);
+  if (threads <= 1) {
+    sgemm(transpose_a, transpose_b, M, N, K, A, lda, B, ldb, C, ldc, accumulate, resolved);
+    return;
+  }
+  const KernelSpec& s = spec(resolved);
+  const bool split_columns = split_efficiency(N, s.NR, threads) >= split_efficiency(M, s.MR, threads);
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), team = omp_get_num_threads();
+    if (split_columns) {
+      const Range cols = split(N, team, t, s.NR);
+      const float* B_block = transpose_b ? B + cols.begin * ldb : B + cols.begin;
+      sgemm(transpose_a, transpose_b, M, cols.size(), K, A, lda, B_block, ldb, C + cols.begin, ldc, accumulate,
+            resolved);
+    } else {
+      const Range rows = split(M, team, t, s.MR);
+      const float* A_block = transpose_a ? A + rows.begin : A + rows.begin * lda;
+      sgemm(transpose_a, transpose_b, rows.size(), N, K, A_block, lda, B, ldb, C + rows.begin * ldc, ldc,
+            accumulate, resolved);
+    }
+  }
+}
+
+}  // namespace keynet::cpu::fast
