@@ -142,9 +142,10 @@ TEST_CASE("sgemm matches the double product and Eigen for every kernel, transpos
     Rng rng(20261201);
     for (int layout = 0; layout < 4; ++layout)
       for (bool accumulate : {false, true}) {
-        // Around the tile and reduction-block sizes of every kernel (14x32 kc 192, 6x16 kc 384), and random.
+        // Around the tile and reduction-block sizes of every kernel (8x48 kc 192, 6x16 kc 384), and random.
         std::vector<Case> cases;
-        for (int64_t e : {1, 5, 6, 7, 13, 14, 15, 16, 17, 31, 32, 33}) cases.push_back({.M = e, .N = e, .K = e});
+        for (int64_t e : {1, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49})
+          cases.push_back({.M = e, .N = e, .K = e});
         cases.push_back({.M = 15, .N = 33, .K = 193});
         cases.push_back({.M = 29, .N = 47, .K = 385, .pad_a = 1, .pad_b = 3, .pad_c = 2});
         cases.push_back({.M = 300, .N = 1, .K = 7});
@@ -207,6 +208,37 @@ TEST_CASE("sgemm_parallel matches the single-threaded product bit for bit, for e
                                   run.C.ld, shape.accumulate, kernel);
         INFO(std::string(cpu::fast::to_string(kernel)), " ", shape.describe(), " threads ", threads);
         CHECK(values(run.C) == values(single.C));
+        CHECK(padding_untouched(run.C));
+      }
+    }
+  }
+}
+
+TEST_CASE("sgemm_packed_a (op(A) packed once, op(B) by the caller) matches sgemm bit for bit") {
+  for (GemmKernel kernel : kKernels) {
+    if (!cpu::fast::gemm_kernel_supported(kernel)) continue;
+    // Past the reduction block (kc 192 / 384) and the column block (nc 1344 / 672), ragged everywhere.
+    for (const Case& shape : {Case{.M = 13, .N = 1400, .K = 400, .pad_a = 1, .pad_c = 2},
+                              Case{.transpose_a = true, .M = 70, .N = 75, .K = 193, .pad_a = 3, .accumulate = true},
+                              Case{.transpose_b = true, .M = 1, .N = 49, .K = 5, .pad_b = 2},
+                              Case{.transpose_a = true, .transpose_b = true, .M = 64, .N = 700, .K = 577}}) {
+      Rng rng(5);
+      Operands reference(shape, rng);
+      Operands prepacked = reference;
+      cpu::fast::sgemm(shape.transpose_a, shape.transpose_b, shape.M, shape.N, shape.K, reference.A.data.data(),
+                       reference.A.ld, reference.B.data.data(), reference.B.ld, reference.C.data.data(),
+                       reference.C.ld, shape.accumulate, kernel);
+      for (int threads : {1, 2}) {
+        Operands run = prepacked;
+        const cpu::fast::PackedA A(shape.transpose_a, shape.M, shape.K, run.A.data.data(), run.A.ld, threads, kernel);
+        cpu::fast::sgemm_packed_a(
+            A, shape.N,
+            [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+              cpu::fast::pack_b_panels(panels, run.B.data.data(), run.B.ld, shape.transpose_b, k0, kc, j0, nc, NR);
+            },
+            run.C.data.data(), run.C.ld, shape.accumulate);
+        INFO(std::string(cpu::fast::to_string(kernel)), " ", shape.describe(), " packed by ", threads, " threads");
+        CHECK(values(run.C) == values(reference.C));
         CHECK(padding_untouched(run.C));
       }
     }

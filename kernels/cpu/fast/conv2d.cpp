@@ -1,16 +1,18 @@
-// Fast convolution: im2col + Eigen GEMM, threaded over images (or over output columns when the batch is
-// smaller than the thread count). 1x1 stride-1 unpadded convolutions use the image as the column
-// matrix directly.
+// Fast convolution as GEMMs, threaded over images (or over output columns when the batch is smaller
+// than the thread count). 1x1 stride-1 unpadded convolutions use the image as the column matrix directly.
 //
 // inp (N,C,H,W), weight (K,C,R,S) viewed as W (K, CRS), out (N,K,P,Q) viewed per image as (K, PQ);
-// col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding). The
-// forward pass and the data gradient build and consume it in slices of input channels that fit in L2
-// (measured ~10% faster than the whole matrix); the weight gradient in blocks of output columns
-// (slicing its channels would repack dout once per slice, and measured slower), except for groups of
-// small images, which it takes whole.
+// col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding).
 //   forward:         out_n  = W * col_n (+ bias)
 //   backward data:   dcol_n = W^T * dout_n, then col2im sums dcol back onto dinp_n (overwritten)
 //   backward weight: dW += dout_n * col_n^T, dbias += row sums of dout_n (accumulated)
+// The forward pass and the data gradient run on our GEMM (gemm.h) with W (or W^T) packed once per call
+// for all images; the forward pass gathers col straight into the GEMM's packed panels (pack_columns), so
+// the column matrix is never written out. The data gradient builds dcol in slices of input channels that
+// fit in L2 and sums each slice back at once. The weight gradient, whose column matrix would have to be
+// packed transposed, stays on Eigen's product: one image's col in L2-sized blocks of output columns
+// (slicing its channels would repack dout once per slice, and measured slower), groups of small images
+// whole.
 #include <omp.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <numeric>
 
 #include "kernels/cpu/fast/fast.h"
+#include "kernels/cpu/fast/gemm.h"
 #include "kernels/cpu/fast/parallel.h"
 
 namespace keynet::cpu::fast {
@@ -180,6 +183,61 @@ void im2col_item(float* col, const float* inp, const WorkItem& w, const ops::Con
            w.cols.end);
 }
 
+// Rows [k0, k0 + kc) and columns [j0, j0 + nc) of work item w's column matrix, gathered from the images
+// straight into the GEMM's panels of NR columns (see PackB in gemm.h), so that the matrix is never
+// written out whole.
+void pack_columns(float* panels, const float* inp, const WorkItem& w, const ops::ConvDesc& d, const Geometry& g,
+                  int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+  const int64_t image_cols = w.cols.size();
+  // where column j0 lies: image, output row p and column q; the walk below advances these without dividing
+  const int64_t first_image = j0 / image_cols, first_local = w.cols.begin + j0 % image_cols;
+  for (int64_t row = k0; row < k0 + kc; ++row) {
+    const int c = int(row / g.RS), r = int(row / d.S % d.R), s = int(row % d.S);
+    const Range qs = valid_outputs(g.Q, d.stride, d.pad, s, d.W);
+    int64_t image = first_image, local = first_local, p = local / g.Q, q = local % g.Q, in_panel = 0;
+    float* panel = panels + (row - k0) * NR;  // this row of the current panel; panels lie NR * kc apart
+    for (int64_t left = nc; left > 0;) {
+      const int64_t run = std::min({g.Q - q, NR - in_panel, left, w.cols.end - local});
+      float* dst = panel + in_panel - q;  // dst[q'] for output column q'
+      const int64_t q_end = q + run, h = p * d.stride - d.pad + r;
+      if (h < 0 || h >= d.H) {
+        std::fill(dst + q, dst + q_end, 0.0f);
+      } else {
+        const float* x = inp + ((w.first + image) * d.C + c) * g.HW + h * d.W - d.pad + s;  // x[q' * stride]
+        const int64_t lo = std::clamp(qs.begin, q, q_end), hi = std::clamp(qs.end, lo, q_end);
+        std::fill(dst + q, dst + lo, 0.0f);
+        if (d.stride == 1)
+          std::memcpy(dst + lo, x + lo, sizeof(float) * (hi - lo));
+        else
+          for (int64_t i = lo; i < hi; ++i) dst[i] = x[i * d.stride];
+        std::fill(dst + hi, dst + q_end, 0.0f);
+      }
+      left -= run;
+      in_panel += run;
+      if (in_panel == NR) {
+        in_panel = 0;
+        panel += NR * kc;
+      }
+      local += run;
+      q = q_end;
+      if (local == w.cols.end) {  // next image of the group, from its first column
+        ++image;
+        local = w.cols.begin;
+        p = local / g.Q;
+        q = local % g.Q;
+      } else if (q == g.Q) {
+        q = 0;
+        ++p;
+      }
+    }
+  }
+  const int64_t tail = nc % NR;  // the last panel's columns past nc
+  if (tail > 0) {
+    float* last = panels + nc / NR * NR * kc;
+    for (int64_t k = 0; k < kc; ++k) std::fill(last + k * NR + tail, last + (k + 1) * NR, 0.0f);
+  }
+}
+
 }  // namespace
 
 void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ops::ConvDesc& d) {
@@ -187,6 +245,7 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
   const int threads = kernel_threads();
   const WorkPlan plan = plan_work(d, g, threads, true);
   const bool pointwise = is_pointwise(d);
+  const PackedA W(false, d.K, g.CRS, weight, g.CRS, threads);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t i = 0; i < plan.count(); ++i) {
     const WorkItem w = plan.item(i);
@@ -195,33 +254,19 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
     // A single image's block is computed in place; a group goes through a (K, width) buffer.
     const bool in_place = w.count == 1;
     float* target = in_place ? out + w.first * d.K * g.PQ + w.cols.begin : scratch(3, d.K * width);
-    auto out_block = matrix(target, d.K, width, in_place ? g.PQ : width);
+    const int64_t ldc = in_place ? g.PQ : width;
     const bool bias_here = bias && in_place;
     if (bias_here)
-      for (int k = 0; k < d.K; ++k) out_block.row(k).setConstant(bias[k]);
-    if (pointwise) {
-      const auto W = matrix(weight, d.K, g.CRS, g.CRS);
-      const auto col = matrix(inp + w.first * d.C * g.HW + w.cols.begin, d.C, width, g.HW);
-      if (bias_here)
-        out_block.noalias() += W * col;
-      else
-        out_block.noalias() = W * col;
-    } else {
-      // The column matrix is built a slice of rows (input channels) at a time, each slice small enough
-      // to stay in cache between im2col writing it and the GEMM reading it.
-      const int64_t slice_rows = slice_channels(g, width) * g.RS;
-      float* buffer = scratch(0, slice_rows * width);
-      for (int64_t row0 = 0; row0 < g.CRS; row0 += slice_rows) {
-        const int64_t row1 = std::min(g.CRS, row0 + slice_rows);
-        im2col_item(buffer, inp, w, d, g, row0, row1);
-        const auto col = matrix(buffer, row1 - row0, width, width);
-        const auto W_slice = matrix(weight + row0, d.K, row1 - row0, g.CRS);
-        if (row0 > 0 || bias_here)
-          out_block.noalias() += W_slice * col;
-        else
-          out_block.noalias() = W_slice * col;
-      }
-    }
+      for (int k = 0; k < d.K; ++k) std::fill(target + k * ldc, target + k * ldc + width, bias[k]);
+    const float* image = inp + w.first * d.C * g.HW + w.cols.begin;
+    if (pointwise)
+      sgemm_packed_a(W, width, [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+        pack_b_panels(panels, image, g.HW, false, k0, kc, j0, nc, NR);
+      }, target, ldc, bias_here);
+    else
+      sgemm_packed_a(W, width, [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+        pack_columns(panels, inp, w, d, g, k0, kc, j0, nc, NR);
+      }, target, ldc, bias_here);
     if (!in_place) scatter_images(out, target, bias, w, d.K, g.PQ);
   }
 }
@@ -304,16 +349,25 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
 void conv2d_backward_data(float* dinp, const float* dout, const float* weight, const ops::ConvDesc& d,
                           const Geometry& g, int threads) {
   const bool pointwise = is_pointwise(d);
-  const auto Wt = matrix(weight, d.K, g.CRS, g.CRS).transpose();
+  const PackedA Wt(true, g.CRS, d.K, weight, g.CRS, threads);  // W^T (CRS, K)
+  // dcol (or dinp, for pointwise) rows [row0, row0 + rows) and columns [0, width) of one item, from
+  // dout (K, width) with row stride ld
+  const auto product = [&](float* target, int64_t ld_target, int64_t row0, int64_t rows, const float* dy,
+                           int64_t ld, int64_t width) {
+    sgemm_packed_a(Wt, row0, rows, width, [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+      pack_b_panels(panels, dy, ld, false, k0, kc, j0, nc, NR);
+    }, target, ld_target, false);
+  };
   if (d.N >= threads) {
     const WorkPlan plan = plan_work(d, g, threads, false);
+    // slices of whole channels whose rows start on the GEMM's tiles
+    const int64_t tile = tile_rows(Wt.kernel()), align = tile / std::gcd(tile, g.RS);
 #pragma omp parallel for schedule(static) num_threads(threads)
     for (int64_t i = 0; i < plan.count(); ++i) {
       const WorkItem w = plan.item(i);
       const int64_t width = w.width();
       if (pointwise) {
-        matrix(dinp + w.first * d.C * g.HW, d.C, g.HW, g.HW).noalias() =
-            Wt * matrix(dout + w.first * d.K * g.PQ, d.K, g.PQ, g.PQ);
+        product(dinp + w.first * d.C * g.HW, g.HW, 0, g.CRS, dout + w.first * d.K * g.PQ, g.PQ, g.PQ);
         continue;
       }
       const float* dy = dout + w.first * d.K * g.PQ;
@@ -322,13 +376,12 @@ void conv2d_backward_data(float* dinp, const float* dout, const float* weight, c
         gather_images(group, dout, w, d.K, g.PQ);
         dy = group;
       }
-      const auto dout_block = matrix(dy, d.K, width, width);
       // one cache-sized slice of input channels at a time: dcol_slice = W[:, slice]^T * dout, then col2im
-      const int64_t channels = slice_channels(g, width), slice_rows = channels * g.RS;
+      const int64_t channels = std::max(align, slice_channels(g, width) / align * align), slice_rows = channels * g.RS;
       float* dcol = scratch(2, slice_rows * width);
       for (int64_t c0 = 0; c0 < d.C; c0 += channels) {
         const int64_t c1 = std::min<int64_t>(d.C, c0 + channels), rows = (c1 - c0) * g.RS;
-        matrix(dcol, rows, width, width).noalias() = Wt.middleRows(c0 * g.RS, rows) * dout_block;
+        product(dcol, width, c0 * g.RS, rows, dy, width, width);
         for (int64_t n = 0; n < w.count; ++n)
           col2im(dinp + (w.first + n) * d.C * g.HW, dcol + n * g.PQ, width, d, g, int(c0), int(c1));
       }
@@ -346,8 +399,7 @@ void conv2d_backward_data(float* dinp, const float* dout, const float* weight, c
       float* dinp_n = dinp + int64_t(n) * d.C * g.HW;
       if (cols.size() > 0) {
         float* target = pointwise ? dinp_n : shared_dcol;
-        matrix(target + cols.begin, g.CRS, cols.size(), g.PQ).noalias() =
-            Wt * matrix(dout_n + cols.begin, d.K, cols.size(), g.PQ);
+        product(target + cols.begin, g.PQ, 0, g.CRS, dout_n + cols.begin, g.PQ, cols.size());
       }
       if (pointwise) continue;
 #pragma omp barrier

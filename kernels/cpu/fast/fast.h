@@ -1,5 +1,6 @@
-// Fast CPU kernels (float32): im2col + Eigen GEMM for convolution and linear, vectorised loops for the
-// rest, OpenMP threads (cpu_threads()). Same semantics as kernels/cpu/ref, which they are tested against.
+// Fast CPU kernels (float32): convolution on our GEMM (gemm.h; Eigen's for its weight gradient), linear on
+// Eigen's GEMM, vectorised loops for the rest, OpenMP threads (cpu_threads()). Same semantics as
+// kernels/cpu/ref, which they are tested against.
 #pragma once
 #include <cstdint>
 

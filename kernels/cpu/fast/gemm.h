@@ -11,6 +11,8 @@
 // thread count, so results repeat bit for bit.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 namespace keynet::cpu::fast {
 
@@ -41,5 +43,61 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, 
 void sgemm_parallel(int threads, bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K,
                     const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate,
                     GemmKernel kernel = GemmKernel::automatic);
+
+// ---- op(A) packed once, op(B) packed by the caller: for products that share A (a convolution's weights,
+// multiplied by each image's column matrix) and whose B is cheaper to build straight into packed form
+// (the column matrix, gathered from the image without writing it out first).
+
+// op(A) packed whole into the kernel's micro-panels: block after block of the reduction (kc steps each),
+// each block holding the MR-row panels of all M rows. Read-only once built, so threads share it.
+class PackedA {
+ public:
+  // Packs with up to `threads` OpenMP threads.
+  PackedA(bool transpose_a, int64_t M, int64_t K, const float* A, int64_t lda, int threads,
+          GemmKernel kernel = GemmKernel::automatic);
+  ~PackedA();  // its storage goes back to the thread's spare, for the next PackedA
+  PackedA(const PackedA&) = delete;
+  PackedA& operator=(const PackedA&) = delete;
+  int64_t rows() const { return M_; }
+  int64_t depth() const { return K_; }
+  GemmKernel kernel() const { return kernel_; }
+  // The panels of reduction block [k0, k0 + kc_block) (k0 a multiple of kc_block), row panel ir / MR.
+  const float* block(int64_t k0, int64_t ir) const;
+
+ struct Free {
+    void operator()(float* p) const;
+  };
+
+ private:
+  int64_t M_, K_, padded_rows_;
+  std::size_t bytes_ = 0;
+  GemmKernel kernel_;
+  std::unique_ptr<float, Free> data_;
+};
+
+// Micro-panel width (NR) and the blocking sgemm_packed_a uses with a kernel.
+struct GemmPanels {
+  int NR;
+  int64_t kc, nc;
+};
+GemmPanels gemm_panels(GemmKernel kernel);
+
+// Writes reduction steps [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) into panels of NR columns:
+// panel p (columns j0 + p*NR ...) at panels + p*NR*kc holds kc groups of NR values, zeros past nc.
+using PackB = std::function<void(float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR)>;
+
+// pack_b for a row-major B (K,N) (or B^T with B (N,K), transpose_b) with leading dimension ldb.
+void pack_b_panels(float* panels, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc,
+                   int64_t j0, int64_t nc, int NR);
+
+// C[M,N] (=|+=) op(A) * op(B), single-threaded, with op(A) prepacked and op(B) packed by pack_b. Sums each
+// element's products in the same order as sgemm with the same kernel.
+void sgemm_packed_a(const PackedA& a, int64_t N, const PackB& pack_b, float* C, int64_t ldc, bool accumulate);
+// The same for rows [row0, row0 + rows) of op(A) only, into C's first `rows` rows; row0 must be a multiple
+// of tile_rows(a.kernel()).
+void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t rows, int64_t N, const PackB& pack_b, float* C,
+                    int64_t ldc, bool accumulate);
+// The micro-kernel's rows (MR).
+int tile_rows(GemmKernel kernel);
 
 }  // namespace keynet::cpu::fast
