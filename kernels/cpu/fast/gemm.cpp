@@ -230,10 +230,31 @@ void pack_a(float* packed, const float* A, int64_t lda, bool transpose_a, int64_
   }
 }
 
+// C (m_total x nc, row stride ldc) (=|+=) the A panels (MR rows by kc each, kc * MR apart) times the B
+// panels (kc by NR each): the two innermost loops, an A micro-panel in L1 against every B micro-panel.
+void multiply_panels(const KernelSpec& s, int64_t m_total, int64_t nc, int64_t kc, const float* packed_a,
+                     const float* packed_b, float* C, int64_t ldc, bool add) {
+  for (int64_t ir = 0; ir < m_total; ir += s.MR) {
+    const int m = int(std::min<int64_t>(s.MR, m_total - ir));
+    for (int64_t jr = 0; jr < nc; jr += s.NR) {
+      const int n = int(std::min<int64_t>(s.NR, nc - jr));
+      s.run(kc, packed_a + ir * kc, packed_b + jr * kc, C + ir * ldc + jr, ldc, m, n, add);
+    }
+  }
+}
+
+// A product with an empty reduction: C = 0, or unchanged when accumulating.
+void empty_product(int64_t M, int64_t N, float* C, int64_t ldc, bool accumulate) {
+  if (!accumulate)
+    for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
+}
+
+}  // namespace
+
 // Reduction steps [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) into micro-panels of NR columns: panel p
 // holds kc groups of NR values (columns p*NR .. p*NR + NR - 1 at one k), the columns past nc as zeros.
-void pack_b(float* packed, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc, int64_t j0,
-            int64_t nc, int NR) {
+void pack_b_panels(float* packed, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc,
+                   int64_t j0, int64_t nc, int NR) {
   for (int64_t p = 0; p < nc; p += NR) {
     const int cols = int(std::min<int64_t>(NR, nc - p));
     float* dst = packed + p * kc;
@@ -253,13 +274,6 @@ void pack_b(float* packed, const float* B, int64_t ldb, bool transpose_b, int64_
         for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.0f;
     }
   }
-}
-
-}  // namespace
-
-void pack_b_panels(float* panels, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc,
-                   int64_t j0, int64_t nc, int NR) {
-  pack_b(panels, B, ldb, transpose_b, k0, kc, j0, nc, NR);
 }
 
 bool gemm_kernel_supported(GemmKernel kernel) {
@@ -301,11 +315,7 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, 
            const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, GemmKernel kernel,
            GemmBlocking blocking) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
-    return;
-  }
+  if (K <= 0) return empty_product(M, N, C, ldc, accumulate);
   const KernelSpec& s = spec(resolve(kernel));
   const int64_t MC = round_up(blocking.mc > 0 ? blocking.mc : s.blocking.mc, s.MR);
   const int64_t KC = blocking.kc > 0 ? blocking.kc : s.blocking.kc;
@@ -319,17 +329,11 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, 
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;  // later reduction blocks add to the first one's result
-      pack_b(packed_b, B, ldb, transpose_b, pc, kc, jc, nc, s.NR);
+      pack_b_panels(packed_b, B, ldb, transpose_b, pc, kc, jc, nc, s.NR);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         pack_a(packed_a, A, lda, transpose_a, ic, mc, pc, kc, s.MR);
-        for (int64_t ir = 0; ir < mc; ir += s.MR) {
-          const int m = int(std::min<int64_t>(s.MR, mc - ir));
-          for (int64_t jr = 0; jr < nc; jr += s.NR) {
-            const int n = int(std::min<int64_t>(s.NR, nc - jr));
-            s.run(kc, packed_a + ir * kc, packed_b + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n, add);
-          }
-        }
+        multiply_panels(s, mc, nc, kc, packed_a, packed_b, C + ic * ldc + jc, ldc, add);
       }
     }
   }
@@ -426,11 +430,6 @@ const float* PackedA::block(int64_t k0, int64_t ir) const {
   return data_.get() + k0 * padded_rows_ + ir * kc;
 }
 
-GemmPanels gemm_panels(GemmKernel kernel) {
-  const KernelSpec& s = spec(resolve(kernel));
-  return {s.NR, s.blocking.kc, s.blocking.nc};
-}
-
 int tile_rows(GemmKernel kernel) { return spec(resolve(kernel)).MR; }
 
 void sgemm_packed_a(const PackedA& a, int64_t N, const PackB& pack_b, float* C, int64_t ldc, bool accumulate) {
@@ -443,11 +442,7 @@ void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t M, int64_t N, const 
   if (row0 % spec(a.kernel()).MR != 0 || row0 < 0 || row0 + M > a.rows())
     throw std::invalid_argument("sgemm_packed_a: rows must start on a tile and lie inside the packed matrix");
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate)
-      for (int64_t i = 0; i < M; ++i) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);
-    return;
-  }
+  if (K <= 0) return empty_product(M, N, C, ldc, accumulate);
   const KernelSpec& s = spec(a.kernel());
   const int64_t KC = s.blocking.kc, NC = s.blocking.nc;
   PackBuffers& buffers = pack_buffers();
@@ -458,14 +453,7 @@ void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t M, int64_t N, const 
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;
       pack_b(packed_b, pc, kc, jc, nc, s.NR);
-      for (int64_t ir = 0; ir < M; ir += s.MR) {
-        const int m = int(std::min<int64_t>(s.MR, M - ir));
-        const float* panel_a = a.block(pc, row0 + ir);
-        for (int64_t jr = 0; jr < nc; jr += s.NR) {
-          const int n = int(std::min<int64_t>(s.NR, nc - jr));
-          s.run(kc, panel_a, packed_b + jr * kc, C + ir * ldc + jc + jr, ldc, m, n, add);
-        }
-      }
+      multiply_panels(s, M, nc, kc, a.block(pc, row0), packed_b, C + jc, ldc, add);
     }
   }
 }

@@ -63,8 +63,7 @@ class PackedA {
   GemmKernel kernel() const { return kernel_; }
   // The panels of reduction block [k0, k0 + kc_block) (k0 a multiple of kc_block), row panel ir / MR.
   const float* block(int64_t k0, int64_t ir) const;
-
- struct Free {
+  struct Free {  // std::free, for memory from std::aligned_alloc
     void operator()(float* p) const;
   };
 
@@ -75,18 +74,11 @@ class PackedA {
   std::unique_ptr<float, Free> data_;
 };
 
-// Micro-panel width (NR) and the blocking sgemm_packed_a uses with a kernel.
-struct GemmPanels {
-  int NR;
-  int64_t kc, nc;
-};
-GemmPanels gemm_panels(GemmKernel kernel);
-
 // Writes reduction steps [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) into panels of NR columns:
 // panel p (columns j0 + p*NR ...) at panels + p*NR*kc holds kc groups of NR values, zeros past nc.
 using PackB = std::function<void(float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR)>;
 
-// pack_b for a row-major B (K,N) (or B^T with B (N,K), transpose_b) with leading dimension ldb.
+// A PackB for a row-major B (K,N) (or B^T with B (N,K), transpose_b) with leading dimension ldb.
 void pack_b_panels(float* panels, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc,
                    int64_t j0, int64_t nc, int NR);
 
