@@ -6,13 +6,13 @@
 //   forward:         out_n  = W * col_n (+ bias)
 //   backward data:   dcol_n = W^T * dout_n, then col2im sums dcol back onto dinp_n (overwritten)
 //   backward weight: dW += dout_n * col_n^T, dbias += row sums of dout_n (accumulated)
-// The forward pass and the data gradient run on our GEMM (gemm.h) with W (or W^T) packed once per call
-// for all images; the forward pass gathers col straight into the GEMM's packed panels (pack_columns), so
-// the column matrix is never written out. The data gradient builds dcol in slices of input channels that
-// fit in L2 and sums each slice back at once. The weight gradient, whose column matrix would have to be
-// packed transposed, stays on Eigen's product: one image's col in L2-sized blocks of output columns
-// (slicing its channels would repack dout once per slice, and measured slower), groups of small images
-// whole.
+// All three run on our GEMM (gemm.h). The forward pass and the data gradient pack W (or W^T) once per
+// call for all images; the forward pass gathers col straight into the GEMM's packed panels
+// (pack_columns), so the column matrix is never written out. The data gradient builds dcol in slices of
+// input channels that fit in L2 and sums each slice back at once. The weight gradient's B = col^T runs
+// along the reduction the wrong way for the GEMM's panels: each block (kc output positions by nc rows of
+// col) is built by im2col into a small buffer and packed transposed, 8x8 at a time in registers.
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -44,6 +44,30 @@ Range valid_outputs(int64_t count, int stride, int pad, int offset, int size) {
   return {std::min(first, end), end};
 }
 
+// dst[i] = src[i * stride] for i < n. Stride 2 (the stems and downsampling convolutions) picks the even
+// elements of 32 loaded values with one permute on AVX-512; the loads are masked so that nothing past
+// src[(n - 1) * 2] is touched.
+__attribute__((target("avx512f"))) void copy_stride2_avx512(float* dst, const float* src, int64_t n) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t left = std::min<int64_t>(16, n - i), span = 2 * left - 1;  // source values needed
+    const __mmask16 low = span >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << span) - 1);
+    const __mmask16 high = span <= 16 ? __mmask16(0) : __mmask16((1u << (span - 16)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps(low, src + 2 * i), b = _mm512_maskz_loadu_ps(high, src + 2 * i + 16);
+    _mm512_mask_storeu_ps(dst + i, __mmask16((1u << left) - 1), _mm512_permutex2var_ps(a, even, b));
+  }
+}
+
+void copy_strided(float* dst, const float* src, int64_t n, int stride) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (stride == 1)
+    std::memcpy(dst, src, sizeof(float) * n);
+  else if (stride == 2 && avx512)
+    copy_stride2_avx512(dst, src, n);
+  else
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
+}
+
 // Rows [row0, row1) and columns [j0, j1) of one image's column matrix, into col with row stride ld.
 void im2col(float* col, int64_t ld, const float* image, const ops::ConvDesc& d, const Geometry& g, int64_t row0,
             int64_t row1, int64_t j0, int64_t j1) {
@@ -61,10 +85,7 @@ void im2col(float* col, int64_t ld, const float* image, const ops::ConvDesc& d, 
         const int64_t base = h * d.W - d.pad + s;  // plane[base + q * stride] is the input under output q
         const int64_t lo = std::clamp(qs.begin, q0, q1), hi = std::clamp(qs.end, lo, q1);
         std::fill(dst, dst + (lo - q0), 0.0f);
-        if (d.stride == 1)
-          std::memcpy(dst + (lo - q0), plane + base + lo, sizeof(float) * (hi - lo));
-        else
-          for (int64_t q = lo; q < hi; ++q) dst[q - q0] = plane[base + q * d.stride];
+        copy_strided(dst + (lo - q0), plane + base + lo * d.stride, hi - lo, d.stride);
         std::fill(dst + (hi - q0), dst + (q1 - q0), 0.0f);
       }
       dst += q1 - q0;
@@ -106,11 +127,17 @@ int64_t slice_channels(const Geometry& g, int64_t columns) {
   return std::max<int64_t>(1, channels);
 }
 
-// Output columns per block of one image's column matrix in the weight gradient: a block (CRS rows) fits
-// in L2 with the GEMM's packed panels, and is wide enough for an efficient product.
-int64_t chunk_columns(const Geometry& g) {
-  constexpr int64_t kChunkBytes = 512 << 10;
-  return std::max<int64_t>(64, kChunkBytes / (int64_t(sizeof(float)) * g.CRS) / 16 * 16);
+// x[0] + ... + x[n - 1] in 64 interleaved partial sums, which the compiler keeps in vector registers
+// (several, so that the additions do not wait on each other).
+float sum_of(const float* x, int64_t n) {
+  float lanes[64] = {};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 64; ++j) lanes[j] += x[i + j];
+  float total = 0.0f;
+  for (; i < n; ++i) total += x[i];
+  for (float lane : lanes) total += lane;
+  return total;
 }
 
 // A unit of work: images [first, first + count) and, of each, output columns cols. Either one image (or
@@ -174,13 +201,16 @@ void scatter_images(float* tensor, const float* group, const float* bias, const 
     }
 }
 
-// Rows [row0, row1) of the column matrix of work item w: its images' columns side by side (row stride
-// w.width()).
-void im2col_item(float* col, const float* inp, const WorkItem& w, const ops::ConvDesc& d, const Geometry& g,
-                 int64_t row0, int64_t row1) {
-  for (int64_t i = 0; i < w.count; ++i)
-    im2col(col + i * w.cols.size(), w.width(), inp + (w.first + i) * d.C * g.HW, d, g, row0, row1, w.cols.begin,
-           w.cols.end);
+// Rows [row0, row1) and columns [j0, j1) of work item w's column matrix (its images' columns side by side)
+// into col with row stride ld.
+void im2col_columns(float* col, int64_t ld, const float* inp, const WorkItem& w, const ops::ConvDesc& d,
+                    const Geometry& g, int64_t row0, int64_t row1, int64_t j0, int64_t j1) {
+  const int64_t image_cols = w.cols.size();
+  for (int64_t i = j0 / image_cols; i < w.count && i * image_cols < j1; ++i) {
+    const int64_t begin = std::max(j0, i * image_cols), end = std::min(j1, (i + 1) * image_cols);
+    const int64_t local = w.cols.begin - i * image_cols;  // item column j is column j + local of image i
+    im2col(col + (begin - j0), ld, inp + (w.first + i) * d.C * g.HW, d, g, row0, row1, begin + local, end + local);
+  }
 }
 
 // Rows [k0, k0 + kc) and columns [j0, j0 + nc) of work item w's column matrix, gathered from the images
@@ -206,10 +236,7 @@ void pack_columns(float* panels, const float* inp, const WorkItem& w, const ops:
         const float* x = inp + ((w.first + image) * d.C + c) * g.HW + h * d.W - d.pad + s;  // x[q' * stride]
         const int64_t lo = std::clamp(qs.begin, q, q_end), hi = std::clamp(qs.end, lo, q_end);
         std::fill(dst + q, dst + lo, 0.0f);
-        if (d.stride == 1)
-          std::memcpy(dst + lo, x + lo, sizeof(float) * (hi - lo));
-        else
-          for (int64_t i = lo; i < hi; ++i) dst[i] = x[i * d.stride];
+        copy_strided(dst + lo, x + lo * d.stride, hi - lo, d.stride);
         std::fill(dst + hi, dst + q_end, 0.0f);
       }
       left -= run;
@@ -284,7 +311,6 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
 #pragma omp parallel num_threads(threads)
   {
     float* partial = partials + partial_size * omp_get_thread_num();
-    auto dW = matrix(partial, d.K, g.CRS, g.CRS);
     float* db = partial + weight_size;
     bool empty = true;  // the first product assigns the partial, later ones add to it
 #pragma omp for schedule(static) nowait
@@ -300,33 +326,19 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
         dy = group;
         dy_stride = width;
       }
-      const auto dout_block = matrix(dy, d.K, width, dy_stride);
-      for (int k = 0; k < d.K; ++k) db[k] = (empty ? 0.0f : db[k]) + dout_block.row(k).sum();
-      const auto accumulate = [&](const auto& dout_part, const auto& col_part) {
-        if (empty)
-          dW.noalias() = dout_part * col_part.transpose();
-        else
-          dW.noalias() += dout_part * col_part.transpose();
-        empty = false;
-      };
-      const float* image = inp + w.first * d.C * g.HW;
-      if (pointwise) {
-        accumulate(dout_block, matrix(image + w.cols.begin, g.CRS, width, g.HW));
-      } else if (w.count == 1) {
-        // One image's column matrix, a cache-sized block of columns at a time, each block multiplied
-        // while it is still in L2 (measured 15-30% faster than building the whole matrix first).
-        const int64_t chunk = chunk_columns(g);
-        float* buffer = scratch(0, g.CRS * chunk);
-        for (int64_t j0 = w.cols.begin; j0 < w.cols.end; j0 += chunk) {
-          const int64_t j1 = std::min(w.cols.end, j0 + chunk);
-          im2col(buffer, j1 - j0, image, d, g, 0, g.CRS, j0, j1);
-          accumulate(dout_block.middleCols(j0 - w.cols.begin, j1 - j0), matrix(buffer, g.CRS, j1 - j0, j1 - j0));
-        }
-      } else {
-        float* buffer = scratch(0, g.CRS * width);
-        im2col_item(buffer, inp, w, d, g, 0, g.CRS);
-        accumulate(dout_block, matrix(buffer, g.CRS, width, width));
-      }
+      if (dbias)
+        for (int k = 0; k < d.K; ++k) db[k] = (empty ? 0.0f : db[k]) + sum_of(dy + k * dy_stride, width);
+      const float* image = inp + w.first * d.C * g.HW + w.cols.begin;
+      sgemm_pack_b(false, d.K, g.CRS, width, dy, dy_stride,
+                   [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+                     if (pointwise) return pack_b_panels(panels, image, g.HW, true, k0, kc, j0, nc, NR);
+                     // rows [j0, j0 + nc) of the column matrix, columns [k0, k0 + kc), then packed transposed
+                     float* block = scratch(0, nc * kc);
+                     im2col_columns(block, kc, inp, w, d, g, j0, j0 + nc, k0, k0 + kc);
+                     pack_b_panels(panels, block, kc, true, 0, kc, 0, nc, NR);
+                   },
+                   partial, g.CRS, !empty);
+      empty = false;
     }
     if (empty) std::fill(partial, partial + partial_size, 0.0f);
 #pragma omp barrier

@@ -1,6 +1,6 @@
-// Fast CPU kernels (float32): convolution on our GEMM (gemm.h; Eigen's for its weight gradient), linear on
-// Eigen's GEMM, vectorised loops for the rest, OpenMP threads (cpu_threads()). Same semantics as
-// kernels/cpu/ref, which they are tested against.
+// Fast CPU kernels (float32): convolution and linear on our GEMM (gemm.h), vectorised loops for the rest,
+// OpenMP threads (cpu_threads()). Same semantics as kernels/cpu/ref, which they are tested against (and
+// against Eigen's, kernels/cpu/eigen).
 #pragma once
 #include <cstdint>
 

@@ -48,10 +48,15 @@ using MicroKernel = void (*)(int64_t kc, const float* a, const float* b, float* 
 
 constexpr int kAvx512Rows = 8, kAvx512Cols = 48;
 
+// The first 16 * V of the 48 columns: V = 3 is the full tile; V = 1 and 2 serve a last micro-panel of at
+// most 16 or 32 columns without multiplying the zero padding past them (a 49-column product is one full
+// tile and one 16-column one, not two full tiles). Each element sums its products in the same order
+// whatever V, so the choice never changes a result.
+template <int V>
 __attribute__((target("avx512f,avx512vl,fma"))) void micro_kernel_avx512(int64_t kc, const float* a,
                                                                           const float* b, float* c, int64_t ldc,
                                                                           int m, int n, bool accumulate) {
-  constexpr int MR = kAvx512Rows, V = kAvx512Cols / 16;
+  constexpr int MR = kAvx512Rows;
   __m512 acc[MR][V];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
@@ -146,6 +151,13 @@ struct KernelSpec {
   MicroKernel run;
   int MR, NR;
   GemmBlocking blocking;
+  // For a last micro-panel of at most 16 or 32 columns, where the kernel has them (null: `run`).
+  MicroKernel run16 = nullptr, run32 = nullptr;
+  MicroKernel for_columns(int n) const {
+    if (n <= 16 && run16) return run16;
+    if (n <= 32 && run32) return run32;
+    return run;
+  }
 };
 
 // Blocking from the cache sizes of the machines we run on (Sapphire Rapids: L1d 48 KiB, L2 2 MiB per
@@ -160,7 +172,8 @@ struct KernelSpec {
 //   mc: the packed A block (mc x kc) is read once per B block; it lives in L3: 1360 rows (170 tiles of 8,
 //       1 MiB) for avx512, 678 (113 tiles of 6, 1 MiB) for avx2.
 const KernelSpec& spec(GemmKernel kernel) {
-  static const KernelSpec avx512{micro_kernel_avx512, kAvx512Rows, kAvx512Cols, {1360, 192, 1344}};
+  static const KernelSpec avx512{micro_kernel_avx512<3>, kAvx512Rows, kAvx512Cols, {1360, 192, 1344},
+                                 micro_kernel_avx512<1>, micro_kernel_avx512<2>};
   static const KernelSpec avx2{micro_kernel_avx2, kAvx2Rows, kAvx2Cols, {678, 384, 672}};
   static const KernelSpec generic{micro_kernel_generic, kGenericRows, kGenericCols, {678, 384, 672}};
   switch (kernel) {
@@ -205,6 +218,44 @@ PackBuffers& pack_buffers() {
   return buffers;
 }
 
+// out[k * width + i] = row i's k-th value (row i at src + i * ld) for i < count, k < kc, and zeros for the
+// rows [count, width): the layout of a packed micro-panel, built from matrix rows that run along k. On AVX
+// CPUs 8x8 blocks are transposed in registers (24 shuffles for 64 values instead of 64 scattered stores).
+__attribute__((target("avx2"))) void transpose8x8(const float* src, int64_t ld, float* dst, int64_t width) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
+  }
+  for (int i = 0; i < 8; i += 4)
+    for (int h = 0; h < 2; ++h) {
+      r[i + 2 * h] = _mm256_shuffle_ps(t[i + h], t[i + 2 + h], 0x44);      // a b c d at k = 2h (+4)
+      r[i + 2 * h + 1] = _mm256_shuffle_ps(t[i + h], t[i + 2 + h], 0xEE);  // a b c d at k = 2h + 1 (+4)
+    }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(dst + k * width, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+    _mm256_storeu_ps(dst + (k + 4) * width, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+  }
+}
+
+void interleave_rows(float* out, int width, const float* src, int64_t ld, int count, int64_t kc) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  int i = 0;
+  if (avx2) {
+    for (; i + 8 <= count; i += 8) {
+      int64_t k = 0;
+      for (; k + 8 <= kc; k += 8) transpose8x8(src + i * ld + k, ld, out + k * width + i, width);
+      for (; k < kc; ++k)
+        for (int r = 0; r < 8; ++r) out[k * width + i + r] = src[(i + r) * ld + k];
+    }
+  }
+  for (; i < count; ++i)
+    for (int64_t k = 0; k < kc; ++k) out[k * width + i] = src[i * ld + k];
+  if (count < width)
+    for (int64_t k = 0; k < kc; ++k) std::fill(out + k * width + count, out + (k + 1) * width, 0.0f);
+}
+
 // Rows [i0, i0 + mc) and reduction steps [k0, k0 + kc) of op(A) into micro-panels of MR rows: panel p holds
 // kc groups of MR values (rows p*MR .. p*MR + MR - 1 at one k), the rows past mc as zeros.
 void pack_a(float* packed, const float* A, int64_t lda, bool transpose_a, int64_t i0, int64_t mc, int64_t k0,
@@ -219,13 +270,8 @@ void pack_a(float* packed, const float* A, int64_t lda, bool transpose_a, int64_
         std::memcpy(out, src, sizeof(float) * rows);
         std::fill(out + rows, out + MR, 0.0f);
       }
-    } else {  // op(A)[i, k] = A[i, k]: read each row along k
-      for (int i = 0; i < rows; ++i) {
-        const float* src = A + (i0 + p + i) * lda + k0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
-      }
-      for (int i = rows; i < MR; ++i)
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.0f;
+    } else {  // op(A)[i, k] = A[i, k]: each row runs along k
+      interleave_rows(dst, MR, A + (i0 + p) * lda + k0, lda, rows, kc);
     }
   }
 }
@@ -238,7 +284,7 @@ void multiply_panels(const KernelSpec& s, int64_t m_total, int64_t nc, int64_t k
     const int m = int(std::min<int64_t>(s.MR, m_total - ir));
     for (int64_t jr = 0; jr < nc; jr += s.NR) {
       const int n = int(std::min<int64_t>(s.NR, nc - jr));
-      s.run(kc, packed_a + ir * kc, packed_b + jr * kc, C + ir * ldc + jr, ldc, m, n, add);
+      s.for_columns(n)(kc, packed_a + ir * kc, packed_b + jr * kc, C + ir * ldc + jr, ldc, m, n, add);
     }
   }
 }
@@ -265,13 +311,8 @@ void pack_b_panels(float* packed, const float* B, int64_t ldb, bool transpose_b,
         std::memcpy(out, src, sizeof(float) * cols);
         std::fill(out + cols, out + NR, 0.0f);
       }
-    } else {  // op(B)[k, j] = B[j, k]: read each row of B along k
-      for (int j = 0; j < cols; ++j) {
-        const float* src = B + (j0 + p + j) * ldb + k0;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
-      }
-      for (int j = cols; j < NR; ++j)
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.0f;
+    } else {  // op(B)[k, j] = B[j, k]: each row of B runs along k
+      interleave_rows(dst, NR, B + (j0 + p) * ldb + k0, ldb, cols, kc);
     }
   }
 }
@@ -311,9 +352,11 @@ const char* to_string(GemmKernel kernel) {
   return "?";
 }
 
-void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
-           const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, GemmKernel kernel,
-           GemmBlocking blocking) {
+namespace {
+// BLIS's loops with op(B) packed by pack_b (sgemm's: pack_b_panels).
+void sgemm_driver(bool transpose_a, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                  const PackB& pack_b, float* C, int64_t ldc, bool accumulate, GemmKernel kernel,
+                  GemmBlocking blocking) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) return empty_product(M, N, C, ldc, accumulate);
   const KernelSpec& s = spec(resolve(kernel));
@@ -329,7 +372,7 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, 
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;  // later reduction blocks add to the first one's result
-      pack_b_panels(packed_b, B, ldb, transpose_b, pc, kc, jc, nc, s.NR);
+      pack_b(packed_b, pc, kc, jc, nc, s.NR);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         pack_a(packed_a, A, lda, transpose_a, ic, mc, pc, kc, s.MR);
@@ -337,6 +380,20 @@ void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, 
       }
     }
   }
+}
+}  // namespace
+
+void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+           const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, GemmKernel kernel,
+           GemmBlocking blocking) {
+  sgemm_driver(transpose_a, M, N, K, A, lda, [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+    pack_b_panels(panels, B, ldb, transpose_b, k0, kc, j0, nc, NR);
+  }, C, ldc, accumulate, kernel, blocking);
+}
+
+void sgemm_pack_b(bool transpose_a, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                  const PackB& pack_b, float* C, int64_t ldc, bool accumulate, GemmKernel kernel) {
+  sgemm_driver(transpose_a, M, N, K, A, lda, pack_b, C, ldc, accumulate, kernel, {});
 }
 
 namespace {

@@ -82,6 +82,12 @@ using PackB = std::function<void(float* panels, int64_t k0, int64_t kc, int64_t 
 void pack_b_panels(float* panels, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc,
                    int64_t j0, int64_t nc, int NR);
 
+// C[M,N] (=|+=) op(A) * op(B), single-threaded, with op(B) packed by pack_b block by block (for a B that is
+// built on the fly, like a convolution's column matrix); the same loops and summation order as sgemm.
+void sgemm_pack_b(bool transpose_a, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
+                  const PackB& pack_b, float* C, int64_t ldc, bool accumulate,
+                  GemmKernel kernel = GemmKernel::automatic);
+
 // C[M,N] (=|+=) op(A) * op(B), single-threaded, with op(A) prepacked and op(B) packed by pack_b. Sums each
 // element's products in the same order as sgemm with the same kernel.
 void sgemm_packed_a(const PackedA& a, int64_t N, const PackB& pack_b, float* C, int64_t ldc, bool accumulate);
