@@ -1,10 +1,11 @@
 // The one dispatch site of kernels/ops.h: each op checks its arguments, then one switch picks the
 // backend from (device, dtype, Impl) and calls that backend's launcher with raw pointers:
 //   CpuRefF64 -> kernels/cpu/ref in double (gradient checks; whatever Impl says)
-//   CpuRef    -> kernels/cpu/ref           CpuFast  -> kernels/cpu/fast
+//   CpuRef    -> kernels/cpu/ref           CpuFast  -> kernels/cpu/fast     CpuEigen -> kernels/cpu/eigen
 //   CudaRef   -> kernels/cuda, cuda::ref   CudaFast -> kernels/cuda, cuda::fast
 //   Cudnn     -> kernels/cudnn (cuDNN, cuBLAS)
-// A backend this build lacks has one path, KEYNET_ON_CUDA / KEYNET_ON_CUDNN, which says what to
+// Under Impl::Vendor an op the device's library lacks runs our fast kernel: its CpuEigen (or Cudnn) case
+// shares the fast case's line and is never chosen. A backend this build lacks has one path, KEYNET_ON_CUDA / KEYNET_ON_CUDNN, which says what to
 // rebuild with; choose_backend refuses such a call before it gets there.
 #include "kernels/ops.h"
 
@@ -16,6 +17,7 @@
 #include <mutex>
 #include <set>
 
+#include "kernels/cpu/eigen/eigen.h"
 #include "kernels/cpu/fast/fast.h"
 #include "kernels/cpu/ref/batch_norm2d.h"
 #include "kernels/cpu/ref/conv2d.h"
@@ -116,40 +118,43 @@ constexpr bool kBuiltWithCudnn =
 #define KEYNET_ON_CUDNN(launch) cudnn_not_built(__func__)
 #endif
 
-// Under Impl::Vendor on CUDA, an op cuDNN/cuBLAS lack runs our fast kernel; said once per op.
-void say_once_per_op(const char* op) {
+// Under Impl::Vendor, an op the device's library lacks runs our fast kernel there; said once per op.
+void say_once_per_op(const char* op, const char* library, const char* device) {
   static std::mutex mutex;
   static std::set<std::string> said;
   std::lock_guard<std::mutex> lock(mutex);
-  if (said.insert(op).second)
-    std::cerr << "keynet: impl=vendor: cuDNN/cuBLAS have no " << op << "; running keynet's fast CUDA kernel\n";
+  if (said.insert(std::string(op) + device).second)
+    std::cerr << "keynet: impl=vendor: " << library << " has no " << op << "; running keynet's fast " << device
+              << " kernel\n";
 }
 
-enum class Backend { CpuRefF64, CpuRef, CpuFast, CudaRef, CudaFast, Cudnn };
+enum class Backend { CpuRefF64, CpuRef, CpuFast, CpuEigen, CudaRef, CudaFast, Cudnn };
 
-// Whether cuDNN/cuBLAS have the op; under Impl::Vendor one without runs our fast CUDA kernel.
-enum class Library { Has, Lacks };
+// Which kept libraries have the op: Eigen (the CPU's vendor path) has the GEMM-based ops, cuDNN/cuBLAS
+// (CUDA's) also pooling, activations and batch norm.
+enum class Library { Both, CudnnOnly, Neither };
 
-Backend choose_backend(const Tensor& t, Impl impl, const char* op, Library library = Library::Has) {
+Backend choose_backend(const Tensor& t, Impl impl, const char* op, Library library) {
   if (t.is_cuda()) {
     if (!kBuiltWithCuda) cuda_not_built(op);
     KEYNET_CHECK(t.dtype() == DType::F32, op, ": the CUDA kernels take float32, got ", t.describe());
     if (impl == Impl::Ref) return Backend::CudaRef;
     if (impl == Impl::Fast) return Backend::CudaFast;
-    if (library == Library::Lacks) {
-      say_once_per_op(op);
+    if (library == Library::Neither) {
+      say_once_per_op(op, "cuDNN/cuBLAS", "CUDA");
       return Backend::CudaFast;
     }
     if (!kBuiltWithCudnn) cudnn_not_built(op);
     return Backend::Cudnn;
   }
   if (t.dtype() == DType::F64) return Backend::CpuRefF64;
-  // The CPU has no kept library yet: Vendor runs the fast path, and says so once (no lock per call).
-  if (impl == Impl::Vendor) {
-    static std::once_flag said;
-    std::call_once(said, [] { std::cerr << "keynet: impl=vendor on the CPU runs the fast CPU kernels\n"; });
+  if (impl == Impl::Ref) return Backend::CpuRef;
+  if (impl == Impl::Fast) return Backend::CpuFast;
+  if (library != Library::Both) {
+    say_once_per_op(op, "Eigen", "CPU");
+    return Backend::CpuFast;
   }
-  return impl == Impl::Ref ? Backend::CpuRef : Backend::CpuFast;
+  return Backend::CpuEigen;
 }
 
 // Raw pointers for the launchers; an absent optional tensor becomes nullptr. data<T>() checks the dtype.
@@ -231,10 +236,11 @@ void conv2d_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const 
                     Impl impl) {
   check_conv(inp, weight, bias, d, "conv2d_forward");
   expect_shape(out, {d.N, d.K, d.P(), d.Q()}, "conv2d_forward", "output");
-  switch (choose_backend(inp, impl, "conv2d_forward")) {
+  switch (choose_backend(inp, impl, "conv2d_forward", Library::Both)) {
     case Backend::CpuRefF64: return cpu::ref::conv2d_forward(f64(out), f64(inp), f64(weight), f64(bias), d);
     case Backend::CpuRef: return cpu::ref::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d);
     case Backend::CpuFast: return cpu::fast::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d);
+    case Backend::CpuEigen: return cpu::eigen::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d);
     case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d));
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::fast::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d));
@@ -247,13 +253,15 @@ void conv2d_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor&
   expect_shape(dout, {d.N, d.K, d.P(), d.Q()}, "conv2d_backward", "output gradient");
   expect_shape(dweight, weight.shape(), "conv2d_backward", "weight gradient");
   if (dinp) expect_shape(*dinp, inp.shape(), "conv2d_backward", "input gradient");
-  switch (choose_backend(inp, impl, "conv2d_backward")) {
+  switch (choose_backend(inp, impl, "conv2d_backward", Library::Both)) {
     case Backend::CpuRefF64:
       return cpu::ref::conv2d_backward(f64(dinp), f64(dweight), f64(dbias), f64(dout), f64(inp), f64(weight), d);
     case Backend::CpuRef:
       return cpu::ref::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d);
     case Backend::CpuFast:
       return cpu::fast::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d);
+    case Backend::CpuEigen:
+      return cpu::eigen::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d);
     case Backend::CudaRef:
       return KEYNET_ON_CUDA(
           cuda::ref::conv2d_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), d));
@@ -270,10 +278,11 @@ void conv2d_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor&
 void max_pool2d_forward(Tensor& out, const Tensor& inp, const PoolDesc& d, Impl impl) {
   check_pool(inp, d, "max_pool2d_forward");
   expect_shape(out, {d.N, d.C, d.P(), d.Q()}, "max_pool2d_forward", "output");
-  switch (choose_backend(inp, impl, "max_pool2d_forward")) {
+  switch (choose_backend(inp, impl, "max_pool2d_forward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::max_pool2d_forward(f64(out), f64(inp), d);
     case Backend::CpuRef: return cpu::ref::max_pool2d_forward(f32(out), f32(inp), d);
-    case Backend::CpuFast: return cpu::fast::max_pool2d_forward(f32(out), f32(inp), d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::max_pool2d_forward(f32(out), f32(inp), d);
     case Backend::CudaRef:  // one kernel is both the readable and the fast version
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::max_pool2d_forward(f32(out), f32(inp), d));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::max_pool2d_forward(f32(out), f32(inp), d));
@@ -286,10 +295,11 @@ void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, co
   expect_shape(dout, {d.N, d.C, d.P(), d.Q()}, "max_pool2d_backward", "output gradient");
   expect_shape(out, dout.shape(), "max_pool2d_backward", "output");
   expect_shape(dinp, inp.shape(), "max_pool2d_backward", "input gradient");
-  switch (choose_backend(inp, impl, "max_pool2d_backward")) {
+  switch (choose_backend(inp, impl, "max_pool2d_backward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::max_pool2d_backward(f64(dinp), f64(dout), f64(inp), d);
     case Backend::CpuRef: return cpu::ref::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d);
-    case Backend::CpuFast: return cpu::fast::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d);
     case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d));
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::fast::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d));
     case Backend::Cudnn:
@@ -302,10 +312,11 @@ void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, co
 void relu_forward(Tensor& out, const Tensor& inp, Impl impl) {
   check_pair(out, inp, "relu_forward");
   const int64_t n = inp.numel();
-  switch (choose_backend(inp, impl, "relu_forward")) {
+  switch (choose_backend(inp, impl, "relu_forward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_forward(f64(out), f64(inp), n);
     case Backend::CpuRef: return cpu::ref::relu_forward(f32(out), f32(inp), n);
-    case Backend::CpuFast: return cpu::fast::relu_forward(f32(out), f32(inp), n);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::relu_forward(f32(out), f32(inp), n);
     case Backend::CudaRef:
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_forward(f32(out), f32(inp), n));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_forward(f32(out), f32(inp), n));
@@ -316,10 +327,11 @@ void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl imp
   check_pair(dinp, dout, "relu_backward");
   check_pair(dout, out, "relu_backward");
   const int64_t n = out.numel();
-  switch (choose_backend(out, impl, "relu_backward")) {
+  switch (choose_backend(out, impl, "relu_backward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_backward(f64(dinp), f64(dout), f64(out), n);
     case Backend::CpuRef: return cpu::ref::relu_backward(f32(dinp), f32(dout), f32(out), n);
-    case Backend::CpuFast: return cpu::fast::relu_backward(f32(dinp), f32(dout), f32(out), n);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::relu_backward(f32(dinp), f32(dout), f32(out), n);
     case Backend::CudaRef:
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_backward(f32(dinp), f32(dout), f32(out), n));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_backward(f32(dinp), f32(dout), f32(out), n));
@@ -330,10 +342,11 @@ void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl) {
   check_pair(a, b, "add");
   check_pair(out, a, "add");
   const int64_t n = a.numel();
-  switch (choose_backend(a, impl, "add", Library::Lacks)) {
+  switch (choose_backend(a, impl, "add", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::add(f64(out), f64(a), f64(b), n);
     case Backend::CpuRef: return cpu::ref::add(f32(out), f32(a), f32(b), n);
-    case Backend::CpuFast: return cpu::fast::add(f32(out), f32(a), f32(b), n);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::add(f32(out), f32(a), f32(b), n);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::add(f32(out), f32(a), f32(b), n));
@@ -345,10 +358,11 @@ void linear_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const 
   check_linear(inp, weight, bias, "linear_forward");
   const int N = inp.dim(0), I = inp.dim(1), O = weight.dim(0);
   expect_shape(out, {N, O}, "linear_forward", "output");
-  switch (choose_backend(inp, impl, "linear_forward")) {
+  switch (choose_backend(inp, impl, "linear_forward", Library::Both)) {
     case Backend::CpuRefF64: return cpu::ref::linear_forward(f64(out), f64(inp), f64(weight), f64(bias), N, I, O);
     case Backend::CpuRef: return cpu::ref::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O);
     case Backend::CpuFast: return cpu::fast::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O);
+    case Backend::CpuEigen: return cpu::eigen::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O);
     case Backend::CudaRef:
       return KEYNET_ON_CUDA(cuda::ref::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O));
     case Backend::CudaFast:
@@ -365,7 +379,7 @@ void linear_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor&
   expect_shape(dout, {N, O}, "linear_backward", "output gradient");
   expect_shape(dweight, weight.shape(), "linear_backward", "weight gradient");
   if (dinp) expect_shape(*dinp, inp.shape(), "linear_backward", "input gradient");
-  switch (choose_backend(inp, impl, "linear_backward")) {
+  switch (choose_backend(inp, impl, "linear_backward", Library::Both)) {
     case Backend::CpuRefF64:
       return cpu::ref::linear_backward(f64(dinp), f64(dweight), f64(dbias), f64(dout), f64(inp), f64(weight), N, I,
                                        O);
@@ -375,6 +389,9 @@ void linear_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor&
     case Backend::CpuFast:
       return cpu::fast::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), N, I,
                                         O);
+    case Backend::CpuEigen:
+      return cpu::eigen::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp), f32(weight), N, I,
+                                         O);
     case Backend::CudaRef:
       return KEYNET_ON_CUDA(cuda::ref::linear_backward(f32(dinp), f32(dweight), f32(dbias), f32(dout), f32(inp),
                                                        f32(weight), N, I, O));
@@ -395,7 +412,7 @@ void batch_norm2d_forward_train(Tensor& out, Tensor& save_mean, Tensor& save_inv
   check_bn(inp, d, op);
   check_pair(out, inp, op);
   check_channel_vectors(inp, {&save_mean, &save_invstd, &running_mean, &running_var, &gamma, &beta}, d.C, op);
-  switch (choose_backend(inp, impl, op)) {
+  switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
     case Backend::CpuRefF64:
       return cpu::ref::batch_norm2d_forward_train(f64(out), f64(save_mean), f64(save_invstd), f64(running_mean),
                                                   f64(running_var), f64(inp), f64(gamma), f64(beta), d);
@@ -403,6 +420,7 @@ void batch_norm2d_forward_train(Tensor& out, Tensor& save_mean, Tensor& save_inv
       return cpu::ref::batch_norm2d_forward_train(f32(out), f32(save_mean), f32(save_invstd), f32(running_mean),
                                                   f32(running_var), f32(inp), f32(gamma), f32(beta), d);
     case Backend::CpuFast:
+    case Backend::CpuEigen:
       return cpu::fast::batch_norm2d_forward_train(f32(out), f32(save_mean), f32(save_invstd), f32(running_mean),
                                                    f32(running_var), f32(inp), f32(gamma), f32(beta), d);
     case Backend::CudaRef:
@@ -427,7 +445,7 @@ void batch_norm2d_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gam
   check_bn(inp, d, op);
   check_pair(out, inp, op);
   check_channel_vectors(inp, {&running_mean, &running_var, &gamma, &beta}, d.C, op);
-  switch (choose_backend(inp, impl, op)) {
+  switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
     case Backend::CpuRefF64:
       return cpu::ref::batch_norm2d_forward_eval(f64(out), f64(inp), f64(gamma), f64(beta), f64(running_mean),
                                                  f64(running_var), d);
@@ -435,6 +453,7 @@ void batch_norm2d_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gam
       return cpu::ref::batch_norm2d_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta), f32(running_mean),
                                                  f32(running_var), d);
     case Backend::CpuFast:
+    case Backend::CpuEigen:
       return cpu::fast::batch_norm2d_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta), f32(running_mean),
                                                   f32(running_var), d);
     case Backend::CudaRef:  // elementwise with per-channel constants: the readable kernel is the fast one
@@ -455,7 +474,7 @@ void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Te
   check_pair(dinp, inp, op);
   check_pair(dout, inp, op);
   check_channel_vectors(inp, {&dgamma, &dbeta, &gamma, &save_mean, &save_invstd}, d.C, op);
-  switch (choose_backend(inp, impl, op)) {
+  switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
     case Backend::CpuRefF64:
       return cpu::ref::batch_norm2d_backward(f64(dinp), f64(dgamma), f64(dbeta), f64(dout), f64(inp), f64(gamma),
                                              f64(save_mean), f64(save_invstd), d);
@@ -463,6 +482,7 @@ void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Te
       return cpu::ref::batch_norm2d_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp), f32(gamma),
                                              f32(save_mean), f32(save_invstd), d);
     case Backend::CpuFast:
+    case Backend::CpuEigen:
       return cpu::fast::batch_norm2d_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp), f32(gamma),
                                               f32(save_mean), f32(save_invstd), d);
     case Backend::CudaRef:
@@ -484,10 +504,11 @@ void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl) {
   expect_shape(out, {inp.dim(0), inp.dim(1)}, "global_avg_pool_forward", "output");
   expect_same_place(inp, out, "global_avg_pool_forward", "output");
   const int planes = inp.dim(0) * inp.dim(1), HW = inp.dim(2) * inp.dim(3);
-  switch (choose_backend(inp, impl, "global_avg_pool_forward", Library::Lacks)) {
+  switch (choose_backend(inp, impl, "global_avg_pool_forward", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::global_avg_pool_forward(f64(out), f64(inp), planes, HW);
     case Backend::CpuRef: return cpu::ref::global_avg_pool_forward(f32(out), f32(inp), planes, HW);
-    case Backend::CpuFast: return cpu::fast::global_avg_pool_forward(f32(out), f32(inp), planes, HW);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::global_avg_pool_forward(f32(out), f32(inp), planes, HW);
     case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::global_avg_pool_forward(f32(out), f32(inp), planes, HW));
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::global_avg_pool_forward(f32(out), f32(inp), planes, HW));
@@ -500,10 +521,11 @@ void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl) {
   expect_shape(dout, {dinp.dim(0), dinp.dim(1)}, "global_avg_pool_backward", "output gradient");
   expect_same_place(dinp, dout, "global_avg_pool_backward", "output gradient");
   const int planes = dinp.dim(0) * dinp.dim(1), HW = dinp.dim(2) * dinp.dim(3);
-  switch (choose_backend(dinp, impl, "global_avg_pool_backward", Library::Lacks)) {
+  switch (choose_backend(dinp, impl, "global_avg_pool_backward", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::global_avg_pool_backward(f64(dinp), f64(dout), planes, HW);
     case Backend::CpuRef: return cpu::ref::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW);
-    case Backend::CpuFast: return cpu::fast::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW);
     case Backend::CudaRef:  // a broadcast, nothing to reduce: one kernel serves both
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW));
@@ -527,10 +549,11 @@ void check_loss(const Tensor& loss_or_grad, const Tensor& pred, const Tensor& ta
 void mse_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) {
   check_loss(loss, pred, target, "mse_loss_forward", false);
   const int64_t n = pred.numel();
-  switch (choose_backend(pred, impl, "mse_loss_forward", Library::Lacks)) {
+  switch (choose_backend(pred, impl, "mse_loss_forward", Library::Neither)) {
     case Backend::CpuRefF64: *f64(loss) = cpu::ref::mse_loss_forward(f64(pred), f64(target), n); return;
     case Backend::CpuRef: *f32(loss) = cpu::ref::mse_loss_forward(f32(pred), f32(target), n); return;
-    case Backend::CpuFast: *f32(loss) = cpu::fast::mse_loss_forward(f32(pred), f32(target), n); return;
+    case Backend::CpuFast:
+    case Backend::CpuEigen: *f32(loss) = cpu::fast::mse_loss_forward(f32(pred), f32(target), n); return;
     case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::mse_loss_forward(f32(loss), f32(pred), f32(target), n));
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::mse_loss_forward(f32(loss), f32(pred), f32(target), n));
@@ -541,10 +564,11 @@ void mse_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, 
   check_loss(dpred, pred, target, "mse_loss_backward", true);
   const int64_t n = pred.numel();
   const float dloss32 = static_cast<float>(dloss);
-  switch (choose_backend(pred, impl, "mse_loss_backward", Library::Lacks)) {
+  switch (choose_backend(pred, impl, "mse_loss_backward", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::mse_loss_backward(f64(dpred), f64(pred), f64(target), dloss, n);
     case Backend::CpuRef: return cpu::ref::mse_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
-    case Backend::CpuFast: return cpu::fast::mse_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::mse_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
     case Backend::CudaRef:  // elementwise: one kernel serves both
     case Backend::CudaFast:
     case Backend::Cudnn:
@@ -555,10 +579,11 @@ void mse_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, 
 void l1_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) {
   check_loss(loss, pred, target, "l1_loss_forward", false);
   const int64_t n = pred.numel();
-  switch (choose_backend(pred, impl, "l1_loss_forward", Library::Lacks)) {
+  switch (choose_backend(pred, impl, "l1_loss_forward", Library::Neither)) {
     case Backend::CpuRefF64: *f64(loss) = cpu::ref::l1_loss_forward(f64(pred), f64(target), n); return;
     case Backend::CpuRef: *f32(loss) = cpu::ref::l1_loss_forward(f32(pred), f32(target), n); return;
-    case Backend::CpuFast: *f32(loss) = cpu::fast::l1_loss_forward(f32(pred), f32(target), n); return;
+    case Backend::CpuFast:
+    case Backend::CpuEigen: *f32(loss) = cpu::fast::l1_loss_forward(f32(pred), f32(target), n); return;
     case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::l1_loss_forward(f32(loss), f32(pred), f32(target), n));
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::l1_loss_forward(f32(loss), f32(pred), f32(target), n));
@@ -569,10 +594,11 @@ void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, d
   check_loss(dpred, pred, target, "l1_loss_backward", true);
   const int64_t n = pred.numel();
   const float dloss32 = static_cast<float>(dloss);
-  switch (choose_backend(pred, impl, "l1_loss_backward", Library::Lacks)) {
+  switch (choose_backend(pred, impl, "l1_loss_backward", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::l1_loss_backward(f64(dpred), f64(pred), f64(target), dloss, n);
     case Backend::CpuRef: return cpu::ref::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
-    case Backend::CpuFast: return cpu::fast::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n));
@@ -587,10 +613,11 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
   check_pair(param, v, "adam_update");
   KEYNET_CHECK(d.step >= 1, "adam_update: step counts from 1, got ", d.step);
   const int64_t n = param.numel();
-  switch (choose_backend(param, impl, "adam_update", Library::Lacks)) {
+  switch (choose_backend(param, impl, "adam_update", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::adam_update(f64(param), f64(grad), f64(m), f64(v), n, d);
     case Backend::CpuRef: return cpu::ref::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
-    case Backend::CpuFast: return cpu::fast::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d));
@@ -601,10 +628,11 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, cons
   check_pair(param, grad, "sgd_update");
   check_pair(param, momentum_buffer, "sgd_update");
   const int64_t n = param.numel();
-  switch (choose_backend(param, impl, "sgd_update", Library::Lacks)) {
+  switch (choose_backend(param, impl, "sgd_update", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::sgd_update(f64(param), f64(grad), f64(momentum_buffer), n, d);
     case Backend::CpuRef: return cpu::ref::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
-    case Backend::CpuFast: return cpu::fast::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d));

@@ -3,8 +3,9 @@
 // Every op takes tensors that live on one device with one dtype; kernels/ops.cpp, the one dispatch
 // site, picks the backend from (device, Impl):
 //   CPU  Ref    -> kernels/cpu/ref     naive loops templated on float/double: the specification
-//   CPU  Fast   -> kernels/cpu/fast    im2col + Eigen GEMM, OpenMP threads (KEYNET_THREADS)
-//   CPU  Vendor -> aliases Fast (logged once)
+//   CPU  Fast   -> kernels/cpu/fast    our GEMM and vectorised loops, OpenMP threads (KEYNET_THREADS)
+//   CPU  Vendor -> kernels/cpu/eigen   Eigen's GEMM for conv and linear; the fast kernels for the ops
+//                                      Eigen lacks (said once per op)
 //   CUDA Ref    -> kernels/cuda        cuda::ref, one thread per output element
 //   CUDA Fast   -> kernels/cuda        cuda::fast, tiled shared-memory kernels
 //   CUDA Vendor -> kernels/cudnn       cuDNN / cuBLAS
