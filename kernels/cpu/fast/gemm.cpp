@@ -218,10 +218,12 @@ PackBuffers& pack_buffers() {
   return buffers;
 }
 
-// out[k * width + i] = row i's k-th value (row i at src + i * ld) for i < count, k < kc, and zeros for the
-// rows [count, width): the layout of a packed micro-panel, built from matrix rows that run along k. On AVX
+// out[k * width + i] = row i's k-th value (row i at src + i * ld) for i < count, k < kc: the layout of a
+// packed micro-panel, built from matrix rows that run along k. The rows [count, width) are zeroed as far
+// as a micro-kernel reads them: to the next multiple of 16 (the edge kernels read only that far). On AVX
 // CPUs 8x8 blocks are transposed in registers (24 shuffles for 64 values instead of 64 scattered stores).
-__attribute__((target("avx2"))) void transpose8x8(const float* src, int64_t ld, float* dst, int64_t width) {
+__attribute__((target("avx2"), always_inline)) inline void transpose8x8(const float* src, int64_t ld, float* dst,
+                                                                         int64_t width) {
   __m256 r[8], t[8];
   for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld);
   for (int i = 0; i < 8; i += 2) {
@@ -239,21 +241,32 @@ __attribute__((target("avx2"))) void transpose8x8(const float* src, int64_t ld, 
   }
 }
 
+// The rows [first, count) one value at a time, then the zeros.
+void interleave_rest(float* out, int width, const float* src, int64_t ld, int first, int count, int64_t kc) {
+  for (int i = first; i < count; ++i)
+    for (int64_t k = 0; k < kc; ++k) out[k * width + i] = src[i * ld + k];
+  const int read = std::min(width, (count + 15) / 16 * 16);
+  if (count < read)
+    for (int64_t k = 0; k < kc; ++k) std::fill(out + k * width + count, out + k * width + read, 0.0f);
+}
+
+// Whole 8-row groups through 8x8 transposes (each group's last kc % 8 steps one by one).
+__attribute__((target("avx2"))) int interleave_rows_avx2(float* out, int width, const float* src, int64_t ld,
+                                                        int count, int64_t kc) {
+  int i = 0;
+  for (; i + 8 <= count; i += 8) {
+    int64_t k = 0;
+    for (; k + 8 <= kc; k += 8) transpose8x8(src + i * ld + k, ld, out + k * width + i, width);
+    for (; k < kc; ++k)
+      for (int r = 0; r < 8; ++r) out[k * width + i + r] = src[(i + r) * ld + k];
+  }
+  return i;
+}
+
 void interleave_rows(float* out, int width, const float* src, int64_t ld, int count, int64_t kc) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  int i = 0;
-  if (avx2) {
-    for (; i + 8 <= count; i += 8) {
-      int64_t k = 0;
-      for (; k + 8 <= kc; k += 8) transpose8x8(src + i * ld + k, ld, out + k * width + i, width);
-      for (; k < kc; ++k)
-        for (int r = 0; r < 8; ++r) out[k * width + i + r] = src[(i + r) * ld + k];
-    }
-  }
-  for (; i < count; ++i)
-    for (int64_t k = 0; k < kc; ++k) out[k * width + i] = src[i * ld + k];
-  if (count < width)
-    for (int64_t k = 0; k < kc; ++k) std::fill(out + k * width + count, out + (k + 1) * width, 0.0f);
+  const int done = avx2 ? interleave_rows_avx2(out, width, src, ld, count, kc) : 0;
+  interleave_rest(out, width, src, ld, done, count, kc);
 }
 
 // Rows [i0, i0 + mc) and reduction steps [k0, k0 + kc) of op(A) into micro-panels of MR rows: panel p holds
@@ -298,7 +311,8 @@ void empty_product(int64_t M, int64_t N, float* C, int64_t ldc, bool accumulate)
 }  // namespace
 
 // Reduction steps [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) into micro-panels of NR columns: panel p
-// holds kc groups of NR values (columns p*NR .. p*NR + NR - 1 at one k), the columns past nc as zeros.
+// holds kc groups of NR values (columns p*NR .. p*NR + NR - 1 at one k), the columns past nc as zeros (as far
+// as the micro-kernels read).
 void pack_b_panels(float* packed, const float* B, int64_t ldb, bool transpose_b, int64_t k0, int64_t kc,
                    int64_t j0, int64_t nc, int NR) {
   for (int64_t p = 0; p < nc; p += NR) {

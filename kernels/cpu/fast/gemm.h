@@ -75,7 +75,8 @@ class PackedA {
 };
 
 // Writes reduction steps [k0, k0 + kc) and columns [j0, j0 + nc) of op(B) into panels of NR columns:
-// panel p (columns j0 + p*NR ...) at panels + p*NR*kc holds kc groups of NR values, zeros past nc.
+// panel p (columns j0 + p*NR ...) at panels + p*NR*kc holds kc groups of NR values, zeros past nc up to at
+// least the next multiple of 16 (no micro-kernel reads further).
 using PackB = std::function<void(float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR)>;
 
 // A PackB for a row-major B (K,N) (or B^T with B (N,K), transpose_b) with leading dimension ldb.
