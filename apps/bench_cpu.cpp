@@ -14,6 +14,7 @@
 //
 //   bench_cpu --threads 2 --reps 7            # everything
 //   bench_cpu --part nets --impl fast
+//   bench_cpu --part ops --impl vendor         # conv and linear on Eigen's GEMM, to set beside fast
 //   bench_cpu --part gemm --threads 2 --reps 7
 #include <CLI/CLI.hpp>
 #include <omp.h>
@@ -361,7 +362,8 @@ int main(int argc, char** argv) {
   app.add_option("--reps", reps, "timed runs per measurement (the median is printed)")->check(CLI::PositiveNumber);
   app.add_option("--part", part, "ops, nets, all (ops and nets) or gemm")
       ->check(CLI::IsMember({"ops", "nets", "all", "gemm"}));
-  app.add_option("--impl", impl_name, "ref or fast")->check(CLI::IsMember({"ref", "fast"}));
+  app.add_option("--impl", impl_name, "ref, fast or vendor (Eigen's GEMM for conv and linear)")
+      ->check(CLI::IsMember({"ref", "fast", "vendor"}));
   app.add_option("--net", only, "only this net: nosenet, facenet or resnet18");
   app.add_option("--clock", clock, "wall (default) or cpu (process CPU time)")->check(CLI::IsMember({"wall", "cpu"}));
   CLI11_PARSE(app, argc, argv);
