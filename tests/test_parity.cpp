@@ -427,6 +427,10 @@ std::vector<Case> pool_cases() {
   std::vector<Case> cases;
   cases.push_back(pool_case({.N = 2, .C = 3, .H = 7, .W = 9, .kernel = 3, .stride = 2, .pad = 1}, PoolValues::Random));
   cases.push_back(pool_case({.N = 2, .C = 3, .H = 7, .W = 9, .kernel = 3, .stride = 2, .pad = 1}, PoolValues::Ties));
+  // 3x3/2 pad 1 rows of more than 16 windows (the fast path's vector width), even and odd sizes
+  for (const auto& [H, W] : {std::pair{40, 36}, std::pair{37, 45}, std::pair{18, 67}, std::pair{33, 21}, std::pair{20, 20}})
+    for (PoolValues values : {PoolValues::Random, PoolValues::Ties, PoolValues::Distinct})
+      cases.push_back(pool_case({.N = 2, .C = 2, .H = H, .W = W, .kernel = 3, .stride = 2, .pad = 1}, values));
   // the old CPU suite's loop: every window kind, with and without ties
   struct Window {
     int kernel, stride, pad;
