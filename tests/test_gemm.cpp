@@ -6,7 +6,9 @@
 
 #include <Eigen/Core>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -214,7 +216,7 @@ TEST_CASE("sgemm_parallel matches the single-threaded product bit for bit, for e
   }
 }
 
-TEST_CASE("sgemm_packed_a (op(A) packed once, op(B) by the caller) matches sgemm bit for bit") {
+TEST_CASE("sgemm_packed_a (op(A) packed once, op(B) by the caller or packed whole) matches sgemm bit for bit") {
   for (GemmKernel kernel : kKernels) {
     if (!cpu::fast::gemm_kernel_supported(kernel)) continue;
     // Past the reduction block (kc 192 / 384) and the column block (nc 1344 / 672), ragged everywhere.
@@ -240,6 +242,17 @@ TEST_CASE("sgemm_packed_a (op(A) packed once, op(B) by the caller) matches sgemm
         INFO(std::string(cpu::fast::to_string(kernel)), " ", shape.describe(), " packed by ", threads, " threads");
         CHECK(values(run.C) == values(reference.C));
         CHECK(padding_untouched(run.C));
+        // op(B) packed whole beforehand (pack_b_whole), as the data gradient shares it between products
+        Operands whole = prepacked;
+        const std::size_t bytes = sizeof(float) * std::size_t(cpu::fast::packed_b_size(kernel, shape.K, shape.N));
+        std::unique_ptr<float, decltype(&std::free)> packed_b(
+            static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64)), &std::free);
+        cpu::fast::pack_b_whole(packed_b.get(), kernel, shape.K, shape.N, whole.B.data.data(), whole.B.ld,
+                                shape.transpose_b);
+        cpu::fast::sgemm_packed_a(A, 0, shape.M, shape.N, packed_b.get(), whole.C.data.data(), whole.C.ld,
+                                  shape.accumulate);
+        CHECK(values(whole.C) == values(reference.C));
+        CHECK(padding_untouched(whole.C));
       }
     }
   }

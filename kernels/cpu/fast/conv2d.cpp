@@ -9,7 +9,7 @@
 // All three run on our GEMM (gemm.h). The forward pass and the data gradient pack W (or W^T) once per
 // call for all images; the forward pass gathers col straight into the GEMM's packed panels
 // (pack_columns), so the column matrix is never written out. The data gradient builds dcol in slices of
-// input channels that fit in L2 and sums each slice back at once. The weight gradient's B = col^T runs
+// input channels that fit in L2 and sums each slice back at once; dout is packed once for all slices. The weight gradient's B = col^T runs
 // along the reduction the wrong way for the GEMM's panels: each block (kc output positions by nc rows of
 // col) is built by im2col into a small buffer and packed transposed, 8x8 at a time in registers.
 #include <immintrin.h>
@@ -388,12 +388,15 @@ void conv2d_backward_data(float* dinp, const float* dout, const float* weight, c
         gather_images(group, dout, w, d.K, g.PQ);
         dy = group;
       }
-      // one cache-sized slice of input channels at a time: dcol_slice = W[:, slice]^T * dout, then col2im
+      // one cache-sized slice of input channels at a time: dcol_slice = W[:, slice]^T * dout, then col2im;
+      // dout is packed once for all the slices
+      float* packed_dy = scratch(0, packed_b_size(Wt.kernel(), d.K, width));
+      pack_b_whole(packed_dy, Wt.kernel(), d.K, width, dy, width, false);
       const int64_t channels = std::max(align, slice_channels(g, width) / align * align), slice_rows = channels * g.RS;
       float* dcol = scratch(2, slice_rows * width);
       for (int64_t c0 = 0; c0 < d.C; c0 += channels) {
         const int64_t c1 = std::min<int64_t>(d.C, c0 + channels), rows = (c1 - c0) * g.RS;
-        product(dcol, width, c0 * g.RS, rows, dy, width, width);
+        sgemm_packed_a(Wt, c0 * g.RS, rows, width, packed_dy, dcol, width, false);
         for (int64_t n = 0; n < w.count; ++n)
           col2im(dinp + (w.first + n) * d.C * g.HW, dcol + n * g.PQ, width, d, g, int(c0), int(c1));
       }

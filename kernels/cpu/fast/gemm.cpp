@@ -507,7 +507,11 @@ void sgemm_packed_a(const PackedA& a, int64_t N, const PackB& pack_b, float* C, 
   sgemm_packed_a(a, 0, a.rows(), N, pack_b, C, ldc, accumulate);
 }
 
-void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t M, int64_t N, const PackB& pack_b, float* C,
+namespace {
+// The loops of sgemm_packed_a; b_block(pc, kc, jc, nc) gives the packed block of op(B) (packing it first, or
+// finding it packed earlier).
+template <class BlockOfB>
+void packed_a_loops(const PackedA& a, int64_t row0, int64_t M, int64_t N, const BlockOfB& b_block, float* C,
                     int64_t ldc, bool accumulate) {
   const int64_t K = a.depth();
   if (row0 % spec(a.kernel()).MR != 0 || row0 < 0 || row0 + M > a.rows())
@@ -516,17 +520,53 @@ void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t M, int64_t N, const 
   if (K <= 0) return empty_product(M, N, C, ldc, accumulate);
   const KernelSpec& s = spec(a.kernel());
   const int64_t KC = s.blocking.kc, NC = s.blocking.nc;
-  PackBuffers& buffers = pack_buffers();
-  float* packed_b = PackBuffers::reserve(buffers.b, buffers.b_size, std::min(NC, round_up(N, s.NR)) * std::min(KC, K));
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const bool add = accumulate || pc > 0;
-      pack_b(packed_b, pc, kc, jc, nc, s.NR);
-      multiply_panels(s, M, nc, kc, a.block(pc, row0), packed_b, C + jc, ldc, add);
+      multiply_panels(s, M, nc, kc, a.block(pc, row0), b_block(pc, kc, jc, nc), C + jc, ldc, add);
     }
   }
+}
+}  // namespace
+
+void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t M, int64_t N, const PackB& pack_b, float* C,
+                    int64_t ldc, bool accumulate) {
+  const KernelSpec& s = spec(a.kernel());
+  PackBuffers& buffers = pack_buffers();
+  float* packed_b = PackBuffers::reserve(buffers.b, buffers.b_size,
+                                         std::min(s.blocking.nc, round_up(N, s.NR)) * std::min(s.blocking.kc, a.depth()));
+  packed_a_loops(a, row0, M, N, [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc) {
+    pack_b(packed_b, pc, kc, jc, nc, s.NR);
+    return static_cast<const float*>(packed_b);
+  }, C, ldc, accumulate);
+}
+
+// Block (pc, jc) of a whole packed op(B) starts after the jc columns of the earlier column blocks (all K
+// deep) and the pc steps of this one (round_up(nc, NR) wide).
+int64_t packed_b_size(GemmKernel kernel, int64_t K, int64_t N) {
+  return round_up(std::max<int64_t>(N, 1), spec(resolve(kernel)).NR) * std::max<int64_t>(K, 1);
+}
+
+void pack_b_whole(float* packed, GemmKernel kernel, int64_t K, int64_t N, const float* B, int64_t ldb,
+                  bool transpose_b) {
+  const KernelSpec& s = spec(resolve(kernel));
+  for (int64_t jc = 0; jc < N; jc += s.blocking.nc) {
+    const int64_t nc = std::min(s.blocking.nc, N - jc);
+    for (int64_t pc = 0; pc < K; pc += s.blocking.kc)
+      pack_b_panels(packed + jc * K + pc * round_up(nc, s.NR), B, ldb, transpose_b, pc,
+                    std::min(s.blocking.kc, K - pc), jc, nc, s.NR);
+  }
+}
+
+void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t M, int64_t N, const float* packed_b, float* C,
+                    int64_t ldc, bool accumulate) {
+  const KernelSpec& s = spec(a.kernel());
+  const int64_t K = a.depth();
+  packed_a_loops(a, row0, M, N, [&](int64_t pc, int64_t, int64_t jc, int64_t nc) {
+    return packed_b + jc * K + pc * round_up(nc, s.NR);
+  }, C, ldc, accumulate);
 }
 
 }  // namespace keynet::cpu::fast

@@ -96,6 +96,15 @@ void sgemm_packed_a(const PackedA& a, int64_t N, const PackB& pack_b, float* C, 
 // of tile_rows(a.kernel()).
 void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t rows, int64_t N, const PackB& pack_b, float* C,
                     int64_t ldc, bool accumulate);
+// op(B) (K,N) packed whole, every block where sgemm_packed_a packs it, for a B that several products share
+// (the data gradient multiplies one image's output gradient by each channel slice of W^T). The storage is
+// the caller's: packed_b_size() floats, 64-byte aligned; `kernel` must be the PackedA's.
+int64_t packed_b_size(GemmKernel kernel, int64_t K, int64_t N);
+void pack_b_whole(float* packed, GemmKernel kernel, int64_t K, int64_t N, const float* B, int64_t ldb,
+                  bool transpose_b);
+// sgemm_packed_a over rows [row0, row0 + rows) with op(B) from pack_b_whole: the same sums.
+void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t rows, int64_t N, const float* packed_b, float* C,
+                    int64_t ldc, bool accumulate);
 // The micro-kernel's rows (MR).
 int tile_rows(GemmKernel kernel);
 
