@@ -58,7 +58,7 @@ __attribute__((target("avx512f"))) void copy_stride2_avx512(float* dst, const fl
   }
 }
 
-void copy_strided(float* dst, const float* src, int64_t n, int stride) {
+__attribute__((always_inline)) inline void copy_strided(float* dst, const float* src, int64_t n, int stride) {
   static const bool avx512 = __builtin_cpu_supports("avx512f");
   if (stride == 1)
     std::memcpy(dst, src, sizeof(float) * n);
