@@ -3,8 +3,9 @@
 // shapes and seeded random-shape loops).
 //
 // Rows: CPU Ref, Fast (our GEMM) and Vendor (Eigen's GEMM for conv and linear) in float32 always; CUDA
-// Ref, Fast and (with cuDNN) Vendor when the build has CUDA and a device is visible. CI runs the CPU rows; on a machine with a GPU the same binary runs the
-// GPU rows too. A device query that fails for another reason than "no device / no driver" fails.
+// Ref, Fast and (with cuDNN) Vendor when the build has CUDA and a device is visible. CI runs the CPU
+// rows; on a machine with a GPU the same binary runs the GPU rows too. A device query that fails for
+// another reason than "no device / no driver" fails.
 //
 // Tolerance, per result tensor (tests/support/parity.h):
 //   |got_i - want_i| <= factor(op, impl) * u * sqrt(K_i) * max|want|,   u = kRoundoffs * 2^-24
@@ -428,7 +429,8 @@ std::vector<Case> pool_cases() {
   cases.push_back(pool_case({.N = 2, .C = 3, .H = 7, .W = 9, .kernel = 3, .stride = 2, .pad = 1}, PoolValues::Random));
   cases.push_back(pool_case({.N = 2, .C = 3, .H = 7, .W = 9, .kernel = 3, .stride = 2, .pad = 1}, PoolValues::Ties));
   // 3x3/2 pad 1 rows of more than 16 windows (the fast path's vector width), even and odd sizes
-  for (const auto& [H, W] : {std::pair{40, 36}, std::pair{37, 45}, std::pair{18, 67}, std::pair{33, 21}, std::pair{20, 20}})
+  for (const auto& [H, W] :
+       {std::pair{40, 36}, std::pair{37, 45}, std::pair{18, 67}, std::pair{33, 21}, std::pair{20, 20}})
     for (PoolValues values : {PoolValues::Random, PoolValues::Ties, PoolValues::Distinct})
       cases.push_back(pool_case({.N = 2, .C = 2, .H = H, .W = W, .kernel = 3, .stride = 2, .pad = 1}, values));
   // the old CPU suite's loop: every window kind, with and without ties

@@ -9,9 +9,10 @@
 // All three run on our GEMM (gemm.h). The forward pass and the data gradient pack W (or W^T) once per
 // call for all images; the forward pass gathers col straight into the GEMM's packed panels
 // (pack_columns), so the column matrix is never written out. The data gradient builds dcol in slices of
-// input channels that fit in L2 and sums each slice back at once; dout is packed once for all slices. The weight gradient's B = col^T runs
-// along the reduction the wrong way for the GEMM's panels: each block (kc output positions by nc rows of
-// col) is built by im2col into a small buffer and packed transposed, 8x8 at a time in registers.
+// input channels that fit in L2 and sums each slice back at once; dout is packed once for all slices.
+// The weight gradient's B = col^T runs along the reduction the wrong way for the GEMM's panels: each
+// block (kc output positions by nc rows of col) is built by im2col into a small buffer and packed
+// transposed, 8x8 at a time in registers.
 #include <immintrin.h>
 #include <omp.h>
 

@@ -218,10 +218,8 @@ PackBuffers& pack_buffers() {
   return buffers;
 }
 
-// out[k * width + i] = row i's k-th value (row i at src + i * ld) for i < count, k < kc: the layout of a
-// packed micro-panel, built from matrix rows that run along k. The rows [count, width) are zeroed as far
-// as a micro-kernel reads them: to the next multiple of 16 (the edge kernels read only that far). On AVX
-// CPUs 8x8 blocks are transposed in registers (24 shuffles for 64 values instead of 64 scattered stores).
+// dst[k * width + i] = src[i * ld + k] for i, k < 8: an 8x8 block transposed in registers (24 shuffles for
+// 64 values instead of 64 scattered stores).
 __attribute__((target("avx2"), always_inline)) inline void transpose8x8(const float* src, int64_t ld, float* dst,
                                                                          int64_t width) {
   __m256 r[8], t[8];
@@ -263,6 +261,10 @@ __attribute__((target("avx2"))) int interleave_rows_avx2(float* out, int width, 
   return i;
 }
 
+// out[k * width + i] = row i's k-th value (row i at src + i * ld) for i < count, k < kc: the layout of a
+// packed micro-panel, built from matrix rows that run along k (8x8 transposes on AVX2 CPUs). The rows
+// [count, width) are zeroed as far as a micro-kernel reads them: to the next multiple of 16 (the edge
+// kernels read no further).
 void interleave_rows(float* out, int width, const float* src, int64_t ld, int count, int64_t kc) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
   const int done = avx2 ? interleave_rows_avx2(out, width, src, ld, count, kc) : 0;
@@ -400,9 +402,10 @@ void sgemm_driver(bool transpose_a, int64_t M, int64_t N, int64_t K, const float
 void sgemm(bool transpose_a, bool transpose_b, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
            const float* B, int64_t ldb, float* C, int64_t ldc, bool accumulate, GemmKernel kernel,
            GemmBlocking blocking) {
-  sgemm_driver(transpose_a, M, N, K, A, lda, [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+  const auto pack_b = [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
     pack_b_panels(panels, B, ldb, transpose_b, k0, kc, j0, nc, NR);
-  }, C, ldc, accumulate, kernel, blocking);
+  };
+  sgemm_driver(transpose_a, M, N, K, A, lda, pack_b, C, ldc, accumulate, kernel, blocking);
 }
 
 void sgemm_pack_b(bool transpose_a, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda,
@@ -535,8 +538,8 @@ void sgemm_packed_a(const PackedA& a, int64_t row0, int64_t M, int64_t N, const 
                     int64_t ldc, bool accumulate) {
   const KernelSpec& s = spec(a.kernel());
   PackBuffers& buffers = pack_buffers();
-  float* packed_b = PackBuffers::reserve(buffers.b, buffers.b_size,
-                                         std::min(s.blocking.nc, round_up(N, s.NR)) * std::min(s.blocking.kc, a.depth()));
+  const int64_t block_size = std::min(s.blocking.nc, round_up(N, s.NR)) * std::min(s.blocking.kc, a.depth());
+  float* packed_b = PackBuffers::reserve(buffers.b, buffers.b_size, block_size);
   packed_a_loops(a, row0, M, N, [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc) {
     pack_b(packed_b, pc, kc, jc, nc, s.NR);
     return static_cast<const float*>(packed_b);
