@@ -17,6 +17,7 @@
 #include <iostream>
 #include <mutex>
 #include <set>
+#include <string_view>
 
 #include "kernels/cpu/eigen/eigen.h"
 #include "kernels/cpu/fast/fast.h"
@@ -119,14 +120,17 @@ constexpr bool kBuiltWithCudnn =
 #define KEYNET_ON_CUDNN(launch) cudnn_not_built(__func__)
 #endif
 
-// Under Impl::Vendor, an op the device's library lacks runs our fast kernel there; said once per op.
-void say_once_per_op(const char* op, const char* library, const char* device) {
+// Under Impl::Vendor, an op the device's library lacks runs our fast kernel there; said once per op and
+// device. Runs on every such call: the lookup allocates nothing (only the first time an op is said).
+void say_once_per_op(const char* op, bool on_cuda) {
   static std::mutex mutex;
-  static std::set<std::string> said;
+  static std::set<std::string, std::less<>> said[2];  // CPU, CUDA
+  std::set<std::string, std::less<>>& ops_said = said[on_cuda ? 1 : 0];
   std::lock_guard<std::mutex> lock(mutex);
-  if (said.insert(std::string(op) + device).second)
-    std::cerr << "keynet: impl=vendor: " << library << " has no " << op << "; running keynet's fast " << device
-              << " kernel\n";
+  if (ops_said.find(std::string_view(op)) != ops_said.end()) return;
+  ops_said.emplace(op);
+  std::cerr << "keynet: impl=vendor: " << (on_cuda ? "cuDNN/cuBLAS" : "Eigen") << " has no " << op
+            << "; running keynet's fast " << (on_cuda ? "CUDA" : "CPU") << " kernel\n";
 }
 
 enum class Backend { CpuRefF64, CpuRef, CpuFast, CpuEigen, CudaRef, CudaFast, Cudnn };
@@ -142,7 +146,7 @@ Backend choose_backend(const Tensor& t, Impl impl, const char* op, Library libra
     if (impl == Impl::Ref) return Backend::CudaRef;
     if (impl == Impl::Fast) return Backend::CudaFast;
     if (library == Library::Neither) {
-      say_once_per_op(op, "cuDNN/cuBLAS", "CUDA");
+      say_once_per_op(op, true);
       return Backend::CudaFast;
     }
     if (!kBuiltWithCudnn) cudnn_not_built(op);
@@ -152,7 +156,7 @@ Backend choose_backend(const Tensor& t, Impl impl, const char* op, Library libra
   if (impl == Impl::Ref) return Backend::CpuRef;
   if (impl == Impl::Fast) return Backend::CpuFast;
   if (library != Library::Both) {
-    say_once_per_op(op, "Eigen", "CPU");
+    say_once_per_op(op, false);
     return Backend::CpuFast;
   }
   return Backend::CpuEigen;

@@ -52,10 +52,9 @@ __attribute__((target("avx512f"))) void copy_stride2_avx512(float* dst, const fl
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (int64_t i = 0; i < n; i += 16) {
     const int64_t left = std::min<int64_t>(16, n - i), span = 2 * left - 1;  // source values needed
-    const __mmask16 low = span >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << span) - 1);
-    const __mmask16 high = span <= 16 ? __mmask16(0) : __mmask16((1u << (span - 16)) - 1);
-    const __m512 a = _mm512_maskz_loadu_ps(low, src + 2 * i), b = _mm512_maskz_loadu_ps(high, src + 2 * i + 16);
-    _mm512_mask_storeu_ps(dst + i, __mmask16((1u << left) - 1), _mm512_permutex2var_ps(a, even, b));
+    const __m512 a = _mm512_maskz_loadu_ps(first_lanes(span), src + 2 * i);
+    const __m512 b = _mm512_maskz_loadu_ps(first_lanes(span - 16), src + 2 * i + 16);
+    _mm512_mask_storeu_ps(dst + i, first_lanes(left), _mm512_permutex2var_ps(a, even, b));
   }
 }
 

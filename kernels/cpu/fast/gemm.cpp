@@ -78,10 +78,7 @@ __attribute__((target("avx512f,avx512vl,fma"))) void micro_kernel_avx512(int64_t
   // Lanes past column n are masked off: never loaded, never stored.
   __mmask16 mask[V];
 #pragma GCC unroll 3
-  for (int v = 0; v < V; ++v) {
-    const int lanes = std::clamp(n - 16 * v, 0, 16);
-    mask[v] = lanes == 16 ? __mmask16(0xFFFF) : __mmask16((1u << lanes) - 1);
-  }
+  for (int v = 0; v < V; ++v) mask[v] = first_lanes(n - 16 * v);
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     if (i >= m) break;

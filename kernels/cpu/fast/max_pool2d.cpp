@@ -151,10 +151,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_winners(floa
       const int64_t lanes = std::min<int64_t>(16, interior.end - q0);
       // inputs 2 q0 - 1 ... 2 (q0 + lanes) - 1 of a row (2 lanes + 1 values, all inside the row): a and b
       // hold the first 2 lanes, a2 and b2 the last 2 lanes - 1
-      const __mmask16 low = lanes >= 8 ? __mmask16(0xFFFF) : __mmask16((1u << (2 * lanes)) - 1);
-      const __mmask16 high = lanes <= 8 ? __mmask16(0) : __mmask16((1u << (2 * lanes - 16)) - 1);
-      const __mmask16 low2 = lanes > 8 ? __mmask16(0xFFFF) : __mmask16((1u << (2 * lanes - 1)) - 1);
-      const __mmask16 high2 = lanes <= 8 ? __mmask16(0) : __mmask16((1u << (2 * lanes - 17)) - 1);
+      const __mmask16 low = first_lanes(2 * lanes), high = first_lanes(2 * lanes - 16);
+      const __mmask16 low2 = first_lanes(2 * lanes - 1), high2 = first_lanes(2 * lanes - 17);
       __m512 best = _mm512_setzero_ps();
       __m512i code = _mm512_setzero_si512();
       bool first = true;
@@ -177,7 +175,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_winners(floa
           }
         }
       }
-      const __mmask16 store = __mmask16((1u << lanes) - 1);
+      const __mmask16 store = first_lanes(lanes);
       if (values) _mm512_mask_storeu_ps(values + p * Q + q0, store, best);
       if (codes) _mm_mask_storeu_epi8(codes + p * Q + q0, store, _mm512_cvtepi32_epi8(code));
     }
@@ -200,9 +198,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_backward_pla
       }
     float* out = dx + h * d.W;
     for (int64_t q0 = 0; q0 < Q; q0 += 16) {
-      const int64_t lanes = std::min<int64_t>(16, Q - q0), next_lanes = std::min<int64_t>(16, Q - q0 - 1);
-      const __mmask16 mask = __mmask16((1u << lanes) - 1);
-      const __mmask16 next_mask = next_lanes <= 0 ? __mmask16(0) : __mmask16((1u << next_lanes) - 1);
+      const __mmask16 mask = first_lanes(Q - q0), next_mask = first_lanes(Q - q0 - 1);
       __m512 even_sum = _mm512_setzero_ps(), odd_sum = _mm512_setzero_ps();
       for (int64_t i = 0; i < count; ++i) {
         const int64_t p = window_rows[i];
@@ -220,9 +216,8 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_backward_pla
         odd_sum = _mm512_add_ps(odd_sum, _mm512_maskz_mov_ps(is(code, 3 * r + 2), grad));
         odd_sum = _mm512_add_ps(odd_sum, _mm512_maskz_mov_ps(is(next_code, 3 * r), next_grad));
       }
-      const int64_t w0 = 2 * q0, columns = std::min<int64_t>(32, d.W - w0);  // columns of dinp written here
-      const __mmask16 low = columns >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << columns) - 1);
-      const __mmask16 high = columns <= 16 ? __mmask16(0) : __mmask16((1u << (columns - 16)) - 1);
+      const int64_t w0 = 2 * q0, columns = d.W - w0;  // of dinp from w0 on (this block writes up to 32)
+      const __mmask16 low = first_lanes(columns), high = first_lanes(columns - 16);
       _mm512_mask_storeu_ps(out + w0, low, _mm512_permutex2var_ps(even_sum, to_low, odd_sum));
       _mm512_mask_storeu_ps(out + w0 + 16, high, _mm512_permutex2var_ps(even_sum, to_high, odd_sum));
     }

@@ -1,6 +1,8 @@
 // Shared plumbing of the fast CPU kernels: deterministic work splitting and per-thread scratch buffers.
 // Internal to kernels/cpu/fast.
 #pragma once
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstdint>
 
@@ -28,6 +30,12 @@ inline Range split(int64_t total, int parts, int index, int64_t align = 1) {
 // Elementwise loops below this size run on one thread: starting a team costs more than it saves.
 constexpr int64_t kParallelGrain = 1 << 15;
 inline int threads_for(int64_t work) { return work < kParallelGrain ? 1 : kernel_threads(); }
+
+// The AVX-512 mask of the first n of 16 lanes (none for n <= 0, all for n >= 16): the loads and stores of
+// a row's last partial vector.
+inline __mmask16 first_lanes(int64_t n) {
+  return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
+}
 
 // Per-thread scratch memory, 64-byte aligned, that lives as long as the thread (OpenMP keeps its pool),
 // so that steady state training does not allocate. `slot` (0-3) separates the buffers one kernel needs at
