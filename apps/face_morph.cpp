@@ -10,6 +10,7 @@
 #include "apps/common/gif.h"
 #include "apps/common/keypoint_files.h"
 #include "apps/common/morph_faces.h"
+#include "apps/common/outputs.h"
 #include "data/imm.h"
 #include "tensor/error.h"
 
@@ -23,15 +24,20 @@ struct PairCommand {
   std::string frames_dir;
   int frames = 46;
   double fps = 30;
+  bool force = false;
+  // The files this command reads, which no output may replace.
+  std::vector<std::string> inputs() const { return {a, b, points_a, points_b}; }
 };
 
 struct MeanCommand {
   std::string data, out, face = "01-1m", size = "640x480";
+  bool force = false;
 };
 
 struct CaricatureCommand {
   std::string face, points, data, mean_points, group = "auto", out, size = "640x480";
   std::vector<double> alphas = {-0.5, 1.5};
+  bool force = false;
 };
 
 data::Canvas parse_canvas(const std::string& size) {
@@ -56,25 +62,39 @@ apps::MorphPair load_pair(const PairCommand& command, const data::Canvas& canvas
                                apps::align_face(apps::load_face(command.b, command.points_b), canvas), canvas);
 }
 
+std::string frame_name(size_t k) {
+  char name[32];
+  std::snprintf(name, sizeof name, "frame_%03zu.png", k);
+  return name;
+}
+
+std::vector<std::string> frame_names(int frames) {
+  std::vector<std::string> names;
+  for (int k = 0; k < frames; ++k) names.push_back(frame_name(static_cast<size_t>(k)));
+  return names;
+}
+
 void midway_command(const PairCommand& command) {
+  apps::check_output_file("--out", command.out, {".png"}, command.inputs(), command.force);
   const data::Canvas canvas = parse_canvas(command.size);
   const apps::MorphPair pair = load_pair(command, canvas);
-  create_parent(command.out);
-  data::save_png(command.out, apps::morph_frame(pair, 0.5, 0.5));
+  const data::Image midway = apps::morph_frame(pair, 0.5, 0.5);
+  apps::replace_file(command.out, [&](const std::string& temporary) { data::save_png(temporary, midway); });
   std::printf("midway face of %s and %s: %s\n", pair.a.name.c_str(), pair.b.name.c_str(), command.out.c_str());
 }
 
 void sequence_command(const PairCommand& command) {
+  apps::check_output_file("--out", command.out, {".gif"}, command.inputs(), command.force);
+  if (!command.frames_dir.empty())
+    apps::check_output_names("--frames-dir", command.frames_dir, frame_names(command.frames),
+                             std::vector<std::string>(command.frames, "the sequence"), command.inputs(), command.force);
   const data::Canvas canvas = parse_canvas(command.size);
   const apps::MorphPair pair = load_pair(command, canvas);
   const std::vector<data::Image> frames = apps::morph_sequence(pair, command.frames);
   if (!command.frames_dir.empty()) {
     fs::create_directories(command.frames_dir);
-    for (size_t k = 0; k < frames.size(); ++k) {
-      char name[32];
-      std::snprintf(name, sizeof name, "frame_%03zu.png", k);
-      data::save_png((fs::path(command.frames_dir) / name).string(), frames[k]);
-    }
+    for (size_t k = 0; k < frames.size(); ++k)
+      data::save_png((fs::path(command.frames_dir) / frame_name(k)).string(), frames[k]);
   }
   create_parent(command.out);
   apps::write_gif(command.out, frames, apps::choose_palette(frames), command.fps);
@@ -96,6 +116,7 @@ std::vector<data::ImmShape> imm_frontal(const std::string& data_flag) {
 const char* group_name(char gender) { return gender == 'm' ? "men" : gender == 'f' ? "women" : "all"; }
 
 void mean_command(const MeanCommand& command) {
+  apps::check_output_folder("--out", command.out, command.force);
   const data::Canvas canvas = parse_canvas(command.size);
   const std::vector<data::ImmShape> frontal = imm_frontal(command.data);
   fs::create_directories(command.out);
@@ -156,27 +177,35 @@ std::vector<data::Point> caricature_mean(const CaricatureCommand& command, const
 void caricature_command(const CaricatureCommand& command) {
   const data::Canvas canvas = parse_canvas(command.size);
   const apps::Face face = apps::load_face(command.face, command.points);
+  std::vector<double> alphas = command.alphas;
+  alphas.push_back(1.0);  // the face itself, for comparison in the strip
+  std::sort(alphas.begin(), alphas.end());
+  alphas.erase(std::unique(alphas.begin(), alphas.end()), alphas.end());
+  const std::string stem = stem_of(face.image_path);
+  std::vector<std::string> names;
+  for (const double alpha : alphas) {
+    char name[64];
+    std::snprintf(name, sizeof name, "_alpha_%g.png", alpha);
+    names.push_back(stem + name);
+  }
+  names.push_back(stem + "_caricatures.png");
+  apps::check_output_names("--out", command.out, names, std::vector<std::string>(names.size(), face.image_path),
+                           {command.face, face.image_path, face.points_path, command.mean_points}, command.force);
   const apps::AlignedFace aligned = apps::align_face(face, canvas);
   std::string mean_source;
   const std::vector<data::Point> mean = caricature_mean(command, face, canvas, mean_source);
   KEYNET_CHECK(mean.size() == aligned.points.size(), aligned.name, " has ", aligned.points.size(),
                " points but the mean shape (", mean_source, ") has ", mean.size(),
                "; pass --mean-points with a mean of the same landmarks");
-  fs::create_directories(command.out);
-  std::vector<double> alphas = command.alphas;
-  alphas.push_back(1.0);  // the face itself, for comparison in the strip
-  std::sort(alphas.begin(), alphas.end());
-  alphas.erase(std::unique(alphas.begin(), alphas.end()), alphas.end());
   std::vector<data::Image> strip;
-  const std::string stem = stem_of(face.image_path);
-  for (const double alpha : alphas) {
-    strip.push_back(apps::warp_to_shape(aligned, apps::caricature_shape(aligned.points, mean, alpha), canvas));
-    char name[64];
-    std::snprintf(name, sizeof name, "_alpha_%g.png", alpha);
-    data::save_png((fs::path(command.out) / (stem + name)).string(), strip.back());
+  for (size_t k = 0; k < alphas.size(); ++k) {
+    strip.push_back(apps::warp_to_shape(aligned, apps::caricature_shape(aligned.points, mean, alphas[k]), canvas));
+    apps::replace_file((fs::path(command.out) / names[k]).string(),
+                       [&](const std::string& temporary) { data::save_png(temporary, strip.back()); });
   }
-  const std::string strip_path = (fs::path(command.out) / (stem + "_caricatures.png")).string();
-  data::save_png(strip_path, apps::side_by_side(strip));
+  const std::string strip_path = (fs::path(command.out) / names.back()).string();
+  const data::Image side = apps::side_by_side(strip);
+  apps::replace_file(strip_path, [&](const std::string& temporary) { data::save_png(temporary, side); });
   std::printf("caricatures of %s against the mean of %s, alpha", aligned.name.c_str(), mean_source.c_str());
   for (const double alpha : alphas) std::printf(" %g", alpha);
   std::printf(" (left to right): %s\n", strip_path.c_str());
@@ -207,6 +236,7 @@ int main(int argc, char** argv) {
   CLI::App* midway_cli = app.add_subcommand("midway", "the average shape of two faces, both warped into it, blended");
   add_pair_options(*midway_cli, midway);
   midway_cli->add_option("--out", midway.out, "PNG to write")->capture_default_str();
+  midway_cli->add_flag("--force", midway.force, "replace --out if it exists");
   midway_cli->callback([&] { midway_command(midway); });
 
   PairCommand sequence;
@@ -215,6 +245,7 @@ int main(int argc, char** argv) {
       "sequence", "an animated GIF from the first face to the second: warp and dissolve k/(frames-1), one palette");
   add_pair_options(*sequence_cli, sequence);
   sequence_cli->add_option("--out", sequence.out, "GIF to write")->capture_default_str();
+  sequence_cli->add_flag("--force", sequence.force, "replace --out (and --frames-dir's frames) if they exist");
   sequence_cli->add_option("--frames-dir", sequence.frames_dir, "also write every frame as frame_NNN.png here");
   sequence_cli->add_option("--frames", sequence.frames, "frames, both faces included")
       ->check(CLI::Range(2, 1000))
@@ -231,6 +262,7 @@ int main(int argc, char** argv) {
               "shape and back");
   apps::add_data_flag(*mean_cli, mean.data);
   mean_cli->add_option("--out", mean.out, "folder for the PNGs and the mean shapes (points JSON)")->capture_default_str();
+  mean_cli->add_flag("--force", mean.force, "write into --out although it already holds files");
   mean_cli->add_option("--face", mean.face, "the IMM face (file stem) warped into its group's mean shape and back")
       ->capture_default_str();
   mean_cli->add_option("--size", mean.size, "canvas WxH")->capture_default_str();
@@ -255,6 +287,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   apps::add_data_flag(*caricature_cli, caricature.data);
   caricature_cli->add_option("--out", caricature.out, "folder for the PNGs")->capture_default_str();
+  caricature_cli->add_flag("--force", caricature.force, "replace caricatures already in --out");
   caricature_cli->add_option("--size", caricature.size, "canvas WxH")->capture_default_str();
   caricature_cli->callback([&] { caricature_command(caricature); });
 

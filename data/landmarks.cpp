@@ -3,12 +3,31 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "tensor/error.h"
 
 namespace keynet::data {
+
+std::string records_checksum(const std::vector<LandmarkRecord>& records) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  auto mix = [&](const void* bytes, size_t size) {
+    for (size_t i = 0; i < size; ++i) hash = (hash ^ static_cast<const unsigned char*>(bytes)[i]) * 0x100000001b3ULL;
+  };
+  for (const LandmarkRecord& r : records) {
+    const std::filesystem::path path(r.image_path);
+    const std::string name = (path.parent_path().filename() / path.filename()).generic_string();
+    mix(name.data(), name.size() + 1);
+    for (const Point& p : r.points) mix(&p, sizeof p);
+    if (r.box) mix(&*r.box, sizeof *r.box);
+  }
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
 
 FaceBox box_around_points(const std::vector<Point>& points, double margin) {
   KEYNET_CHECK(!points.empty(), "box_around_points: no points");

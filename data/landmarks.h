@@ -30,6 +30,11 @@ struct SkippedItem {
 // top and bottom (the box definition of the iBUG XML files here, with margin 0.1).
 FaceBox box_around_points(const std::vector<Point>& points, double margin = 0.1);
 
+// A fingerprint of a data split (16 hex digits, FNV-1a over each record's folder and file name, points
+// and box, in order): a training run records it, and --resume refuses data that changed under it. Only
+// the last two path components count, so the same data in another folder has the same fingerprint.
+std::string records_checksum(const std::vector<LandmarkRecord>& records);
+
 // Mirror permutations: after flipping x, point i of the mirrored face is point perm[i] of the
 // original. Files hold whitespace-separated 0-based integers; lines starting with '#' are comments.
 // Checks that the list is a permutation of 0..n-1 and its own inverse (mirroring twice = identity).

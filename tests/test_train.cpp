@@ -11,10 +11,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "data/imm.h"
 #include "data/loader.h"
 #include "io/checkpoint.h"
+#include "io/csv.h"
 #include "io/safetensors.h"
 #include "layers/nets.h"
 #include "test_data_support.h"
@@ -200,6 +203,15 @@ TEST_CASE("a run killed after epoch 2 and resumed ends bitwise equal to one neve
     CHECK(resumed.log[e].val_metric == whole.log[e].val_metric);
   }
   CHECK(bitwise_equal(resumed.weights, whole.weights));
+  // The best checkpoints too: the same epoch, weights and metadata; the metric kept to the last bit, so that a
+  // resumed run compares later epochs against exactly what the uninterrupted one does.
+  const SafetensorsFile best_whole = read_safetensors(RunFolder(dir.file("whole")).best_checkpoint());
+  const SafetensorsFile best_resumed = read_safetensors(RunFolder(dir.file("killed")).best_checkpoint());
+  CHECK(best_resumed.metadata == best_whole.metadata);
+  REQUIRE(best_resumed.tensors.size() == best_whole.tensors.size());
+  for (const auto& [name, entry] : best_whole.tensors) CHECK(best_resumed.tensors.at(name).data == entry.data);
+  const int best_epoch = std::stoi(best_whole.metadata.at("train.best_epoch"));
+  CHECK(std::stod(best_whole.metadata.at("train.best_metric")) == whole.log.at(best_epoch - 1).val_metric);
   // Without the checkpoint there is nothing to resume, and the error says so.
   CHECK(contains(error_of([&] { train_tiny(dir.file("empty"), 4, true, 0, true); }), "holds no checkpoint to resume"));
   // A model file that is not a training checkpoint (no train.* metadata) is named, not resumed.
@@ -313,6 +325,59 @@ TEST_CASE("a non-finite loss stops training, names the step and where it came fr
     CHECK(contains(message, "the last good checkpoint is " + RunFolder(folder).last_checkpoint() + " (after epoch 2)"));
     CHECK(read_safetensors(RunFolder(folder).last_checkpoint()).metadata.at("train.epoch") == "2");
   }
+}
+
+TEST_CASE("CSV fields with commas, quotes or newlines are quoted as RFC 4180 says; others are left bare") {
+  CHECK(csv_field("plain.jpg") == "plain.jpg");
+  CHECK(csv_field("a,b.jpg") == "\"a,b.jpg\"");
+  CHECK(csv_field("say \"cheese\".jpg") == "\"say \"\"cheese\"\".jpg\"");
+  CHECK(csv_field("two\nlines.jpg") == "\"two\nlines.jpg\"");
+  CHECK(csv_field("cr\r.jpg") == "\"cr\r.jpg\"");
+  CsvWriter csv(3, true);
+  (csv << "x,y" << 1 << 2.5).end_row();
+  csv.row({"a", "b\"c"});
+  CHECK(csv.str() == "\"x,y\",1,2.500\na,\"b\"\"c\"\n");
+}
+
+TEST_CASE("--resume refuses another recipe, naming every difference; numbers compare by value") {
+  ModelCard run = tiny_card(), command = tiny_card();
+  run.recipe = {{"split", "fold2"}, {"lr", "0.001000"}, {"seed", "3"}};
+  command.recipe = {{"split", "fold2"}, {"lr", "0.001"}, {"seed", "3"}};
+  CHECK_NOTHROW(check_same_recipe(run, command, "last.safetensors"));
+  command.recipe = {{"split", "final"}, {"lr", "0.002"}, {"seed", "3"}, {"split_seed", "0"}};
+  const std::string message = error_of([&] { check_same_recipe(run, command, "last.safetensors"); });
+  CHECK(contains(message, "last.safetensors: --resume continues the run as it was started"));
+  CHECK(contains(message, "split: the run has 'fold2', this command gives 'final'"));
+  CHECK(contains(message, "lr: the run has '0.001000', this command gives '0.002'"));
+  CHECK(contains(message, "split_seed: not recorded in the run"));
+  CHECK(!contains(message, "seed: the run has"));
+}
+
+TEST_CASE("a run folder has one writer: a second lock names the holder's pid, and the lock dies with it") {
+  TempDir dir("train_lock");
+  {
+    const RunLock held(dir.file("run"));
+    CHECK(contains(error_of([&] { RunLock second(dir.file("run")); }),
+                   "run folder " + dir.file("run") + " is in use by pid " + std::to_string(::getpid())));
+  }
+  CHECK_NOTHROW(RunLock(dir.file("run")));
+  // Another process that dies by SIGKILL while holding it releases it too.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    RunLock held(dir.file("run"));
+    pause();
+    _exit(0);
+  }
+  std::string message;
+  for (int tries = 0; tries < 500 && !contains(message, "in use by pid " + std::to_string(child)); ++tries) {
+    message = error_of([&] { RunLock probe(dir.file("run")); });
+    usleep(10000);
+  }
+  CHECK(contains(message, "in use by pid " + std::to_string(child)));
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  CHECK_NOTHROW(RunLock(dir.file("run")));
 }
 
 TEST_CASE("a model file of another app or input size is refused before any weight is read") {

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "io/checkpoint.h"
@@ -93,6 +94,30 @@ void check_card(const ModelCard& found, const ModelCard& expected, const std::st
                path, ": the model takes ", found.input_channels, "x", found.input_width, "x", found.input_height,
                " input, this run needs ", expected.input_channels, "x", expected.input_width, "x",
                expected.input_height, " (pass the matching --size, or another model)");
+}
+
+namespace {
+bool same_value(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  char* end_a = nullptr;
+  char* end_b = nullptr;
+  const double x = std::strtod(a.c_str(), &end_a), y = std::strtod(b.c_str(), &end_b);
+  return !a.empty() && !b.empty() && *end_a == '\0' && *end_b == '\0' && x == y;
+}
+}  // namespace
+
+void check_same_recipe(const ModelCard& found, const ModelCard& expected, const std::string& path) {
+  std::string differences;
+  for (const auto& [key, value] : expected.recipe) {
+    const auto recorded = found.recipe.find(key);
+    if (recorded == found.recipe.end())
+      differences += "\n  " + key + ": not recorded in the run, this command gives '" + value + "'";
+    else if (!same_value(recorded->second, value))
+      differences += "\n  " + key + ": the run has '" + recorded->second + "', this command gives '" + value + "'";
+  }
+  KEYNET_CHECK(differences.empty(), path, ": --resume continues the run as it was started, but this command's "
+               "recipe differs:", differences, "\npass the run's flags again, or start a new run (another --out, or "
+               "--force to move this one aside)");
 }
 
 ModelCard read_card(const std::string& path) { return ModelCard::from_metadata(read_safetensors(path).metadata, path); }

@@ -34,6 +34,12 @@ std::string source_commit();
 // from `expected`.
 void check_card(const ModelCard& found, const ModelCard& expected, const std::string& path);
 
+// Refuses (naming the file and every difference) a run resumed with another recipe: any key of
+// `expected.recipe` whose value in `found.recipe` differs (numbers compared by value, so "0.001000"
+// equals "0.001"), or is missing. A resumed run must be the run that was started, or its split, schedule
+// or validation set would change under it.
+void check_same_recipe(const ModelCard& found, const ModelCard& expected, const std::string& path);
+
 // Reads only the card of a model file (to build the right architecture before loading weights).
 ModelCard read_card(const std::string& path);
 

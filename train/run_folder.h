@@ -6,6 +6,8 @@
 //   metrics.json                    every reported number, by name
 //   predictions/                    CSV and JSON outputs of eval and predict
 #pragma once
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,5 +51,37 @@ class RunFolder {
 
 // Writes text to path through "<path>.tmp" and a rename.
 void write_file_atomically(const std::string& path, const std::string& text);
+
+// One writer per run folder: an exclusive flock on <root>/.lock, held while the object lives and
+// released by the kernel however the process ends (kill -9 included). The lock file holds the
+// holder's pid, so a second process is told "run folder X is in use by pid N". Creates the folder.
+class RunLock {
+ public:
+  explicit RunLock(const std::string& root);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// How a training command treats its run folder.
+struct RunClaim {
+  bool resume = false;  // continue the run there: its last checkpoint must exist
+  bool force = false;   // a run already there is moved aside (never deleted) and a new one starts
+};
+
+// Claims `root` for a training run before anything is written to it: locks it, and refuses (naming
+// the folder and what to do) a --resume without a checkpoint, or a new run where one already is unless
+// `claim.force`, which renames the old folder to "<root>.replaced-N" first. `check_resume` is called
+// with the last checkpoint's path when resuming, so the caller can refuse a run of another recipe before
+// any file is touched.
+std::unique_ptr<RunLock> claim_run_folder(const std::string& root, const RunClaim& claim,
+                                          const std::function<void(const std::string&)>& check_resume);
+
+// Claims `root` for an eval's results: locks it, and refuses a folder whose metrics.json belongs to
+// another app (merging would mix two apps' numbers in one file).
+std::unique_ptr<RunLock> claim_eval_folder(const std::string& root, const std::string& app);
 
 }  // namespace keynet::train

@@ -145,7 +145,7 @@ void Trainer::save(const std::string& model_path, int epoch, const PartialEpoch&
   std::map<std::string, std::string> state = {{"train.epoch", std::to_string(epoch)},
                                               {"train.position", position},
                                               {"train.best_epoch", std::to_string(best_epoch_)},
-                                              {"train.best_metric", std::to_string(best_metric_)}};
+                                              {"train.best_metric", exact(best_metric_)}};
   if (partial.epoch > 0) {
     state["train.partial.steps"] = std::to_string(partial.steps);
     state["train.partial.loader_position"] = std::to_string(partial.position);
@@ -183,6 +183,7 @@ std::pair<int, PartialEpoch> Trainer::restore() {
   KEYNET_CHECK(std::filesystem::exists(path), "--resume: ", run_.root(), " holds no checkpoint to resume (",
                path, " is missing); start the run without --resume");
   auto model_state = load_model(model_, path, card_);
+  check_same_recipe(ModelCard::from_metadata(model_state, path), card_, path);
   const auto optimizer_state = load_optimizer(optimizer_, optimizer_state_path(path));
   // A save stopped between its two renames: the new optimizer state is in place and the new model waits
   // complete in its pending file. Finish the save.

@@ -1,6 +1,8 @@
 #include "apps/common/cli.h"
 
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -24,7 +26,9 @@ std::string default_model_path(const std::string& app) {
 }
 
 void add_model_flags(CLI::App& command, ModelFlags& flags) {
-  command.add_option("--model", flags.model, "model file (safetensors written by train)")->capture_default_str();
+  command.add_option("--model", flags.model, "model file (safetensors written by train)")
+      ->check(readable_file())
+      ->capture_default_str();
   add_device_flags(command, flags.device, flags.impl);
   command.add_option("--test-time-mirror", flags.test_time_mirror,
                      "average each prediction with its mirror image's: model (as the model file says), on, off")
@@ -58,6 +62,24 @@ const CLI::Validator& finite_number() {
   return validator;
 }
 
+const CLI::Validator& readable_file() {
+  static const CLI::Validator validator(
+      [](std::string& path) -> std::string {
+        std::error_code error;
+        const fs::file_status status = fs::status(path, error);
+        if (error && error != std::errc::no_such_file_or_directory) return path + ": " + error.message();
+        if (!fs::exists(status)) return path + ": no such file";
+        if (fs::is_directory(status)) return path + ": is a folder, not a file";
+        if (!fs::is_regular_file(status)) return path + ": not a regular file";
+        std::FILE* file = std::fopen(path.c_str(), "rb");
+        if (!file) return path + ": cannot be read (" + std::strerror(errno) + ")";
+        std::fclose(file);
+        return {};
+      },
+      "FILE");
+  return validator;
+}
+
 void add_train_flags(CLI::App& command, TrainFlags& flags) {
   add_data_flag(command, flags.data);
   command.add_option("--out", flags.out, "run folder: log.csv, checkpoints/, figures/, metrics.json")
@@ -77,7 +99,9 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
   command.add_option("--schedule", flags.schedule, "learning-rate schedule: cosine (to 0 at the end) or constant")
       ->check(CLI::IsMember({"cosine", "constant"}))
       ->capture_default_str();
-  command.add_flag("--resume", flags.resume, "continue the run in --out from its last checkpoint");
+  command.add_flag("--resume", flags.resume, "continue the run in --out from its last checkpoint (same flags)");
+  command.add_flag("--force", flags.force,
+                   "when --out already holds a run, move it aside to <out>.replaced-N (never deleted) and start afresh");
   add_device_flags(command, flags.device, flags.impl);
 }
 

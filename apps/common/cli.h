@@ -24,15 +24,19 @@ struct TrainFlags {
   std::string impl = "fast";
   std::string schedule = "cosine";
   bool resume = false;
+  bool force = false;          // move a run already in --out aside and start afresh
 };
 
 // Refuses NaN and infinities, which CLI11's range checks let through.
 const CLI::Validator& finite_number();
+// A file that can be read: says why not (missing, a folder, a symlink loop, no permission) where
+// CLI11's ExistingFile says "File does not exist" to all of them.
+const CLI::Validator& readable_file();
 
 // --data, --device, --impl: the flags of every subcommand that touches data and a model.
 void add_data_flag(CLI::App& command, std::string& data);
 void add_device_flags(CLI::App& command, std::string& device, std::string& impl);
-// --data, --out, --epochs, --lr, --batch, --seed, --device, --impl, --schedule, --resume; the
+// --data, --out, --epochs, --lr, --batch, --seed, --device, --impl, --schedule, --resume, --force; the
 // defaults already in `flags` are shown in --help.
 void add_train_flags(CLI::App& command, TrainFlags& flags);
 

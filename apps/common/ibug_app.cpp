@@ -15,9 +15,12 @@
 
 #include "apps/common/figures.h"
 #include "apps/common/keypoint_files.h"
+#include "apps/common/outputs.h"
 #include "apps/common/plots.h"
+#include "apps/common/predict_batch.h"
 #include "data/draw.h"
 #include "data/ibug.h"
+#include "io/csv.h"
 #include "io/checkpoint.h"
 #include "layers/resnet.h"
 #include "train/face_finder.h"
@@ -35,6 +38,7 @@ namespace {
 constexpr int kEvalBatch = 32;
 constexpr const char* kArchitecture = "resnet18";
 constexpr double kFailureNme = 8.0;  // percent: the 300-W failure threshold
+constexpr const char* kTrainLabels = "labels_ibug_300W_train.xml";
 
 std::string ibug_dir(const std::string& data_flag) { return find_data_dir(data_flag, "ibug_300w") + "/ibug_300w"; }
 
@@ -122,6 +126,7 @@ struct TrainCommand {
   double crop_enlarge = 0, weight_decay = 0;
   int warmup_epochs = 0;
   bool test_time_mirror = true;
+  uint64_t split_seed = 0;  // which photos validate, apart from --seed so that seeds share one validation set
 };
 
 void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
@@ -131,8 +136,10 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   const std::vector<int> mirror = mirror_permutation();
 
   const TrainValidation split =                                                                      // data
-      split_by_photo(data::read_dlib_xml(dir + "/labels_ibug_300W_train.xml", data::kIbugPoints),
-                     recipe.validation_fraction, flags.seed);
+      split_by_photo(data::read_dlib_xml(dir + "/" + kTrainLabels, data::kIbugPoints),
+                     recipe.validation_fraction, command.split_seed);
+  KEYNET_CHECK(static_cast<size_t>(flags.batch) <= split.train.size(), "--batch ", flags.batch,
+               " is larger than the ", split.train.size(), " training faces; pass a smaller --batch");
   const data::SampleOptions options = sample_options(recipe, command.size, command.crop_enlarge, mirror);
   data::KeypointDataset train_set(split.train, options), validation_set(split.validation, options);
   cache(train_set);
@@ -144,21 +151,28 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   Adam adam(model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
   train::place(model, *loss, adam, device, parse_impl(flags.impl));
 
-  data::DataLoader loader(train_set, {.batch_size = flags.batch, .seed = flags.seed, .drop_last = true, .augment = true});
-  train::RunFolder run(flags.out);
-  if (!flags.resume) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
-
   train::ModelCard card = model_card(recipe, command.size, command.crop_enlarge);
   card.commit = train::source_commit();
   card.recipe = {{"train_faces", std::to_string(split.train.size())},
                  {"validation_faces", std::to_string(split.validation.size())},
                  {"epochs", std::to_string(flags.epochs)}, {"lr", std::to_string(flags.lr)},
                  {"batch", std::to_string(flags.batch)}, {"seed", std::to_string(flags.seed)},
+                 {"split_seed", std::to_string(command.split_seed)},
                  {"loss", command.loss}, {"schedule", flags.schedule},
                  {"warmup_epochs", std::to_string(command.warmup_epochs)},
                  {"weight_decay", std::to_string(command.weight_decay)},
                  {"crop_enlarge", std::to_string(command.crop_enlarge)},
-                 {"test_time_mirror", command.test_time_mirror ? "on" : "off"}};
+                 {"test_time_mirror", command.test_time_mirror ? "on" : "off"},
+                 {"data_checksum", data::records_checksum(split.train) + "/" + data::records_checksum(split.validation)}};
+  const auto run_lock = train::claim_run_folder(flags.out, {flags.resume, flags.force}, [&](const std::string& last) {
+    const train::ModelCard found = train::read_card(last);
+    train::check_card(found, card, last);
+    train::check_same_recipe(found, card, last);
+  });
+  data::DataLoader loader(train_set, {.batch_size = flags.batch, .seed = flags.seed, .drop_last = true, .augment = true});
+  train::RunFolder run(flags.out);
+  if (!flags.resume) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
+
   train::FitOptions fit{.epochs = flags.epochs,
                         .lr = flags.lr,
                         .schedule = {train::parse_schedule(flags.schedule), command.warmup_epochs,
@@ -200,6 +214,8 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
 
 struct ModelCommand : ModelFlags {
   std::string labels, out, format = "csv";
+  bool force = false;                      // kaggle, predict: replace existing outputs
+  bool allow_training_faces = false;       // eval: measure on the training XML anyway
   std::string drawn_out = "predictions";   // predict: where the images with their points go
   bool found_boxes = true;                 // eval: also with the boxes the app finds itself
   std::vector<double> box;                 // predict: left top width height, instead of finding the face
@@ -239,6 +255,16 @@ LoadedModel load_ibug_model(const IbugRecipe& recipe, const ModelCommand& comman
   loaded.framing = sample_options(recipe, loaded.card.input_width, enlarge, {});
   if (use_test_time_mirror(command.test_time_mirror, loaded.card.recipe)) loaded.mirror = mirror_permutation();
   return loaded;
+}
+
+std::string no_face_found(const std::string& image_name, const train::FoundFace& face,
+                          const train::FaceFinderOptions& options) {
+  char text[256];
+  std::snprintf(text, sizeof text,
+                ": no face found (the best of %d candidate boxes moves its points by %.1f%% of their eye distance when "
+                "the crop moves; a face: at most %.1f%%)",
+                face.candidates, face.inconsistency_percent, options.max_inconsistency_percent);
+  return image_name + text;
 }
 
 train::FaceFinderOptions finder_options(const LoadedModel& loaded) {
@@ -303,18 +329,16 @@ Series ced_series(const std::string& label, const std::vector<double>& nme) {
 // One row per face in XML order: image file as the XML names it, then x0,y0..x67,y67 in its pixels.
 void write_predictions_csv(const std::string& path, const train::Predictions& p, const std::string& labels) {
   const fs::path dir = fs::path(labels).parent_path();
-  std::ofstream out(path + ".tmp");
-  out << "image";
-  for (int i = 0; i < data::kIbugPoints; ++i) out << ",x" << i << ",y" << i;
-  out << '\n' << std::setprecision(7);
+  CsvWriter csv;
+  csv << "image";
+  for (int i = 0; i < data::kIbugPoints; ++i) csv << "x" + std::to_string(i) << "y" + std::to_string(i);
+  csv.end_row();
   for (size_t face = 0; face < p.predicted.size(); ++face) {
-    out << fs::path(p.images[face]).lexically_relative(dir).generic_string();
-    for (const data::Point& q : p.predicted[face]) out << ',' << q.x << ',' << q.y;
-    out << '\n';
+    csv << fs::path(p.images[face]).lexically_relative(dir).generic_string();
+    for (const data::Point& q : p.predicted[face]) csv << q.x << q.y;
+    csv.end_row();
   }
-  KEYNET_CHECK(out.good(), path, ": could not write the predictions");
-  out.close();
-  fs::rename(path + ".tmp", path);
+  train::write_file_atomically(path, csv.str());
 }
 
 // The model's points for every face of a label XML, cropped by the XML's boxes, in the stored images' pixels.
@@ -325,9 +349,13 @@ train::Predictions predict_labels(LoadedModel& loaded, const std::string& labels
 }
 
 void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
+  KEYNET_CHECK(command.allow_training_faces || fs::path(command.labels).filename() != kTrainLabels, "--labels ",
+               command.labels, ": the models train on these faces (all but a tenth of its photos), so the numbers "
+               "would mean nothing; eval on labels_ibug_300W_test.xml, or pass --allow-training-faces");
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_ibug_model(recipe, command, device);
+  const auto lock = command.out.empty() ? nullptr : train::claim_eval_folder(command.out, recipe.app);
   const auto started = std::chrono::steady_clock::now();
   const train::Predictions p = predict_labels(loaded, command.labels, device);
   const std::vector<data::Affine> to_original = to_original_photos(command.labels, p);
@@ -357,7 +385,7 @@ void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
   if (!command.out.empty()) {
     train::RunFolder run(command.out);
     const std::string name = fs::path(command.labels).stem().string();
-    run.update_metrics({{"eval_" + name, metrics}});
+    run.update_metrics({{"app", recipe.app}, {"eval_" + name, metrics}});
     write_predictions_csv(run.prediction_file("eval_" + name + ".csv"), p, command.labels);
     if (command.found_boxes) write_predictions_csv(run.prediction_file("eval_" + name + "_found_boxes.csv"), found, command.labels);
     plot_panels(run.figure("ced_" + name + ".png"), {ced});
@@ -374,6 +402,8 @@ void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
 }
 
 void kaggle_command(const IbugRecipe& recipe, const ModelCommand& command) {
+  const std::string path = command.out.empty() ? "kaggle.csv" : command.out;
+  check_output_file("--out", path, {".csv"}, {command.labels, command.model}, command.force);
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_ibug_model(recipe, command, device);
@@ -382,21 +412,33 @@ void kaggle_command(const IbugRecipe& recipe, const ModelCommand& command) {
   KEYNET_CHECK(!to_original.empty(), command.labels, ": the Kaggle CSV is in original-photo pixels, and ",
                (fs::path(command.labels).parent_path() / "crop_manifest.csv").string(),
                " is missing or lacks one of its images");
-  const std::string path = command.out.empty() ? "kaggle.csv" : command.out;
-  std::ofstream out(path + ".tmp");
-  out << "Id,Predicted\n" << std::setprecision(8);
+  CsvWriter csv(8);
+  csv.row({"Id", "Predicted"});
   for (size_t image = 0; image < p.predicted.size(); ++image) {
     const train::Points points = to_original[image].apply(p.predicted[image]);
     for (size_t point = 0; point < points.size(); ++point) {
       const size_t id = image * 2 * data::kIbugPoints + 2 * point;
-      out << id << ',' << points[point].x << '\n' << id + 1 << ',' << points[point].y << '\n';
+      (csv << id << points[point].x).end_row();
+      (csv << id + 1 << points[point].y).end_row();
     }
   }
-  KEYNET_CHECK(out.good(), path, ": could not write the Kaggle CSV");
-  out.close();
-  fs::rename(path + ".tmp", path);
+  replace_file(path, [&](const std::string& temporary) { train::write_file_atomically(temporary, csv.str()); });
   std::fprintf(stderr, "%s: %zu rows for %zu faces\n", path.c_str(), p.predicted.size() * 2 * data::kIbugPoints,
                p.predicted.size());
+}
+
+// "--box L T W H" must frame a face in this image: a positive size at most 8 times the image's, and
+// overlapping the image; anything else would ask the network about pixels that are not there.
+data::FaceBox checked_box(const std::vector<double>& box, const data::Image& image, const std::string& path) {
+  const data::FaceBox b{box[0], box[1], box[2], box[3]};
+  const double largest = 8.0 * std::max(image.width, image.height);
+  KEYNET_CHECK(b.width >= 4 && b.height >= 4 && b.width <= largest && b.height <= largest, "--box ", b.left, " ",
+               b.top, " ", b.width, " ", b.height, ": ", path, " is ", image.width, "x", image.height,
+               "; a face box needs a width and height of 4 to ", largest, " pixels");
+  KEYNET_CHECK(b.left < image.width && b.top < image.height && b.left + b.width > 0 && b.top + b.height > 0, "--box ",
+               b.left, " ", b.top, " ", b.width, " ", b.height, ": lies outside ", path, " (", image.width, "x",
+               image.height, "); give left top width height in its pixels");
+  return b;
 }
 
 void predict_command(const IbugRecipe& recipe, const ModelCommand& command) {
@@ -404,41 +446,26 @@ void predict_command(const IbugRecipe& recipe, const ModelCommand& command) {
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_ibug_model(recipe, command, device);
   const train::FaceFinderOptions options = finder_options(loaded);
-  fs::create_directories(command.drawn_out);
-  std::vector<PointsEntry> entries;
-  std::vector<std::string> without_face;
-  if (command.format == "csv") std::printf("image,point,x,y\n");
-  for (const std::string& path : command.images) {
-    const data::Image image = data::load_image(path);
+  const PredictBatch batch{.app = recipe.app,
+                           .images = command.images,
+                           .format = command.format,
+                           .drawn_folder = command.drawn_out,
+                           .drawn_flag = "--drawn-out",
+                           .other_inputs = {command.model},
+                           .force = command.force};
+  predict_images(batch, [&](const data::Image& image, const std::string& path) {
     const auto started = std::chrono::steady_clock::now();
-    const train::FoundFace face =
-        command.box.empty()
-            ? train::find_face(*loaded.model, image, options, device)
-            : train::refine_face(*loaded.model, image, {command.box[0], command.box[1], command.box[2], command.box[3]},
-                                 options, device);
+    const train::FoundFace face = command.box.empty()
+                                      ? train::find_face(*loaded.model, image, options, device)
+                                      : train::refine_face(*loaded.model, image, checked_box(command.box, image, path),
+                                                           options, device);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (command.box.empty() && !face.found) {
-      std::fprintf(stderr, "%s: no face found: the best of %d candidate boxes moves its points by %.1f%% of their eye "
-                   "distance when the crop moves (a face: at most %.1f%%) (%.1f s)\n", path.c_str(), face.candidates,
-                   face.inconsistency_percent, options.max_inconsistency_percent, seconds);
-      without_face.push_back(path);
-      continue;
-    }
-    data::Image drawn = data::to_rgb(image);
-    data::draw_points(drawn, face.points, data::kPredictionColor, std::max(2, image.width / 160));
-    const std::string png = (fs::path(command.drawn_out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
-    data::save_png(png, drawn);
-    if (command.format == "csv")
-      for (size_t i = 0; i < face.points.size(); ++i)
-        std::printf("%s,%zu,%.3f,%.3f\n", path.c_str(), i, face.points[i].x, face.points[i].y);
-    entries.push_back({path, image.width, image.height, recipe.app, face.points});
-    std::fprintf(stderr, "%s: face box %.0f,%.0f %.0fx%.0f (self-consistency %.1f%%, %d candidates), points drawn "
-                 "on %s (%.1f s)\n", path.c_str(), face.box.left, face.box.top, face.box.width, face.box.height,
-                 face.inconsistency_percent, face.candidates, png.c_str(), seconds);
-  }
-  if (command.format == "json") std::printf("%s", points_json(entries).c_str());
-  KEYNET_CHECK(without_face.empty(), "no face found in ", without_face.size(), " of ", command.images.size(),
-               " images, first ", without_face.front());
+    KEYNET_CHECK(!command.box.empty() || face.found, no_face_found(path, face, options), " (", seconds, " s)");
+    std::fprintf(stderr, "%s: face box %.0f,%.0f %.0fx%.0f (self-consistency %.1f%%, %d candidates) (%.1f s)\n",
+                 path.c_str(), face.box.left, face.box.top, face.box.width, face.box.height,
+                 face.inconsistency_percent, face.candidates, seconds);
+    return face.points;
+  });
 }
 
 }  // namespace
@@ -455,10 +482,7 @@ std::vector<data::Point> detect_landmarks(const data::Image& image, const std::s
   if (at == loaded_models.end()) at = loaded_models.emplace(command.model, load_ibug_model(recipe, command, device)).first;
   const train::FaceFinderOptions options = finder_options(at->second);
   const train::FoundFace face = train::find_face(*at->second.model, image, options, device);
-  KEYNET_CHECK(face.found, image_name, ": no face found (the best of ", face.candidates,
-               " candidate boxes moves its points by ", face.inconsistency_percent,
-               "% of their eye distance when the crop moves; a face: at most ", options.max_inconsistency_percent,
-               "%)");
+  KEYNET_CHECK(face.found, no_face_found(image_name, face, options));
   return face.points;
 }
 
@@ -486,6 +510,11 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
   train_cli->add_option("--warmup", train.warmup_epochs, "epochs of linear learning-rate warm-up")
       ->check(CLI::Range(0, 10000))
       ->capture_default_str();
+  train_cli->add_option("--split-seed", train.split_seed,
+                        "chooses which photos validate (apart from --seed, so runs of several seeds share one "
+                        "validation set)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   train_cli->add_option("--test-time-mirror", train.test_time_mirror,
                         "validate on each face and its mirror image, averaged (recorded in the model file)")
       ->capture_default_str();
@@ -499,19 +528,22 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
   add_model_flags(*eval_cli, model_command);
   eval_cli->add_option("--labels", model_command.labels, "dlib XML of faces (e.g. labels_ibug_300W_test.xml)")
       ->required()
-      ->check(CLI::ExistingFile);
+      ->check(readable_file());
   eval_cli->add_option("--found-boxes", model_command.found_boxes,
                        "also measure with boxes found by the app (slow: about 2 s per face on a 2-core CPU)")
       ->capture_default_str();
   eval_cli->add_option("--out", model_command.out, "run folder for metrics.json, predictions/ and figures/");
+  eval_cli->add_flag("--allow-training-faces", model_command.allow_training_faces,
+                     "measure on the training XML although the models learned its faces");
   eval_cli->callback([&] { eval_command(recipe, model_command); });
 
   CLI::App* kaggle_cli = app.add_subcommand(
       "kaggle", "write Id,Predicted for a label XML: Id = face*136 + 2*point + (0 for x, 1 for y), faces 0-based "
                 "in XML order, original-photo pixels (through crop_manifest.csv beside the XML)");
   add_model_flags(*kaggle_cli, model_command);
-  kaggle_cli->add_option("--labels", model_command.labels, "dlib XML of faces")->required()->check(CLI::ExistingFile);
+  kaggle_cli->add_option("--labels", model_command.labels, "dlib XML of faces")->required()->check(readable_file());
   kaggle_cli->add_option("--out", model_command.out, "CSV file to write (default kaggle.csv)");
+  kaggle_cli->add_flag("--force", model_command.force, "replace the CSV if it exists");
   kaggle_cli->callback([&] { kaggle_command(recipe, model_command); });
 
   CLI::App* predict_cli = app.add_subcommand(
@@ -519,9 +551,11 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
                  "refined until they settle, the most self-consistent kept) unless --box is given; a photo "
                  "without a face gets 'no face found' and a non-zero exit");
   add_model_flags(*predict_cli, model_command);
-  predict_cli->add_option("images", model_command.images, "image files")->required()->check(CLI::ExistingFile);
+  predict_cli->add_option("images", model_command.images, "image files")->required()->check(readable_file());
   predict_cli->add_option("--box", model_command.box, "the face box: left top width height, in pixels")
-      ->expected(4);
+      ->expected(4)
+      ->check(finite_number());
+  predict_cli->add_flag("--force", model_command.force, "replace drawings already in the --drawn-out folder");
   predict_cli->add_option("--format", model_command.format, "points on stdout: csv or json")
       ->check(CLI::IsMember({"csv", "json"}))
       ->capture_default_str();

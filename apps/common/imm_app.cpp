@@ -11,8 +11,10 @@
 #include "apps/common/figures.h"
 #include "apps/common/keypoint_files.h"
 #include "apps/common/plots.h"
+#include "apps/common/predict_batch.h"
 #include "data/draw.h"
 #include "data/imm.h"
+#include "io/csv.h"
 #include "io/checkpoint.h"
 #include "layers/conv2d.h"
 #include "train/progress.h"
@@ -26,6 +28,9 @@ using nlohmann::json;
 namespace {
 
 constexpr int kValidationBatch = 48;
+// The smallest photo an IMM network reads: below it a face is a few pixels wide.
+constexpr int kImmMinHeight = 60;
+constexpr int kImmPersons = 40;
 
 // Which faces train and which validate. "final": persons 1-32 / 33-40, as the course splits them.
 // "dev": persons 1-28 / 29-32, and "fold1".."fold4": the other 24 / persons 1-8, 9-16, 17-24, 25-32,
@@ -178,17 +183,16 @@ std::vector<double> per_face_distance(const train::Predictions& p) {
 }
 
 void write_predictions_csv(const std::string& path, const train::Predictions& p) {
-  std::ostringstream out;
-  out.precision(7);
-  out << "image";
-  for (size_t i = 0; i < p.truth.front().size(); ++i) out << ",x" << i << ",y" << i;
-  out << "\n";
+  CsvWriter csv;
+  csv << "image";
+  for (size_t i = 0; i < p.truth.front().size(); ++i) csv << "x" + std::to_string(i) << "y" + std::to_string(i);
+  csv.end_row();
   for (size_t face = 0; face < p.predicted.size(); ++face) {
-    out << fs::path(p.images[face]).filename().string();
-    for (const data::Point& q : p.predicted[face]) out << ',' << q.x << ',' << q.y;
-    out << "\n";
+    csv << fs::path(p.images[face]).filename().string();
+    for (const data::Point& q : p.predicted[face]) csv << q.x << q.y;
+    csv.end_row();
   }
-  train::write_file_atomically(path, out.str());
+  train::write_file_atomically(path, csv.str());
 }
 
 // ---------------------------------------------------------------- train
@@ -232,15 +236,12 @@ TrainResult train_run(ImmRecipe recipe, const TrainCommand& command, bool figure
   const std::vector<int> learned = learned_points(recipe, command.auxiliary_points);
   const int num_learned = num_points(learned);
   ImmData data = load_imm(recipe, learned, flags.data, split, size, command.augment);               // data
+  KEYNET_CHECK(static_cast<size_t>(flags.batch) <= data.train.size(), "--batch ", flags.batch, " is larger than the ",
+               data.train.size(), " training faces of the ", command.split, " split; pass a smaller --batch");
   auto model = build_model(recipe, command.architecture, size, 2 * num_learned, flags.seed);        // model
   auto loss = train::make_loss(command.loss);                                                       // loss
   Adam adam(*model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
   train::place(*model, *loss, adam, device, parse_impl(flags.impl));
-
-  data::LoaderOptions loader_options{.batch_size = flags.batch, .seed = flags.seed, .augment = command.augment};
-  data::DataLoader loader(data.train, loader_options);
-  train::RunFolder run(flags.out);
-  if (figures) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
 
   train::ModelCard card = model_card(recipe, command.architecture, size, num_learned);
   card.commit = train::source_commit();
@@ -252,7 +253,19 @@ TrainResult train_run(ImmRecipe recipe, const TrainCommand& command, bool figure
                  {"augment", command.augment ? "on" : "off"},
                  {"test_time_mirror", command.test_time_mirror ? "on" : "off"},
                  {"auxiliary_points", command.auxiliary_points ? "on" : "off"},
-                 {"augment_strength", std::to_string(command.augment_strength)}};
+                 {"augment_strength", std::to_string(command.augment_strength)},
+                 {"data_checksum", data::records_checksum(data.train.records()) + "/" +
+                                       data::records_checksum(data.validation.records())}};
+  const auto run_lock = train::claim_run_folder(flags.out, {flags.resume, flags.force}, [&](const std::string& last) {
+    const train::ModelCard found = train::read_card(last);
+    train::check_card(found, card, last);
+    train::check_same_recipe(found, card, last);
+  });
+  train::RunFolder run(flags.out);
+  data::LoaderOptions loader_options{.batch_size = flags.batch, .seed = flags.seed, .augment = command.augment};
+  data::DataLoader loader(data.train, loader_options);
+  if (figures && !flags.resume) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
+
   train::FitOptions fit{.epochs = flags.epochs,
                         .lr = flags.lr,
                         .schedule = {train::parse_schedule(flags.schedule), command.warmup_epochs,
@@ -304,6 +317,8 @@ TrainResult train_run(ImmRecipe recipe, const TrainCommand& command, bool figure
 
 struct ModelCommand : ModelFlags {
   std::string data, split = "final", format = "csv";
+  bool force = false;                     // predict: replace existing drawings
+  bool allow_training_faces = false;      // eval: measure on faces the model trained on
   std::string out;                       // eval: a run folder for metrics.json (none by default)
   std::string drawn_out = "predictions";  // predict: where the images with their points go
   std::vector<std::string> images;
@@ -354,10 +369,27 @@ train::Points predict_points(const ImmRecipe& recipe, LoadedModel& loaded, const
   return loaded.auxiliary_points ? select_points(learned, recipe.points) : learned;
 }
 
+// Refuses (unless allowed) to measure a model on persons it trained on: the split the model file
+// records decides who trained, the eval split who is measured.
+void check_not_training_faces(const train::ModelCard& card, const ModelCommand& command) {
+  const auto recorded = card.recipe.find("split");
+  if (recorded == card.recipe.end() || command.allow_training_faces) return;
+  const ImmSplitChoice trained{recorded->second}, measured{command.split};
+  std::string overlap;
+  for (int person = 1; person <= kImmPersons; ++person)
+    if (trained.side(person) > 0 && measured.side(person) < 0) overlap += " " + std::to_string(person);
+  KEYNET_CHECK(overlap.empty(), command.model, ": trained on the ", recorded->second, " split, so the ", command.split,
+               " split's validation persons", overlap,
+               " are faces it trained on and the numbers would mean nothing; eval the split it was validated on (--split ",
+               recorded->second, "), or pass --allow-training-faces to measure them anyway");
+}
+
 void eval_command(const ImmRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
+  check_not_training_faces(loaded.card, command);
+  const auto lock = command.out.empty() ? nullptr : train::claim_eval_folder(command.out, recipe.app);
   const ImmData data = load_imm(recipe, loaded.learned, command.data, {command.split}, loaded.size, false);
   MSELoss loss;
   const train::Predictions p = reported_points(
@@ -369,7 +401,8 @@ void eval_command(const ImmRecipe& recipe, const ModelCommand& command) {
               metrics["mse_normalized"].get<double>(), metrics["mean_point_distance_px"].get<double>());
   if (!command.out.empty()) {
     train::RunFolder run(command.out);
-    run.update_metrics({{"eval", {{"model", command.model}, {"split", command.split}, {"validation", metrics}}}});
+    run.update_metrics({{"app", recipe.app},
+                        {"eval", {{"model", command.model}, {"split", command.split}, {"validation", metrics}}}});
     write_predictions_csv(run.prediction_file("eval_" + command.split + ".csv"), p);
   }
 }
@@ -378,22 +411,17 @@ void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
   const Device device = train::resolve_device(command.device);
   set_default_impl(parse_impl(command.impl));
   LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
-  fs::create_directories(command.drawn_out);
-  std::vector<PointsEntry> entries;
-  if (command.format == "csv") std::printf("image,point,x,y\n");
-  for (const std::string& path : command.images) {
-    const data::Image image = data::load_image(path);
-    const train::Points points = predict_points(recipe, loaded, image, device);
-    data::Image drawn = data::to_rgb(image);
-    data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
-    const std::string png = (fs::path(command.drawn_out) / (fs::path(path).stem().string() + "_" + recipe.app + ".png")).string();
-    data::save_png(png, drawn);
-    if (command.format == "csv")
-      for (size_t i = 0; i < points.size(); ++i) std::printf("%s,%zu,%.3f,%.3f\n", path.c_str(), i, points[i].x, points[i].y);
-    entries.push_back({path, image.width, image.height, recipe.app, points});
-    std::fprintf(stderr, "%s: %zu points drawn on %s\n", path.c_str(), points.size(), png.c_str());
-  }
-  if (command.format == "json") std::printf("%s", points_json(entries).c_str());
+  const PredictBatch batch{.app = recipe.app,
+                           .images = command.images,
+                           .format = command.format,
+                           .drawn_folder = command.drawn_out,
+                           .drawn_flag = "--out",
+                           .other_inputs = {command.model},
+                           .force = command.force};
+  predict_images(batch, [&](const data::Image& image, const std::string& path) {
+    check_imm_framing(recipe, image, path);
+    return predict_points(recipe, loaded, image, device);
+  });
 }
 
 // ---------------------------------------------------------------- sweep
@@ -432,13 +460,18 @@ void sweep_command(const ImmRecipe& recipe, TrainCommand base) {
 
 }  // namespace
 
-std::vector<data::Point> detect_imm_points(const ImmRecipe& recipe, const data::Image& image,
-                                           const std::string& image_name, const std::string& model_path) {
+void check_imm_framing(const ImmRecipe& recipe, const data::Image& image, const std::string& image_name) {
   const double aspect = static_cast<double>(image.width) / image.height;
   const double imm_aspect = static_cast<double>(data::kImmWidth) / data::kImmHeight;
-  KEYNET_CHECK(std::abs(aspect / imm_aspect - 1) <= 0.05, image_name, ": ", image.width, "x", image.height,
-               " is not framed as IMM's photos are (4:3, one face filling about half the height); the ", recipe.app,
-               " model reads the whole image. Use the 68-point model (auto) for other photos");
+  KEYNET_CHECK(std::abs(aspect / imm_aspect - 1) <= 0.05 && image.height >= kImmMinHeight, image_name, ": ",
+               image.width, "x", image.height, " is not framed as IMM's photos are (4:3, at least ", kImmMinHeight,
+               " pixels high, one face filling about half the height); the ", recipe.app,
+               " model reads the whole image. Use ibug_landmarks (or face_morph --points auto) for other photos");
+}
+
+std::vector<data::Point> detect_imm_points(const ImmRecipe& recipe, const data::Image& image,
+                                           const std::string& image_name, const std::string& model_path) {
+  check_imm_framing(recipe, image, image_name);
   static std::map<std::string, LoadedModel> loaded_models;
   const std::string path = model_path.empty() ? default_model_path(recipe.app) : model_path;
   const Device device = train::resolve_device("auto");
@@ -517,6 +550,8 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
       ->check(CLI::IsMember(kSplits))
       ->capture_default_str();
   eval_cli->add_option("--out", model_command.out, "run folder to write metrics.json and predictions into");
+  eval_cli->add_flag("--allow-training-faces", model_command.allow_training_faces,
+                     "measure even when the split's validation persons are ones the model trained on");
   eval_cli->callback([&] { eval_command(recipe, model_command); });
 
   CLI::App* predict_cli = app.add_subcommand(
@@ -525,7 +560,8 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
       "aspect) holds one face, upright and centred, filling about half the height; the image is resized to "
       "the network's input as a whole");
   add_model_flags(*predict_cli, model_command);
-  predict_cli->add_option("images", model_command.images, "image files (JPEG, PNG)")->required()->check(CLI::ExistingFile);
+  predict_cli->add_option("images", model_command.images, "image files (JPEG, PNG)")->required()->check(readable_file());
+  predict_cli->add_flag("--force", model_command.force, "replace drawings already in the --out folder");
   predict_cli->add_option("--format", model_command.format, "points on stdout as csv or json")
       ->check(CLI::IsMember({"csv", "json"}))
       ->capture_default_str();

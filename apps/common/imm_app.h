@@ -41,9 +41,13 @@ struct ImmRecipe {
 
 int run_imm_app(int argc, char** argv, const ImmRecipe& recipe);
 
+// Refuses, naming `image_name`, an image not framed as IMM's photos are: an aspect other than 4:3
+// within 5%, or under 60 pixels high. predict and face_morph --points imm share this one rule.
+void check_imm_framing(const ImmRecipe& recipe, const data::Image& image, const std::string& image_name);
+
 // The recipe's points on a photo framed as IMM's are (the whole 4:3 image holds one upright face),
 // found by the model at model_path (default: the recipe's shipped model in models/) on the default
-// device. Refuses, naming `image_name`, an image whose aspect is not 4:3 within 5%. The model is loaded
+// device. Refuses what check_imm_framing refuses. The model is loaded
 // once per path.
 std::vector<data::Point> detect_imm_points(const ImmRecipe& recipe, const data::Image& image,
                                            const std::string& image_name, const std::string& model_path = "");

@@ -13,6 +13,7 @@
 #include "data/ibug.h"
 #include "data/imm.h"
 #include "tensor/error.h"
+#include "train/run_folder.h"
 
 namespace keynet::apps {
 namespace {
@@ -158,9 +159,7 @@ std::string points_json(const std::vector<PointsEntry>& entries) {
 }
 
 void write_points_json(const std::string& path, const std::vector<PointsEntry>& entries) {
-  std::ofstream out(path);
-  out << points_json(entries);
-  KEYNET_CHECK(out.good(), path, ": could not write the keypoints file");
+  train::write_file_atomically(path, points_json(entries));
 }
 
 Face load_face(const std::string& input, const std::string& points_path) {

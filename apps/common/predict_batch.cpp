@@ -1,0 +1,55 @@
+#include "apps/common/predict_batch.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/common/keypoint_files.h"
+#include "apps/common/outputs.h"
+#include "data/draw.h"
+#include "io/csv.h"
+#include "tensor/error.h"
+
+namespace keynet::apps {
+
+namespace fs = std::filesystem;
+
+void predict_images(const PredictBatch& batch, const PredictImage& predict) {
+  std::vector<std::string> names, inputs = batch.other_inputs;
+  for (const std::string& path : batch.images) names.push_back(fs::path(path).stem().string() + "_" + batch.app + ".png");
+  inputs.insert(inputs.end(), batch.images.begin(), batch.images.end());
+  check_output_names(batch.drawn_flag, batch.drawn_folder, names, batch.images, inputs, batch.force);
+
+  std::vector<PointsEntry> entries;
+  std::vector<std::string> failures;
+  if (batch.format == "csv") std::printf("image,point,x,y\n");
+  for (size_t k = 0; k < batch.images.size(); ++k) {
+    const std::string& path = batch.images[k];
+    try {
+      const data::Image image = data::load_image(path);
+      const std::vector<data::Point> points = predict(image, path);
+      data::Image drawn = data::to_rgb(image);
+      data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
+      const std::string png = (fs::path(batch.drawn_folder) / names[k]).string();
+      replace_file(png, [&](const std::string& temporary) { data::save_png(temporary, drawn); });
+      if (batch.format == "csv") {
+        CsvWriter csv(3, true);
+        for (size_t i = 0; i < points.size(); ++i) (csv << path << i << points[i].x << points[i].y).end_row();
+        std::printf("%s", csv.str().c_str());
+        std::fflush(stdout);
+      }
+      entries.push_back({path, image.width, image.height, batch.app, points});
+      std::fprintf(stderr, "%s: %zu points drawn on %s\n", path.c_str(), points.size(), png.c_str());
+    } catch (const Error& error) {
+      std::fprintf(stderr, "error: %s\n", error.what());
+      failures.push_back(path);
+    }
+  }
+  if (batch.format == "json") std::printf("%s", points_json(entries).c_str());
+  if (failures.empty()) return;
+  std::string listed;
+  for (const std::string& path : failures) listed += "\n  " + path;
+  KEYNET_FAIL(failures.size(), " of ", batch.images.size(), " images failed (each said why above); the other ",
+              entries.size(), " were predicted:", listed);
+}
+
+}  // namespace keynet::apps
