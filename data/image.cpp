@@ -4,7 +4,10 @@
 #include <stb_image_write.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -111,6 +114,27 @@ Image load_image(const std::string& path) { return decode(path, 0); }
 Image load_gray(const std::string& path) { return decode(path, 1); }
 
 namespace {
+
+// Writes an encoded file and says why it could not (errno's text): stb's own file writers ignore
+// failed writes, so a full disk would leave a cut file without a word. A partial regular file is
+// removed (never a device such as /dev/full).
+void write_file(const std::string& path, const std::vector<unsigned char>& encoded, const char* kind) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  KEYNET_CHECK(file != nullptr, "cannot write ", kind, " file '", path, "': ", std::strerror(errno));
+  int failure = 0;
+  if (std::fwrite(encoded.data(), 1, encoded.size(), file) != encoded.size()) failure = errno;
+  if (std::fclose(file) != 0 && failure == 0) failure = errno;  // a full disk often shows only here
+  if (failure == 0) return;
+  std::error_code ignored;
+  if (std::filesystem::is_regular_file(path, ignored)) std::filesystem::remove(path, ignored);
+  KEYNET_FAIL("cannot write ", kind, " file '", path, "': ", std::strerror(failure));
+}
+
+void append_bytes(void* context, void* data, int size) {
+  auto* out = static_cast<std::vector<unsigned char>*>(context);
+  out->insert(out->end(), static_cast<unsigned char*>(data), static_cast<unsigned char*>(data) + size);
+}
+
 std::vector<unsigned char> to_bytes(const Image& image, const std::string& path) {
   KEYNET_CHECK(!image.empty(), "cannot save an empty image to '", path, "'");
   std::vector<unsigned char> bytes(image.pixels.size());
@@ -118,19 +142,25 @@ std::vector<unsigned char> to_bytes(const Image& image, const std::string& path)
     bytes[i] = static_cast<unsigned char>(std::clamp(std::lround(image.pixels[i]), 0L, 255L));
   return bytes;
 }
+
 }  // namespace
 
 void save_png(const std::string& path, const Image& image) {
   const std::vector<unsigned char> bytes = to_bytes(image, path);
-  const int ok = stbi_write_png(path.c_str(), image.width, image.height, image.channels, bytes.data(),
-                                image.width * image.channels);
-  KEYNET_CHECK(ok != 0, "cannot write PNG file '", path, "'");
+  std::vector<unsigned char> encoded;
+  const int ok = stbi_write_png_to_func(append_bytes, &encoded, image.width, image.height, image.channels,
+                                        bytes.data(), image.width * image.channels);
+  KEYNET_CHECK(ok != 0, "cannot encode PNG file '", path, "' (", image.width, "x", image.height, ")");
+  write_file(path, encoded, "PNG");
 }
 
 void save_jpeg(const std::string& path, const Image& image, int quality) {
   const std::vector<unsigned char> bytes = to_bytes(image, path);
-  const int ok = stbi_write_jpg(path.c_str(), image.width, image.height, image.channels, bytes.data(), quality);
-  KEYNET_CHECK(ok != 0, "cannot write JPEG file '", path, "'");
+  std::vector<unsigned char> encoded;
+  const int ok = stbi_write_jpg_to_func(append_bytes, &encoded, image.width, image.height, image.channels,
+                                        bytes.data(), quality);
+  KEYNET_CHECK(ok != 0, "cannot encode JPEG file '", path, "' (", image.width, "x", image.height, ")");
+  write_file(path, encoded, "JPEG");
 }
 
 Image to_gray(const Image& image) {

@@ -39,6 +39,7 @@ Image load_gray(const std::string& path);
 
 // Values are rounded and clamped to 0..255. The format follows the function, not the extension.
 // stb writes every JPEG as YCbCr, so a gray image saved as JPEG loads back with 3 equal channels.
+// A failed write names the file and the reason (a missing folder, no permission, a full disk).
 void save_png(const std::string& path, const Image& image);
 void save_jpeg(const std::string& path, const Image& image, int quality = 92);
 

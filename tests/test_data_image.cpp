@@ -243,3 +243,21 @@ TEST_CASE("tensor conversion and brightness/contrast") {
   CHECK(im.pixels[2] == doctest::Approx(137.5));           // mid-gray only shifts
   CHECK(im.pixels[4] == doctest::Approx((102 - 127.5) * 2 + 137.5));
 }
+
+TEST_CASE("save_png and save_jpeg say why a write failed") {
+  TempDir dir("write_errors");
+  const Image image(8, 8, 3, 50.0f);
+  const std::string missing = dir.file("no_such_folder/out.png");
+  CHECK(contains(error_of([&] { save_png(missing, image); }),
+                 "cannot write PNG file '" + missing + "': No such file or directory"));
+  CHECK(contains(error_of([&] { save_jpeg(dir.file("no_such_folder/out.jpg"), image); }),
+                 "no_such_folder/out.jpg': No such file or directory"));
+  // A full disk: stb's own writer ignored the failed write and reported success.
+  if (std::filesystem::exists("/dev/full")) {
+    CHECK(contains(error_of([&] { save_png("/dev/full", image); }),
+                   "cannot write PNG file '/dev/full': No space left on device"));
+    CHECK(contains(error_of([&] { save_jpeg("/dev/full", image); }),
+                   "cannot write JPEG file '/dev/full': No space left on device"));
+    CHECK(std::filesystem::exists("/dev/full"));  // a partial file is removed, never a device
+  }
+}
