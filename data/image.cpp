@@ -7,10 +7,15 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iterator>
+#include <limits>
+#include <memory>
+#include <sstream>
 
 #include "tensor/error.h"
 
@@ -31,6 +36,28 @@ std::vector<unsigned char> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+uint32_t big_endian(const unsigned char* p, int bytes) {
+  uint32_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | p[i];
+  return value;
+}
+
+// The first byte after a JPEG's start-of-image marker, or 0 when the bytes are not a JPEG. stb takes any
+// run of 0xFF fill bytes before the marker (0xD8) as a JPEG, and so do we.
+size_t jpeg_body(const std::vector<unsigned char>& bytes) {
+  size_t start = 0;
+  while (start < bytes.size() && bytes[start] == 0xFF) ++start;
+  return start > 0 && start < bytes.size() && bytes[start] == 0xD8 ? start + 1 : 0;
+}
+
+bool is_frame_header(unsigned char marker) {  // SOF0..SOF15, less DHT (C4), JPG (C8) and DAC (CC)
+  return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+}
+
+struct Size {
+  uint32_t width = 0, height = 0;
+};
+
 // A DHT segment's tables, bytes [begin, end): each is a class/id byte, 16 code counts and the symbols.
 // More than 256 codes in one table would make stb_image 2.27 (Debian's) write past its arrays; stb
 // 2.28 refuses them, and so do we.
@@ -46,14 +73,16 @@ void check_huffman_tables(const std::vector<unsigned char>& bytes, size_t begin,
   }
 }
 
-// Walks a JPEG's segments before stb decodes it: the Huffman tables must be possible (above), and the
-// file must end with an end-of-image marker, because stb decodes a truncated JPEG without complaint
-// (missing data reads as zeros). Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte)
-// or a restart marker; any other marker ends the scan.
-// `pos`: the first byte after the start-of-image marker.
-void check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::string& path) {
+// Walks a JPEG's segments before stb decodes it and returns the size its (first) frame header declares,
+// the one stb decodes. The Huffman tables must be possible (above), and the file must end with an
+// end-of-image marker, because stb decodes a truncated JPEG without complaint (missing data reads as
+// zeros). Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; any
+// other marker ends the scan. `pos`: the first byte after the start-of-image marker.
+Size check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::string& path) {
   const size_t size = bytes.size();
   auto truncated = [&] { KEYNET_FAIL("image file '", path, "' is truncated (JPEG without end-of-image marker)"); };
+  bool framed = false;
+  Size frame;
   while (true) {
     if (pos + 2 > size) truncated();
     KEYNET_CHECK(bytes[pos] == 0xFF, "image file '", path, "': corrupt JPEG (bad marker at byte ", pos, ")");
@@ -62,16 +91,21 @@ void check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::
       ++pos;
       continue;
     }
-    if (marker == 0xD9) return;  // end of image
+    if (marker == 0xD9) break;  // end of image
     if ((marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {  // markers without a length
       pos += 2;
       continue;
     }
     if (pos + 4 > size) truncated();
-    const size_t length = (static_cast<size_t>(bytes[pos + 2]) << 8) | bytes[pos + 3];
+    const size_t length = big_endian(&bytes[pos + 2], 2);
     KEYNET_CHECK(length >= 2, "image file '", path, "': corrupt JPEG (segment length ", length, " at byte ", pos, ")");
     if (pos + 2 + length > size) truncated();
     if (marker == 0xC4) check_huffman_tables(bytes, pos + 4, pos + 2 + length, path);
+    if (is_frame_header(marker) && !framed) {  // precision (1 byte), height (2), width (2), ...
+      KEYNET_CHECK(length >= 7, "image file '", path, "': corrupt JPEG (frame header of ", length, " bytes)");
+      frame = {big_endian(&bytes[pos + 7], 2), big_endian(&bytes[pos + 5], 2)};
+      framed = true;
+    }
     pos += 2 + length;
     if (marker == 0xDA) {  // start of scan: skip its entropy-coded data
       while (pos + 1 < size &&
@@ -80,40 +114,74 @@ void check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::
       if (pos + 1 >= size) truncated();
     }
   }
+  KEYNET_CHECK(framed, "image file '", path, "': corrupt JPEG (no frame header: the image size is not declared)");
+  return frame;
 }
 
-}  // namespace
+// "64 megapixels", "192.3 megapixels", or the count itself below a tenth of a megapixel.
+std::string describe_pixels(uint64_t pixels) {
+  std::ostringstream out;
+  if (pixels % 1000000 == 0)
+    out << pixels / 1000000 << " megapixels";
+  else if (pixels >= 100000)
+    out << std::fixed << std::setprecision(1) << pixels / 1e6 << " megapixels";
+  else
+    out << pixels << " pixels";
+  return out.str();
+}
 
-namespace {
+// The header's size (JPEG and PNG read here, the other formats by stb_info) checked against
+// max_image_pixels(); nothing is decoded.
+ImageHeader header_of(const std::vector<unsigned char>& bytes, const std::string& path) {
+  KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
+  static constexpr unsigned char png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  const size_t jpeg = jpeg_body(bytes);
+  Size size;
+  if (jpeg > 0) {
+    size = check_jpeg(bytes, jpeg, path);
+  } else if (bytes.size() >= 24 && std::equal(std::begin(png_signature), std::end(png_signature), bytes.begin()) &&
+             std::equal(bytes.begin() + 12, bytes.begin() + 16, "IHDR")) {  // the first chunk, as PNG requires
+    size = {big_endian(&bytes[16], 4), big_endian(&bytes[20], 4)};
+  } else {  // other formats, and PNGs that stb reads although IHDR is not first (Apple's CgBI)
+    int w = 0, h = 0, n = 0;
+    KEYNET_CHECK(stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n) != 0,
+                 "cannot decode image file '", path, "': ", stbi_failure_reason());
+    KEYNET_CHECK(w >= 0 && h >= 0, "image file '", path, "' declares a negative size (", w, "x", h, ")");
+    size = {static_cast<uint32_t>(w), static_cast<uint32_t>(h)};
+  }
+  KEYNET_CHECK(size.width > 0 && size.height > 0, "image file '", path, "' declares a ", size.width, "x", size.height,
+               " image: it has no pixels");
+  const uint64_t pixels = uint64_t{size.width} * size.height;
+  const int64_t limit = max_image_pixels();
+  KEYNET_CHECK(pixels <= static_cast<uint64_t>(limit), "image file '", path, "': ", size.width, "x", size.height,
+               " pixels (", describe_pixels(pixels), ") is over keynet's limit of ", describe_pixels(limit),
+               "; set KEYNET_MAX_PIXELS (a number of pixels) to raise it");
+  constexpr uint32_t int_max = std::numeric_limits<int>::max();
+  KEYNET_CHECK(size.width <= int_max && size.height <= int_max, "image file '", path, "': ", size.width, "x",
+               size.height, " is wider or taller than keynet can index (2^31 - 1 pixels)");
+  return {static_cast<int>(size.width), static_cast<int>(size.height)};
+}
 
-// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards).
+// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards). The header is
+// checked first, so an oversized file is refused before stb allocates anything for it.
 Image decode(const std::string& path, int channels) {
   const std::vector<unsigned char> bytes = read_bytes(path);
-  KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
-  // stb takes any run of 0xFF fill bytes before the start-of-image marker (0xD8) as a JPEG, and so do we.
-  size_t start = 0;
-  while (start < bytes.size() && bytes[start] == 0xFF) ++start;
-  if (start > 0 && start < bytes.size() && bytes[start] == 0xD8) check_jpeg(bytes, start + 1, path);
+  const ImageHeader header = header_of(bytes, path);
   int w = 0, h = 0, n = 0;
-  unsigned char* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels);
+  const std::unique_ptr<unsigned char, void (*)(void*)> data(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels), stbi_image_free);
   KEYNET_CHECK(data != nullptr, "cannot decode image file '", path, "': ", stbi_failure_reason());
+  KEYNET_CHECK(w == header.width && h == header.height, "image file '", path,
+               "' decodes to ", w, "x", h, " pixels, not the ", header.width, "x", header.height,
+               " its header declares");
   const int stride = channels ? channels : n;
   const int keep = stride >= 3 ? 3 : 1;  // drop alpha (gray+alpha has 2 channels, RGBA 4)
   Image image(w, h, keep);
   const size_t count = static_cast<size_t>(w) * h;
   for (size_t i = 0; i < count; ++i)
-    for (int c = 0; c < keep; ++c) image.pixels[i * keep + c] = data[i * stride + c];
-  stbi_image_free(data);
+    for (int c = 0; c < keep; ++c) image.pixels[i * keep + c] = data.get()[i * stride + c];
   return image;
 }
-
-}  // namespace
-
-Image load_image(const std::string& path) { return decode(path, 0); }
-
-Image load_gray(const std::string& path) { return decode(path, 1); }
-
-namespace {
 
 // Writes an encoded file and says why it could not (errno's text): stb's own file writers ignore
 // failed writes, so a full disk would leave a cut file without a word. A partial regular file is
@@ -144,6 +212,23 @@ std::vector<unsigned char> to_bytes(const Image& image, const std::string& path)
 }
 
 }  // namespace
+
+int64_t max_image_pixels() {
+  const char* text = std::getenv("KEYNET_MAX_PIXELS");
+  if (text == nullptr) return 64'000'000;
+  char* end = nullptr;
+  errno = 0;
+  const long long limit = std::strtoll(text, &end, 10);
+  KEYNET_CHECK(end != text && *end == '\0' && errno == 0 && limit > 0, "KEYNET_MAX_PIXELS='", text,
+               "' is not a positive whole number of pixels (e.g. 100000000 for 100 megapixels)");
+  return limit;
+}
+
+ImageHeader read_image_header(const std::string& path) { return header_of(read_bytes(path), path); }
+
+Image load_image(const std::string& path) { return decode(path, 0); }
+
+Image load_gray(const std::string& path) { return decode(path, 1); }
 
 void save_png(const std::string& path, const Image& image) {
   const std::vector<unsigned char> bytes = to_bytes(image, path);

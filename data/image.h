@@ -8,6 +8,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,24 @@ struct Image {
   float at(int x, int y, int c = 0) const { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
 };
 
-// Loads a JPEG or PNG (any format stb reads) as gray or RGB; an alpha channel is dropped.
-// Missing, unreadable and truncated files throw keynet::Error naming the file.
+// The most pixels (width x height) an image file may declare: 64 megapixels (every dataset photo and
+// phone photo fits), or the environment variable KEYNET_MAX_PIXELS, a positive whole number of pixels
+// (anything else is an error naming it). Files are checked on their header before a pixel is decoded:
+// a 0.6 MB PNG can declare 16000x12000 pixels, which once took 5.8 GB. Apps use it for their own
+// canvases too. As floats, a limit-sized RGB image takes 768 MB (plus 192 MB of decoded bytes while
+// it is converted).
+int64_t max_image_pixels();
+
+// What an image file declares, read without decoding its pixels. A header that declares no pixels,
+// or more than max_image_pixels(), is refused with keynet::Error naming the file.
+struct ImageHeader {
+  int width = 0;
+  int height = 0;
+};
+ImageHeader read_image_header(const std::string& path);
+
+// Loads a JPEG or PNG (any format stb reads) as gray or RGB; an alpha channel is dropped. Missing,
+// unreadable, truncated and oversized files (read_image_header) throw keynet::Error naming the file.
 Image load_image(const std::string& path);
 // Gray straight from the decoder: a JPEG's luma plane (no colour conversion, the fast path), or stb's
 // 8-bit BT.601 luma of other formats. Within a gray level of to_gray(load_image(path)).

@@ -3,6 +3,8 @@
 #include <stb_image_write.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 
 #include "data/affine.h"
 #include "data/image.h"
@@ -47,6 +49,51 @@ std::pair<Point, Point> peak_near(const Image& image, const Point& near, int rad
     }
   return {Point{double(bx), double(by)}, Point{sx / sum, sy / sum}};
 }
+
+// The bytes of a PNG with the size in its IHDR chunk replaced and the chunk's CRC redone, so that only
+// the declared size is wrong.
+std::string png_declaring(std::string png, uint32_t width, uint32_t height) {
+  for (int i = 0; i < 4; ++i) {
+    png[16 + i] = static_cast<char>(width >> (24 - 8 * i));
+    png[20 + i] = static_cast<char>(height >> (24 - 8 * i));
+  }
+  uint32_t crc = 0xFFFFFFFF;  // CRC-32 of the chunk type and data, bytes 12..28
+  for (int i = 12; i < 29; ++i) {
+    crc ^= static_cast<unsigned char>(png[i]);
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
+  }
+  crc ^= 0xFFFFFFFF;
+  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<char>(crc >> (24 - 8 * i));
+  return png;
+}
+
+// The bytes of a JPEG with the size in its (baseline) frame header replaced.
+std::string jpeg_declaring(std::string jpeg, uint16_t width, uint16_t height) {
+  const size_t sof = jpeg.find("\xFF\xC0");
+  REQUIRE(sof != std::string::npos);
+  jpeg[sof + 5] = static_cast<char>(height >> 8), jpeg[sof + 6] = static_cast<char>(height);
+  jpeg[sof + 7] = static_cast<char>(width >> 8), jpeg[sof + 8] = static_cast<char>(width);
+  return jpeg;
+}
+
+// Sets KEYNET_MAX_PIXELS (unsets it for nullopt) for one scope and then puts back what was there.
+class PixelLimit {
+ public:
+  explicit PixelLimit(std::optional<std::string> value) {
+    if (const char* old = std::getenv("KEYNET_MAX_PIXELS")) old_ = old;
+    set(value);
+  }
+  ~PixelLimit() { set(old_); }
+
+ private:
+  static void set(const std::optional<std::string>& value) {
+    if (value)
+      setenv("KEYNET_MAX_PIXELS", value->c_str(), 1);
+    else
+      unsetenv("KEYNET_MAX_PIXELS");
+  }
+  std::optional<std::string> old_;
+};
 
 }  // namespace
 
@@ -242,6 +289,53 @@ TEST_CASE("tensor conversion and brightness/contrast") {
   CHECK(im.pixels[0] == 0.0f);                             // clamped
   CHECK(im.pixels[2] == doctest::Approx(137.5));           // mid-gray only shifts
   CHECK(im.pixels[4] == doctest::Approx((102 - 127.5) * 2 + 137.5));
+}
+
+TEST_CASE("an image over the pixel limit is refused from its header, before it is decoded") {
+  TempDir dir("pixel_limit");
+  const PixelLimit unset(std::nullopt);
+  CHECK(max_image_pixels() == 64'000'000);
+  save_png(dir.file("small.png"), Image(4, 4, 3, 100.0f));
+  const std::string png = read_text(dir.file("small.png"));
+
+  // 16000x12000 declared by a file of a few dozen bytes: stb would allocate 576 MB before finding that
+  // the pixel data is missing; the header alone is enough to refuse it.
+  const std::string huge = dir.write("huge.png", png_declaring(png, 16000, 12000));
+  const std::string expected = "image file '" + huge +
+                               "': 16000x12000 pixels (192 megapixels) is over keynet's limit of 64 megapixels; "
+                               "set KEYNET_MAX_PIXELS";
+  CHECK(contains(error_of([&] { load_image(huge); }), expected));
+  CHECK(contains(error_of([&] { load_gray(huge); }), expected));
+  CHECK(contains(error_of([&] { read_image_header(huge); }), expected));
+  save_jpeg(dir.file("small.jpg"), Image(4, 4, 3, 100.0f));
+  const std::string jpeg = read_text(dir.file("small.jpg"));
+  const std::string huge_jpeg = dir.write("huge.jpg", jpeg_declaring(jpeg, 65000, 1001));
+  CHECK(contains(error_of([&] { load_image(huge_jpeg); }), "65000x1001 pixels (65.1 megapixels) is over"));
+
+  // A header that declares no pixels at all.
+  const std::string empty_png = dir.write("zero.png", png_declaring(png, 0, 4));
+  CHECK(contains(error_of([&] { load_image(empty_png); }), "zero.png' declares a 0x4 image: it has no pixels"));
+  const std::string empty_jpeg = dir.write("zero.jpg", jpeg_declaring(jpeg, 24, 0));
+  CHECK(contains(error_of([&] { load_image(empty_jpeg); }), "zero.jpg' declares a 24x0 image: it has no pixels"));
+
+  // KEYNET_MAX_PIXELS moves the limit either way; the limit itself is allowed.
+  save_png(dir.file("20x20.png"), Image(20, 20, 1, 9.0f));
+  {
+    const PixelLimit lower("399");
+    CHECK(contains(error_of([&] { load_image(dir.file("20x20.png")); }),
+                   "20x20 pixels (400 pixels) is over keynet's limit of 399 pixels"));
+  }
+  {
+    const PixelLimit exact("400");
+    CHECK(load_image(dir.file("20x20.png")).width == 20);
+    CHECK(read_image_header(dir.file("20x20.png")).height == 20);
+  }
+  for (const char* bad : {"", "abc", "0", "-5", "12abc", "1e8", "99999999999999999999999"}) {
+    CAPTURE(bad);
+    const PixelLimit invalid(bad);
+    const std::string message = error_of([&] { load_image(dir.file("20x20.png")); });
+    CHECK(contains(message, "KEYNET_MAX_PIXELS='" + std::string(bad) + "' is not a positive whole number of pixels"));
+  }
 }
 
 TEST_CASE("save_png and save_jpeg say why a write failed") {
