@@ -44,7 +44,7 @@ uint32_t big_endian(const unsigned char* p, int bytes) {
 
 // The first byte after a JPEG's start-of-image marker, or 0 when the bytes are not a JPEG. stb takes any
 // run of 0xFF fill bytes before the marker (0xD8) as a JPEG, and so do we.
-size_t jpeg_body(const std::vector<unsigned char>& bytes) {
+size_t jpeg_body(std::span<const unsigned char> bytes) {
   size_t start = 0;
   while (start < bytes.size() && bytes[start] == 0xFF) ++start;
   return start > 0 && start < bytes.size() && bytes[start] == 0xD8 ? start + 1 : 0;
@@ -131,7 +131,7 @@ std::string describe_pixels(uint64_t pixels) {
 }
 
 // The header's size (JPEG and PNG read here, the other formats by stb_info) checked against
-// max_image_pixels(); nothing is decoded.
+// max_image_pixels(), and the EXIF orientation; nothing is decoded.
 ImageHeader header_of(const std::vector<unsigned char>& bytes, const std::string& path) {
   KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
   static constexpr unsigned char png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
@@ -149,6 +149,8 @@ ImageHeader header_of(const std::vector<unsigned char>& bytes, const std::string
     KEYNET_CHECK(w >= 0 && h >= 0, "image file '", path, "' declares a negative size (", w, "x", h, ")");
     size = {static_cast<uint32_t>(w), static_cast<uint32_t>(h)};
   }
+  const int orientation = jpeg > 0 ? exif_orientation(bytes) : 1;
+  if (orientation >= 5) std::swap(size.width, size.height);
   KEYNET_CHECK(size.width > 0 && size.height > 0, "image file '", path, "' declares a ", size.width, "x", size.height,
                " image: it has no pixels");
   const uint64_t pixels = uint64_t{size.width} * size.height;
@@ -159,11 +161,31 @@ ImageHeader header_of(const std::vector<unsigned char>& bytes, const std::string
   constexpr uint32_t int_max = std::numeric_limits<int>::max();
   KEYNET_CHECK(size.width <= int_max && size.height <= int_max, "image file '", path, "': ", size.width, "x",
                size.height, " is wider or taller than keynet can index (2^31 - 1 pixels)");
-  return {static_cast<int>(size.width), static_cast<int>(size.height)};
+  return {static_cast<int>(size.width), static_cast<int>(size.height), orientation};
 }
 
-// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards). The header is
-// checked first, so an oversized file is refused before stb allocates anything for it.
+// Where output pixel (x, y) of the upright image lies in the stored w x h pixels, for each EXIF
+// orientation: at index base + x * step_x + y * step_y (in pixels).
+struct UprightWalk {
+  ptrdiff_t base, step_x, step_y;
+};
+
+UprightWalk upright_walk(int orientation, ptrdiff_t w, ptrdiff_t h) {
+  switch (orientation) {
+    case 2: return {w - 1, -1, w};          // mirrored left to right
+    case 3: return {h * w - 1, -1, -w};     // rotated 180 degrees
+    case 4: return {(h - 1) * w, 1, -w};    // mirrored top to bottom
+    case 5: return {0, w, 1};               // transposed (mirrored about the main diagonal)
+    case 6: return {(h - 1) * w, -w, 1};    // to be rotated 90 degrees clockwise
+    case 7: return {h * w - 1, -w, -1};     // transversed (mirrored about the other diagonal)
+    case 8: return {w - 1, w, -1};          // to be rotated 90 degrees counter-clockwise
+    default: return {0, 1, w};              // 1: as stored
+  }
+}
+
+// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards), upright. The header
+// is checked first, so an oversized file is refused before stb allocates anything for it. The bytes stay
+// 8-bit until the one pass that converts them to floats and applies the orientation.
 Image decode(const std::string& path, int channels) {
   const std::vector<unsigned char> bytes = read_bytes(path);
   const ImageHeader header = header_of(bytes, path);
@@ -171,15 +193,22 @@ Image decode(const std::string& path, int channels) {
   const std::unique_ptr<unsigned char, void (*)(void*)> data(
       stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels), stbi_image_free);
   KEYNET_CHECK(data != nullptr, "cannot decode image file '", path, "': ", stbi_failure_reason());
-  KEYNET_CHECK(w == header.width && h == header.height, "image file '", path,
+  const bool swapped = header.orientation >= 5;
+  KEYNET_CHECK((swapped ? h : w) == header.width && (swapped ? w : h) == header.height, "image file '", path,
                "' decodes to ", w, "x", h, " pixels, not the ", header.width, "x", header.height,
                " its header declares");
   const int stride = channels ? channels : n;
   const int keep = stride >= 3 ? 3 : 1;  // drop alpha (gray+alpha has 2 channels, RGBA 4)
-  Image image(w, h, keep);
-  const size_t count = static_cast<size_t>(w) * h;
-  for (size_t i = 0; i < count; ++i)
-    for (int c = 0; c < keep; ++c) image.pixels[i * keep + c] = data.get()[i * stride + c];
+  Image image(header.width, header.height, keep);
+  const UprightWalk walk = upright_walk(header.orientation, w, h);
+  float* out = image.pixels.data();
+  for (int y = 0; y < image.height; ++y) {
+    const ptrdiff_t row = walk.base + y * walk.step_y;
+    for (int x = 0; x < image.width; ++x, out += keep) {
+      const unsigned char* in = data.get() + (row + x * walk.step_x) * stride;
+      for (int c = 0; c < keep; ++c) out[c] = in[c];
+    }
+  }
   return image;
 }
 
@@ -222,6 +251,48 @@ int64_t max_image_pixels() {
   KEYNET_CHECK(end != text && *end == '\0' && errno == 0 && limit > 0, "KEYNET_MAX_PIXELS='", text,
                "' is not a positive whole number of pixels (e.g. 100000000 for 100 megapixels)");
   return limit;
+}
+
+int exif_orientation(std::span<const unsigned char> bytes) {
+  // The segments before the first scan: 0xFF, a marker, a 2-byte big-endian length that counts itself.
+  for (size_t pos = jpeg_body(bytes); pos != 0 && pos + 4 <= bytes.size();) {
+    if (bytes[pos] != 0xFF) return 1;
+    const unsigned char marker = bytes[pos + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xDA || marker == 0xD9) return 1;  // metadata comes before the scan
+    const size_t length = big_endian(&bytes[pos + 2], 2);
+    if (length < 2 || pos + 2 + length > bytes.size()) return 1;
+    const std::span<const unsigned char> segment = bytes.subspan(pos + 4, length - 2);
+    pos += 2 + length;
+    static constexpr unsigned char exif_id[6] = {'E', 'x', 'i', 'f', 0, 0};
+    if (marker != 0xE1 || segment.size() < 6 || !std::equal(exif_id, exif_id + 6, segment.begin())) continue;
+    // TIFF: "II" (little-endian) or "MM" (big-endian), 42, IFD0's offset; offsets count from the "II".
+    const std::span<const unsigned char> tiff = segment.subspan(6);
+    if (tiff.size() < 8) return 1;
+    const bool little = tiff[0] == 'I' && tiff[1] == 'I';
+    if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
+    auto read = [&](size_t at, int count) {  // callers keep at + count <= tiff.size()
+      uint32_t value = 0;
+      for (int i = 0; i < count; ++i) value |= uint32_t{tiff[at + i]} << 8 * (little ? i : count - 1 - i);
+      return value;
+    };
+    if (read(2, 2) != 42) return 1;
+    const size_t ifd = read(4, 4);
+    if (ifd > tiff.size() || tiff.size() - ifd < 2) return 1;
+    const size_t entries = read(ifd, 2);
+    for (size_t i = 0; i < entries; ++i) {  // each entry: tag, type, count, value (12 bytes)
+      const size_t entry = ifd + 2 + 12 * i;
+      if (entry + 12 > tiff.size()) return 1;
+      if (read(entry, 2) != 0x0112) continue;
+      const uint32_t value = read(entry + 8, 2);  // a SHORT sits in the first 2 bytes of the value field
+      return read(entry + 2, 2) == 3 && read(entry + 4, 4) == 1 && value >= 1 && value <= 8 ? value : 1;
+    }
+    return 1;
+  }
+  return 1;
 }
 
 ImageHeader read_image_header(const std::string& path) { return header_of(read_bytes(path), path); }

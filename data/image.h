@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,16 +40,26 @@ struct Image {
 // it is converted).
 int64_t max_image_pixels();
 
-// What an image file declares, read without decoding its pixels. A header that declares no pixels,
-// or more than max_image_pixels(), is refused with keynet::Error naming the file.
+// What an image file declares, read without decoding its pixels: the size as displayed (EXIF
+// orientation applied: 5 to 8 swap width and height) and the orientation. A header that declares no
+// pixels, or more than max_image_pixels(), is refused with keynet::Error naming the file.
 struct ImageHeader {
   int width = 0;
   int height = 0;
+  int orientation = 1;  // EXIF, 1..8
 };
 ImageHeader read_image_header(const std::string& path);
 
-// Loads a JPEG or PNG (any format stb reads) as gray or RGB; an alpha channel is dropped. Missing,
-// unreadable, truncated and oversized files (read_image_header) throw keynet::Error naming the file.
+// The EXIF orientation (1..8) of a JPEG file's bytes: tag 0x0112 of IFD0 in its APP1 "Exif" segment.
+// 1 (as stored) when there is none, when the EXIF is malformed or cut short, or when the value is not
+// 1..8 (some writers put 0 for "unknown"): a photo every viewer opens must not be refused for its
+// metadata. Reads only inside `bytes`.
+int exif_orientation(std::span<const unsigned char> bytes);
+
+// Loads a JPEG or PNG (any format stb reads) as gray or RGB, upright: a JPEG's EXIF orientation is
+// applied (a phone photo taken sideways loads as it is displayed); an alpha channel is dropped.
+// Missing, unreadable, truncated and oversized files (read_image_header) throw keynet::Error naming
+// the file.
 Image load_image(const std::string& path);
 // Gray straight from the decoder: a JPEG's luma plane (no colour conversion, the fast path), or stb's
 // 8-bit BT.601 luma of other formats. Within a gray level of to_gray(load_image(path)).

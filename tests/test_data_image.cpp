@@ -95,6 +95,47 @@ class PixelLimit {
   std::optional<std::string> old_;
 };
 
+using Bytes = std::vector<unsigned char>;
+
+// The start of a JPEG: the start-of-image marker and one APP1 segment holding "Exif\0\0" and `tiff`.
+Bytes jpeg_with_exif(const Bytes& tiff) {
+  Bytes out = {0xFF, 0xD8, 0xFF, 0xE1};
+  const size_t length = 2 + 6 + tiff.size();
+  out.push_back(static_cast<unsigned char>(length >> 8));
+  out.push_back(static_cast<unsigned char>(length));
+  for (char c : std::string("Exif\0\0", 6)) out.push_back(static_cast<unsigned char>(c));
+  out.insert(out.end(), tiff.begin(), tiff.end());
+  return out;
+}
+
+// A TIFF header and an IFD0 with one entry (tag, type, count, a SHORT value), in either byte order.
+Bytes tiff_with_entry(bool big_endian, uint16_t tag, uint16_t type, uint32_t count, uint16_t value) {
+  Bytes out;
+  auto put = [&](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      out.push_back(static_cast<unsigned char>(v >> 8 * (big_endian ? bytes - 1 - i : i)));
+  };
+  out.push_back(big_endian ? 'M' : 'I'), out.push_back(big_endian ? 'M' : 'I');
+  put(42, 2), put(8, 4);                          // IFD0 right after the header
+  put(1, 2);                                      // one entry
+  put(tag, 2), put(type, 2), put(count, 4), put(value, 2), put(0, 2);
+  put(0, 4);                                      // no next IFD
+  return out;
+}
+
+Bytes bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
+
+// The largest and the mean absolute difference between two images of one size.
+std::pair<double, double> difference(const Image& a, const Image& b) {
+  double worst = 0, mean = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) {
+    const double d = std::abs(a.pixels[i] - b.pixels[i]);
+    worst = std::max(worst, d);
+    mean += d / a.pixels.size();
+  }
+  return {worst, mean};
+}
+
 }  // namespace
 
 TEST_CASE("Affine: compose, inverse and apply") {
@@ -336,6 +377,72 @@ TEST_CASE("an image over the pixel limit is refused from its header, before it i
     const std::string message = error_of([&] { load_image(dir.file("20x20.png")); });
     CHECK(contains(message, "KEYNET_MAX_PIXELS='" + std::string(bad) + "' is not a positive whole number of pixels"));
   }
+}
+
+TEST_CASE("EXIF orientation: each of the 8 values loads upright") {
+  const Image upright = load_image(fixture("exif/upright.png"));
+  REQUIRE(upright.width == 24);
+  REQUIRE(upright.height == 16);
+  const Image upright_gray = to_gray(upright);
+  for (int v = 1; v <= 8; ++v) {
+    CAPTURE(v);
+    const std::string path = fixture("exif/orientation_" + std::to_string(v) + ".jpg");
+    CHECK(exif_orientation(bytes_of(read_text(path))) == v);
+    const ImageHeader header = read_image_header(path);
+    CHECK(header.width == 24);
+    CHECK(header.height == 16);
+    CHECK(header.orientation == v);
+    // The pattern's ramps rise 9 and 14 levels a pixel: a flip or rotation, or a shift by one pixel,
+    // breaks these bounds; JPEG at quality 100 stays within 2.
+    const Image rgb = load_image(path), gray = load_gray(path);
+    REQUIRE(rgb.width == 24);
+    REQUIRE(rgb.height == 16);
+    REQUIRE(rgb.channels == 3);
+    const auto [worst, mean] = difference(rgb, upright);
+    CHECK(worst <= 6);
+    CHECK(mean <= 1.5);
+    REQUIRE(gray.width == 24);
+    REQUIRE(gray.height == 16);
+    const auto [gray_worst, gray_mean] = difference(gray, upright_gray);
+    CHECK(gray_worst <= 6);
+    CHECK(gray_mean <= 1.5);
+  }
+}
+
+TEST_CASE("the EXIF reader: both byte orders, and malformed EXIF is ignored without reading past it") {
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 6))) == 6);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(false, 0x0112, 3, 1, 8))) == 8);
+  // Fill bytes before the start-of-image marker, and an XMP segment (also APP1) before the EXIF one.
+  Bytes xmp = {0xFF, 0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x07, 'h', 't', 't', 'p', ':'};
+  const Bytes exif = jpeg_with_exif(tiff_with_entry(false, 0x0112, 3, 1, 5));
+  xmp.insert(xmp.end(), exif.begin() + 2, exif.end());
+  CHECK(exif_orientation(xmp) == 5);
+
+  // Values EXIF does not define, another type or count, another tag: as stored.
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 0))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 9))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 4, 1, 6))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 2, 6))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0110, 3, 1, 6))) == 1);
+  // Offsets and counts that point past the segment.
+  Bytes far = tiff_with_entry(false, 0x0112, 3, 1, 6);
+  far[4] = far[5] = far[6] = far[7] = 0xFF;  // IFD0 at 4 GB
+  CHECK(exif_orientation(jpeg_with_exif(far)) == 1);
+  Bytes many = tiff_with_entry(true, 0x0110, 3, 1, 6);
+  many[8] = many[9] = 0xFF;  // 65535 entries where there is one
+  CHECK(exif_orientation(jpeg_with_exif(many)) == 1);
+  Bytes long_segment = jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 6));
+  long_segment[5] += 1;  // the segment claims one byte more than the file holds
+  CHECK(exif_orientation(long_segment) == 1);
+  // Every prefix, each in a buffer of exactly its size (so the sanitizers see any read past it).
+  const Bytes whole = jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 7));
+  for (size_t size = 0; size < whole.size(); ++size) {
+    CAPTURE(size);
+    const Bytes prefix(whole.begin(), whole.begin() + static_cast<ptrdiff_t>(size));
+    CHECK(exif_orientation(prefix) == 1);
+  }
+  CHECK(exif_orientation(whole) == 7);
+  CHECK(exif_orientation(bytes_of(read_text(fixture("exif/upright.png")))) == 1);  // not a JPEG
 }
 
 TEST_CASE("save_png and save_jpeg say why a write failed") {
