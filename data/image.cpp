@@ -4,10 +4,18 @@
 #include <stb_image_write.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iterator>
+#include <limits>
+#include <memory>
+#include <sstream>
 
 #include "tensor/error.h"
 
@@ -28,6 +36,28 @@ std::vector<unsigned char> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+uint32_t big_endian(const unsigned char* p, int bytes) {
+  uint32_t value = 0;
+  for (int i = 0; i < bytes; ++i) value = (value << 8) | p[i];
+  return value;
+}
+
+// The first byte after a JPEG's start-of-image marker, or 0 when the bytes are not a JPEG. stb takes any
+// run of 0xFF fill bytes before the marker (0xD8) as a JPEG, and so do we.
+size_t jpeg_body(std::span<const unsigned char> bytes) {
+  size_t start = 0;
+  while (start < bytes.size() && bytes[start] == 0xFF) ++start;
+  return start > 0 && start < bytes.size() && bytes[start] == 0xD8 ? start + 1 : 0;
+}
+
+bool is_frame_header(unsigned char marker) {  // SOF0..SOF15, less DHT (C4), JPG (C8) and DAC (CC)
+  return marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+}
+
+struct Size {
+  uint32_t width = 0, height = 0;
+};
+
 // A DHT segment's tables, bytes [begin, end): each is a class/id byte, 16 code counts and the symbols.
 // More than 256 codes in one table would make stb_image 2.27 (Debian's) write past its arrays; stb
 // 2.28 refuses them, and so do we.
@@ -43,14 +73,16 @@ void check_huffman_tables(const std::vector<unsigned char>& bytes, size_t begin,
   }
 }
 
-// Walks a JPEG's segments before stb decodes it: the Huffman tables must be possible (above), and the
-// file must end with an end-of-image marker, because stb decodes a truncated JPEG without complaint
-// (missing data reads as zeros). Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte)
-// or a restart marker; any other marker ends the scan.
-// `pos`: the first byte after the start-of-image marker.
-void check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::string& path) {
+// Walks a JPEG's segments before stb decodes it and returns the size its (first) frame header declares,
+// the one stb decodes. The Huffman tables must be possible (above), and the file must end with an
+// end-of-image marker, because stb decodes a truncated JPEG without complaint (missing data reads as
+// zeros). Inside entropy-coded data 0xFF is followed by 0x00 (a stuffed byte) or a restart marker; any
+// other marker ends the scan. `pos`: the first byte after the start-of-image marker.
+Size check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::string& path) {
   const size_t size = bytes.size();
   auto truncated = [&] { KEYNET_FAIL("image file '", path, "' is truncated (JPEG without end-of-image marker)"); };
+  bool framed = false;
+  Size frame;
   while (true) {
     if (pos + 2 > size) truncated();
     KEYNET_CHECK(bytes[pos] == 0xFF, "image file '", path, "': corrupt JPEG (bad marker at byte ", pos, ")");
@@ -59,16 +91,21 @@ void check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::
       ++pos;
       continue;
     }
-    if (marker == 0xD9) return;  // end of image
+    if (marker == 0xD9) break;  // end of image
     if ((marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) {  // markers without a length
       pos += 2;
       continue;
     }
     if (pos + 4 > size) truncated();
-    const size_t length = (static_cast<size_t>(bytes[pos + 2]) << 8) | bytes[pos + 3];
+    const size_t length = big_endian(&bytes[pos + 2], 2);
     KEYNET_CHECK(length >= 2, "image file '", path, "': corrupt JPEG (segment length ", length, " at byte ", pos, ")");
     if (pos + 2 + length > size) truncated();
     if (marker == 0xC4) check_huffman_tables(bytes, pos + 4, pos + 2 + length, path);
+    if (is_frame_header(marker) && !framed) {  // precision (1 byte), height (2), width (2), ...
+      KEYNET_CHECK(length >= 7, "image file '", path, "': corrupt JPEG (frame header of ", length, " bytes)");
+      frame = {big_endian(&bytes[pos + 7], 2), big_endian(&bytes[pos + 5], 2)};
+      framed = true;
+    }
     pos += 2 + length;
     if (marker == 0xDA) {  // start of scan: skip its entropy-coded data
       while (pos + 1 < size &&
@@ -77,40 +114,124 @@ void check_jpeg(const std::vector<unsigned char>& bytes, size_t pos, const std::
       if (pos + 1 >= size) truncated();
     }
   }
+  KEYNET_CHECK(framed, "image file '", path, "': corrupt JPEG (no frame header: the image size is not declared)");
+  return frame;
 }
 
-}  // namespace
+// "64 megapixels", "192.3 megapixels", or the count itself below a tenth of a megapixel.
+std::string describe_pixels(uint64_t pixels) {
+  std::ostringstream out;
+  if (pixels % 1000000 == 0)
+    out << pixels / 1000000 << " megapixels";
+  else if (pixels >= 100000)
+    out << std::fixed << std::setprecision(1) << pixels / 1e6 << " megapixels";
+  else
+    out << pixels << " pixels";
+  return out.str();
+}
 
-namespace {
+// The header's size (JPEG and PNG read here, the other formats by stb_info) checked against
+// max_image_pixels(), and the EXIF orientation; nothing is decoded.
+ImageHeader header_of(const std::vector<unsigned char>& bytes, const std::string& path) {
+  KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
+  static constexpr unsigned char png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  const size_t jpeg = jpeg_body(bytes);
+  Size size;
+  if (jpeg > 0) {
+    size = check_jpeg(bytes, jpeg, path);
+  } else if (bytes.size() >= 24 && std::equal(std::begin(png_signature), std::end(png_signature), bytes.begin()) &&
+             std::equal(bytes.begin() + 12, bytes.begin() + 16, "IHDR")) {  // the first chunk, as PNG requires
+    size = {big_endian(&bytes[16], 4), big_endian(&bytes[20], 4)};
+  } else {  // other formats, and PNGs that stb reads although IHDR is not first (Apple's CgBI)
+    int w = 0, h = 0, n = 0;
+    KEYNET_CHECK(stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n) != 0,
+                 "cannot decode image file '", path, "': ", stbi_failure_reason());
+    KEYNET_CHECK(w >= 0 && h >= 0, "image file '", path, "' declares a negative size (", w, "x", h, ")");
+    size = {static_cast<uint32_t>(w), static_cast<uint32_t>(h)};
+  }
+  const int orientation = jpeg > 0 ? exif_orientation(bytes) : 1;
+  if (orientation >= 5) std::swap(size.width, size.height);
+  KEYNET_CHECK(size.width > 0 && size.height > 0, "image file '", path, "' declares a ", size.width, "x", size.height,
+               " image: it has no pixels");
+  const uint64_t pixels = uint64_t{size.width} * size.height;
+  const int64_t limit = max_image_pixels();
+  KEYNET_CHECK(pixels <= static_cast<uint64_t>(limit), "image file '", path, "': ", size.width, "x", size.height,
+               " pixels (", describe_pixels(pixels), ") is over keynet's limit of ", describe_pixels(limit),
+               "; set KEYNET_MAX_PIXELS (a number of pixels) to raise it");
+  constexpr uint32_t int_max = std::numeric_limits<int>::max();
+  KEYNET_CHECK(size.width <= int_max && size.height <= int_max, "image file '", path, "': ", size.width, "x",
+               size.height, " is wider or taller than keynet can index (2^31 - 1 pixels)");
+  return {static_cast<int>(size.width), static_cast<int>(size.height), orientation};
+}
 
-// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards).
+// Where output pixel (x, y) of the upright image lies in the stored w x h pixels, for each EXIF
+// orientation: at index base + x * step_x + y * step_y (in pixels).
+struct UprightWalk {
+  ptrdiff_t base, step_x, step_y;
+};
+
+UprightWalk upright_walk(int orientation, ptrdiff_t w, ptrdiff_t h) {
+  switch (orientation) {
+    case 2: return {w - 1, -1, w};          // mirrored left to right
+    case 3: return {h * w - 1, -1, -w};     // rotated 180 degrees
+    case 4: return {(h - 1) * w, 1, -w};    // mirrored top to bottom
+    case 5: return {0, w, 1};               // transposed (mirrored about the main diagonal)
+    case 6: return {(h - 1) * w, -w, 1};    // to be rotated 90 degrees clockwise
+    case 7: return {h * w - 1, -w, -1};     // transversed (mirrored about the other diagonal)
+    case 8: return {w - 1, w, -1};          // to be rotated 90 degrees counter-clockwise
+    default: return {0, 1, w};              // 1: as stored
+  }
+}
+
+// Decodes with stb into `channels` channels (0: as stored, alpha dropped afterwards), upright. The header
+// is checked first, so an oversized file is refused before stb allocates anything for it. The bytes stay
+// 8-bit until the one pass that converts them to floats and applies the orientation.
 Image decode(const std::string& path, int channels) {
   const std::vector<unsigned char> bytes = read_bytes(path);
-  KEYNET_CHECK(bytes.size() > 8, "image file '", path, "' is empty or truncated (", bytes.size(), " bytes)");
-  // stb takes any run of 0xFF fill bytes before the start-of-image marker (0xD8) as a JPEG, and so do we.
-  size_t start = 0;
-  while (start < bytes.size() && bytes[start] == 0xFF) ++start;
-  if (start > 0 && start < bytes.size() && bytes[start] == 0xD8) check_jpeg(bytes, start + 1, path);
+  const ImageHeader header = header_of(bytes, path);
   int w = 0, h = 0, n = 0;
-  unsigned char* data = stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels);
+  const std::unique_ptr<unsigned char, void (*)(void*)> data(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &n, channels), stbi_image_free);
   KEYNET_CHECK(data != nullptr, "cannot decode image file '", path, "': ", stbi_failure_reason());
+  const bool swapped = header.orientation >= 5;
+  KEYNET_CHECK((swapped ? h : w) == header.width && (swapped ? w : h) == header.height, "image file '", path,
+               "' decodes to ", w, "x", h, " pixels, not the ", header.width, "x", header.height,
+               " its header declares");
   const int stride = channels ? channels : n;
   const int keep = stride >= 3 ? 3 : 1;  // drop alpha (gray+alpha has 2 channels, RGBA 4)
-  Image image(w, h, keep);
-  const size_t count = static_cast<size_t>(w) * h;
-  for (size_t i = 0; i < count; ++i)
-    for (int c = 0; c < keep; ++c) image.pixels[i * keep + c] = data[i * stride + c];
-  stbi_image_free(data);
+  Image image(header.width, header.height, keep);
+  const UprightWalk walk = upright_walk(header.orientation, w, h);
+  float* out = image.pixels.data();
+  for (int y = 0; y < image.height; ++y) {
+    const ptrdiff_t row = walk.base + y * walk.step_y;
+    for (int x = 0; x < image.width; ++x, out += keep) {
+      const unsigned char* in = data.get() + (row + x * walk.step_x) * stride;
+      for (int c = 0; c < keep; ++c) out[c] = in[c];
+    }
+  }
   return image;
 }
 
-}  // namespace
+// Writes an encoded file and says why it could not (errno's text): stb's own file writers ignore
+// failed writes, so a full disk would leave a cut file without a word. A partial regular file is
+// removed (never a device such as /dev/full).
+void write_file(const std::string& path, const std::vector<unsigned char>& encoded, const char* kind) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  KEYNET_CHECK(file != nullptr, "cannot write ", kind, " file '", path, "': ", std::strerror(errno));
+  int failure = 0;
+  if (std::fwrite(encoded.data(), 1, encoded.size(), file) != encoded.size()) failure = errno;
+  if (std::fclose(file) != 0 && failure == 0) failure = errno;  // a full disk often shows only here
+  if (failure == 0) return;
+  std::error_code ignored;
+  if (std::filesystem::is_regular_file(path, ignored)) std::filesystem::remove(path, ignored);
+  KEYNET_FAIL("cannot write ", kind, " file '", path, "': ", std::strerror(failure));
+}
 
-Image load_image(const std::string& path) { return decode(path, 0); }
+void append_bytes(void* context, void* data, int size) {
+  auto* out = static_cast<std::vector<unsigned char>*>(context);
+  out->insert(out->end(), static_cast<unsigned char*>(data), static_cast<unsigned char*>(data) + size);
+}
 
-Image load_gray(const std::string& path) { return decode(path, 1); }
-
-namespace {
 std::vector<unsigned char> to_bytes(const Image& image, const std::string& path) {
   KEYNET_CHECK(!image.empty(), "cannot save an empty image to '", path, "'");
   std::vector<unsigned char> bytes(image.pixels.size());
@@ -118,19 +239,84 @@ std::vector<unsigned char> to_bytes(const Image& image, const std::string& path)
     bytes[i] = static_cast<unsigned char>(std::clamp(std::lround(image.pixels[i]), 0L, 255L));
   return bytes;
 }
+
 }  // namespace
+
+int64_t max_image_pixels() {
+  const char* text = std::getenv("KEYNET_MAX_PIXELS");
+  if (text == nullptr) return 64'000'000;
+  char* end = nullptr;
+  errno = 0;
+  const long long limit = std::strtoll(text, &end, 10);
+  KEYNET_CHECK(end != text && *end == '\0' && errno == 0 && limit > 0, "KEYNET_MAX_PIXELS='", text,
+               "' is not a positive whole number of pixels (e.g. 100000000 for 100 megapixels)");
+  return limit;
+}
+
+int exif_orientation(std::span<const unsigned char> bytes) {
+  // The segments before the first scan: 0xFF, a marker, a 2-byte big-endian length that counts itself.
+  for (size_t pos = jpeg_body(bytes); pos != 0 && pos + 4 <= bytes.size();) {
+    if (bytes[pos] != 0xFF) return 1;
+    const unsigned char marker = bytes[pos + 1];
+    if (marker == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (marker == 0xDA || marker == 0xD9) return 1;  // metadata comes before the scan
+    const size_t length = big_endian(&bytes[pos + 2], 2);
+    if (length < 2 || pos + 2 + length > bytes.size()) return 1;
+    const std::span<const unsigned char> segment = bytes.subspan(pos + 4, length - 2);
+    pos += 2 + length;
+    static constexpr unsigned char exif_id[6] = {'E', 'x', 'i', 'f', 0, 0};
+    if (marker != 0xE1 || segment.size() < 6 || !std::equal(exif_id, exif_id + 6, segment.begin())) continue;
+    // TIFF: "II" (little-endian) or "MM" (big-endian), 42, IFD0's offset; offsets count from the "II".
+    const std::span<const unsigned char> tiff = segment.subspan(6);
+    if (tiff.size() < 8) return 1;
+    const bool little = tiff[0] == 'I' && tiff[1] == 'I';
+    if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
+    auto read = [&](size_t at, int count) {  // callers keep at + count <= tiff.size()
+      uint32_t value = 0;
+      for (int i = 0; i < count; ++i) value |= uint32_t{tiff[at + i]} << 8 * (little ? i : count - 1 - i);
+      return value;
+    };
+    if (read(2, 2) != 42) return 1;
+    const size_t ifd = read(4, 4);
+    if (ifd > tiff.size() || tiff.size() - ifd < 2) return 1;
+    const size_t entries = read(ifd, 2);
+    for (size_t i = 0; i < entries; ++i) {  // each entry: tag, type, count, value (12 bytes)
+      const size_t entry = ifd + 2 + 12 * i;
+      if (entry + 12 > tiff.size()) return 1;
+      if (read(entry, 2) != 0x0112) continue;
+      const uint32_t value = read(entry + 8, 2);  // a SHORT sits in the first 2 bytes of the value field
+      return read(entry + 2, 2) == 3 && read(entry + 4, 4) == 1 && value >= 1 && value <= 8 ? value : 1;
+    }
+    return 1;
+  }
+  return 1;
+}
+
+ImageHeader read_image_header(const std::string& path) { return header_of(read_bytes(path), path); }
+
+Image load_image(const std::string& path) { return decode(path, 0); }
+
+Image load_gray(const std::string& path) { return decode(path, 1); }
 
 void save_png(const std::string& path, const Image& image) {
   const std::vector<unsigned char> bytes = to_bytes(image, path);
-  const int ok = stbi_write_png(path.c_str(), image.width, image.height, image.channels, bytes.data(),
-                                image.width * image.channels);
-  KEYNET_CHECK(ok != 0, "cannot write PNG file '", path, "'");
+  std::vector<unsigned char> encoded;
+  const int ok = stbi_write_png_to_func(append_bytes, &encoded, image.width, image.height, image.channels,
+                                        bytes.data(), image.width * image.channels);
+  KEYNET_CHECK(ok != 0, "cannot encode PNG file '", path, "' (", image.width, "x", image.height, ")");
+  write_file(path, encoded, "PNG");
 }
 
 void save_jpeg(const std::string& path, const Image& image, int quality) {
   const std::vector<unsigned char> bytes = to_bytes(image, path);
-  const int ok = stbi_write_jpg(path.c_str(), image.width, image.height, image.channels, bytes.data(), quality);
-  KEYNET_CHECK(ok != 0, "cannot write JPEG file '", path, "'");
+  std::vector<unsigned char> encoded;
+  const int ok = stbi_write_jpg_to_func(append_bytes, &encoded, image.width, image.height, image.channels,
+                                        bytes.data(), quality);
+  KEYNET_CHECK(ok != 0, "cannot encode JPEG file '", path, "' (", image.width, "x", image.height, ")");
+  write_file(path, encoded, "JPEG");
 }
 
 Image to_gray(const Image& image) {

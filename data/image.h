@@ -8,6 +8,8 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,8 +32,34 @@ struct Image {
   float at(int x, int y, int c = 0) const { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
 };
 
-// Loads a JPEG or PNG (any format stb reads) as gray or RGB; an alpha channel is dropped.
-// Missing, unreadable and truncated files throw keynet::Error naming the file.
+// The most pixels (width x height) an image file may declare: 64 megapixels (every dataset photo and
+// phone photo fits), or the environment variable KEYNET_MAX_PIXELS, a positive whole number of pixels
+// (anything else is an error naming it). Files are checked on their header before a pixel is decoded:
+// a 0.6 MB PNG can declare 16000x12000 pixels, which once took 5.8 GB. Apps use it for their own
+// canvases too. As floats, a limit-sized RGB image takes 768 MB (plus 192 MB of decoded bytes while
+// it is converted).
+int64_t max_image_pixels();
+
+// What an image file declares, read without decoding its pixels: the size as displayed (EXIF
+// orientation applied: 5 to 8 swap width and height) and the orientation. A header that declares no
+// pixels, or more than max_image_pixels(), is refused with keynet::Error naming the file.
+struct ImageHeader {
+  int width = 0;
+  int height = 0;
+  int orientation = 1;  // EXIF, 1..8
+};
+ImageHeader read_image_header(const std::string& path);
+
+// The EXIF orientation (1..8) of a JPEG file's bytes: tag 0x0112 of IFD0 in its APP1 "Exif" segment.
+// 1 (as stored) when there is none, when the EXIF is malformed or cut short, or when the value is not
+// 1..8 (some writers put 0 for "unknown"): a photo every viewer opens must not be refused for its
+// metadata. Reads only inside `bytes`.
+int exif_orientation(std::span<const unsigned char> bytes);
+
+// Loads a JPEG or PNG (any format stb reads) as gray or RGB, upright: a JPEG's EXIF orientation is
+// applied (a phone photo taken sideways loads as it is displayed); an alpha channel is dropped.
+// Missing, unreadable, truncated and oversized files (read_image_header) throw keynet::Error naming
+// the file.
 Image load_image(const std::string& path);
 // Gray straight from the decoder: a JPEG's luma plane (no colour conversion, the fast path), or stb's
 // 8-bit BT.601 luma of other formats. Within a gray level of to_gray(load_image(path)).
@@ -39,6 +67,7 @@ Image load_gray(const std::string& path);
 
 // Values are rounded and clamped to 0..255. The format follows the function, not the extension.
 // stb writes every JPEG as YCbCr, so a gray image saved as JPEG loads back with 3 equal channels.
+// A failed write names the file and the reason (a missing folder, no permission, a full disk).
 void save_png(const std::string& path, const Image& image);
 void save_jpeg(const std::string& path, const Image& image, int quality = 92);
 

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 #include "data/ibug.h"
@@ -20,6 +21,12 @@ void read_asf(const std::string& path) { data::read_imm_asf(path); }
 void read_pts(const std::string& path) { data::read_pts(path); }
 void read_xml(const std::string& path) { data::read_dlib_xml(path); }
 void read_image(const std::string& path) { data::load_image(path); }
+void read_image_header(const std::string& path) { data::read_image_header(path); }
+void read_exif(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  data::exif_orientation(bytes);
+}
 void read_model(const std::string& path) { read_safetensors(path); }
 void read_manifest(const std::string& path) { data::read_crop_manifest(path); }
 
@@ -51,6 +58,8 @@ const std::vector<Target>& targets() {
       {"pts", "face.pts", read_pts},
       {"dlib_xml", "labels.xml", read_xml},
       {"image", "image.png", read_image},
+      {"image_header", "image.png", read_image_header},
+      {"exif", "photo.jpg", read_exif, false},
       {"safetensors", "model.safetensors", read_model},
       {"crop_manifest", "crop_manifest.csv", read_manifest},
   };

@@ -15,6 +15,9 @@ struct Target {
   const char* name;       // also the folder under fuzz/corpus/ and fuzz/crashes/
   const char* file_name;  // the file the bytes become (IMM's reader wants names like 01-1m.asf)
   void (*read)(const std::string& path);
+  // False for a reader that ignores what it cannot use instead of refusing it (EXIF: a photo is never
+  // refused for its metadata), so its corpus holds no refused input.
+  bool refuses = true;
 };
 
 const std::vector<Target>& targets();

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(asf pts dlib_xml image safetensors crop_manifest)
+[ ${#targets[@]} -gt 0 ] || targets=(asf pts dlib_xml image image_header exif safetensors crop_manifest)
 
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DKEYNET_CUDA=OFF \
   -DKEYNET_FUZZ=ON -DKEYNET_SANITIZE=address,undefined -DKEYNET_BUILD_TESTS=OFF -DKEYNET_NATIVE=OFF \

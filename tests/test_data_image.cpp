@@ -3,6 +3,8 @@
 #include <stb_image_write.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 
 #include "data/affine.h"
 #include "data/image.h"
@@ -46,6 +48,92 @@ std::pair<Point, Point> peak_near(const Image& image, const Point& near, int rad
       sum += v, sx += v * x, sy += v * y;
     }
   return {Point{double(bx), double(by)}, Point{sx / sum, sy / sum}};
+}
+
+// The bytes of a PNG with the size in its IHDR chunk replaced and the chunk's CRC redone, so that only
+// the declared size is wrong.
+std::string png_declaring(std::string png, uint32_t width, uint32_t height) {
+  for (int i = 0; i < 4; ++i) {
+    png[16 + i] = static_cast<char>(width >> (24 - 8 * i));
+    png[20 + i] = static_cast<char>(height >> (24 - 8 * i));
+  }
+  uint32_t crc = 0xFFFFFFFF;  // CRC-32 of the chunk type and data, bytes 12..28
+  for (int i = 12; i < 29; ++i) {
+    crc ^= static_cast<unsigned char>(png[i]);
+    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
+  }
+  crc ^= 0xFFFFFFFF;
+  for (int i = 0; i < 4; ++i) png[29 + i] = static_cast<char>(crc >> (24 - 8 * i));
+  return png;
+}
+
+// The bytes of a JPEG with the size in its (baseline) frame header replaced.
+std::string jpeg_declaring(std::string jpeg, uint16_t width, uint16_t height) {
+  const size_t sof = jpeg.find("\xFF\xC0");
+  REQUIRE(sof != std::string::npos);
+  jpeg[sof + 5] = static_cast<char>(height >> 8), jpeg[sof + 6] = static_cast<char>(height);
+  jpeg[sof + 7] = static_cast<char>(width >> 8), jpeg[sof + 8] = static_cast<char>(width);
+  return jpeg;
+}
+
+// Sets KEYNET_MAX_PIXELS (unsets it for nullopt) for one scope and then puts back what was there.
+class PixelLimit {
+ public:
+  explicit PixelLimit(std::optional<std::string> value) {
+    if (const char* old = std::getenv("KEYNET_MAX_PIXELS")) old_ = old;
+    set(value);
+  }
+  ~PixelLimit() { set(old_); }
+
+ private:
+  static void set(const std::optional<std::string>& value) {
+    if (value)
+      setenv("KEYNET_MAX_PIXELS", value->c_str(), 1);
+    else
+      unsetenv("KEYNET_MAX_PIXELS");
+  }
+  std::optional<std::string> old_;
+};
+
+using Bytes = std::vector<unsigned char>;
+
+// The start of a JPEG: the start-of-image marker and one APP1 segment holding "Exif\0\0" and `tiff`.
+Bytes jpeg_with_exif(const Bytes& tiff) {
+  Bytes out = {0xFF, 0xD8, 0xFF, 0xE1};
+  const size_t length = 2 + 6 + tiff.size();
+  out.push_back(static_cast<unsigned char>(length >> 8));
+  out.push_back(static_cast<unsigned char>(length));
+  for (char c : std::string("Exif\0\0", 6)) out.push_back(static_cast<unsigned char>(c));
+  out.insert(out.end(), tiff.begin(), tiff.end());
+  return out;
+}
+
+// A TIFF header and an IFD0 with one entry (tag, type, count, a SHORT value), in either byte order.
+Bytes tiff_with_entry(bool big_endian, uint16_t tag, uint16_t type, uint32_t count, uint16_t value) {
+  Bytes out;
+  auto put = [&](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i)
+      out.push_back(static_cast<unsigned char>(v >> 8 * (big_endian ? bytes - 1 - i : i)));
+  };
+  out.push_back(big_endian ? 'M' : 'I'), out.push_back(big_endian ? 'M' : 'I');
+  put(42, 2), put(8, 4);                          // IFD0 right after the header
+  put(1, 2);                                      // one entry
+  put(tag, 2), put(type, 2), put(count, 4), put(value, 2), put(0, 2);
+  put(0, 4);                                      // no next IFD
+  return out;
+}
+
+Bytes bytes_of(const std::string& text) { return {text.begin(), text.end()}; }
+
+// The largest and the mean absolute difference between two images of one size.
+std::pair<double, double> difference(const Image& a, const Image& b) {
+  double worst = 0, mean = 0;
+  for (size_t i = 0; i < a.pixels.size(); ++i) {
+    const double d = std::abs(a.pixels[i] - b.pixels[i]);
+    worst = std::max(worst, d);
+    mean += d / a.pixels.size();
+  }
+  return {worst, mean};
 }
 
 }  // namespace
@@ -242,4 +330,135 @@ TEST_CASE("tensor conversion and brightness/contrast") {
   CHECK(im.pixels[0] == 0.0f);                             // clamped
   CHECK(im.pixels[2] == doctest::Approx(137.5));           // mid-gray only shifts
   CHECK(im.pixels[4] == doctest::Approx((102 - 127.5) * 2 + 137.5));
+}
+
+TEST_CASE("an image over the pixel limit is refused from its header, before it is decoded") {
+  TempDir dir("pixel_limit");
+  const PixelLimit unset(std::nullopt);
+  CHECK(max_image_pixels() == 64'000'000);
+  save_png(dir.file("small.png"), Image(4, 4, 3, 100.0f));
+  const std::string png = read_text(dir.file("small.png"));
+
+  // 16000x12000 declared by a file of a few dozen bytes: stb would allocate 576 MB before finding that
+  // the pixel data is missing; the header alone is enough to refuse it.
+  const std::string huge = dir.write("huge.png", png_declaring(png, 16000, 12000));
+  const std::string expected = "image file '" + huge +
+                               "': 16000x12000 pixels (192 megapixels) is over keynet's limit of 64 megapixels; "
+                               "set KEYNET_MAX_PIXELS";
+  CHECK(contains(error_of([&] { load_image(huge); }), expected));
+  CHECK(contains(error_of([&] { load_gray(huge); }), expected));
+  CHECK(contains(error_of([&] { read_image_header(huge); }), expected));
+  save_jpeg(dir.file("small.jpg"), Image(4, 4, 3, 100.0f));
+  const std::string jpeg = read_text(dir.file("small.jpg"));
+  const std::string huge_jpeg = dir.write("huge.jpg", jpeg_declaring(jpeg, 65000, 1001));
+  CHECK(contains(error_of([&] { load_image(huge_jpeg); }), "65000x1001 pixels (65.1 megapixels) is over"));
+
+  // A header that declares no pixels at all.
+  const std::string empty_png = dir.write("zero.png", png_declaring(png, 0, 4));
+  CHECK(contains(error_of([&] { load_image(empty_png); }), "zero.png' declares a 0x4 image: it has no pixels"));
+  const std::string empty_jpeg = dir.write("zero.jpg", jpeg_declaring(jpeg, 24, 0));
+  CHECK(contains(error_of([&] { load_image(empty_jpeg); }), "zero.jpg' declares a 24x0 image: it has no pixels"));
+
+  // KEYNET_MAX_PIXELS moves the limit either way; the limit itself is allowed.
+  save_png(dir.file("20x20.png"), Image(20, 20, 1, 9.0f));
+  {
+    const PixelLimit lower("399");
+    CHECK(contains(error_of([&] { load_image(dir.file("20x20.png")); }),
+                   "20x20 pixels (400 pixels) is over keynet's limit of 399 pixels"));
+  }
+  {
+    const PixelLimit exact("400");
+    CHECK(load_image(dir.file("20x20.png")).width == 20);
+    CHECK(read_image_header(dir.file("20x20.png")).height == 20);
+  }
+  for (const char* bad : {"", "abc", "0", "-5", "12abc", "1e8", "99999999999999999999999"}) {
+    CAPTURE(bad);
+    const PixelLimit invalid(bad);
+    const std::string message = error_of([&] { load_image(dir.file("20x20.png")); });
+    CHECK(contains(message, "KEYNET_MAX_PIXELS='" + std::string(bad) + "' is not a positive whole number of pixels"));
+  }
+}
+
+TEST_CASE("EXIF orientation: each of the 8 values loads upright") {
+  const Image upright = load_image(fixture("exif/upright.png"));
+  REQUIRE(upright.width == 24);
+  REQUIRE(upright.height == 16);
+  const Image upright_gray = to_gray(upright);
+  for (int v = 1; v <= 8; ++v) {
+    CAPTURE(v);
+    const std::string path = fixture("exif/orientation_" + std::to_string(v) + ".jpg");
+    CHECK(exif_orientation(bytes_of(read_text(path))) == v);
+    const ImageHeader header = read_image_header(path);
+    CHECK(header.width == 24);
+    CHECK(header.height == 16);
+    CHECK(header.orientation == v);
+    // The pattern's ramps rise 9 and 14 levels a pixel: a flip or rotation, or a shift by one pixel,
+    // breaks these bounds; JPEG at quality 100 stays within 2.
+    const Image rgb = load_image(path), gray = load_gray(path);
+    REQUIRE(rgb.width == 24);
+    REQUIRE(rgb.height == 16);
+    REQUIRE(rgb.channels == 3);
+    const auto [worst, mean] = difference(rgb, upright);
+    CHECK(worst <= 6);
+    CHECK(mean <= 1.5);
+    REQUIRE(gray.width == 24);
+    REQUIRE(gray.height == 16);
+    const auto [gray_worst, gray_mean] = difference(gray, upright_gray);
+    CHECK(gray_worst <= 6);
+    CHECK(gray_mean <= 1.5);
+  }
+}
+
+TEST_CASE("the EXIF reader: both byte orders, and malformed EXIF is ignored without reading past it") {
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 6))) == 6);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(false, 0x0112, 3, 1, 8))) == 8);
+  // Fill bytes before the start-of-image marker, and an XMP segment (also APP1) before the EXIF one.
+  Bytes xmp = {0xFF, 0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x07, 'h', 't', 't', 'p', ':'};
+  const Bytes exif = jpeg_with_exif(tiff_with_entry(false, 0x0112, 3, 1, 5));
+  xmp.insert(xmp.end(), exif.begin() + 2, exif.end());
+  CHECK(exif_orientation(xmp) == 5);
+
+  // Values EXIF does not define, another type or count, another tag: as stored.
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 0))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 9))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 4, 1, 6))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 2, 6))) == 1);
+  CHECK(exif_orientation(jpeg_with_exif(tiff_with_entry(true, 0x0110, 3, 1, 6))) == 1);
+  // Offsets and counts that point past the segment.
+  Bytes far = tiff_with_entry(false, 0x0112, 3, 1, 6);
+  far[4] = far[5] = far[6] = far[7] = 0xFF;  // IFD0 at 4 GB
+  CHECK(exif_orientation(jpeg_with_exif(far)) == 1);
+  Bytes many = tiff_with_entry(true, 0x0110, 3, 1, 6);
+  many[8] = many[9] = 0xFF;  // 65535 entries where there is one
+  CHECK(exif_orientation(jpeg_with_exif(many)) == 1);
+  Bytes long_segment = jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 6));
+  long_segment[5] += 1;  // the segment claims one byte more than the file holds
+  CHECK(exif_orientation(long_segment) == 1);
+  // Every prefix, each in a buffer of exactly its size (so the sanitizers see any read past it).
+  const Bytes whole = jpeg_with_exif(tiff_with_entry(true, 0x0112, 3, 1, 7));
+  for (size_t size = 0; size < whole.size(); ++size) {
+    CAPTURE(size);
+    const Bytes prefix(whole.begin(), whole.begin() + static_cast<ptrdiff_t>(size));
+    CHECK(exif_orientation(prefix) == 1);
+  }
+  CHECK(exif_orientation(whole) == 7);
+  CHECK(exif_orientation(bytes_of(read_text(fixture("exif/upright.png")))) == 1);  // not a JPEG
+}
+
+TEST_CASE("save_png and save_jpeg say why a write failed") {
+  TempDir dir("write_errors");
+  const Image image(8, 8, 3, 50.0f);
+  const std::string missing = dir.file("no_such_folder/out.png");
+  CHECK(contains(error_of([&] { save_png(missing, image); }),
+                 "cannot write PNG file '" + missing + "': No such file or directory"));
+  CHECK(contains(error_of([&] { save_jpeg(dir.file("no_such_folder/out.jpg"), image); }),
+                 "no_such_folder/out.jpg': No such file or directory"));
+  // A full disk: stb's own writer ignored the failed write and reported success.
+  if (std::filesystem::exists("/dev/full")) {
+    CHECK(contains(error_of([&] { save_png("/dev/full", image); }),
+                   "cannot write PNG file '/dev/full': No space left on device"));
+    CHECK(contains(error_of([&] { save_jpeg("/dev/full", image); }),
+                   "cannot write JPEG file '/dev/full': No space left on device"));
+    CHECK(std::filesystem::exists("/dev/full"));  // a partial file is removed, never a device
+  }
 }
