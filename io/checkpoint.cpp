@@ -1,5 +1,6 @@
 #include "io/checkpoint.h"
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -46,6 +47,55 @@ SafetensorsFile to_file(const std::map<std::string, StateSlot>& slots) {
   return file;
 }
 
+// The non-finite values of a float tensor's data: how many, and the first (index and value).
+struct NonFinite {
+  int64_t count = 0, first = -1;
+  double value = 0;
+};
+
+template <class T>
+NonFinite non_finite_values(const std::vector<uint8_t>& data) {
+  NonFinite found;
+  const int64_t n = static_cast<int64_t>(data.size() / sizeof(T));
+  for (int64_t i = 0; i < n; ++i) {
+    T v;
+    std::memcpy(&v, data.data() + i * sizeof(T), sizeof(T));
+    if (std::isfinite(v)) continue;
+    if (found.count++ == 0) {
+      found.first = i;
+      found.value = static_cast<double>(v);
+    }
+  }
+  return found;
+}
+
+// A NaN or Inf in a weight, a running statistic or an optimizer moment would only come out later as NaN
+// predictions or a NaN loss, far from its cause: refuse the file, naming the first such tensor.
+void check_finite(const std::map<std::string, StateSlot>& slots, const SafetensorsFile& file, const std::string& path) {
+  std::string first_name;
+  NonFinite first;
+  int tensors = 0;
+  for (const auto& [name, slot] : slots) {
+    if (slot.counter) continue;
+    const SafetensorsEntry& entry = file.tensors.at(name);
+    const NonFinite found = entry.dtype == "F32" ? non_finite_values<float>(entry.data)
+                                                 : non_finite_values<double>(entry.data);
+    if (found.count == 0) continue;
+    if (tensors++ == 0) {
+      first_name = name;
+      first = found;
+    }
+  }
+  if (tensors == 0) return;
+  const char* value = std::isnan(first.value) ? "nan" : first.value > 0 ? "inf" : "-inf";
+  KEYNET_FAIL(path, ": the tensor '", first_name, "' holds ", first.count, " non-finite value",
+              first.count == 1 ? "" : "s", " (first: ", value, " at index ", first.first, ")",
+              tensors == 1   ? std::string()
+              : tensors == 2 ? std::string(", and 1 more tensor does too")
+                             : ", and " + std::to_string(tensors - 1) + " more tensors do too",
+              "; the file is damaged or was saved from a diverged run");
+}
+
 void from_file(std::map<std::string, StateSlot>& slots, const SafetensorsFile& file, const std::string& path,
                const std::string& what) {
   std::string problems;
@@ -72,6 +122,7 @@ void from_file(std::map<std::string, StateSlot>& slots, const SafetensorsFile& f
     if (!slots.count(name)) problem("unexpected key '" + name + "'");
   KEYNET_CHECK(count == 0, path, ": ", what, " does not match (", count, " problem", count == 1 ? "" : "s", "):",
                problems);
+  check_finite(slots, file, path);
 
   for (auto& [name, slot] : slots) {
     const SafetensorsEntry& entry = file.tensors.at(name);

@@ -1,6 +1,8 @@
 // Checkpoints: a module's parameters, buffers and counters as safetensors with PyTorch names and
 // layouts; an optimizer's state beside it in "<stem>.optim.safetensors". Loading is strict: a missing
-// key, an extra key, a wrong shape or a wrong dtype is refused with one error listing every problem.
+// key, an extra key, a wrong shape or a wrong dtype is refused with one error listing every problem, and
+// a NaN or Inf in any tensor (a weight, a BatchNorm running statistic, an optimizer moment) with an error
+// naming the tensor; a refused file leaves the module or optimizer as it was.
 #pragma once
 #include <map>
 #include <string>

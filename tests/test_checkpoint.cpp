@@ -1,8 +1,10 @@
-// Checkpoints: bitwise round trips, torchvision names, strict refusal of mismatched files, exact resume.
+// Checkpoints: bitwise round trips, torchvision names, strict refusal of mismatched files and of NaN or Inf
+// in any tensor, exact resume.
 #include <doctest/doctest.h>
 
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -190,6 +192,102 @@ TEST_CASE("model and optimizer checkpoints resume training exactly") {
 
 namespace {
 
+// A small net with BatchNorm (running statistics are buffers, checked like the weights).
+std::unique_ptr<Sequential> make_bn_net(Rng& rng) {
+  ConvNetSpec spec;
+  spec.stages = {{.channels = 4, .kernel = 3}, {.channels = 8, .kernel = 3}};
+  spec.batch_norm = true;
+  return make_conv_net(spec, 16, 16, 2, rng);
+}
+
+// Element `index` of the named parameter or buffer.
+float& element(Module& module, const std::string& name, int64_t index) {
+  Tensor* found = nullptr;
+  for (auto& [n, p] : named_parameters(module))
+    if (n == name) found = &p->value;
+  for (auto& [n, t] : named_buffers(module))
+    if (n == name) found = t;
+  REQUIRE(found != nullptr);
+  return found->data<float>()[index];
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("a checkpoint holding NaN or Inf is refused, naming the file and the tensor, and nothing is loaded") {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "model.safetensors").string();
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  // A refused load leaves the target as it was: it is compared with a twin built from the same seed.
+  const auto refused = [&](Module& target, Module& twin, const std::function<void()>& load) {
+    const std::string message = error_of(load);
+    MESSAGE(message);
+    CHECK(same_state(target, twin));
+    return message;
+  };
+
+  SUBCASE("one NaN bias") {
+    Rng rng(11);
+    auto net = make_nose_net(rng);
+    element(*net, "0.bias", 3) = nan;
+    save_module(*net, path);
+    Rng again(12), twin_rng(12);
+    auto target = make_nose_net(again), twin = make_nose_net(twin_rng);
+    const std::string message = refused(*target, *twin, [&] { load_module(*target, path); });
+    CHECK(contains(message, path + ": the tensor '0.bias' holds 1 non-finite value (first: nan at index 3); "
+                                   "the file is damaged or was saved from a diverged run"));
+  }
+  SUBCASE("one Inf weight, and a second tensor counted") {
+    Rng rng(13);
+    auto net = make_nose_net(rng);
+    element(*net, "3.weight", 10) = inf;
+    element(*net, "3.weight", 20) = -inf;
+    element(*net, "6.bias", 0) = nan;
+    save_module(*net, path);
+    Rng again(14), twin_rng(14);
+    auto target = make_nose_net(again), twin = make_nose_net(twin_rng);
+    const std::string message = refused(*target, *twin, [&] { load_module(*target, path); });
+    CHECK(contains(message, "the tensor '3.weight' holds 2 non-finite values (first: inf at index 10), and 1 more "
+                            "tensor does too"));
+  }
+  SUBCASE("a NaN BatchNorm running mean") {
+    Rng rng(15);
+    auto net = make_bn_net(rng);
+    std::string running_mean;
+    for (auto& [name, t] : named_buffers(*net))
+      if (running_mean.empty() && name.ends_with(".running_mean")) running_mean = name;
+    REQUIRE_FALSE(running_mean.empty());
+    element(*net, running_mean, 2) = nan;
+    save_module(*net, path);
+    Rng again(16), twin_rng(16);
+    auto target = make_bn_net(again), twin = make_bn_net(twin_rng);
+    const std::string message = refused(*target, *twin, [&] { load_module(*target, path); });
+    CHECK(contains(message, "the tensor '" + running_mean + "' holds 1 non-finite value (first: nan at index 2)"));
+  }
+  SUBCASE("a NaN in an optimizer moment (the trainer's --resume reads the same way)") {
+    Rng rng(17);
+    auto net = make_nose_net(rng);
+    Adam adam(*net, {});
+    train_steps(*net, adam, 1, 300);
+    const std::string optim_path = optimizer_state_path(path);
+    save_optimizer(adam, optim_path);
+    auto file = read_safetensors(optim_path);
+    std::vector<uint8_t>& data = file.tensors.at("3.weight.exp_avg_sq").data;
+    std::memcpy(data.data() + 5 * sizeof(float), &nan, sizeof(float));
+    write_safetensors(optim_path, file);
+    Adam fresh(*net, {});
+    const std::string message = error_of([&] { load_optimizer(fresh, optim_path); });
+    MESSAGE(message);
+    CHECK(contains(message, optim_path + ": the tensor '3.weight.exp_avg_sq' holds 1 non-finite value (first: nan "
+                                         "at index 5)"));
+    CHECK(fresh.steps_taken() == 0);  // nothing was loaded
+  }
+  fs::remove_all(dir);
+}
+
+namespace {
+
 // A safetensors file with two F32 tensors of two elements each at the given data offsets, over
 // `data_bytes` bytes of data.
 std::string two_tensor_file(const fs::path& dir, const std::string& name, uint64_t a0, uint64_t a1, uint64_t b0,
@@ -204,8 +302,6 @@ std::string two_tensor_file(const fs::path& dir, const std::string& name, uint64
   out << header << std::string(data_bytes, '\0');
   return path;
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 

@@ -13,9 +13,12 @@
 // dweight/dbias N*P*Q; linear forward I, dinp O, dweight/dbias N; batch norm N*HW (eval 1); pool the
 // window size; global average pool HW (backward 1); losses n (backward 1); elementwise 1; an optimizer
 // the number of steps (each step rounds the state again). factor() below lists every factor above 1.
-// NaN or Inf on either side fails.
+// NaN or Inf on either side fails, except in the cases that plant NaN and +-Inf in their inputs (ReLU and
+// max pooling, which must propagate NaN as PyTorch does): there the oracle's NaN must be matched by a NaN
+// and its infinities by the same infinity (parity::compare_nonfinite).
 //
-// Pre-filling: outputs and input gradients start as NaN (every element must be written); parameter
+// Pre-filling: outputs and input gradients start as NaN (every element must be written; in the cases with
+// NaN planted, as kUnwritten, a finite value no op of theirs produces); parameter
 // gradients (dweight, dbias, dgamma, dbeta) start as a random sentinel, uniform in +-max|reference
 // gradient| (1 where the reference gradient is all zero), the same on every row, and the oracle's
 // expectation is sentinel + gradient: a kernel that overwrites instead of accumulating is off by a
@@ -32,6 +35,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/ops.h"
@@ -45,6 +49,8 @@ using namespace keynet;
 namespace {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
+const double kInf = std::numeric_limits<double>::infinity();
+const double kUnwritten = -1234.5;  // outputs of the cases with NaN planted start as this
 
 // Line-buffered stdout, set before main: every report line reaches the log even if a GPU fault kills
 // the process.
@@ -116,8 +122,9 @@ struct Result {
 // draws its inputs from rng() in the same order on every run, so every row sees the same inputs.
 class Run {
  public:
-  Run(uint64_t seed, const Backend& backend, bool oracle, const std::map<std::string, Tensor>* sentinels)
-      : rng_(seed), backend_(backend), oracle_(oracle), sentinels_(sentinels) {}
+  Run(uint64_t seed, const Backend& backend, bool oracle, const std::map<std::string, Tensor>* sentinels,
+      bool nonfinite)
+      : rng_(seed), backend_(backend), oracle_(oracle), sentinels_(sentinels), nonfinite_(nonfinite) {}
 
   Impl impl() const { return backend_.impl; }
   Rng& rng() { return rng_; }
@@ -130,8 +137,11 @@ class Run {
   Tensor uniform(const Shape& shape, double low, double high) {
     return input(Tensor::uniform(shape, rng_, low, high));
   }
-  // Outputs and input gradients: NaN, so an element the kernel never writes fails.
-  Tensor output(const Shape& shape) const { return Tensor::full(shape, kNaN, dtype()).to(backend_.device); }
+  // Outputs and input gradients: NaN, so an element the kernel never writes fails (kUnwritten where NaN is
+  // an expected result).
+  Tensor output(const Shape& shape) const {
+    return Tensor::full(shape, nonfinite_ ? kUnwritten : kNaN, dtype()).to(backend_.device);
+  }
   // Parameter gradients: zero on the oracle (its gradient sets the sentinel's size), the sentinel on a row.
   Tensor param_grad(const std::string& what, const Shape& shape) {
     param_grads_.insert(what);
@@ -152,6 +162,7 @@ class Run {
   Backend backend_;
   bool oracle_;
   const std::map<std::string, Tensor>* sentinels_;
+  bool nonfinite_;
   std::vector<Result> results_;
   std::set<std::string> param_grads_;
 };
@@ -163,6 +174,7 @@ struct Case {
   bool gpu_only = false;          // the double oracle is too slow for every CI run: only with a GPU
   bool repeat = false;            // GPU rows: a second run must be bitwise equal
   std::string not_vendor;         // why cuda/vendor does not run this case ("" when it does)
+  bool nonfinite = false;         // NaN and +-Inf planted in the inputs: results must match them in place
 };
 
 // ------------------------------------------------------------------------------------------ report
@@ -215,7 +227,7 @@ void run_table(const std::string& table, const std::vector<Case>& cases, uint64_
       continue;
     }
     const uint64_t case_seed = seed * 1000003 + index;
-    Run oracle(case_seed, {Device::CPU, Impl::Ref}, true, nullptr);
+    Run oracle(case_seed, {Device::CPU, Impl::Ref}, true, nullptr, c.nonfinite);
     c.body(oracle);
     std::vector<Result>& want = oracle.results();
     std::map<std::string, Tensor> sentinels;
@@ -243,14 +255,16 @@ void run_table(const std::string& table, const std::vector<Case>& cases, uint64_
         const std::string where = table + " [" + c.shape + "] " + label(row) +
                                   (thread_count > 0 ? " threads=" + std::to_string(thread_count) : "");
         try {
-          Run run(case_seed, row, false, &sentinels);
+          Run run(case_seed, row, false, &sentinels, c.nonfinite);
           c.body(run);
           const std::vector<Result>& got = run.results();
           REQUIRE(got.size() == want.size());
           for (std::size_t i = 0; i < got.size(); ++i) {
             const Result& w = want[i];
             REQUIRE(got[i].what == w.what);
-            const parity::Comparison cmp = parity::compare(got[i].values, w.values, w.K, factor(w.op, row));
+            const double f = factor(w.op, row);
+            const parity::Comparison cmp = c.nonfinite ? parity::compare_nonfinite(got[i].values, w.values, w.K, f)
+                                                       : parity::compare(got[i].values, w.values, w.K, f);
             Worst& worst = worst_ratios()[w.op + "  " + label(row)];
             worst.ratio = std::max(worst.ratio, cmp.ratio);
             worst.factor = factor(w.op, row);
@@ -260,7 +274,7 @@ void run_table(const std::string& table, const std::vector<Case>& cases, uint64_
             CHECK(cmp.ok);
           }
           if (c.repeat && row.device == Device::CUDA) {
-            Run again(case_seed, row, false, &sentinels);
+            Run again(case_seed, row, false, &sentinels, c.nonfinite);
             c.body(again);
             const bool same = same_results(got, again.results());
             const bool excused = row.impl == Impl::Vendor && nondeterministic_vendor_allowed();
@@ -279,6 +293,19 @@ void run_table(const std::string& table, const std::vector<Case>& cases, uint64_
 }
 
 int pick(Rng& rng, int low, int high) { return low + static_cast<int>(rng.below(static_cast<uint64_t>(high - low + 1))); }
+
+// Plants NaN in a tenth of a host tensor's elements, +Inf in a twentieth and -Inf in another, at positions
+// drawn from rng. In max-pool windows this makes windows with one NaN, with two or more (which one wins
+// decides the gradient), with NaN beside +Inf, of -Inf and padding only, and NaN beside padding.
+void plant_nonfinite(Tensor& host, Rng& rng) {
+  float* x = host.data<float>();
+  for (int64_t i = 0; i < host.numel(); ++i) {
+    const uint64_t roll = rng.below(20);
+    if (roll < 2) x[i] = static_cast<float>(kNaN);
+    else if (roll == 2) x[i] = static_cast<float>(kInf);
+    else if (roll == 3) x[i] = static_cast<float>(-kInf);
+  }
+}
 
 // ------------------------------------------------------------------------------------------ conv2d
 std::string describe(const ops::ConvDesc& d, bool bias, bool dinp) {
@@ -393,15 +420,19 @@ std::vector<Case> conv_cases() {
 }
 
 // ------------------------------------------------------------------------------------------ max_pool2d
-enum class PoolValues { Random, Ties, Distinct };
+enum class PoolValues { Random, Ties, Distinct, NonFinite };
 
 Case pool_case(const ops::PoolDesc& d, PoolValues values) {
   Case c;
   char text[160];
   std::snprintf(text, sizeof text, "N=%d C=%d H=%d W=%d kernel=%d stride=%d pad=%d%s", d.N, d.C, d.H, d.W, d.kernel,
                 d.stride, d.pad,
-                values == PoolValues::Ties ? " ties" : values == PoolValues::Distinct ? " distinct" : "");
+                values == PoolValues::Ties       ? " ties"
+                : values == PoolValues::Distinct  ? " distinct"
+                : values == PoolValues::NonFinite ? " nan/inf"
+                                                  : "");
   c.shape = text;
+  c.nonfinite = values == PoolValues::NonFinite;
   if (values == PoolValues::Ties) c.not_vendor = "ties (cuDNN does not document which tied element wins)";
   c.body = [=](Run& r) {
     const Shape in_shape{d.N, d.C, d.H, d.W}, out_shape{d.N, d.C, d.P(), d.Q()};
@@ -413,6 +444,8 @@ Case pool_case(const ops::PoolDesc& d, PoolValues values) {
       const int64_t n = host.numel();
       for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(-1.0 + 2.0 * i / n);
       for (int64_t i = n - 1; i > 0; --i) std::swap(x[i], x[r.rng().below(i + 1)]);
+    } else if (values == PoolValues::NonFinite) {
+      plant_nonfinite(host, r.rng());
     }
     const Tensor inp = r.input(host), dout = r.uniform(out_shape, -1, 1);
     Tensor out = r.output(out_shape), dinp = r.output(in_shape);
@@ -461,6 +494,18 @@ std::vector<Case> pool_cases() {
     if (d.P() <= 0 || d.Q() <= 0) continue;
     cases.push_back(pool_case(d, PoolValues::Distinct));
   }
+  // NaN and +-Inf planted: a NaN wins its window (the last NaN of several), as in PyTorch, on every path
+  // of the fast kernel (3x3/2 pad 1 on AVX-512 with its border windows, 2x2/2, the general row loop)
+  for (const auto& [H, W] : {std::pair{7, 9}, std::pair{40, 36}, std::pair{37, 45}, std::pair{18, 67}})
+    cases.push_back(
+        pool_case({.N = 2, .C = 3, .H = H, .W = W, .kernel = 3, .stride = 2, .pad = 1}, PoolValues::NonFinite));
+  for (const auto& [H, W] : {std::pair{12, 15}, std::pair{40, 36}})
+    cases.push_back(
+        pool_case({.N = 2, .C = 3, .H = H, .W = W, .kernel = 2, .stride = 2, .pad = 0}, PoolValues::NonFinite));
+  for (const auto& [kernel, stride, pad] : {std::tuple{3, 1, 1}, std::tuple{2, 1, 0}, std::tuple{3, 3, 0},
+                                            std::tuple{4, 2, 2}, std::tuple{3, 2, 0}})
+    cases.push_back(pool_case({.N = 2, .C = 3, .H = 17, .W = 23, .kernel = kernel, .stride = stride, .pad = pad},
+                              PoolValues::NonFinite));
   return cases;
 }
 
@@ -489,12 +534,40 @@ Case relu_add_case(const Shape& shape) {
   return c;
 }
 
+// NaN and +-Inf planted in the input, NaN in the output gradient: as PyTorch, NaN in gives NaN out and the
+// gradient passes where the output is NaN; a NaN gradient where the output is 0 is dropped (a select, not
+// a product).
+Case relu_nonfinite_case(const Shape& shape) {
+  Case c;
+  c.shape = to_string(shape) + " nan/inf";
+  c.nonfinite = true;
+  c.body = [=](Run& r) {
+    Tensor x_host = Tensor::uniform(shape, r.rng(), -1, 1), dout_host = Tensor::uniform(shape, r.rng(), -1, 1);
+    plant_nonfinite(x_host, r.rng());
+    float* planted = x_host.data<float>();
+    const int64_t n = x_host.numel();
+    planted[0] = static_cast<float>(kNaN);  // every case, the shortest too, has NaN, +Inf and -Inf
+    if (n > 1) planted[n - 1] = static_cast<float>(kInf);
+    if (n > 2) planted[n / 2] = static_cast<float>(-kInf);
+    for (int64_t i = 0; i < dout_host.numel(); i += 5) dout_host.data<float>()[i] = static_cast<float>(kNaN);
+    const Tensor x = r.input(x_host), dout = r.input(dout_host);
+    Tensor out = r.output(shape), dinp = r.output(shape);
+    ops::relu_forward(out, x, r.impl());
+    r.check("relu_forward", "out", out, 1);
+    ops::relu_backward(dinp, dout, out, r.impl());
+    r.check("relu_backward", "dinp", dinp, 1);
+  };
+  return c;
+}
+
 std::vector<Case> relu_add_cases() {
   std::vector<Case> cases;
   for (int64_t n : {1, 7, 1000, 100003}) cases.push_back(relu_add_case({n}));
   Rng rng(17);
   for (int i = 0; i < 8; ++i)
     cases.push_back(relu_add_case({pick(rng, 1, 16), pick(rng, 1, 32), pick(rng, 1, 17), pick(rng, 1, 17)}));
+  for (int64_t n : {1, 7, 1000, 100003}) cases.push_back(relu_nonfinite_case({n}));
+  cases.push_back(relu_nonfinite_case({3, 5, 17, 13}));
   return cases;
 }
 
@@ -742,6 +815,29 @@ TEST_CASE("the tolerance rule fails planted errors") {
     inf[0] = std::numeric_limits<double>::infinity();
     CHECK_FALSE(parity::compare(inf, w, K, 1).ok);
   }
+  SUBCASE("compare_nonfinite: NaN and Inf must be matched in place, and only there") {
+    std::vector<double> want = w;
+    want[2] = kNaN;
+    want[5] = kInf;
+    want[8] = -kInf;
+    CHECK(parity::compare_nonfinite(want, want, K, 1).ok);
+    CHECK_FALSE(parity::compare(want, want, K, 1).ok);  // the plain rule refuses them
+    const double finite_tol = parity::compare_nonfinite(want, want, K, 1).tolerance;
+    CHECK(finite_tol > 0);
+    const auto fails = [&](std::size_t at, double value) {
+      std::vector<double> got = want;
+      got[at] = value;
+      return !parity::compare_nonfinite(got, want, K, 1).ok;
+    };
+    CHECK(fails(2, 0.5));             // a number where NaN is due
+    CHECK(fails(2, kInf));            // an infinity where NaN is due
+    CHECK(fails(3, kNaN));            // NaN where a number is due
+    CHECK(fails(5, -kInf));           // the wrong infinity
+    CHECK(fails(5, kNaN));            // NaN for an infinity
+    CHECK(fails(5, 1e30));            // a large number for an infinity
+    CHECK(fails(9, w[9] + 2 * finite_tol));  // the finite elements are still held to the rule
+    CHECK_FALSE(fails(9, w[9] + 0.5 * finite_tol));
+  }
   SUBCASE("an all-zero expectation must be matched exactly") {
     const std::vector<double> zeros(10, 0.0);
     std::vector<double> got = zeros;
@@ -810,6 +906,61 @@ TEST_CASE("parity: batch_norm2d") { run_table("batch_norm2d", batch_norm_cases()
 TEST_CASE("parity: global_avg_pool") { run_table("global_avg_pool", gap_cases(), 6); }
 TEST_CASE("parity: mse and l1 losses") { run_table("losses", loss_cases(), 7); }
 TEST_CASE("parity: adam, adamw and sgd") { run_table("optimizers", optimizer_cases(), 8); }
+
+// ------------------------------------------------------------------------------------------ NaN, as PyTorch
+TEST_CASE("ReLU and max pooling give PyTorch's results on NaN and Inf, on every row") {
+  // Expected values printed by PyTorch 1.13 (CPU): torch.relu and F.max_pool2d forward, then backward
+  // with the gradients given here. The parity tables above check every row against the reference on
+  // random planted NaN; these pin the reference itself to PyTorch.
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  struct PoolFixture {
+    ops::PoolDesc d;
+    std::vector<float> x, out, dinp;  // dout = 1, 2, 3, ... over the outputs
+  };
+  const std::vector<PoolFixture> pools = {
+      // 2x2 windows: one NaN; two NaNs (the last wins); +Inf then NaN; NaN then +Inf; all -Inf; no NaN
+      {{.N = 1, .C = 1, .H = 2, .W = 12, .kernel = 2, .stride = 2, .pad = 0},
+       {1, nan, nan, 1, inf, nan, nan, inf, -inf, -inf, 0.5, 2, 3, 4, 2, nan, 1, 2, 1, 2, -inf, -inf, 1, -1},
+       {nan, nan, nan, nan, -inf, 2},
+       {0, 1, 0, 0, 0, 3, 4, 0, 5, 0, 0, 6, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0}},
+      // 3x3/2 pad 1: NaN beside padding, one NaN in two windows, two NaNs in one window
+      {{.N = 1, .C = 1, .H = 3, .W = 3, .kernel = 3, .stride = 2, .pad = 1},
+       {nan, 1, 2, 3, 4, 5, 6, 7, nan},
+       {nan, 5, 7, nan},
+       {1, 0, 0, 0, 0, 2, 0, 3, 4}},
+      {{.N = 1, .C = 1, .H = 3, .W = 3, .kernel = 3, .stride = 2, .pad = 1},
+       {1, 2, 3, nan, 5, 6, 7, 8, nan},
+       {nan, 6, nan, nan},
+       {0, 0, 0, 4, 0, 2, 0, 0, 4}},
+  };
+  const auto values = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
+  const auto tensor = [](const std::vector<float>& v, const Shape& shape, Device device) {
+    Tensor t = Tensor::empty(shape);
+    std::copy(v.begin(), v.end(), t.data<float>());
+    return t.to(device);
+  };
+  for (const Backend& b : backends()) {
+    INFO(label(b));
+    const Tensor x = tensor({nan, -1, 0, 2, inf, -inf}, {6}, b.device);
+    const Tensor dout = tensor({1, 2, 3, nan, 6, nan}, {6}, b.device);
+    Tensor out = tensor(std::vector<float>(6, 0), {6}, b.device), dinp = out.clone();
+    ops::relu_forward(out, x, b.impl);
+    ops::relu_backward(dinp, dout, out, b.impl);
+    CHECK(parity::compare_nonfinite(parity::host_values(out), values({nan, 0, 0, 2, inf, 0}), 1, 1).ok);
+    CHECK(parity::compare_nonfinite(parity::host_values(dinp), values({1, 0, 0, nan, 6, 0}), 1, 1).ok);
+    for (const PoolFixture& f : pools) {
+      const Shape in_shape{1, 1, f.d.H, f.d.W}, out_shape{1, 1, f.d.P(), f.d.Q()};
+      std::vector<float> ramp(f.out.size());
+      for (std::size_t i = 0; i < ramp.size(); ++i) ramp[i] = float(i + 1);
+      const Tensor px = tensor(f.x, in_shape, b.device), pdout = tensor(ramp, out_shape, b.device);
+      Tensor pout = tensor(ramp, out_shape, b.device), pdinp = px.clone();
+      ops::max_pool2d_forward(pout, px, f.d, b.impl);
+      ops::max_pool2d_backward(pdinp, pdout, px, pout, f.d, b.impl);
+      CHECK(parity::compare_nonfinite(parity::host_values(pout), values(f.out), 1, 1).ok);
+      CHECK(parity::compare_nonfinite(parity::host_values(pdinp), values(f.dinp), 1, 1).ok);
+    }
+  }
+}
 
 // ------------------------------------------------------------------------------------------ determinism
 TEST_CASE("CPU fast conv2d repeats bit for bit at a fixed thread count") {

@@ -22,6 +22,7 @@
 #include "layers/nets.h"
 #include "test_data_support.h"
 #include "train/evaluate.h"
+#include "train/face_finder.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 
@@ -151,8 +152,9 @@ Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_afte
   int validations = 0;
   auto validate = [&] {
     if (stop_after > 0 && ++validations > stop_after) throw std::runtime_error("killed");
-    if (after_epoch_2 && ++validations == 2) after_epoch_2(*model);
     const Predictions p = predict_dataset(*model, loss, faces, 3, Device::CPU);
+    // after this epoch's validation, which would refuse a model that predicts NaN
+    if (after_epoch_2 && ++validations == 2) after_epoch_2(*model);
     return Validation{p.loss, normalized_mse(p.predicted, p.truth, 640, 480)};
   };
   Run result;
@@ -300,7 +302,7 @@ TEST_CASE("a non-finite loss stops training, names the step and where it came fr
     std::function<void(Module&)> poison;
     std::string says;
   };
-  // The output layer's parameters, so that no ReLU (which maps NaN to 0) stands between them and the loss.
+  // The output layer's parameters, so that the NaN reaches the loss straight away.
   const std::string output_bias = named_parameters(*tiny_net(1)).back().first;
   const std::vector<Case> cases = {
       {[](Module& m) { named_parameters(m).back().second->value.set({0}, std::nan("")); },
@@ -378,6 +380,35 @@ TEST_CASE("a run folder has one writer: a second lock names the holder's pid, an
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   CHECK_NOTHROW(RunLock(dir.file("run")));
+}
+
+TEST_CASE("a model that predicts non-finite points is an error naming the image or face, not output") {
+  // Weights set to NaN after construction (past the load check, which refuses such a file). The first
+  // layer's weight reaches the output only because ReLU and max pooling propagate NaN (with the old
+  // ReLU, which mapped NaN to 0, the prediction came out finite and wrong); the output bias directly.
+  const data::KeypointDataset faces = fixture_faces();
+  data::SampleOptions whole_image = faces.options();
+  whole_image.mirror_permutation.clear();
+  const data::Image image = data::load_image(fixture("imm/01-1m.jpg"));
+  train::FaceFinderOptions finder;
+  finder.framing.width = 40, finder.framing.height = 30;
+  finder.num_points = 58;
+  for (const bool first_layer : {true, false}) {
+    INFO(std::string(first_layer ? "NaN first-layer weight" : "NaN output bias"));
+    auto model = tiny_net(4);
+    auto parameters = named_parameters(*model);
+    (first_layer ? parameters.front() : parameters.back()).second->value.data<float>()[0] = std::nanf("");
+    const std::string one = error_of([&] { predict_image(*model, image, whole_image, 58, Device::CPU); });
+    CHECK(contains(one, "predict: the image (" + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                            "): the model produced non-finite points (point 0 has x = nan); the model file or the "
+                            "input is damaged"));
+    MSELoss loss;
+    const std::string dataset = error_of([&] { predict_dataset(*model, loss, faces, 3, Device::CPU); });
+    CHECK(contains(dataset, "predict: face 0 (" + faces.record(0).image_path + "): the model produced non-finite"));
+    const std::string found = error_of([&] { find_face(*model, image, finder, Device::CPU); });
+    CHECK(contains(found, "face finder: the face box at ("));
+    CHECK(contains(found, "the model produced non-finite points"));
+  }
 }
 
 TEST_CASE("a model file of another app or input size is refused before any weight is read") {

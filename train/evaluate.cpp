@@ -1,8 +1,16 @@
 #include "train/evaluate.h"
 
+#include <cmath>
+
 #include "data/loader.h"
 
 namespace keynet::train {
+
+void check_finite_points(const float* outputs, int64_t count, const std::string& which) {
+  for (int64_t i = 0; i < count; ++i)
+    KEYNET_CHECK(std::isfinite(outputs[i]), which, ": the model produced non-finite points (point ", i / 2, " has ",
+                 i % 2 == 0 ? "x" : "y", " = ", outputs[i], "); the model file or the input is damaged");
+}
 
 Tensor predict_normalized(Module& model, const Tensor& images, Device device,
                           const std::vector<int>& mirror_permutation) {
@@ -47,8 +55,10 @@ Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDatas
     loss_sum += loss_value(loss.forward(host.to(device), batch->targets.to(device))) * static_cast<double>(batch->size());
     const int64_t row_length = host.dim(1);
     for (size_t row = 0; row < batch->size(); ++row) {
-      result.predicted.push_back(batch->prediction_to_original(row, host.data<float>() + row * row_length));
       const data::LandmarkRecord& record = dataset.record(batch->indices[row]);
+      check_finite_points(host.data<float>() + row * row_length, row_length,
+                          "predict: face " + std::to_string(batch->indices[row]) + " (" + record.image_path + ")");
+      result.predicted.push_back(batch->prediction_to_original(row, host.data<float>() + row * row_length));
       result.truth.push_back(record.points);
       result.images.push_back(record.image_path);
     }
@@ -63,6 +73,8 @@ Points predict_image(Module& model, const data::Image& image, const data::Sample
   const Tensor predicted = predict_normalized(model, data::to_tensor(sample.image), device, mirror_permutation);
   KEYNET_CHECK(predicted.numel() == 2 * num_points, "predict: the model gave ", predicted.numel(),
                " outputs for ", num_points, " points");
+  check_finite_points(predicted.data<float>(), predicted.numel(),
+                      "predict: the image (" + std::to_string(image.width) + "x" + std::to_string(image.height) + ")");
   return sample.to_original(
       data::denormalize_points(predicted.data<float>(), num_points, sample.image.width, sample.image.height));
 }

@@ -3,6 +3,9 @@
 //
 // With a mirror permutation (test-time mirroring) each image is also run mirrored, and the mirrored
 // prediction, flipped back and relabelled, is averaged with the direct one.
+//
+// A prediction that is not finite is an error, not output: NaN points would flow on into the metrics,
+// drawings and keypoint files as if they were an answer.
 #pragma once
 #include <string>
 #include <vector>
@@ -28,6 +31,10 @@ Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDatas
 // One image framed by `options` (no augmentation): points in the image's pixels.
 Points predict_image(Module& model, const data::Image& image, const data::SampleOptions& options, int num_points,
                      Device device, const std::vector<int>& mirror_permutation = {});
+
+// Throws, naming `which` (the image or face) and the first non-finite coordinate, unless all `count`
+// outputs (x, y pairs, normalised) are finite.
+void check_finite_points(const float* outputs, int64_t count, const std::string& which);
 
 // The model's eval-mode outputs (B, 2K) on the host for host images (B, 1, H, W), targets normalised
 // as data::normalize_points does; averaged with the mirrored images' outputs when a permutation is given.

@@ -32,9 +32,15 @@ std::vector<Points> predict_boxes(Module& model, const data::Image& image, const
     const Tensor predicted = predict_normalized(model, batch, device, mirror);
     KEYNET_CHECK(predicted.dim(1) == 2 * options.num_points, "face finder: the model gives ", predicted.dim(1),
                  " outputs, not ", 2 * options.num_points);
-    for (size_t i = 0; i < count; ++i)
-      result.push_back(samples[i].to_original(data::denormalize_points(
-          predicted.data<float>() + i * 2 * options.num_points, options.num_points, w, h)));
+    for (size_t i = 0; i < count; ++i) {
+      const float* outputs = predicted.data<float>() + i * 2 * options.num_points;
+      const data::FaceBox& box = boxes[first + i];
+      check_finite_points(outputs, 2 * options.num_points,
+                          "face finder: the face box at (" + std::to_string(std::lround(box.left)) + ", " +
+                              std::to_string(std::lround(box.top)) + ") of side " +
+                              std::to_string(std::lround(box.width)));
+      result.push_back(samples[i].to_original(data::denormalize_points(outputs, options.num_points, w, h)));
+    }
   }
   return result;
 }

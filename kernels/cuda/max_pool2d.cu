@@ -1,5 +1,6 @@
 // Max pooling on the GPU. inp (N,C,H,W), out (N,C,P,Q). A window's winner is its first maximum in
-// row-major order and padding never wins, exactly as kernels/cpu/ref/max_pool2d.h.
+// row-major order, or its last NaN if it holds one (PyTorch's rule), and padding never wins, exactly as
+// kernels/cpu/ref/max_pool2d.h.
 //   forward: one thread per output (already the fast version: shared by Ref and Fast).
 //   backward ref: one thread per input element; it recomputes the winner of every window that
 //     covers it and sums the gradients of the windows it won, in (p, q) order (no atomics).
@@ -20,7 +21,7 @@ struct PoolShape {
 };
 PoolShape shape_of(const PoolDesc& d) { return {d.N, d.C, d.H, d.W, d.kernel, d.stride, d.pad, d.P(), d.Q()}; }
 
-// Index within the (n,c) plane of window (p, q)'s first maximum, or -1 if the window is all padding.
+// Index within the (n,c) plane of window (p, q)'s winner, or -1 if the window is all padding.
 __device__ int window_argmax(const float* plane, int p, int q, const PoolShape& d) {
   int best = -1;
   float best_value = -INFINITY;
@@ -29,7 +30,7 @@ __device__ int window_argmax(const float* plane, int p, int q, const PoolShape& 
       const int h = p * d.stride - d.pad + r, w = q * d.stride - d.pad + s;
       if (h < 0 || h >= d.H || w < 0 || w >= d.W) continue;
       const float v = plane[h * d.W + w];
-      if (best < 0 || v > best_value) {
+      if (best < 0 || v > best_value || isnan(v)) {
         best = h * d.W + w;
         best_value = v;
       }

@@ -1,5 +1,6 @@
 // ReLU and the residual add on the GPU: elementwise, any shape, n elements. One thread per element is
 // already the fast version (memory bound, nothing to tile), so Impl::Fast and Impl::Ref share these.
+// ReLU propagates NaN as kernels/cpu/ref/relu.h does (`<= 0` tests: NaN takes the other branch).
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/kernels.h"
 
@@ -10,14 +11,14 @@ namespace {
 __global__ void relu_forward_kernel(float* out, const float* inp, int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    out[i] = inp[i] <= 0.0f ? 0.0f : inp[i];
 }
 
-// dinp overwritten; the gradient passes where the output was positive
+// dinp overwritten; the gradient passes where the output was positive or NaN
 __global__ void relu_backward_kernel(float* dinp, const float* dout, const float* out, int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
-    dinp[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+    dinp[i] = out[i] <= 0.0f ? 0.0f : dout[i];
 }
 
 // out may alias a or b: each element is read before it is written, by the same thread

@@ -1,6 +1,7 @@
 // ReLU through cuDNN. The tensor is described as (1, 1, 1, n): ReLU does not care about the shape.
 // The backward pass gets only the output; for ReLU it serves as the input too (out > 0 exactly where
-// inp > 0), which is what kernels/ops.h's relu_backward(dinp, dout, out) promises.
+// inp > 0), which is what kernels/ops.h's relu_backward(dinp, dout, out) promises. NaN propagates, as in
+// kernels/cpu/ref/relu.h.
 #include <limits>
 
 #include "kernels/cudnn/cudnn.h"
@@ -14,7 +15,7 @@ class ReluDescriptor {
  public:
   ReluDescriptor() {
     KEYNET_CUDNN_CHECK(cudnnCreateActivationDescriptor(&desc_));
-    KEYNET_CUDNN_CHECK(cudnnSetActivationDescriptor(desc_, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0));
+    KEYNET_CUDNN_CHECK(cudnnSetActivationDescriptor(desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
   }
   ~ReluDescriptor() { cudnnDestroyActivationDescriptor(desc_); }
   ReluDescriptor(const ReluDescriptor&) = delete;

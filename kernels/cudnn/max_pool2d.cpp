@@ -1,6 +1,7 @@
 // Max pooling through cuDNN (CUDNN_POOLING_MAX_DETERMINISTIC). cuDNN's padded max pooling ignores the
 // padding (it never wins), as PyTorch and kernels/cpu/ref do; the GPU parity tests check that on
 // padded windows, and ties (where cuDNN's choice of winner is not documented) are kept out of them.
+// A NaN in a window propagates to its output (CUDNN_PROPAGATE_NAN), as in kernels/cpu/ref/max_pool2d.h.
 #include "kernels/cudnn/cudnn.h"
 #include "kernels/cudnn/common.h"
 
@@ -12,7 +13,7 @@ class PoolingDescriptor {
  public:
   explicit PoolingDescriptor(const ops::PoolDesc& d) {
     KEYNET_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&desc_));
-    KEYNET_CUDNN_CHECK(cudnnSetPooling2dDescriptor(desc_, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_NOT_PROPAGATE_NAN,
+    KEYNET_CUDNN_CHECK(cudnnSetPooling2dDescriptor(desc_, CUDNN_POOLING_MAX_DETERMINISTIC, CUDNN_PROPAGATE_NAN,
                                                    d.kernel, d.kernel, d.pad, d.pad, d.stride, d.stride));
   }
   ~PoolingDescriptor() { cudnnDestroyPoolingDescriptor(desc_); }

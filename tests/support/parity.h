@@ -14,7 +14,7 @@
 //           (tests/test_parity.cpp, factor()).
 //
 // NaN or Inf on either side fails whatever the tolerance (an all-NaN result against a NaN oracle
-// fails too).
+// fails too), except in compare_nonfinite(), for results that are meant to hold them.
 #pragma once
 #include <string>
 #include <vector>
@@ -44,6 +44,11 @@ double tolerance(double factor, double K, double scale);
 // how far Adam's first update may move when its gradient moves within the gradient's tolerance).
 Comparison compare(const std::vector<double>& got, const std::vector<double>& want, double K, double factor,
                    const std::vector<double>& allowance = {});
+// compare() for results of inputs with NaN or Inf planted in them: where want is NaN, got must be NaN; where
+// want is +-Inf, got must be the same infinity; a NaN or Inf anywhere else fails. The finite elements are
+// held to the rule above, with the scale taken over them.
+Comparison compare_nonfinite(const std::vector<double>& got, const std::vector<double>& want, double K,
+                             double factor);
 // Tensors on any device, float32 or float64 (copied to the host; a GPU fault surfaces here as a throw).
 Comparison compare(const Tensor& got, const Tensor& want, double K, double factor);
 

@@ -1,7 +1,7 @@
 // Fast max pooling, threaded over (n, c) planes. A window's winner is its first maximum in row-major
-// order and padding never wins, exactly as in kernels/cpu/ref/max_pool2d.h: each window starts from its
-// first valid element and a later one replaces the running best only if strictly greater, which is
-// also what makes NaN handling identical. Output columns whose windows lie inside the image are done
+// order, or its last NaN if it holds one, and padding never wins, exactly as in kernels/cpu/ref/max_pool2d.h:
+// each window starts from its first valid element and a later one replaces the running best if it is
+// strictly greater or NaN (`better` below). Output columns whose windows lie inside the image are done
 // a whole row at a time in vectorisable loops; the few border columns go through the scalar window
 // loop. 2x2 stride-2 unpadded windows (the common case) have their own loop, and 3x3 stride-2 windows
 // padded by 1 (ResNet's) their own AVX-512 kernels, which find each window's winner 16 windows at a time
@@ -15,6 +15,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -24,6 +25,9 @@
 namespace keynet::cpu::fast {
 
 namespace {
+
+// Whether v replaces the running best: PyTorch's `val > max || isnan(val)`, so a NaN wins and stays.
+inline bool better(float v, float best) { return v > best || std::isnan(v); }
 
 bool is_2x2_stride_2(const ops::PoolDesc& d) { return d.kernel == 2 && d.stride == 2 && d.pad == 0; }
 
@@ -50,7 +54,7 @@ int64_t argmax_window(const float* plane, int64_t p, int64_t q, const ops::PoolD
   for (int64_t r = rows.begin; r < rows.end; ++r)
     for (int64_t s = cols.begin; s < cols.end; ++s) {
       const int64_t i = (p * d.stride - d.pad + r) * d.W + q * d.stride - d.pad + s;
-      if (best < 0 || plane[i] > plane[best]) best = i;
+      if (best < 0 || better(plane[i], plane[best])) best = i;
     }
   return best;
 }
@@ -89,15 +93,15 @@ void pool_row(float* __restrict value, int* __restrict index, const float* __res
 #pragma omp simd
         for (int64_t q = q0; q < q1; ++q) {
           const float v = x[(q - q0) * stride];
-          const bool better = v > value[q];
-          value[q] = better ? v : value[q];
-          index[q] = better ? offset + int(q) * stride : index[q];
+          const bool wins = better(v, value[q]);
+          value[q] = wins ? v : value[q];
+          index[q] = wins ? offset + int(q) * stride : index[q];
         }
       } else {
 #pragma omp simd
         for (int64_t q = q0; q < q1; ++q) {
           const float v = x[(q - q0) * stride];
-          value[q] = v > value[q] ? v : value[q];
+          value[q] = better(v, value[q]) ? v : value[q];
         }
       }
     }
@@ -107,9 +111,9 @@ void pool_row(float* __restrict value, int* __restrict index, const float* __res
 // 2x2 stride 2: window (p, q) covers a[2q], a[2q+1], b[2q], b[2q+1] with a, b rows 2p and 2p+1.
 inline float max_2x2(const float* a, const float* b, int64_t q) {
   float m = a[2 * q];
-  m = a[2 * q + 1] > m ? a[2 * q + 1] : m;
-  m = b[2 * q] > m ? b[2 * q] : m;
-  return b[2 * q + 1] > m ? b[2 * q + 1] : m;
+  m = better(a[2 * q + 1], m) ? a[2 * q + 1] : m;
+  m = better(b[2 * q], m) ? b[2 * q] : m;
+  return better(b[2 * q + 1], m) ? b[2 * q + 1] : m;
 }
 
 bool is_3x3_stride_2_pad_1(const ops::PoolDesc& d) { return d.kernel == 3 && d.stride == 2 && d.pad == 1; }
@@ -168,10 +172,17 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_winners(floa
             best = column[s];
             code = position;
             first = false;
+          } else if (codes) {
+            // better(): greater (ordered, so never against a NaN best) or NaN itself
+            const __mmask16 wins = _mm512_cmp_ps_mask(column[s], best, _CMP_GT_OQ) |
+                                   _mm512_cmp_ps_mask(column[s], column[s], _CMP_UNORD_Q);
+            best = _mm512_mask_mov_ps(best, wins, column[s]);
+            code = _mm512_mask_mov_epi32(code, wins, position);
           } else {
-            const __mmask16 better = _mm512_cmp_ps_mask(column[s], best, _CMP_GT_OQ);
-            best = _mm512_mask_mov_ps(best, better, column[s]);
-            code = _mm512_mask_mov_epi32(code, better, position);
+            // the value alone, in as many instructions as the strict compare took: max_ps returns its
+            // second operand (best) when either is NaN, so a NaN best stays, and a NaN column is moved in
+            const __mmask16 nan = _mm512_cmp_ps_mask(column[s], column[s], _CMP_UNORD_Q);
+            best = _mm512_mask_mov_ps(_mm512_max_ps(column[s], best), nan, column[s]);
           }
         }
       }
@@ -280,11 +291,11 @@ void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const
         for (int64_t q = 0; q < Q; ++q) {
           const float g = dy[p * Q + q];
           const float a0 = a[2 * q], a1 = a[2 * q + 1], b0 = b[2 * q], b1 = b[2 * q + 1];
-          const bool win_a1 = a1 > a0;
+          const bool win_a1 = better(a1, a0);
           const float m1 = win_a1 ? a1 : a0;
-          const bool win_b0 = b0 > m1;
+          const bool win_b0 = better(b0, m1);
           const float m2 = win_b0 ? b0 : m1;
-          const bool win_b1 = b1 > m2;
+          const bool win_b1 = better(b1, m2);
           const int winner = win_b1 ? 3 : (win_b0 ? 2 : (win_a1 ? 1 : 0));
           da[2 * q] = winner == 0 ? g : 0.0f;
           da[2 * q + 1] = winner == 1 ? g : 0.0f;

@@ -1,12 +1,15 @@
-// Reference max pooling. A window's winner is its first maximum in row-major order; padding never wins.
+// Reference max pooling. A window's winner is its first maximum in row-major order, unless it holds a
+// NaN: then its last NaN wins, as in PyTorch (whose kernels take an element when `val > max || isnan(val)`).
+// Padding never wins.
 #pragma once
+#include <cmath>
 #include <limits>
 
 #include "kernels/ops.h"
 
 namespace keynet::cpu::ref {
 
-// Index into inp (within one (n,c) plane) of the window's first maximum, or -1 if the window is all padding.
+// Index into inp (within one (n,c) plane) of the window's winner, or -1 if the window is all padding.
 template <class T>
 int max_pool2d_argmax(const T* plane, int p, int q, const ops::PoolDesc& d) {
   int best = -1;
@@ -17,7 +20,7 @@ int max_pool2d_argmax(const T* plane, int p, int q, const ops::PoolDesc& d) {
       const int w = q * d.stride - d.pad + s;
       if (h < 0 || h >= d.H || w < 0 || w >= d.W) continue;
       const T v = plane[h * d.W + w];
-      if (best < 0 || v > best_value) {
+      if (best < 0 || v > best_value || std::isnan(v)) {
         best = h * d.W + w;
         best_value = v;
       }
