@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 #include "apps/common/gif.h"
@@ -349,6 +350,7 @@ TEST_CASE("bad input: errors name the file and the problem") {
   CHECK(contains(message, "face.pts"));
   CHECK(contains(message, "58"));
   CHECK(contains(message, "68"));
+  CHECK(contains(message, "one scheme"));  // and what to do about it
 
   // points that are not a face scheme the eyes can be found in
   const std::string few = dir.write("few.json", R"([{"image": "19-1m.jpg", "points": [[1, 2], [3, 4]]}])");
@@ -361,6 +363,47 @@ TEST_CASE("bad input: errors name the file and the problem") {
   // an unwritable GIF
   message = error_of([&] { write_gif(dir.file("no/such/folder/x.gif"), {Image(4, 4, 3)}, {Rgb{0, 0, 0}}, 30); });
   CHECK(contains(message, "x.gif"));
+}
+
+TEST_CASE("landmarks a morph would garble are refused, naming the file, the points and the problem") {
+  const TempDir dir("morph_points");
+  const data::Canvas canvas = data::make_canvas(160, 120);
+  // Each variant of a face's points goes through a JSON, as a user's edited file would.
+  auto align_error = [&](const std::string& image, const std::string& name, const std::vector<Point>& points) {
+    const Face face = load_face(image);
+    write_points_json(dir.file(name), {{std::filesystem::path(image).filename().string(), face.image.width,
+                                        face.image.height, "test", points}});
+    return error_of([&] { align_face(load_face(image, dir.file(name)), canvas); });
+  };
+  const std::string imm_image = fixture("imm/19-1m.jpg");
+  const std::vector<Point> imm = load_face(imm_image).points;
+  CHECK(align_error(imm_image, "as_is.json", imm) == "<no error>");
+
+  std::vector<Point> points = imm;
+  points[40] = points[3];
+  std::string message = align_error(imm_image, "duplicate.json", points);
+  CHECK(contains(message, "duplicate.json: points 3 and 40 are both at"));
+
+  points = imm;
+  points[50] = {-400, 30};
+  message = align_error(imm_image, "outside.json", points);
+  CHECK(contains(message, "outside.json: point 50 (-400, 30) lies more than one image side outside"));
+  CHECK(contains(message, "160x120"));
+
+  // on one line, the eyes still apart: the eye alignment alone takes them
+  for (size_t i = 0; i < points.size(); ++i) points[i] = {10.0 + 2.0 * i, 60.0 + 1e-3 * i};
+  message = align_error(imm_image, "line.json", points);
+  CHECK(contains(message, "line.json: the 58 points lie on (nearly) one line"));
+
+  // iBUG's inner lips and eyelids meet when a mouth or an eye closes (about half of 300-W's files): a face
+  const std::string ibug_image = fixture("ibug/afw/2805422179_4.jpg");
+  std::vector<Point> ibug = load_face(ibug_image).points;
+  REQUIRE(ibug.size() == 68);
+  for (const auto& [upper, lower] : {std::pair{61, 67}, {62, 66}, {63, 65}, {37, 41}, {38, 40}, {43, 47}, {44, 46}})
+    ibug[lower] = ibug[upper];
+  CHECK(align_error(ibug_image, "closed.json", ibug) == "<no error>");
+  ibug[10] = ibug[62];
+  CHECK(contains(align_error(ibug_image, "chin_on_lip.json", ibug), "chin_on_lip.json: points 10 and 62 are both at"));
 }
 
 TEST_CASE("--points auto: the shipped 68-point model finds a photo's face; a blank image has none") {

@@ -10,7 +10,9 @@
 namespace keynet::apps {
 
 AlignedFace align_face(const Face& face, const data::Canvas& canvas) {
-  const data::Affine to_canvas = data::eye_alignment(face.points, canvas, face.points_path);
+  const data::Affine to_canvas = data::eye_alignment(face.points, canvas, face.points_path);  // checks the count
+  // Every command aligns its faces here, so every one refuses landmarks a warp would garble.
+  data::check_face_points(face.points, face.image.width, face.image.height, face.points_path);
   AlignedFace out;
   out.name = face.points_path;
   out.image = data::warp_affine(data::to_rgb(face.image), to_canvas, canvas.width, canvas.height);
@@ -34,7 +36,8 @@ data::Image warp_to_shape(const AlignedFace& face, const std::vector<data::Point
 
 MorphPair make_morph_pair(AlignedFace a, AlignedFace b, const data::Canvas& canvas) {
   KEYNET_CHECK(a.points.size() == b.points.size(), a.name, " has ", a.points.size(), " points but ", b.name, " has ",
-               b.points.size(), ": a morph needs the same landmarks on both faces");
+               b.points.size(), ": a morph needs the same landmarks on both faces; give both faces points of one "
+               "scheme (IMM's 58: a .asf or --points imm; iBUG's 68: a .pts or --points auto)");
   KEYNET_CHECK(a.image.width == b.image.width && a.image.height == b.image.height, "make_morph_pair: ", a.name,
                " and ", b.name, " are aligned onto canvases of different sizes");
   MorphPair pair;

@@ -19,7 +19,8 @@ struct AlignedFace {
 };
 
 // The face's image warped onto the canvas (bilinear, area-averaged when shrinking, replicated borders)
-// with the similarity that puts its eye centres on the canvas's; gray photos become RGB.
+// with the similarity that puts its eye centres on the canvas's; gray photos become RGB. Throws
+// keynet::Error naming the points file for landmarks a morph would garble (data::check_face_points).
 AlignedFace align_face(const Face& face, const data::Canvas& canvas);
 
 // The landmarks followed by the canvas's frame points: the vertices of a mesh that covers the canvas.
@@ -35,7 +36,7 @@ struct MorphPair {
   std::vector<data::Point> mesh_a, mesh_b;  // with_frame of each face's points
   std::vector<data::Triangle> triangles;
 };
-// Throws keynet::Error naming both sources when their point counts differ.
+// Throws keynet::Error naming both sources and their counts when the counts differ.
 MorphPair make_morph_pair(AlignedFace a, AlignedFace b, const data::Canvas& canvas);
 
 // Both faces warped onto the shape (1 - warp) a + warp b, then blended (1 - dissolve) a + dissolve b
