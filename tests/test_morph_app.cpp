@@ -352,6 +352,16 @@ TEST_CASE("bad input: errors name the file and the problem") {
   CHECK(contains(message, "68"));
   CHECK(contains(message, "one scheme"));  // and what to do about it
 
+  // a one-entry JSON is applied only to the image it names, or to any when it names none
+  const std::string for_other = dir.write("other.json", R"([{"image": "a.jpg", "points": [[1, 2]]}])");
+  message = error_of([&] { load_face(fixture("imm/19-1m.jpg"), for_other); });
+  CHECK(contains(message, "other.json: its one entry is for 'a.jpg', not '"));
+  CHECK(contains(message, "19-1m.jpg'"));
+  const std::string unnamed = dir.write("unnamed.json", R"([{"points": [[1, 2]]}])");
+  CHECK(load_face(fixture("imm/19-1m.jpg"), unnamed).points.size() == 1);
+  const std::string two_unnamed = dir.write("two.json", R"([{"points": [[1, 2]]}, {"points": [[3, 4]]}])");
+  CHECK(contains(error_of([&] { load_face(fixture("imm/19-1m.jpg"), two_unnamed); }), "two.json: 2 entries and none"));
+
   // points that are not a face scheme the eyes can be found in
   const std::string few = dir.write("few.json", R"([{"image": "19-1m.jpg", "points": [[1, 2], [3, 4]]}])");
   message = error_of([&] { align_face(load_face(fixture("imm/19-1m.jpg"), few), canvas); });
