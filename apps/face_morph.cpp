@@ -41,6 +41,9 @@ data::Canvas parse_canvas(const std::string& size) {
                ": expected WIDTHxHEIGHT, e.g. 640x480");
   KEYNET_CHECK(width >= 16 && height >= 16 && width <= 8192 && height <= 8192, "--size ", size,
                ": each side must lie in 16..8192 pixels");
+  KEYNET_CHECK(static_cast<long long>(width) * height <= data::kMaxCanvasPixels, "--size ", size, ": ",
+               static_cast<long long>(width) * height, " pixels, more than the ", data::kMaxCanvasPixels,
+               " (4096x4096) a canvas may have");
   return data::make_canvas(width, height);
 }
 

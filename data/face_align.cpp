@@ -21,6 +21,9 @@ Point centroid(const std::vector<Point>& points, int first, int last) {
 
 Canvas make_canvas(int width, int height) {
   KEYNET_CHECK(width >= 16 && height >= 16, "canvas of ", width, "x", height, " is too small to hold a face");
+  KEYNET_CHECK(static_cast<long long>(width) * height <= kMaxCanvasPixels, "canvas of ", width, "x", height, ": ",
+               static_cast<long long>(width) * height, " pixels, more than the ", kMaxCanvasPixels,
+               " (4096x4096) a canvas may have");
   return {width, height, {0.43 * width, 0.48 * height}, {0.57 * width, 0.48 * height}};
 }
 

@@ -22,7 +22,9 @@ struct Canvas {
 };
 
 // Eyes at 43% and 57% of the width, 48% of the height: on 640x480 that is 90 px apart, the mean of
-// IMM's frontal photos, so their alignment stays near unit scale.
+// IMM's frontal photos, so their alignment stays near unit scale. At most kMaxCanvasPixels pixels
+// (4096x4096): each canvas-sized float RGB image takes 12 bytes a pixel, 200 MB at that size.
+inline constexpr long long kMaxCanvasPixels = 4096LL * 4096;
 Canvas make_canvas(int width, int height);
 
 // The eye centres (means of the eye contours) on the image's left and right, for 58 (IMM) or 68 (iBUG)

@@ -416,6 +416,13 @@ TEST_CASE("landmarks a morph would garble are refused, naming the file, the poin
   CHECK(contains(align_error(ibug_image, "chin_on_lip.json", ibug), "chin_on_lip.json: points 10 and 62 are both at"));
 }
 
+TEST_CASE("a canvas is bounded: a frame of floats must not take gigabytes") {
+  CHECK(data::make_canvas(4096, 4096).width == 4096);
+  const std::string message = error_of([] { data::make_canvas(8192, 6144); });
+  CHECK(contains(message, "8192x6144"));
+  CHECK(contains(message, "4096x4096"));
+}
+
 TEST_CASE("--points auto: the shipped 68-point model finds a photo's face; a blank image has none") {
   const std::string photo = fixture("ibug/afw/2805422179_4.jpg");
   const Face face = load_face(photo, kAutomaticPoints);
