@@ -70,18 +70,15 @@ void midway_command(const PairCommand& command) {
 void sequence_command(const PairCommand& command) {
   const data::Canvas canvas = parse_canvas(command.size);
   const apps::MorphPair pair = load_pair(command, canvas);
-  const std::vector<data::Image> frames = apps::morph_sequence(pair, command.frames);
-  if (!command.frames_dir.empty()) {
-    fs::create_directories(command.frames_dir);
-    for (size_t k = 0; k < frames.size(); ++k) {
-      char name[32];
-      std::snprintf(name, sizeof name, "frame_%03zu.png", k);
-      data::save_png((fs::path(command.frames_dir) / name).string(), frames[k]);
-    }
-  }
+  if (!command.frames_dir.empty()) fs::create_directories(command.frames_dir);
   create_parent(command.out);
-  apps::write_gif(command.out, frames, apps::choose_palette(frames), command.fps);
-  std::printf("%zu frames of %s -> %s at %g fps: %s (%.2f MB)%s%s\n", frames.size(), pair.a.name.c_str(),
+  apps::write_morph_gif(pair, command.frames, command.fps, command.out, [&](int k, const data::Image& frame) {
+    if (command.frames_dir.empty()) return;
+    char name[32];
+    std::snprintf(name, sizeof name, "frame_%03d.png", k);
+    data::save_png((fs::path(command.frames_dir) / name).string(), frame);
+  });
+  std::printf("%d frames of %s -> %s at %g fps: %s (%.2f MB)%s%s\n", command.frames, pair.a.name.c_str(),
               pair.b.name.c_str(), command.fps, command.out.c_str(), fs::file_size(command.out) / 1e6,
               command.frames_dir.empty() ? "" : ", PNG frames in ", command.frames_dir.c_str());
 }

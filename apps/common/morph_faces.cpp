@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "apps/common/gif.h"
 #include "data/morph.h"
 #include "data/piecewise_warp.h"
 #include "tensor/error.h"
@@ -53,14 +54,30 @@ data::Image morph_frame(const MorphPair& pair, double warp, double dissolve) {
   return data::morph_frame(pair.a.image, pair.mesh_a, pair.b.image, pair.mesh_b, pair.triangles, warp, dissolve);
 }
 
-std::vector<data::Image> morph_sequence(const MorphPair& pair, int frames) {
-  KEYNET_CHECK(frames >= 2, "morph_sequence: a sequence needs at least 2 frames, not ", frames);
-  std::vector<data::Image> out;
+data::Image sequence_frame(const MorphPair& pair, int k, int frames) {
+  KEYNET_CHECK(frames >= 2 && k >= 0 && k < frames, "sequence_frame: frame ", k, " of a sequence of ", frames,
+               " (at least 2)");
+  const double t = double(k) / (frames - 1);
+  return morph_frame(pair, t, t);
+}
+
+void write_morph_gif(const MorphPair& pair, int frames, double fps, const std::string& path,
+                     const std::function<void(int k, const data::Image& frame)>& each_frame) {
+  KEYNET_CHECK(frames >= 2, path, ": a sequence needs at least 2 frames, not ", frames);
+  const int width = pair.a.image.width, height = pair.a.image.height;
+  // Rendering the sampled frames twice costs less than holding them: 8 float frames of a large canvas
+  // would take gigabytes.
+  const int samples = std::min(frames, kPaletteSampleFrames);
+  PaletteSampler sampler(samples, width, height);
+  for (int i = 0; i < samples; ++i)
+    sampler.add(sequence_frame(pair, (i * (frames - 1) + (samples - 1) / 2) / (samples - 1), frames));
+  GifWriter gif(path, width, height, sampler.palette(), fps);
   for (int k = 0; k < frames; ++k) {
-    const double t = double(k) / (frames - 1);
-    out.push_back(morph_frame(pair, t, t));
+    const data::Image frame = sequence_frame(pair, k, frames);
+    if (each_frame) each_frame(k, frame);
+    gif.add(frame);
   }
-  return out;
+  gif.finish();
 }
 
 MeanFace mean_face(const std::vector<AlignedFace>& faces, const data::Canvas& canvas) {

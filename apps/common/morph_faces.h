@@ -2,6 +2,7 @@
 // (data/face_align.h), then warped triangle by triangle (data/piecewise_warp.h, data/morph.h) into
 // intermediate, mean or exaggerated shapes. The operations behind apps/face_morph.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,18 @@ MorphPair make_morph_pair(AlignedFace a, AlignedFace b, const data::Canvas& canv
 // Both faces warped onto the shape (1 - warp) a + warp b, then blended (1 - dissolve) a + dissolve b
 // (data::morph_frame). At 0 the frame is a's aligned image, at 1 b's.
 data::Image morph_frame(const MorphPair& pair, double warp, double dissolve);
-// frames >= 2 frames at warp = dissolve = k / (frames - 1), k = 0 .. frames - 1.
-std::vector<data::Image> morph_sequence(const MorphPair& pair, int frames);
+// Frame k of a sequence of frames >= 2: warp = dissolve = k / (frames - 1), so frame 0 is a's aligned
+// image and frame frames - 1 is b's.
+data::Image sequence_frame(const MorphPair& pair, int k, int frames);
+
+// The sequence of `frames` as an animated GIF at `fps` (apps/common/gif.h), streamed so that memory does
+// not grow with `frames`: the palette comes from up to kPaletteSampleFrames frames evenly spaced
+// (first and last included; each rendered, sampled, dropped), then every frame is rendered, handed to
+// `each_frame` (if given, e.g. to save it), written and dropped. With at most that many frames, the
+// palette and so the GIF are those of the whole sequence. The GIF appears at `path` only when complete.
+inline constexpr int kPaletteSampleFrames = 8;
+void write_morph_gif(const MorphPair& pair, int frames, double fps, const std::string& path,
+                     const std::function<void(int k, const data::Image& frame)>& each_frame = {});
 
 // The mean shape of aligned faces and the mean of every face warped into it.
 struct MeanFace {
