@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
                 std::thread::hardware_concurrency());
     std::printf("morph frame (2 warps + dissolve): %.2f ms, median of %d runs\n", frame_ms, runs);
 
-    const std::vector<data::Image> frames = apps::morph_sequence(pair, 46);
+    std::vector<data::Image> frames;
+    for (int k = 0; k < 46; ++k) frames.push_back(apps::sequence_frame(pair, k, 46));
     auto start = std::chrono::steady_clock::now();
     const std::vector<apps::Rgb> palette = apps::choose_palette(frames);
     const double palette_ms = milliseconds_since(start);

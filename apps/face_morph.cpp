@@ -47,6 +47,9 @@ data::Canvas parse_canvas(const std::string& size) {
                ": expected WIDTHxHEIGHT, e.g. 640x480");
   KEYNET_CHECK(width >= 16 && height >= 16 && width <= 8192 && height <= 8192, "--size ", size,
                ": each side must lie in 16..8192 pixels");
+  KEYNET_CHECK(static_cast<long long>(width) * height <= data::kMaxCanvasPixels, "--size ", size, ": ",
+               static_cast<long long>(width) * height, " pixels, more than the ", data::kMaxCanvasPixels,
+               " (4096x4096) a canvas may have");
   return data::make_canvas(width, height);
 }
 
@@ -90,15 +93,13 @@ void sequence_command(const PairCommand& command) {
                              std::vector<std::string>(command.frames, "the sequence"), command.inputs(), command.force);
   const data::Canvas canvas = parse_canvas(command.size);
   const apps::MorphPair pair = load_pair(command, canvas);
-  const std::vector<data::Image> frames = apps::morph_sequence(pair, command.frames);
-  if (!command.frames_dir.empty()) {
-    fs::create_directories(command.frames_dir);
-    for (size_t k = 0; k < frames.size(); ++k)
-      data::save_png((fs::path(command.frames_dir) / frame_name(k)).string(), frames[k]);
-  }
+  if (!command.frames_dir.empty()) fs::create_directories(command.frames_dir);
   create_parent(command.out);
-  apps::write_gif(command.out, frames, apps::choose_palette(frames), command.fps);
-  std::printf("%zu frames of %s -> %s at %g fps: %s (%.2f MB)%s%s\n", frames.size(), pair.a.name.c_str(),
+  apps::write_morph_gif(pair, command.frames, command.fps, command.out, [&](int k, const data::Image& frame) {
+    if (!command.frames_dir.empty())
+      data::save_png((fs::path(command.frames_dir) / frame_name(static_cast<size_t>(k))).string(), frame);
+  });
+  std::printf("%d frames of %s -> %s at %g fps: %s (%.2f MB)%s%s\n", command.frames, pair.a.name.c_str(),
               pair.b.name.c_str(), command.fps, command.out.c_str(), fs::file_size(command.out) / 1e6,
               command.frames_dir.empty() ? "" : ", PNG frames in ", command.frames_dir.c_str());
 }

@@ -1,7 +1,9 @@
-// Eye-based similarity alignment, canvas frame points and mean shapes.
+// Eye-based similarity alignment, landmark checks, canvas frame points and mean shapes.
 #include "data/face_align.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "tensor/error.h"
 
@@ -19,6 +21,9 @@ Point centroid(const std::vector<Point>& points, int first, int last) {
 
 Canvas make_canvas(int width, int height) {
   KEYNET_CHECK(width >= 16 && height >= 16, "canvas of ", width, "x", height, " is too small to hold a face");
+  KEYNET_CHECK(static_cast<long long>(width) * height <= kMaxCanvasPixels, "canvas of ", width, "x", height, ": ",
+               static_cast<long long>(width) * height, " pixels, more than the ", kMaxCanvasPixels,
+               " (4096x4096) a canvas may have");
   return {width, height, {0.43 * width, 0.48 * height}, {0.57 * width, 0.48 * height}};
 }
 
@@ -47,6 +52,43 @@ Affine eye_alignment(const std::vector<Point>& points, const Canvas& canvas, con
   KEYNET_CHECK(eyes.left.x != eyes.right.x || eyes.left.y != eyes.right.y, where,
                ": both eye centres are at (", eyes.left.x, ", ", eyes.left.y, "); the points cannot be a face");
   return similarity_from_two_points(eyes.left, eyes.right, canvas.left_eye, canvas.right_eye);
+}
+
+void check_face_points(const std::vector<Point>& points, int width, int height, const std::string& where) {
+  for (size_t i = 0; i < points.size(); ++i) {
+    const Point& p = points[i];
+    KEYNET_CHECK(std::isfinite(p.x) && std::isfinite(p.y), where, ": point ", i, " (", p.x, ", ", p.y,
+                 ") is not a finite position");
+    KEYNET_CHECK(p.x >= -width && p.x <= 2.0 * width - 1 && p.y >= -height && p.y <= 2.0 * height - 1, where,
+                 ": point ", i, " (", p.x, ", ", p.y, ") lies more than one image side outside the ", width, "x",
+                 height, " image; are these the points of another image?");
+  }
+  // A closed mouth or eye puts these iBUG points on top of each other in about half of 300-W's files.
+  static const std::vector<std::pair<size_t, size_t>> kIbugClosing = {{61, 67}, {62, 66}, {63, 65}, {37, 41},
+                                                                      {38, 40}, {43, 47}, {44, 46}};
+  auto may_meet = [&](size_t i, size_t j) {
+    return points.size() == 68 &&
+           std::find(kIbugClosing.begin(), kIbugClosing.end(), std::pair{i, j}) != kIbugClosing.end();
+  };
+  for (size_t i = 0; i < points.size(); ++i)
+    for (size_t j = i + 1; j < points.size(); ++j)
+      KEYNET_CHECK(std::hypot(points[i].x - points[j].x, points[i].y - points[j].y) > 1e-3 || may_meet(i, j), where,
+                   ": points ", i, " and ", j, " are both at (", points[i].x, ", ", points[i].y,
+                   "); a morph needs each landmark at its own place");
+  // The spreads along and across the main axis: square roots of the covariance's eigenvalues.
+  Point mean;
+  for (const Point& p : points) mean.x += p.x / points.size(), mean.y += p.y / points.size();
+  double xx = 0, xy = 0, yy = 0;
+  for (const Point& p : points) {
+    const double dx = p.x - mean.x, dy = p.y - mean.y;
+    xx += dx * dx, xy += dx * dy, yy += dy * dy;
+  }
+  const double half_trace = (xx + yy) / 2, root = std::hypot((xx - yy) / 2, xy);
+  const double along = std::sqrt(half_trace + root), across = std::sqrt(std::max(0.0, half_trace - root));
+  const double count = std::max<double>(1, points.size());
+  KEYNET_CHECK(across > 0.01 * along, where, ": the ", points.size(), " points lie on (nearly) one line (spread ",
+               across / std::sqrt(count), " px across it, ", along / std::sqrt(count),
+               " px along it); they cannot outline a face");
 }
 
 std::vector<Point> canvas_frame_points(int width, int height) {

@@ -22,7 +22,9 @@ struct Canvas {
 };
 
 // Eyes at 43% and 57% of the width, 48% of the height: on 640x480 that is 90 px apart, the mean of
-// IMM's frontal photos, so their alignment stays near unit scale.
+// IMM's frontal photos, so their alignment stays near unit scale. At most kMaxCanvasPixels pixels
+// (4096x4096): each canvas-sized float RGB image takes 12 bytes a pixel, 200 MB at that size.
+inline constexpr long long kMaxCanvasPixels = 4096LL * 4096;
 Canvas make_canvas(int width, int height);
 
 // The eye centres (means of the eye contours) on the image's left and right, for 58 (IMM) or 68 (iBUG)
@@ -38,6 +40,14 @@ Affine similarity_from_two_points(const Point& from_1, const Point& from_2, cons
 
 // Image pixels -> canvas pixels, the eye centres of `points` landing on the canvas's eye places.
 Affine eye_alignment(const std::vector<Point>& points, const Canvas& canvas, const std::string& where);
+
+// Refuses landmarks that a morph would garble, naming `where` (the file they came from): a coordinate
+// that is not finite; a point more than one image side beyond the width x height image's border (the
+// point and the image size named); two points at one place (within 1e-3 px; both indices named),
+// except the pairs a scheme lets meet (iBUG's inner lips and eyelids, which close: 61/67, 62/66,
+// 63/65, 37/41, 38/40, 43/47, 44/46); all points on (nearly) one line (the spread across their main
+// axis under 1% of the spread along it).
+void check_face_points(const std::vector<Point>& points, int width, int height, const std::string& where);
 
 // The canvas's four corners and four edge midpoints, on its outer edges (-0.5 and width - 0.5) so that a
 // mesh including them owns every pixel (see data/piecewise_warp.h): order top-left, top, top-right,

@@ -25,7 +25,8 @@ void check_triangles(const std::vector<Triangle>& triangles, size_t point_count,
 // from its lexicographically smaller end (smaller x, then smaller y) to the larger, so the two
 // triangles sharing an edge evaluate the very same exact sign. A point on the edge's line goes to the
 // side the lexicographic direction has on its left-hand (positive) side: that is the side a shift by
-// (-tiny, 1) moves it to, one rule for every edge, hence a unique owner even at shared corners.
+// (-tiny, 1) moves it to, one rule for every edge, hence a unique owner even at shared corners. Only
+// for triangles not too_thin_to_warp, whose opposite corner is then strictly on one side of each edge.
 class Ownership {
  public:
   explicit Ownership(const std::array<Point, 3>& corners) {
@@ -35,8 +36,6 @@ class Ownership {
       edges_[i] = {from, to, orientation_sign(from, to, corners[(i + 2) % 3])};
     }
   }
-
-  bool degenerate() const { return edges_[0].inside == 0; }
 
   // The x range of row y inside the triangle in plain floating point: a guess that owns() settles.
   // Empty (first > last) when rounding finds no room.
@@ -70,19 +69,28 @@ class Ownership {
   std::array<Edge, 3> edges_;
 };
 
-
 }  // namespace
+
+bool too_thin_to_warp(const std::array<Point, 3>& corners) {
+  const double ux = corners[1].x - corners[0].x, uy = corners[1].y - corners[0].y;
+  const double vx = corners[2].x - corners[0].x, vy = corners[2].y - corners[0].y;
+  const double wx = vx - ux, wy = vy - uy;
+  const double longest_squared = std::max({ux * ux + uy * uy, vx * vx + vy * vy, wx * wx + wy * wy});
+  // Rounding puts |det| within ~1e-15 longest_squared of the exact value, far below the threshold, so a
+  // triangle that passes is certainly not collinear. Written as a negation so that NaN counts as thin.
+  return !(std::abs(ux * vy - uy * vx) > 1e-10 * longest_squared);
+}
 
 Affine affine_from_triangle(const std::array<Point, 3>& src, const std::array<Point, 3>& dst) {
   // Columns u, v span the source triangle from src[0]; the linear part L solves L [u v] = [u' v'].
   const double ux = src[1].x - src[0].x, uy = src[1].y - src[0].y;
   const double vx = src[2].x - src[0].x, vy = src[2].y - src[0].y;
   const double det = ux * vy - uy * vx;
-  // Relative test: |det| = |u| |v| sin(angle between them), so this refuses angles below ~1e-10 rad.
-  KEYNET_CHECK(std::abs(det) > 1e-10 * std::hypot(ux, uy) * std::hypot(vx, vy),
+  KEYNET_CHECK(!too_thin_to_warp(src),
                "affine_from_triangle: the triangle to map from, (", src[0].x, ", ", src[0].y, "), (", src[1].x, ", ",
                src[1].y, "), (", src[2].x, ", ", src[2].y,
-               ") is degenerate (its corners are collinear or coincide), so it defines no affine transform");
+               ") is degenerate (its corners are collinear, coincide, or nearly so), so it defines no affine "
+               "transform");
   const double ux2 = dst[1].x - dst[0].x, uy2 = dst[1].y - dst[0].y;
   const double vx2 = dst[2].x - dst[0].x, vy2 = dst[2].y - dst[0].y;
   Affine m;
@@ -107,8 +115,8 @@ std::vector<Affine> triangle_affines(const std::vector<Point>& src_points, const
 }
 
 std::vector<PixelSpan> pixels_in_triangle(const std::array<Point, 3>& corners, int width, int height) {
+  if (too_thin_to_warp(corners)) return {};
   const Ownership ownership(corners);
-  if (ownership.degenerate()) return {};
   double min_x = corners[0].x, max_x = min_x, min_y = corners[0].y, max_y = min_y;
   for (const Point& p : corners) {
     min_x = std::min(min_x, p.x), max_x = std::max(max_x, p.x);
@@ -165,7 +173,7 @@ Image piecewise_affine_warp(const Image& src, const std::vector<Point>& src_poin
   for (const Triangle& t : triangles) {
     const std::array<Point, 3> dst = corners_of(dst_points, t);
     const std::vector<PixelSpan> spans = pixels_in_triangle(dst, out_width, out_height);
-    if (spans.empty()) continue;  // also every degenerate triangle, which has no transform back
+    if (spans.empty()) continue;  // also every triangle too thin to warp, which has no transform back
     const Affine dst_to_src = affine_from_triangle(dst, corners_of(src_points, t));
     for (const PixelSpan& span : spans)
       for (int x = span.x_begin; x < span.x_end; ++x) {

@@ -12,8 +12,14 @@
 
 namespace keynet::data {
 
+// Whether a triangle is too thin to warp: twice its area is at most 1e-10 times its longest side squared
+// (its height at most 1e-10 of that side), which includes collinear and coincident corners. Rounding
+// makes such a triangle's transform meaningless, so this one test decides both that it owns no pixels
+// (pixels_in_triangle) and that it has no transform (affine_from_triangle): a warp skips it.
+bool too_thin_to_warp(const std::array<Point, 3>& corners);
+
 // The affine transform taking src[i] to dst[i] for i = 0, 1, 2. Throws keynet::Error when the source
-// triangle is degenerate (collinear or coincident corners), as then no such transform is unique.
+// triangle is degenerate (too_thin_to_warp), as then no transform is unique or trustworthy.
 Affine affine_from_triangle(const std::array<Point, 3>& src, const std::array<Point, 3>& dst);
 
 // One transform per triangle, taking its corners in src_points to the same corners in dst_points.
@@ -33,8 +39,9 @@ struct PixelSpan {
 // inside the mesh exactly once: no holes or double writes along shared edges. The tests are exact.
 // The shift rule leaves centres exactly on a mesh's outer boundary unowned on its bottom and left
 // sides: to cover a whole image, let the mesh reach the image's edges (-0.5 and width - 0.5), as
-// the outer pixel centres (0 and width - 1) would lose the left column and bottom row. A degenerate
-// triangle owns nothing.
+// the outer pixel centres (0 and width - 1) would lose the left column and bottom row. A triangle
+// too thin to warp (too_thin_to_warp) owns nothing, even a centre exactly on one of its edges: where
+// only such a sliver reached it, the centre is left to no triangle.
 std::vector<PixelSpan> pixels_in_triangle(const std::array<Point, 3>& corners, int width, int height);
 
 // Inverse warp: each pixel a destination triangle owns (see pixels_in_triangle) takes the bilinear

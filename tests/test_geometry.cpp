@@ -424,7 +424,8 @@ TEST_CASE("a mesh's triangles own every pixel centre inside it exactly once") {
 TEST_CASE("pixel spans equal the ownership rule tested at every pixel") {
   // pixels_in_triangle guesses each row's ends in floating point and settles them with exact tests;
   // here every pixel is tested exactly instead, by the rule as documented: inside each edge taken from
-  // its lexicographically smaller end, or on it where the opposite corner is on the left (positive).
+  // its lexicographically smaller end, or on it where the opposite corner is on the left (positive);
+  // nothing for a triangle too thin to warp.
   const int width = 40, height = 30;
   keynet::Rng rng(8);
   int mismatches = 0;
@@ -436,7 +437,7 @@ TEST_CASE("pixel spans equal the ownership rule tested at every pixel") {
     }
     if (trial % 11 == 0) corners[1] = {corners[0].x + 1e-9, corners[0].y + 25};  // slivers
     std::vector<int> expected(width * height, 0), got(width * height, 0);
-    if (orientation_sign(corners[0], corners[1], corners[2]) != 0)
+    if (!too_thin_to_warp(corners))
       for (int y = 0; y < height; ++y)
         for (int x = 0; x < width; ++x) {
           bool owned = true;
@@ -454,6 +455,28 @@ TEST_CASE("pixel spans equal the ownership rule tested at every pixel") {
     mismatches += expected != got;
   }
   CHECK(mismatches == 0);
+}
+
+TEST_CASE("a sliver in the mesh is skipped by the warp, not refused by its transform") {
+  // (0, 0), (2, 2), (4, 4 + 1e-10): exactly, not collinear, so a test of exact orientation alone lets the
+  // sliver own pixel (1, 1) on its short edge, while its transform (sine of its angle ~1e-11) is refused.
+  // One test decides both: the sliver owns nothing and has no transform, and the warp goes on without it.
+  const std::vector<Point> points = {{0, 0}, {2, 2}, {4, 4 + 1e-10}, {0, 4}};
+  const std::vector<Triangle> triangles = {{0, 1, 2}, {0, 2, 3}};
+  const std::array<Point, 3> sliver = {points[0], points[1], points[2]};
+  REQUIRE(orientation_sign(sliver[0], sliver[1], sliver[2]) != 0);
+  CHECK(too_thin_to_warp(sliver));
+  CHECK(pixels_in_triangle(sliver, 6, 6).empty());
+  CHECK(contains(error_of([&] { affine_from_triangle(sliver, sliver); }), "degenerate"));
+  CHECK_FALSE(too_thin_to_warp({points[0], points[2], points[3]}));
+  CHECK_FALSE(too_thin_to_warp({{{0, 0}, {1e-12, 0}, {0, 1e-12}}}));  // tiny but not thin: a transform exists
+
+  const Image src = smooth_image(6, 6, 3, 0.5);
+  Image warped;
+  CHECK(error_of([&] { warped = piecewise_affine_warp(src, points, points, triangles, 6, 6, -1.0f); }) == "<no error>");
+  REQUIRE(warped.width == 6);
+  CHECK(warped.at(1, 1, 0) == -1.0f);  // only the sliver reached it: it keeps the fill
+  CHECK(warped.at(1, 3, 0) == doctest::Approx(src.at(1, 3, 0)));  // the other triangle is warped (identity)
 }
 
 TEST_CASE("a piecewise warp by one global affine equals warp_affine") {

@@ -1,12 +1,15 @@
 // face_morph's pieces: keypoint files (asf, JSON round trip, bad input), eye alignment, morph frames at
-// the ends, mean and caricature shapes, the one-palette GIF (decoded with a block reader written here
-// and with stb_image), and errors that name the file at fault.
+// the ends, mean and caricature shapes, the one-palette GIF and the streamed morph GIF (decoded with a
+// block reader written here and with stb_image), and errors that name the file at fault: bad files,
+// landmarks a morph would garble, a GIF that fails part way.
 #include <doctest/doctest.h>
 
 #include <stb_image.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
+#include <iterator>
 #include <set>
 
 #include "apps/common/gif.h"
@@ -34,6 +37,16 @@ float max_abs_difference(const Image& a, const Image& b) {
 
 // The fixture faces are 160x120 copies of IMM photos; their .asf coordinates scale to that size.
 Face fixture_face(const std::string& stem) { return load_face(fixture("imm/" + stem + ".asf")); }
+
+std::vector<Image> all_frames(const MorphPair& pair, int frames) {
+  std::vector<Image> out;
+  for (int k = 0; k < frames; ++k) out.push_back(sequence_frame(pair, k, frames));
+  return out;
+}
+
+size_t files_in(const std::string& folder) {
+  return std::distance(std::filesystem::directory_iterator(folder), std::filesystem::directory_iterator());
+}
 
 // What a GIF's blocks say, read without decoding the pixels.
 struct GifBlocks {
@@ -182,7 +195,7 @@ TEST_CASE("a morph at fractions 0 and 1 returns the two aligned faces") {
   for (int y = 0; y < midway.height; ++y)
     for (int x = 0; x < midway.width; ++x) black += midway.at(x, y, 0) + midway.at(x, y, 1) + midway.at(x, y, 2) == 0;
   CHECK(black == 0);
-  const std::vector<Image> frames = morph_sequence(pair, 46);
+  const std::vector<Image> frames = all_frames(pair, 46);
   REQUIRE(frames.size() == 46);
   CHECK(max_abs_difference(frames.front(), pair.a.image) < 1e-3f);
   CHECK(max_abs_difference(frames.back(), pair.b.image) < 1e-3f);
@@ -208,7 +221,7 @@ TEST_CASE("GIF: 46 frames, the right size and delays, one global palette") {
   const data::Canvas canvas = data::make_canvas(160, 120);
   const MorphPair pair =
       make_morph_pair(align_face(fixture_face("19-1m"), canvas), align_face(fixture_face("36-1m"), canvas), canvas);
-  const std::vector<Image> frames = morph_sequence(pair, 46);
+  const std::vector<Image> frames = all_frames(pair, 46);
   const std::vector<Rgb> palette = choose_palette(frames);
   CHECK(palette.size() == 255);  // one index left free for pixels unchanged since the previous frame
   const TempDir dir("morph_gif");
@@ -270,6 +283,74 @@ TEST_CASE("palette: few colours come back exactly; delays keep the frame rate") 
   const std::vector<uint16_t> delays = gif_delays(6, 30);
   CHECK(delays == std::vector<uint16_t>{3, 4, 3, 3, 4, 3});
   CHECK(error_of([] { gif_delays(3, 0); }) != "<no error>");
+}
+
+TEST_CASE("a streamed morph GIF has every frame, handed over as it is made; up to 8 frames, today's bytes") {
+  const data::Canvas canvas = data::make_canvas(160, 120);
+  const MorphPair pair =
+      make_morph_pair(align_face(fixture_face("19-1m"), canvas), align_face(fixture_face("36-1m"), canvas), canvas);
+  const TempDir dir("morph_stream");
+  for (const int frames : {6, 20}) {
+    const std::string path = dir.file("morph_" + std::to_string(frames) + ".gif");
+    std::vector<int> seen;
+    Image middle;
+    write_morph_gif(pair, frames, 30, path, [&](int k, const Image& frame) {
+      seen.push_back(k);
+      if (k == frames / 2) middle = frame;
+    });
+    std::vector<int> expected(frames);
+    for (int k = 0; k < frames; ++k) expected[k] = k;
+    CHECK(seen == expected);
+    CHECK(files_in(dir.file("")) == (frames == 6 ? 1u : 2u));  // no temporary file left beside it
+    const std::string bytes = read_text(path);
+    const GifBlocks blocks = read_gif_blocks(bytes);
+    CHECK(blocks.frames == frames);
+    CHECK(blocks.delays.size() == size_t(frames));
+    CHECK(blocks.local_tables == 0);
+    int* delays_ms = nullptr;
+    int width = 0, height = 0, count = 0, channels = 0;
+    stbi_uc* pixels = stbi_load_gif_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()), int(bytes.size()),
+                                                &delays_ms, &width, &height, &count, &channels, 3);
+    REQUIRE(pixels != nullptr);
+    CHECK(count == frames);
+    // the middle frame, which a palette sampled from 8 of 20 frames may not have seen, still decodes close
+    double error = 0;
+    const stbi_uc* decoded = pixels + size_t(frames / 2) * width * height * 3;
+    for (int i = 0; i < width * height * 3; ++i) error += std::abs(decoded[i] - middle.pixels[i]);
+    MESSAGE(frames << " frames: the middle one decodes with a mean absolute error of " << error / (width * height * 3)
+                   << " levels");
+    CHECK(error / (width * height * 3) < 4.0);
+    stbi_image_free(pixels);
+    std::free(delays_ms);
+  }
+  // Up to kPaletteSampleFrames frames the palette is sampled from all of them, as when every frame was
+  // held in memory: the same palette, the same bytes.
+  const std::vector<Image> frames = all_frames(pair, 6);
+  write_gif(dir.file("in_memory.gif"), frames, choose_palette(frames), 30);
+  CHECK(read_text(dir.file("in_memory.gif")) == read_text(dir.file("morph_6.gif")));
+}
+
+TEST_CASE("a GIF that fails part way leaves no partial file, and an existing one untouched") {
+  const TempDir dir("morph_gif_fail");
+  const std::string path = dir.write("morph.gif", "an earlier GIF");
+  const std::vector<Rgb> palette = {Rgb{0, 0, 0}, Rgb{100, 100, 100}};
+  const Image frame(8, 8, 3, 100.0f), smaller(8, 6, 3);
+  const std::string message = error_of([&] { write_gif(path, {frame, frame, smaller}, palette, 30); });
+  CHECK(contains(message, "morph.gif: frames differ in size"));
+  CHECK(read_text(path) == "an earlier GIF");
+  CHECK(files_in(dir.file("")) == 1);
+  {
+    GifWriter stopped(path, 8, 8, palette, 30);
+    stopped.add(frame);
+    CHECK(read_text(path) == "an earlier GIF");  // written beside it until finish()
+  }  // never finished, as when rendering a later frame throws
+  CHECK(read_text(path) == "an earlier GIF");
+  CHECK(files_in(dir.file("")) == 1);
+  GifWriter finished(path, 8, 8, palette, 30);
+  finished.add(frame);
+  finished.finish();
+  CHECK(read_gif_blocks(read_text(path)).frames == 1);
+  CHECK(files_in(dir.file("")) == 1);
 }
 
 TEST_CASE("points JSON round trip and entry choice") {
@@ -349,6 +430,17 @@ TEST_CASE("bad input: errors name the file and the problem") {
   CHECK(contains(message, "face.pts"));
   CHECK(contains(message, "58"));
   CHECK(contains(message, "68"));
+  CHECK(contains(message, "one scheme"));  // and what to do about it
+
+  // a one-entry JSON is applied only to the image it names, or to any when it names none
+  const std::string for_other = dir.write("other.json", R"([{"image": "a.jpg", "points": [[1, 2]]}])");
+  message = error_of([&] { load_face(fixture("imm/19-1m.jpg"), for_other); });
+  CHECK(contains(message, "other.json: its one entry is for 'a.jpg', not '"));
+  CHECK(contains(message, "19-1m.jpg'"));
+  const std::string unnamed = dir.write("unnamed.json", R"([{"points": [[1, 2]]}])");
+  CHECK(load_face(fixture("imm/19-1m.jpg"), unnamed).points.size() == 1);
+  const std::string two_unnamed = dir.write("two.json", R"([{"points": [[1, 2]]}, {"points": [[3, 4]]}])");
+  CHECK(contains(error_of([&] { load_face(fixture("imm/19-1m.jpg"), two_unnamed); }), "two.json: 2 entries and none"));
 
   // points that are not a face scheme the eyes can be found in
   const std::string few = dir.write("few.json", R"([{"image": "19-1m.jpg", "points": [[1, 2], [3, 4]]}])");
@@ -361,6 +453,54 @@ TEST_CASE("bad input: errors name the file and the problem") {
   // an unwritable GIF
   message = error_of([&] { write_gif(dir.file("no/such/folder/x.gif"), {Image(4, 4, 3)}, {Rgb{0, 0, 0}}, 30); });
   CHECK(contains(message, "x.gif"));
+}
+
+TEST_CASE("landmarks a morph would garble are refused, naming the file, the points and the problem") {
+  const TempDir dir("morph_points");
+  const data::Canvas canvas = data::make_canvas(160, 120);
+  // Each variant of a face's points goes through a JSON, as a user's edited file would.
+  auto align_error = [&](const std::string& image, const std::string& name, const std::vector<Point>& points) {
+    const Face face = load_face(image);
+    write_points_json(dir.file(name), {{std::filesystem::path(image).filename().string(), face.image.width,
+                                        face.image.height, "test", points}});
+    return error_of([&] { align_face(load_face(image, dir.file(name)), canvas); });
+  };
+  const std::string imm_image = fixture("imm/19-1m.jpg");
+  const std::vector<Point> imm = load_face(imm_image).points;
+  CHECK(align_error(imm_image, "as_is.json", imm) == "<no error>");
+
+  std::vector<Point> points = imm;
+  points[40] = points[3];
+  std::string message = align_error(imm_image, "duplicate.json", points);
+  CHECK(contains(message, "duplicate.json: points 3 and 40 are both at"));
+
+  points = imm;
+  points[50] = {-400, 30};
+  message = align_error(imm_image, "outside.json", points);
+  CHECK(contains(message, "outside.json: point 50 (-400, 30) lies more than one image side outside"));
+  CHECK(contains(message, "160x120"));
+
+  // on one line, the eyes still apart: the eye alignment alone takes them
+  for (size_t i = 0; i < points.size(); ++i) points[i] = {10.0 + 2.0 * i, 60.0 + 1e-3 * i};
+  message = align_error(imm_image, "line.json", points);
+  CHECK(contains(message, "line.json: the 58 points lie on (nearly) one line"));
+
+  // iBUG's inner lips and eyelids meet when a mouth or an eye closes (about half of 300-W's files): a face
+  const std::string ibug_image = fixture("ibug/afw/2805422179_4.jpg");
+  std::vector<Point> ibug = load_face(ibug_image).points;
+  REQUIRE(ibug.size() == 68);
+  for (const auto& [upper, lower] : {std::pair{61, 67}, {62, 66}, {63, 65}, {37, 41}, {38, 40}, {43, 47}, {44, 46}})
+    ibug[lower] = ibug[upper];
+  CHECK(align_error(ibug_image, "closed.json", ibug) == "<no error>");
+  ibug[10] = ibug[62];
+  CHECK(contains(align_error(ibug_image, "chin_on_lip.json", ibug), "chin_on_lip.json: points 10 and 62 are both at"));
+}
+
+TEST_CASE("a canvas is bounded: a frame of floats must not take gigabytes") {
+  CHECK(data::make_canvas(4096, 4096).width == 4096);
+  const std::string message = error_of([] { data::make_canvas(8192, 6144); });
+  CHECK(contains(message, "8192x6144"));
+  CHECK(contains(message, "4096x4096"));
 }
 
 TEST_CASE("--points auto: the shipped 68-point model finds a photo's face; a blank image has none") {

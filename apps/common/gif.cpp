@@ -1,10 +1,11 @@
-// One palette for all frames, nearest-colour mapping, and the cgif encoder.
+// One palette for all frames, nearest-colour mapping, and the cgif encoder, frame by frame.
 #include "apps/common/gif.h"
 
 #include <cgif.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "tensor/error.h"
 
@@ -84,25 +85,55 @@ void refine_kmeans(const std::vector<Rgb>& samples, std::vector<Rgb>& palette) {
   }
 }
 
+// Frame k lasts from round(100 k / fps) to round(100 (k + 1) / fps) hundredths of a second.
+uint16_t gif_delay(int k, double fps) {
+  return static_cast<uint16_t>(std::lround(100.0 * (k + 1) / fps) - std::lround(100.0 * k / fps));
+}
+
+void check_fps(double fps) {
+  KEYNET_CHECK(fps > 0 && fps <= 100, "a GIF at ", fps, " frames per second: its delays allow up to 100");
+}
+
+const std::vector<Rgb>& checked_palette(const std::string& path, const std::vector<Rgb>& palette) {
+  KEYNET_CHECK(!palette.empty() && palette.size() <= 256, path, ": a palette of ", palette.size(), " colours");
+  return palette;
+}
+
 }  // namespace
 
-std::vector<Rgb> choose_palette(const std::vector<data::Image>& frames, int colours, int max_samples) {
-  KEYNET_CHECK(!frames.empty(), "choose_palette: no frames");
-  KEYNET_CHECK(colours >= 1 && colours <= 256, "choose_palette: a GIF palette holds 1 to 256 colours, not ", colours);
-  size_t total = 0;
-  for (const data::Image& frame : frames) total += static_cast<size_t>(frame.width) * frame.height;
-  const size_t stride = std::max<size_t>(1, total / std::max(1, max_samples));
-  std::vector<Rgb> samples;
-  samples.reserve(total / stride + frames.size());
-  size_t position = 0;  // in the concatenation of all frames, so the sample spreads over them evenly
-  for (const data::Image& frame : frames) {
-    const size_t pixels = static_cast<size_t>(frame.width) * frame.height;
-    for (; position < pixels; position += stride) samples.push_back(pixel_rgb(frame, position));
-    position -= pixels;
-  }
+PaletteSampler::PaletteSampler(int frames, int width, int height, int max_samples)
+    : frames_(frames), width_(width), height_(height) {
+  KEYNET_CHECK(frames >= 1 && width >= 1 && height >= 1, "PaletteSampler: ", frames, " frames of ", width, "x",
+               height);
+  const size_t total = static_cast<size_t>(frames) * width * height;
+  stride_ = std::max<size_t>(1, total / std::max(1, max_samples));
+  samples_.reserve(total / stride_ + frames);
+}
+
+void PaletteSampler::add(const data::Image& frame) {
+  KEYNET_CHECK(added_ < frames_, "PaletteSampler: more than the ", frames_, " frames announced");
+  KEYNET_CHECK(frame.width == width_ && frame.height == height_, "PaletteSampler: a ", frame.width, "x",
+               frame.height, " frame among frames of ", width_, "x", height_);
+  const size_t pixels = static_cast<size_t>(width_) * height_;
+  for (; position_ < pixels; position_ += stride_) samples_.push_back(pixel_rgb(frame, position_));
+  position_ -= pixels;  // the stride runs on into the next frame, so the sample spreads over all evenly
+  ++added_;
+}
+
+std::vector<Rgb> PaletteSampler::palette(int colours) const {
+  KEYNET_CHECK(added_ == frames_, "PaletteSampler: ", added_, " of the ", frames_, " frames announced were added");
+  KEYNET_CHECK(colours >= 1 && colours <= 256, "PaletteSampler: a GIF palette holds 1 to 256 colours, not ", colours);
+  std::vector<Rgb> samples = samples_;  // median_cut reorders them
   std::vector<Rgb> palette = median_cut(samples, colours);
   refine_kmeans(samples, palette);
   return palette;
+}
+
+std::vector<Rgb> choose_palette(const std::vector<data::Image>& frames, int colours, int max_samples) {
+  KEYNET_CHECK(!frames.empty(), "choose_palette: no frames");
+  PaletteSampler sampler(static_cast<int>(frames.size()), frames.front().width, frames.front().height, max_samples);
+  for (const data::Image& frame : frames) sampler.add(frame);
+  return sampler.palette(colours);
 }
 
 PaletteMapper::PaletteMapper(const std::vector<Rgb>& palette) : palette_(palette), cache_(size_t(1) << 24, -1) {
@@ -133,53 +164,78 @@ std::vector<uint8_t> PaletteMapper::map(const data::Image& frame) {
 }
 
 std::vector<uint16_t> gif_delays(int frames, double fps) {
-  KEYNET_CHECK(fps > 0 && fps <= 100, "gif_delays: ", fps, " frames per second; GIF delays allow up to 100");
+  check_fps(fps);
   std::vector<uint16_t> delays;
-  for (int k = 0; k < frames; ++k)
-    delays.push_back(static_cast<uint16_t>(std::lround(100.0 * (k + 1) / fps) - std::lround(100.0 * k / fps)));
+  for (int k = 0; k < frames; ++k) delays.push_back(gif_delay(k, fps));
   return delays;
 }
 
-void write_gif(const std::string& path, const std::vector<data::Image>& frames, const std::vector<Rgb>& palette,
-               double fps) {
-  KEYNET_CHECK(!frames.empty(), path, ": no frames to write");
-  const int width = frames.front().width, height = frames.front().height;
+GifWriter::GifWriter(const std::string& path, int width, int height, const std::vector<Rgb>& palette, double fps)
+    : path_(path), temporary_(path + ".tmp"), width_(width), height_(height), fps_(fps),
+      mapper_(checked_palette(path, palette)) {
   KEYNET_CHECK(width > 0 && height > 0 && width <= 65535 && height <= 65535, path, ": a GIF cannot be ", width,
                "x", height);
-  for (const data::Image& frame : frames)
-    KEYNET_CHECK(frame.width == width && frame.height == height, path, ": frames differ in size (", width, "x",
-                 height, " and ", frame.width, "x", frame.height, ")");
-  KEYNET_CHECK(!palette.empty() && palette.size() <= 256, path, ": a palette of ", palette.size(), " colours");
-  std::vector<uint8_t> flat_palette;
-  for (const Rgb& colour : palette) flat_palette.insert(flat_palette.end(), colour.begin(), colour.end());
-
+  check_fps(fps);
+  for (const Rgb& colour : palette) flat_palette_.insert(flat_palette_.end(), colour.begin(), colour.end());
   CGIF_Config config{};
-  config.pGlobalPalette = flat_palette.data();
-  config.path = path.c_str();
+  config.pGlobalPalette = flat_palette_.data();
+  config.path = temporary_.c_str();
   config.attrFlags = CGIF_ATTR_IS_ANIMATED;
   config.width = static_cast<uint16_t>(width);
   config.height = static_cast<uint16_t>(height);
   config.numGlobalPaletteEntries = static_cast<uint16_t>(palette.size());
   config.numLoops = CGIF_INFINITE_LOOP;
-  CGIF* gif = cgif_newgif(&config);
-  KEYNET_CHECK(gif != nullptr, path, ": cannot create the GIF (is the folder there and writable?)");
+  gif_ = cgif_newgif(&config);
+  KEYNET_CHECK(gif_ != nullptr, path, ": cannot create the GIF's temporary file ", temporary_,
+               " (is the folder there and writable?)");
+}
 
-  PaletteMapper mapper(palette);
-  const std::vector<uint16_t> delays = gif_delays(static_cast<int>(frames.size()), fps);
-  int result = CGIF_OK;
-  for (size_t k = 0; k < frames.size() && result == CGIF_OK; ++k) {
-    std::vector<uint8_t> indices = mapper.map(frames[k]);
-    CGIF_FrameConfig frame{};
-    frame.pImageData = indices.data();
-    frame.delay = delays[k];
-    // Encode only the changed rectangle; unchanged pixels become transparent (cgif does so only when
-    // the palette has a free index).
-    frame.genFlags = CGIF_FRAME_GEN_USE_DIFF_WINDOW | CGIF_FRAME_GEN_USE_TRANSPARENCY;
-    result = cgif_addframe(gif, &frame);
+GifWriter::~GifWriter() {
+  if (gif_ == nullptr) return;  // finished
+  cgif_close(gif_);
+  std::error_code ignored;
+  std::filesystem::remove(temporary_, ignored);
+}
+
+void GifWriter::add(const data::Image& frame) {
+  KEYNET_CHECK(gif_ != nullptr, path_, ": a frame added after the GIF was finished");
+  KEYNET_CHECK(frame.width == width_ && frame.height == height_, path_, ": frames differ in size (", width_, "x",
+               height_, " and ", frame.width, "x", frame.height, ")");
+  std::vector<uint8_t> indices = mapper_.map(frame);
+  CGIF_FrameConfig config{};
+  config.pImageData = indices.data();
+  config.delay = gif_delay(frames_, fps_);
+  // Encode only the changed rectangle; unchanged pixels become transparent (cgif does so only when
+  // the palette has a free index).
+  config.genFlags = CGIF_FRAME_GEN_USE_DIFF_WINDOW | CGIF_FRAME_GEN_USE_TRANSPARENCY;
+  const int result = cgif_addframe(gif_, &config);
+  KEYNET_CHECK(result == CGIF_OK, path_, ": writing frame ", frames_, " of the GIF to ", temporary_,
+               " failed (cgif error ", result, ")");
+  ++frames_;
+}
+
+void GifWriter::finish() {
+  KEYNET_CHECK(gif_ != nullptr, path_, ": the GIF was finished already");
+  KEYNET_CHECK(frames_ > 0, path_, ": no frames to write");
+  const int closed = cgif_close(gif_);
+  gif_ = nullptr;
+  std::error_code error;
+  if (closed == CGIF_OK) std::filesystem::rename(temporary_, path_, error);
+  if (closed != CGIF_OK || error) {
+    std::error_code ignored;
+    std::filesystem::remove(temporary_, ignored);
+    const std::string reason = closed != CGIF_OK ? "cgif error " + std::to_string(closed)
+                                                 : "renaming " + temporary_ + ": " + error.message();
+    KEYNET_FAIL(path_, ": writing the GIF failed (", reason, "); the partial file was removed");
   }
-  const int closed = cgif_close(gif);
-  KEYNET_CHECK(result == CGIF_OK && closed == CGIF_OK, path, ": writing the GIF failed (cgif error ",
-               result != CGIF_OK ? result : closed, ")");
+}
+
+void write_gif(const std::string& path, const std::vector<data::Image>& frames, const std::vector<Rgb>& palette,
+               double fps) {
+  KEYNET_CHECK(!frames.empty(), path, ": no frames to write");
+  GifWriter gif(path, frames.front().width, frames.front().height, palette, fps);
+  for (const data::Image& frame : frames) gif.add(frame);
+  gif.finish();
 }
 
 }  // namespace keynet::apps

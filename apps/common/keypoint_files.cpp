@@ -75,19 +75,27 @@ bool same_file(const std::string& a, const std::string& b) {
 }
 
 // The entry for `image_path`: the one naming the same file, else the one with the same file name, else
-// the only entry.
+// the only entry when it names no image. Points are never applied to an image their entry does not name:
+// another photo of the same size would take them without complaint.
 const PointsEntry& entry_for_image(const std::vector<PointsEntry>& entries, const std::string& json_path,
                                    const std::string& image_path) {
   KEYNET_CHECK(!entries.empty(), json_path, ": no entries");
   for (const PointsEntry& e : entries)
-    if (same_file(resolve_entry_image(e.image, json_path), image_path)) return e;
+    if (!e.image.empty() && same_file(resolve_entry_image(e.image, json_path), image_path)) return e;
+  const fs::path name = fs::path(image_path).filename();
   const PointsEntry* by_name = nullptr;
   int name_matches = 0;
   for (const PointsEntry& e : entries)
-    if (fs::path(e.image).filename() == fs::path(image_path).filename()) by_name = &e, ++name_matches;
+    if (!e.image.empty() && fs::path(e.image).filename() == name) by_name = &e, ++name_matches;
   if (name_matches == 1) return *by_name;
-  KEYNET_CHECK(entries.size() == 1, json_path, ": ", entries.size(), " entries and none is for ", image_path);
-  return entries.front();
+  KEYNET_CHECK(name_matches == 0, json_path, ": ", name_matches, " entries are for images named '", name.string(),
+               "' and none is the file ", image_path);
+  if (entries.size() == 1) {
+    KEYNET_CHECK(entries.front().image.empty(), json_path, ": its one entry is for '", entries.front().image,
+                 "', not '", image_path, "'");
+    return entries.front();
+  }
+  KEYNET_FAIL(json_path, ": ", entries.size(), " entries and none is for ", image_path);
 }
 
 // The image a keypoints file belongs to.

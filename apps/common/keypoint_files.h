@@ -37,8 +37,10 @@ struct Face {
 // `input` is an image or a keypoints file. A keypoints file brings its image: an .asf names it, a .pts
 // has it beside it (same stem, .jpg or .png), a JSON with one entry names it (relative paths from the
 // working folder, else from the JSON's folder). For an image, the points come from `points_path`
-// (.asf, .pts or .json; from a JSON with several entries the one whose image is this image), or when
-// that is empty from a .asf or .pts of the same stem beside it. IMM .asf coordinates are relative and
+// (.asf, .pts or .json), or when that is empty from a .asf or .pts of the same stem beside it. From a
+// JSON, the entry whose "image" is this image (the same file, else the same file name); an entry without
+// "image" applies only when it is the JSON's one entry, and a JSON whose one entry names another image
+// is refused. IMM .asf coordinates are relative and
 // are scaled to the image's actual size. points_path "auto" (kAutomaticPoints) finds the face with the
 // shipped 68-point model (detect_landmarks); "imm" (kImmModelPoints) reads an IMM-framed photo with the
 // shipped 58-point model (detect_imm_points). Errors name the file at fault.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "apps/common/gif.h"
 #include "data/morph.h"
 #include "data/piecewise_warp.h"
 #include "tensor/error.h"
@@ -10,7 +11,9 @@
 namespace keynet::apps {
 
 AlignedFace align_face(const Face& face, const data::Canvas& canvas) {
-  const data::Affine to_canvas = data::eye_alignment(face.points, canvas, face.points_path);
+  const data::Affine to_canvas = data::eye_alignment(face.points, canvas, face.points_path);  // checks the count
+  // Every command aligns its faces here, so every one refuses landmarks a warp would garble.
+  data::check_face_points(face.points, face.image.width, face.image.height, face.points_path);
   AlignedFace out;
   out.name = face.points_path;
   out.image = data::warp_affine(data::to_rgb(face.image), to_canvas, canvas.width, canvas.height);
@@ -34,7 +37,8 @@ data::Image warp_to_shape(const AlignedFace& face, const std::vector<data::Point
 
 MorphPair make_morph_pair(AlignedFace a, AlignedFace b, const data::Canvas& canvas) {
   KEYNET_CHECK(a.points.size() == b.points.size(), a.name, " has ", a.points.size(), " points but ", b.name, " has ",
-               b.points.size(), ": a morph needs the same landmarks on both faces");
+               b.points.size(), ": a morph needs the same landmarks on both faces; give both faces points of one "
+               "scheme (IMM's 58: a .asf or --points imm; iBUG's 68: a .pts or --points auto)");
   KEYNET_CHECK(a.image.width == b.image.width && a.image.height == b.image.height, "make_morph_pair: ", a.name,
                " and ", b.name, " are aligned onto canvases of different sizes");
   MorphPair pair;
@@ -50,14 +54,30 @@ data::Image morph_frame(const MorphPair& pair, double warp, double dissolve) {
   return data::morph_frame(pair.a.image, pair.mesh_a, pair.b.image, pair.mesh_b, pair.triangles, warp, dissolve);
 }
 
-std::vector<data::Image> morph_sequence(const MorphPair& pair, int frames) {
-  KEYNET_CHECK(frames >= 2, "morph_sequence: a sequence needs at least 2 frames, not ", frames);
-  std::vector<data::Image> out;
+data::Image sequence_frame(const MorphPair& pair, int k, int frames) {
+  KEYNET_CHECK(frames >= 2 && k >= 0 && k < frames, "sequence_frame: frame ", k, " of a sequence of ", frames,
+               " (at least 2)");
+  const double t = double(k) / (frames - 1);
+  return morph_frame(pair, t, t);
+}
+
+void write_morph_gif(const MorphPair& pair, int frames, double fps, const std::string& path,
+                     const std::function<void(int k, const data::Image& frame)>& each_frame) {
+  KEYNET_CHECK(frames >= 2, path, ": a sequence needs at least 2 frames, not ", frames);
+  const int width = pair.a.image.width, height = pair.a.image.height;
+  // Rendering the sampled frames twice costs less than holding them: 8 float frames of a large canvas
+  // would take gigabytes.
+  const int samples = std::min(frames, kPaletteSampleFrames);
+  PaletteSampler sampler(samples, width, height);
+  for (int i = 0; i < samples; ++i)
+    sampler.add(sequence_frame(pair, (i * (frames - 1) + (samples - 1) / 2) / (samples - 1), frames));
+  GifWriter gif(path, width, height, sampler.palette(), fps);
   for (int k = 0; k < frames; ++k) {
-    const double t = double(k) / (frames - 1);
-    out.push_back(morph_frame(pair, t, t));
+    const data::Image frame = sequence_frame(pair, k, frames);
+    if (each_frame) each_frame(k, frame);
+    gif.add(frame);
   }
-  return out;
+  gif.finish();
 }
 
 MeanFace mean_face(const std::vector<AlignedFace>& faces, const data::Canvas& canvas) {
