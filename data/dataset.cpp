@@ -65,7 +65,7 @@ std::vector<Point> denormalize_points(const float* targets, int num_points, int 
 
 KeypointDataset::KeypointDataset(std::vector<LandmarkRecord> records, SampleOptions options)
     : records_(std::move(records)), options_(std::move(options)) {
-  KEYNET_CHECK(!records_.empty(), "dataset: no records");
+  KEYNET_CHECK(!records_.empty(), "dataset: no faces to read (the labels gave none)");
   KEYNET_CHECK(options_.width > 0 && options_.height > 0, "dataset: sample size must be positive, got ",
                options_.width, "x", options_.height);
   num_points_ = static_cast<int>(records_[0].points.size());

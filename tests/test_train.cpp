@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -363,16 +365,22 @@ TEST_CASE("a run folder has one writer: a second lock names the holder's pid, an
                    "run folder " + dir.file("run") + " is in use by pid " + std::to_string(::getpid())));
   }
   CHECK_NOTHROW(RunLock(dir.file("run")));
-  // Another process that dies by SIGKILL while holding it releases it too.
+  // Another process that dies by SIGKILL while holding it releases it too. The child takes the lock as
+  // RunLock does, with raw system calls only: after fork() in a threaded process, nothing that might
+  // allocate is safe to call.
+  const std::string lock_path = dir.file("run") + "/.lock";
   const pid_t child = fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    RunLock held(dir.file("run"));
-    pause();
-    _exit(0);
+    const int fd = ::open(lock_path.c_str(), O_RDWR);
+    char pid[16];
+    const int length = std::snprintf(pid, sizeof pid, "%d", static_cast<int>(::getpid()));
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0 || ::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid, length, 0) != length)
+      _exit(1);
+    for (;;) pause();
   }
   std::string message;
-  for (int tries = 0; tries < 500 && !contains(message, "in use by pid " + std::to_string(child)); ++tries) {
+  for (int tries = 0; tries < 3000 && !contains(message, "in use by pid " + std::to_string(child)); ++tries) {
     message = error_of([&] { RunLock probe(dir.file("run")); });
     usleep(10000);
   }
@@ -493,7 +501,7 @@ TEST_CASE("a full disk during a save leaves the previous checkpoint pair whole a
     // Epoch 2 improved the metric, so its best pair is the first write that fails.
     CHECK(contains(message, "the previous checkpoint pair (" + RunFolder(folder).best_checkpoint() + ") is intact"));
     CHECK(read_safetensors(RunFolder(folder).best_checkpoint()).metadata.at("train.epoch") == "1");
-    for (const auto& entry : std::filesystem::directory_iterator(RunFolder(folder).root())) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(RunFolder(folder).root())) {
       const std::string name = entry.path().string();
       CHECK_MESSAGE(!(name.ends_with(".tmp") || name.ends_with(".pending")), name, " was left behind");
     }

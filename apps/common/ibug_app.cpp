@@ -138,6 +138,9 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   const TrainValidation split =                                                                      // data
       split_by_photo(data::read_dlib_xml(dir + "/" + kTrainLabels, data::kIbugPoints),
                      recipe.validation_fraction, command.split_seed);
+  KEYNET_CHECK(!split.train.empty() && !split.validation.empty(), dir, "/", kTrainLabels, ": ", split.train.size(),
+               " training and ", split.validation.size(), " validation faces; the XML needs labelled faces from "
+               "several photos");
   KEYNET_CHECK(static_cast<size_t>(flags.batch) <= split.train.size(), "--batch ", flags.batch,
                " is larger than the ", split.train.size(), " training faces; pass a smaller --batch");
   const data::SampleOptions options = sample_options(recipe, command.size, command.crop_enlarge, mirror);
@@ -343,7 +346,9 @@ void write_predictions_csv(const std::string& path, const train::Predictions& p,
 
 // The model's points for every face of a label XML, cropped by the XML's boxes, in the stored images' pixels.
 train::Predictions predict_labels(LoadedModel& loaded, const std::string& labels, Device device) {
-  data::KeypointDataset set(data::read_dlib_xml(labels, data::kIbugPoints), loaded.framing);
+  std::vector<data::LandmarkRecord> faces = data::read_dlib_xml(labels, data::kIbugPoints);
+  KEYNET_CHECK(!faces.empty(), labels, ": no labelled faces (no <box> with its 68 <part>s under any <image>)");
+  data::KeypointDataset set(std::move(faces), loaded.framing);
   L1Loss loss;  // predict_dataset also reports a loss, which eval and kaggle do not use
   return train::predict_dataset(*loaded.model, loss, set, kEvalBatch, device, loaded.mirror);
 }

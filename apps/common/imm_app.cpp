@@ -135,6 +135,9 @@ ImmData load_imm(const ImmRecipe& recipe, const std::vector<int>& points, const 
     record.points = select_points(record.points, points);
     (side > 0 ? train : validation).push_back(std::move(record));
   }
+  KEYNET_CHECK(!train.empty() && !validation.empty(), dir, ": the ", split.name, " split has ", train.size(),
+               " training and ", validation.size(), " validation faces; it needs IMM's persons ",
+               split.name == "final" ? "1-40" : "1-32", " (is the folder complete?)");
   ImmData result{data::KeypointDataset(train, sample_options(recipe, points, size, augment)),
                  data::KeypointDataset(validation, sample_options(recipe, points, size, false))};
   // The photos are kept box-averaged to about twice the network's input, so that a sample's warp

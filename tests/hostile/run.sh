@@ -43,6 +43,7 @@ open("wide.png", "wb").write(png(4000, 1))
 PY
 python3 -c "print('{\"image\": \"19-1m.jpg\", \"points\": [[1,2],[3,4]]}')" > other_image.json
 cp ibug/labels_fixture.xml ibug/labels_ibug_300W_train.xml
+printf "<dataset><images><image file='afw/2805422179_4.jpg'/></images></dataset>\n" > ibug/no_faces.xml
 
 # Names of everything, and contents of every file; a run folder's .lock (rewritten with each holder's pid)
 # and the background run of the lock case are left out.
@@ -134,6 +135,7 @@ expect 1 "holds results of the app \"face_points\"" -- $nose eval $model --out r
 expect 1 "are faces it trained on" -- $nose eval $model --split fold1
 expect 1 "the models train on these faces" -- $ibug eval --labels ibug/labels_ibug_300W_train.xml
 expect 1 "is a file, not a run folder" -- $nose eval $model --out 01-1m.asf
+expect 1 "ibug/no_faces.xml: no labelled faces" -- $ibug eval --labels ibug/no_faces.xml
 expect 1 "holds no checkpoint to resume" --data -- $nose train --epochs 1 --resume --out fresh_run
 expect 1 "already holds a run" --data -- $nose train --epochs 1 --out existing_run
 expect 1 "is a file, not a run folder" --data -- $nose train --epochs 1 --out 01-1m.asf
