@@ -329,6 +329,17 @@ TEST_CASE("a non-finite loss stops training, names the step and where it came fr
     CHECK(contains(message, "the last good checkpoint is " + RunFolder(folder).last_checkpoint() + " (after epoch 2)"));
     CHECK(read_safetensors(RunFolder(folder).last_checkpoint()).metadata.at("train.epoch") == "2");
   }
+  // A NaN BatchNorm running mean leaves the training loss finite (train mode normalises by the batch's own
+  // statistics) but makes the eval-mode predictions NaN: validation stops the run, naming the checkpoint.
+  const std::string folder = dir.file("run_bn");
+  const std::string message = error_of([&] {
+    train_tiny(folder, 4, false, 0, false, 1, 0, 0,
+               [](Module& m) { named_buffers(m).front().second->set({0}, std::nan("")); });
+  });
+  INFO(message);
+  CHECK(contains(message, "epoch 3: validation failed: "));
+  CHECK(contains(message, "the model produced non-finite points"));
+  CHECK(contains(message, "the last good checkpoint is " + RunFolder(folder).last_checkpoint() + " (after epoch 2)"));
 }
 
 TEST_CASE("CSV fields with commas, quotes or newlines are quoted as RFC 4180 says; others are left bare") {

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "data/loader.h"
+#include "io/csv.h"
+#include "train/run_folder.h"
 
 namespace keynet::train {
 
@@ -39,6 +41,22 @@ Tensor predict_normalized(Module& model, const Tensor& images, Device device,
       d[n * 2 * points + 2 * k + 1] = 0.5f * (d[n * 2 * points + 2 * k + 1] + m[source + 1]);
     }
   return direct;
+}
+
+void write_predictions_csv(const std::string& path, const Predictions& p,
+                           const std::function<std::string(const std::string& image)>& image_name) {
+  CsvWriter csv;
+  csv << "image";
+  const size_t points = p.predicted.empty() ? 0 : p.predicted.front().size();
+  for (size_t i = 0; i < points; ++i)
+    csv << std::string("x").append(std::to_string(i)) << std::string("y").append(std::to_string(i));
+  csv.end_row();
+  for (size_t face = 0; face < p.predicted.size(); ++face) {
+    csv << image_name(p.images[face]);
+    for (const data::Point& q : p.predicted[face]) csv << q.x << q.y;
+    csv.end_row();
+  }
+  write_file_atomically(path, csv.str());
 }
 
 Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDataset& dataset, int batch_size,

@@ -7,6 +7,7 @@
 // A prediction that is not finite is an error, not output: NaN points would flow on into the metrics,
 // drawings and keypoint files as if they were an answer.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ struct Predictions {
   std::vector<std::string> images;  // each face's image file
   double loss = 0;                  // mean over faces of `loss` on normalised targets
 };
+
+// Writes one CSV row per face, "image,x0,y0,x1,y1,...": the image as `image_name` gives it, then the
+// predicted points (through a temporary file and a rename).
+void write_predictions_csv(const std::string& path, const Predictions& p,
+                           const std::function<std::string(const std::string& image)>& image_name);
 
 // Eval mode, no augmentation, dataset order.
 Predictions predict_dataset(Module& model, Loss& loss, const data::KeypointDataset& dataset, int batch_size,

@@ -292,7 +292,13 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
       }
     }
     KEYNET_CHECK(samples > 0, "epoch ", epoch, ": the training loader gave no batch");
-    const Validation validation = validate();
+    Validation validation;
+    try {
+      validation = validate();
+    } catch (const Error& error) {  // e.g. a model that now predicts non-finite points
+      KEYNET_FAIL("epoch ", epoch, ": validation failed: ", error.what(), ". Training stopped; the last good "
+                  "checkpoint is ", run_.last_checkpoint(), " (after epoch ", epoch - 1, ")");
+    }
     EpochRecord record;
     record.epoch = epoch;
     record.train_loss = loss_sum / samples;

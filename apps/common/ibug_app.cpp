@@ -332,16 +332,9 @@ Series ced_series(const std::string& label, const std::vector<double>& nme) {
 // One row per face in XML order: image file as the XML names it, then x0,y0..x67,y67 in its pixels.
 void write_predictions_csv(const std::string& path, const train::Predictions& p, const std::string& labels) {
   const fs::path dir = fs::path(labels).parent_path();
-  CsvWriter csv;
-  csv << "image";
-  for (int i = 0; i < data::kIbugPoints; ++i) csv << "x" + std::to_string(i) << "y" + std::to_string(i);
-  csv.end_row();
-  for (size_t face = 0; face < p.predicted.size(); ++face) {
-    csv << fs::path(p.images[face]).lexically_relative(dir).generic_string();
-    for (const data::Point& q : p.predicted[face]) csv << q.x << q.y;
-    csv.end_row();
-  }
-  train::write_file_atomically(path, csv.str());
+  train::write_predictions_csv(path, p, [&](const std::string& image) {
+    return fs::path(image).lexically_relative(dir).generic_string();
+  });
 }
 
 // The model's points for every face of a label XML, cropped by the XML's boxes, in the stored images' pixels.

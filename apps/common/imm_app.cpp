@@ -14,7 +14,6 @@
 #include "apps/common/predict_batch.h"
 #include "data/draw.h"
 #include "data/imm.h"
-#include "io/csv.h"
 #include "io/checkpoint.h"
 #include "layers/conv2d.h"
 #include "train/progress.h"
@@ -186,16 +185,7 @@ std::vector<double> per_face_distance(const train::Predictions& p) {
 }
 
 void write_predictions_csv(const std::string& path, const train::Predictions& p) {
-  CsvWriter csv;
-  csv << "image";
-  for (size_t i = 0; i < p.truth.front().size(); ++i) csv << "x" + std::to_string(i) << "y" + std::to_string(i);
-  csv.end_row();
-  for (size_t face = 0; face < p.predicted.size(); ++face) {
-    csv << fs::path(p.images[face]).filename().string();
-    for (const data::Point& q : p.predicted[face]) csv << q.x << q.y;
-    csv.end_row();
-  }
-  train::write_file_atomically(path, csv.str());
+  train::write_predictions_csv(path, p, [](const std::string& image) { return fs::path(image).filename().string(); });
 }
 
 // ---------------------------------------------------------------- train

@@ -85,8 +85,9 @@ void replace_file(const std::string& path, const std::function<void(const std::s
     KEYNET_CHECK(!error, path, ": cannot create its folder ", target.parent_path().string(), ": ", error.message());
   }
   const std::string temporary =
-      (target.parent_path() / ("." + target.stem().string() + ".tmp" + std::to_string(::getpid()) +
-                               target.extension().string()))
+      (target.parent_path() /
+       std::string(".").append(target.stem().string()).append(".tmp").append(std::to_string(::getpid()))
+           .append(target.extension().string()))
           .string();
   try {
     write(temporary);

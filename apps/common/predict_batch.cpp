@@ -25,10 +25,12 @@ void predict_images(const PredictBatch& batch, const PredictImage& predict) {
   for (size_t k = 0; k < batch.images.size(); ++k) {
     const std::string& path = batch.images[k];
     try {
-      const data::Image image = data::load_image(path);
+      data::Image image = data::load_image(path);
       const std::vector<data::Point> points = predict(image, path);
-      data::Image drawn = data::to_rgb(image);
-      data::draw_points(drawn, points, data::kPredictionColor, std::max(2, image.width / 160));
+      const int width = image.width, height = image.height;
+      // An RGB photo is drawn on in place: a copy would double the memory of a large one.
+      data::Image drawn = image.channels == 3 ? std::move(image) : data::to_rgb(image);
+      data::draw_points(drawn, points, data::kPredictionColor, std::max(2, width / 160));
       const std::string png = (fs::path(batch.drawn_folder) / names[k]).string();
       replace_file(png, [&](const std::string& temporary) { data::save_png(temporary, drawn); });
       if (batch.format == "csv") {
@@ -37,7 +39,7 @@ void predict_images(const PredictBatch& batch, const PredictImage& predict) {
         std::printf("%s", csv.str().c_str());
         std::fflush(stdout);
       }
-      entries.push_back({path, image.width, image.height, batch.app, points});
+      entries.push_back({path, width, height, batch.app, points});
       std::fprintf(stderr, "%s: %zu points drawn on %s\n", path.c_str(), points.size(), png.c_str());
     } catch (const Error& error) {
       std::fprintf(stderr, "error: %s\n", error.what());
