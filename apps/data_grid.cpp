@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     imm_options.width = 160, imm_options.height = 120;
     imm_options.mirror_permutation =
 read_mirror_permutation(imm_mirror_permutation_path(), kImmPoints);
-    const ImmSplit imm = split_imm_by_person(read_imm_dir((root / "imm_face_db").string()));
+    const ImmSplit imm = split_imm(read_imm_dir((root / "imm_face_db").string()));
     const KeypointDataset imm_set(to_records(imm.train), imm_options);
 
     SampleOptions ibug_options;

@@ -158,8 +158,18 @@ class Triangulation {
   // vertex whose hull edges p sees at least one of.
   void insert(int p, int q) {
     int last = q, first = q;
-    while (orientation_sign(sites_[last], sites_[hull_next_[last]], sites_[p]) < 0) last = hull_next_[last];
-    while (orientation_sign(sites_[hull_prev_[first]], sites_[first], sites_[p]) < 0) first = hull_prev_[first];
+    // Each walk passes every hull vertex at most once; more steps mean the orientation predicate
+    // contradicts itself, which must fail loudly rather than spin.
+    const size_t hull_bound = sites_.size();
+    size_t steps = 0;
+    while (orientation_sign(sites_[last], sites_[hull_next_[last]], sites_[p]) < 0) {
+      last = hull_next_[last];
+      KEYNET_CHECK(++steps <= hull_bound, "delaunay: the hull walk did not end (inconsistent orientation tests)");
+    }
+    while (orientation_sign(sites_[hull_prev_[first]], sites_[first], sites_[p]) < 0) {
+      first = hull_prev_[first];
+      KEYNET_CHECK(++steps <= 2 * hull_bound, "delaunay: the hull walk did not end (inconsistent orientation tests)");
+    }
     int previous_spoke = -1;  // half-edge p -> u of the triangle added before
     for (int u = first; u != last;) {
       const int w = hull_next_[u];

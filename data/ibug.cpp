@@ -6,8 +6,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <regex>
+#include <set>
 
 #include "tensor/error.h"
+#include "tensor/rng.h"
 
 namespace fs = std::filesystem;
 
@@ -192,6 +196,32 @@ Affine crop_to_original(const CropManifestEntry& e) {
 
 std::string ibug_mirror_permutation_path() {
   return (std::filesystem::path(__FILE__).parent_path() / "ibug_mirror_permutation_68.txt").string();
+}
+
+std::string source_photo(const std::string& image_path) {
+  const std::filesystem::path path(image_path);
+  static const std::regex face_suffix("_[0-9]+$");
+  return (path.parent_path().filename() / std::regex_replace(path.stem().string(), face_suffix, "")).string();
+}
+
+PhotoSplit split_by_photo(const std::vector<LandmarkRecord>& records, double fraction, uint64_t seed) {
+  std::vector<std::string> photos;
+  std::map<std::string, int> faces_of;
+  for (const LandmarkRecord& r : records)
+    if (faces_of[source_photo(r.image_path)]++ == 0) photos.push_back(source_photo(r.image_path));
+  Rng rng(seed ^ 0x9e3779b97f4a7c15ULL);
+  for (size_t i = photos.size(); i > 1; --i) std::swap(photos[i - 1], photos[rng.below(i)]);
+  std::set<std::string> held_out;
+  size_t taken = 0;
+  for (const std::string& photo : photos) {
+    if (static_cast<double>(taken) >= fraction * static_cast<double>(records.size())) break;
+    held_out.insert(photo);
+    taken += static_cast<size_t>(faces_of[photo]);
+  }
+  PhotoSplit split;
+  for (const LandmarkRecord& r : records)
+    (held_out.count(source_photo(r.image_path)) ? split.validation : split.train).push_back(r);
+  return split;
 }
 
 }  // namespace keynet::data

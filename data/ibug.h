@@ -8,6 +8,7 @@
 // - crop_manifest.csv: the images here were cropped and downscaled from the 300-W originals; each row
 //   says how, so a point in a stored image maps back to the original photo (crop_to_original).
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,6 +40,17 @@ struct CropManifestEntry {
 // The 68-point mirror permutation (a copy of the dataset's mirror_permutation_68.txt, so that a model
 // can be mirrored at test time without the data).
 std::string ibug_mirror_permutation_path();
+
+// The photo a face was cut from, folder included: "afw/1051618982_2.jpg" -> "afw/1051618982". Faces of
+// one photo share its background, lighting and often its people, so they must not straddle a split.
+std::string source_photo(const std::string& image_path);
+
+struct PhotoSplit {
+  std::vector<LandmarkRecord> train, validation;  // each in the records' order
+};
+// A seeded choice of whole source photos for validation, taken until they hold `fraction` of the faces;
+// every face of a photo lands on the same side. The same (records, fraction, seed) give the same split.
+PhotoSplit split_by_photo(const std::vector<LandmarkRecord>& records, double fraction, uint64_t seed);
 
 std::map<std::string, CropManifestEntry> read_crop_manifest(const std::string& path);
 

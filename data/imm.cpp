@@ -108,11 +108,25 @@ std::vector<ImmShape> read_imm_dir(const std::string& dir, std::vector<SkippedIt
   return shapes;
 }
 
-ImmSplit split_imm_by_person(const std::vector<ImmShape>& shapes, int last_train_person) {
-  ImmSplit split;
-  for (const ImmShape& shape : shapes)
-    (shape.person <= last_train_person ? split.train : split.validation).push_back(shape);
-  return split;
+const std::vector<std::string> kImmSplits = {"final", "dev", "fold1", "fold2", "fold3", "fold4"};
+
+int imm_split_side(const std::string& split, int person) {
+  KEYNET_CHECK(std::find(kImmSplits.begin(), kImmSplits.end(), split) != kImmSplits.end(), "unknown IMM split '",
+               split, "' (final, dev, fold1..fold4)");
+  if (split == "final") return person <= kImmLastTrainPerson ? 1 : -1;
+  if (person > kImmLastTrainPerson) return 0;
+  if (split == "dev") return person <= 28 ? 1 : -1;
+  const int fold = split.back() - '0';
+  return (person - 1) / 8 + 1 == fold ? -1 : 1;
+}
+
+ImmSplit split_imm(const std::vector<ImmShape>& shapes, const std::string& split) {
+  ImmSplit result;
+  for (const ImmShape& shape : shapes) {
+    const int side = imm_split_side(split, shape.person);
+    if (side != 0) (side > 0 ? result.train : result.validation).push_back(shape);
+  }
+  return result;
 }
 
 std::string imm_mirror_permutation_path() {

@@ -44,11 +44,19 @@ ImmShape read_imm_asf(const std::string& path, int image_width = kImmWidth, int 
 // listed there; without it the first malformed file throws.
 std::vector<ImmShape> read_imm_dir(const std::string& dir, std::vector<SkippedItem>* skipped = nullptr);
 
+// The named splits of IMM's 40 persons. "final": persons 1-32 train, 33-40 validate, as the course
+// splits them. "dev": 1-28 / 29-32, and "fold1".."fold4": the rest of 1-32 / persons 8K-7..8K, for
+// choosing recipes without looking at persons 33-40.
+inline constexpr int kImmPersons = 40;
+extern const std::vector<std::string> kImmSplits;
+// +1: `person` trains in `split`, -1: validates, 0: unused. Throws for an unknown split name.
+int imm_split_side(const std::string& split, int person);
+
 struct ImmSplit {
-  std::vector<ImmShape> train;       // persons 1..last_train_person
-  std::vector<ImmShape> validation;  // the others
+  std::vector<ImmShape> train;
+  std::vector<ImmShape> validation;
 };
-ImmSplit split_imm_by_person(const std::vector<ImmShape>& shapes, int last_train_person = kImmLastTrainPerson);
+ImmSplit split_imm(const std::vector<ImmShape>& shapes, const std::string& split = "final");
 
 // data/imm_mirror_permutation_58.txt in this source tree (located through __FILE__ at build time);
 // read it with read_mirror_permutation(path, kImmPoints). See that file for its derivation.

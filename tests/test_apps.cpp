@@ -245,8 +245,10 @@ TEST_CASE("SIGTERM to a training app saves a checkpoint, exits 143 with a messag
   TempDir dir("sigterm");
   const std::string train = std::string(KEYNET_APP_DIR) + "/nose_tip train --split dev --epochs 12 --out " + dir.file("run");
   // The signal is sent once the first epoch is logged, so that it lands inside training.
-  const std::string script = train + " 2> " + dir.file("stderr.txt") + " & pid=$!; while [ ! -s " + dir.file("run/log.csv") +
-                             " ]; do sleep 0.05; done; kill -TERM $pid; wait $pid; echo \"exit=$?\"";
+  // The wait gives up after 300 s, or as soon as the app has died without logging an epoch.
+  const std::string script = train + " 2> " + dir.file("stderr.txt") + " & pid=$!; for i in $(seq 6000); do [ -s " +
+                             dir.file("run/log.csv") + " ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.05; "
+                             "done; kill -TERM $pid; wait $pid; echo \"exit=$?\"";
   FILE* pipe = popen(("bash -c '" + script + "'").c_str(), "r");
   REQUIRE(pipe != nullptr);
   char buffer[256] = {};

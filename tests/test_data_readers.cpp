@@ -2,6 +2,9 @@
 // hand, and each kind of malformed file is rejected with a message naming the file and line.
 #include <doctest/doctest.h>
 
+#include <map>
+#include <set>
+
 #include <regex>
 
 #include "data/ibug.h"
@@ -57,10 +60,51 @@ TEST_CASE("IMM: 10-column file") {
   CHECK(s.points[0].y == doctest::Approx(0.67987376 * 480));
 }
 
+TEST_CASE("IMM splits: no person on both sides, each of persons 1-32 validates in exactly one fold, 33-40 only in final") {
+  std::map<int, int> folds_validating;
+  for (const std::string& split : kImmSplits)
+    for (int person = 1; person <= kImmPersons; ++person) {
+      const int side = imm_split_side(split, person);
+      INFO(split, " person ", person);
+      CHECK((side == 1 || side == -1 || side == 0));
+      if (person > kImmLastTrainPerson) CHECK(side == (split == "final" ? -1 : 0));
+      if (split.rfind("fold", 0) == 0 && side < 0) ++folds_validating[person];
+    }
+  for (int person = 1; person <= kImmLastTrainPerson; ++person) CHECK(folds_validating[person] == 1);
+  CHECK(imm_split_side("fold2", 9) == -1);
+  CHECK(imm_split_side("fold2", 16) == -1);
+  CHECK(imm_split_side("fold2", 17) == 1);
+  CHECK(imm_split_side("dev", 28) == 1);
+  CHECK(imm_split_side("dev", 29) == -1);
+  CHECK(imm_split_side("final", 32) == 1);
+  CHECK(contains(error_of([] { imm_split_side("fold5", 1); }), "unknown IMM split 'fold5'"));
+}
+
+TEST_CASE("iBUG: the validation split takes whole photos, so no photo's faces are on both sides") {
+  CHECK(source_photo("/data/ibug_300w/afw/1051618982_2.jpg") == "afw/1051618982");
+  CHECK(source_photo("helen/trainset/100032540_1.jpg") == "trainset/100032540");
+  std::vector<LandmarkRecord> records;
+  for (int photo = 0; photo < 40; ++photo)
+    for (int face = 1; face <= 1 + photo % 4; ++face)
+      records.push_back({"afw/" + std::to_string(1000 + photo) + "_" + std::to_string(face) + ".jpg", {}, {}, ""});
+  const PhotoSplit split = split_by_photo(records, 0.1, 0);
+  std::set<std::string> train_photos, validation_photos;
+  for (const LandmarkRecord& r : split.train) train_photos.insert(source_photo(r.image_path));
+  for (const LandmarkRecord& r : split.validation) validation_photos.insert(source_photo(r.image_path));
+  for (const std::string& photo : validation_photos) CHECK_MESSAGE(!train_photos.count(photo), photo, " is on both sides");
+  CHECK(split.train.size() + split.validation.size() == records.size());
+  CHECK(split.validation.size() >= records.size() / 10);
+  CHECK(split.validation.size() < records.size() / 10 + 4);  // at most one photo's faces past the tenth
+  CHECK(split_by_photo(records, 0.1, 0).validation.size() == split.validation.size());
+  std::set<std::string> other_seed;
+  for (const LandmarkRecord& r : split_by_photo(records, 0.1, 1).validation) other_seed.insert(source_photo(r.image_path));
+  CHECK(other_seed != validation_photos);
+}
+
 TEST_CASE("IMM: directory reader and person split") {
   const std::vector<ImmShape> shapes = read_imm_dir(fixture("imm"));
   REQUIRE(shapes.size() == 3);
-  const ImmSplit split = split_imm_by_person(shapes);
+  const ImmSplit split = split_imm(shapes);
   REQUIRE(split.train.size() == 2);
   REQUIRE(split.validation.size() == 1);
   CHECK(split.validation[0].person == 36);
@@ -72,7 +116,7 @@ TEST_CASE("IMM: directory reader and person split") {
   int ten_columns = 0;
   for (const ImmShape& s : all) ten_columns += s.columns == 10;
   CHECK(ten_columns == 41);
-  const ImmSplit full = split_imm_by_person(all);
+  const ImmSplit full = split_imm(all);
   CHECK(full.train.size() == 192);
   CHECK(full.validation.size() == 48);
   for (const ImmShape& s : full.validation) CHECK(s.person >= 33);

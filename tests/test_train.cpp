@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -49,6 +50,34 @@ TEST_CASE("metrics equal hand-computed values") {
   CHECK(face_nme_percent(predicted[0], truth[0], 0, 1) == doctest::Approx(100 * 2.5 / std::sqrt(800.0)).epsilon(1e-12));
   CHECK(contains(error_of([&] { normalized_mse(predicted, {truth[0]}, 100, 50); }), "2 predicted faces but 1"));
   CHECK(contains(error_of([&] { face_nme_percent(predicted[0], truth[0], 0, 5); }), "outside a face of 2 points"));
+}
+
+TEST_CASE("write_file_atomically replaces the whole file, whatever a crash left in its temporary file") {
+  TempDir dir("atomic");
+  const std::string path = dir.file("metrics.json");
+  {
+    std::ofstream stale(path + ".tmp");
+    stale << "half a file from a process that died";
+  }
+  write_file_atomically(path, "{}\n");
+  CHECK(data::testing::read_text(path) == "{}\n");
+  CHECK(!std::filesystem::exists(path + ".tmp"));
+  write_file_atomically(path, "[]\n");
+  CHECK(data::testing::read_text(path) == "[]\n");
+}
+
+TEST_CASE("300-W's failure rate, CED and AUC equal values worked out by hand") {
+  const std::vector<double> nme = {2.0, 4.0, 8.0, 10.0};  // percent
+  // Failures are the faces above 8%: one of four.
+  CHECK(failure_rate_percent(nme, 8.0) == doctest::Approx(25.0));
+  CHECK(failure_rate_percent(nme, 1.0) == doctest::Approx(100.0));
+  CHECK(ced_at(nme, 3.9) == doctest::Approx(0.25));
+  CHECK(ced_at(nme, 4.0) == doctest::Approx(0.5));
+  CHECK(ced_at(nme, 8.0) == doctest::Approx(0.75));
+  // The CED is 0 on [0, 2), 1/4 on [2, 4), 1/2 on [4, 8): its area up to 8 is 1/4 * 2 + 1/2 * 4 = 2.5, over 8.
+  CHECK(ced_auc(nme, 8.0) == doctest::Approx(2.5 / 8.0));
+  CHECK(ced_auc({0.0}, 8.0) == doctest::Approx(1.0));
+  CHECK(ced_auc({9.0, 12.0}, 8.0) == doctest::Approx(0.0));
 }
 
 TEST_CASE("the cosine schedule starts at lr, ends at the floor, warms up linearly") {
@@ -442,6 +471,10 @@ TEST_CASE("a model file of another app or input size is refused before any weigh
   other_size.input_width = 80;
   CHECK(contains(error_of([&] { load_model(*model, dir.file("m.safetensors"), other_size); }),
                  "takes 1x40x30 input, this run needs 1x80x30"));
+  ModelCard other_height = tiny_card();
+  other_height.input_height = 60;
+  CHECK(contains(error_of([&] { load_model(*model, dir.file("m.safetensors"), other_height); }),
+                 "takes 1x40x30 input, this run needs 1x40x60"));
   save_module(*model, dir.file("bare.safetensors"));
   CHECK(contains(error_of([&] { read_card(dir.file("bare.safetensors")); }), "not a keynet model file"));
   CHECK(load_model(*model, dir.file("m.safetensors"), tiny_card()).at("keynet.app") == "test_app");

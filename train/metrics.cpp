@@ -1,5 +1,6 @@
 #include "train/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "tensor/error.h"
@@ -59,6 +60,34 @@ double mean_absolute_error(const std::vector<Points>& predicted, const std::vect
     sum += std::abs(p.x - t.x) + std::abs(p.y - t.y);
   });
   return sum / (2.0 * static_cast<double>(points));
+}
+
+std::vector<double> per_face_nme_percent(const std::vector<Points>& predicted, const std::vector<Points>& truth) {
+  KEYNET_CHECK(predicted.size() == truth.size(), "per_face_nme_percent: ", predicted.size(), " predicted faces but ",
+               truth.size(), " true ones");
+  std::vector<double> nme;
+  for (size_t i = 0; i < predicted.size(); ++i) nme.push_back(face_nme_percent(predicted[i], truth[i]));
+  return nme;
+}
+
+double failure_rate_percent(const std::vector<double>& nme_percent, double threshold) {
+  KEYNET_CHECK(!nme_percent.empty(), "failure_rate_percent: no faces");
+  const auto failures = std::count_if(nme_percent.begin(), nme_percent.end(), [&](double e) { return e > threshold; });
+  return 100.0 * static_cast<double>(failures) / static_cast<double>(nme_percent.size());
+}
+
+double ced_at(const std::vector<double>& nme_percent, double x) {
+  KEYNET_CHECK(!nme_percent.empty(), "ced_at: no faces");
+  const auto within = std::count_if(nme_percent.begin(), nme_percent.end(), [&](double e) { return e <= x; });
+  return static_cast<double>(within) / static_cast<double>(nme_percent.size());
+}
+
+// The CED is a step function, so its integral from 0 to T is the mean over faces of (T - e) where e < T.
+double ced_auc(const std::vector<double>& nme_percent, double threshold) {
+  KEYNET_CHECK(!nme_percent.empty() && threshold > 0, "ced_auc: no faces, or a threshold of ", threshold);
+  double area = 0;
+  for (double e : nme_percent) area += std::max(0.0, threshold - e);
+  return area / threshold / static_cast<double>(nme_percent.size());
 }
 
 }  // namespace keynet::train

@@ -22,6 +22,16 @@ double mean_point_distance(const std::vector<Points>& predicted, const std::vect
 double face_nme_percent(const Points& predicted, const Points& truth, int left_reference = 36,
                         int right_reference = 45);
 
+// face_nme_percent of each face, in order.
+std::vector<double> per_face_nme_percent(const std::vector<Points>& predicted, const std::vector<Points>& truth);
+
+// 300-W's summaries of per-face NMEs (percent). The failure rate: the share of faces whose NME is above
+// `threshold`, in percent. The CED at x: the fraction of faces whose NME is at most x. Its area from 0 to
+// `threshold`, divided by `threshold` (1: every face perfect, 0: every face a failure) is the AUC.
+double failure_rate_percent(const std::vector<double>& nme_percent, double threshold = 8.0);
+double ced_at(const std::vector<double>& nme_percent, double x);
+double ced_auc(const std::vector<double>& nme_percent, double threshold = 8.0);
+
 // Mean absolute error per coordinate (x and y alike), in pixels: the Kaggle metric.
 double mean_absolute_error(const std::vector<Points>& predicted, const std::vector<Points>& truth);
 

@@ -4,8 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iomanip>
 #include <map>
 #include <numeric>
 #include <regex>
@@ -46,38 +44,6 @@ std::vector<int> mirror_permutation() {
   return data::read_mirror_permutation(data::ibug_mirror_permutation_path(), data::kIbugPoints);
 }
 
-// The photo a face was cut from: "afw/1051618982_2.jpg" -> "afw/1051618982".
-std::string source_photo(const std::string& image_path) {
-  const fs::path path(image_path);
-  static const std::regex face_suffix("_[0-9]+$");
-  return (path.parent_path().filename() / std::regex_replace(path.stem().string(), face_suffix, "")).string();
-}
-
-struct TrainValidation {
-  std::vector<data::LandmarkRecord> train, validation;
-};
-
-// A seeded choice of whole source photos, taken until they hold `fraction` of the faces.
-TrainValidation split_by_photo(const std::vector<data::LandmarkRecord>& records, double fraction, uint64_t seed) {
-  std::vector<std::string> photos;
-  std::map<std::string, int> faces_of;
-  for (const data::LandmarkRecord& r : records)
-    if (faces_of[source_photo(r.image_path)]++ == 0) photos.push_back(source_photo(r.image_path));
-  Rng rng(seed ^ 0x9e3779b97f4a7c15ULL);
-  for (size_t i = photos.size(); i > 1; --i) std::swap(photos[i - 1], photos[rng.below(i)]);
-  std::map<std::string, bool> held_out;
-  size_t taken = 0;
-  for (const std::string& photo : photos) {
-    if (static_cast<double>(taken) >= fraction * static_cast<double>(records.size())) break;
-    held_out[photo] = true;
-    taken += static_cast<size_t>(faces_of[photo]);
-  }
-  TrainValidation split;
-  for (const data::LandmarkRecord& r : records)
-    (held_out.count(source_photo(r.image_path)) ? split.validation : split.train).push_back(r);
-  return split;
-}
-
 data::SampleOptions sample_options(const IbugRecipe& recipe, int size, double enlarge, const std::vector<int>& mirror) {
   data::SampleOptions options;
   options.width = options.height = size;
@@ -106,9 +72,7 @@ train::ModelCard model_card(const IbugRecipe& recipe, int size, double enlarge) 
 }
 
 std::vector<double> per_face_nme(const train::Predictions& p) {
-  std::vector<double> nme;
-  for (size_t i = 0; i < p.predicted.size(); ++i) nme.push_back(train::face_nme_percent(p.predicted[i], p.truth[i]));
-  return nme;
+  return train::per_face_nme_percent(p.predicted, p.truth);
 }
 
 double mean(const std::vector<double>& values) {
@@ -135,8 +99,8 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   const std::string dir = ibug_dir(flags.data);
   const std::vector<int> mirror = mirror_permutation();
 
-  const TrainValidation split =                                                                      // data
-      split_by_photo(data::read_dlib_xml(dir + "/" + kTrainLabels, data::kIbugPoints),
+  const data::PhotoSplit split =                                                                      // data
+      data::split_by_photo(data::read_dlib_xml(dir + "/" + kTrainLabels, data::kIbugPoints),
                      recipe.validation_fraction, command.split_seed);
   KEYNET_CHECK(!split.train.empty() && !split.validation.empty(), dir, "/", kTrainLabels, ": ", split.train.size(),
                " training and ", split.validation.size(), " validation faces; the XML needs labelled faces from "
@@ -296,16 +260,10 @@ std::vector<data::Affine> to_original_photos(const std::string& labels, const tr
 // The field's metrics: NME (%), failure rate at NME > 8%, AUC of the CED up to 8%, the Kaggle MAE.
 json landmark_metrics(const train::Predictions& p, const std::vector<data::Affine>& to_original) {
   const std::vector<double> nme = per_face_nme(p);
-  double failures = 0, auc = 0;
-  for (double e : nme) {
-    failures += e > kFailureNme;
-    auc += std::max(0.0, kFailureNme - e) / kFailureNme;  // the CED's integral up to 8%, normalised
-  }
-  const double faces = static_cast<double>(nme.size());
   json metrics = {{"faces", nme.size()},
                   {"nme_percent", mean(nme)},
-                  {"failure_rate_percent", 100 * failures / faces},
-                  {"auc_8", auc / faces},
+                  {"failure_rate_percent", train::failure_rate_percent(nme, kFailureNme)},
+                  {"auc_8", train::ced_auc(nme, kFailureNme)},
                   {"kaggle_mae_stored_px", train::mean_absolute_error(p.predicted, p.truth)}};
   if (!to_original.empty()) {
     std::vector<train::Points> predicted, truth;
@@ -321,10 +279,8 @@ json landmark_metrics(const train::Predictions& p, const std::vector<data::Affin
 Series ced_series(const std::string& label, const std::vector<double>& nme) {
   Series series{label, {}, {}};
   for (int step = 0; step <= 200; ++step) {
-    const double x = 0.05 * step;
-    series.x.push_back(x);
-    series.y.push_back(static_cast<double>(std::count_if(nme.begin(), nme.end(), [&](double e) { return e <= x; })) /
-                       static_cast<double>(nme.size()));
+    series.x.push_back(0.05 * step);
+    series.y.push_back(train::ced_at(nme, series.x.back()));
   }
   return series;
 }

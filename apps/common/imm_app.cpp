@@ -29,23 +29,7 @@ namespace {
 constexpr int kValidationBatch = 48;
 // The smallest photo an IMM network reads: below it a face is a few pixels wide.
 constexpr int kImmMinHeight = 60;
-constexpr int kImmPersons = 40;
 
-// Which faces train and which validate. "final": persons 1-32 / 33-40, as the course splits them.
-// "dev": persons 1-28 / 29-32, and "fold1".."fold4": the other 24 / persons 1-8, 9-16, 17-24, 25-32,
-// for choosing recipes without looking at persons 33-40.
-struct ImmSplitChoice {
-  std::string name = "final";
-  // +1: trains, -1: validates, 0: unused.
-  int side(int person) const {
-    if (name == "final") return person <= data::kImmLastTrainPerson ? 1 : -1;
-    if (person > data::kImmLastTrainPerson) return 0;
-    if (name == "dev") return person <= 28 ? 1 : -1;
-    const int fold = name.back() - '0';
-    return (person - 1) / 8 + 1 == fold ? -1 : 1;
-  }
-};
-const std::vector<std::string> kSplits = {"final", "dev", "fold1", "fold2", "fold3", "fold4"};
 constexpr const char* kSplitHelp =
     "final: train on persons 1-32, validate on 33-40; dev: train on 1-28, validate on 29-32; foldK: "
     "validate on persons 8K-7..8K, train on the rest of 1-32";
@@ -122,21 +106,21 @@ struct ImmData {
 };
 
 ImmData load_imm(const ImmRecipe& recipe, const std::vector<int>& points, const std::string& data_flag,
-                 const ImmSplitChoice& split, InputSize size, bool augment) {
+                 const std::string& split, InputSize size, bool augment) {
   const std::string dir = find_data_dir(data_flag, "imm_face_db") + "/imm_face_db";
   // Every file is read (and its image decoded) before training starts, so a bad one is named now.
   const std::vector<data::ImmShape> shapes = data::read_imm_dir(dir);
   std::vector<data::LandmarkRecord> train, validation;
   for (const data::ImmShape& shape : shapes) {
-    const int side = split.side(shape.person);
+    const int side = data::imm_split_side(split, shape.person);
     if (side == 0) continue;
     data::LandmarkRecord record = data::to_record(shape);
     record.points = select_points(record.points, points);
     (side > 0 ? train : validation).push_back(std::move(record));
   }
-  KEYNET_CHECK(!train.empty() && !validation.empty(), dir, ": the ", split.name, " split has ", train.size(),
+  KEYNET_CHECK(!train.empty() && !validation.empty(), dir, ": the ", split, " split has ", train.size(),
                " training and ", validation.size(), " validation faces; it needs IMM's persons ",
-               split.name == "final" ? "1-40" : "1-32", " (is the folder complete?)");
+               split == "final" ? "1-40" : "1-32", " (is the folder complete?)");
   ImmData result{data::KeypointDataset(train, sample_options(recipe, points, size, augment)),
                  data::KeypointDataset(validation, sample_options(recipe, points, size, false))};
   // The photos are kept box-averaged to about twice the network's input, so that a sample's warp
@@ -224,11 +208,10 @@ TrainResult train_run(ImmRecipe recipe, const TrainCommand& command, bool figure
   const TrainFlags& flags = command.flags;
   const InputSize size = parse_size(command.size);
   const Device device = train::resolve_device(flags.device);
-  const ImmSplitChoice split{command.split};
 
   const std::vector<int> learned = learned_points(recipe, command.auxiliary_points);
   const int num_learned = num_points(learned);
-  ImmData data = load_imm(recipe, learned, flags.data, split, size, command.augment);               // data
+  ImmData data = load_imm(recipe, learned, flags.data, command.split, size, command.augment);               // data
   KEYNET_CHECK(static_cast<size_t>(flags.batch) <= data.train.size(), "--batch ", flags.batch, " is larger than the ",
                data.train.size(), " training faces of the ", command.split, " split; pass a smaller --batch");
   auto model = build_model(recipe, command.architecture, size, 2 * num_learned, flags.seed);        // model
@@ -367,10 +350,10 @@ train::Points predict_points(const ImmRecipe& recipe, LoadedModel& loaded, const
 void check_not_training_faces(const train::ModelCard& card, const ModelCommand& command) {
   const auto recorded = card.recipe.find("split");
   if (recorded == card.recipe.end() || command.allow_training_faces) return;
-  const ImmSplitChoice trained{recorded->second}, measured{command.split};
   std::string overlap;
-  for (int person = 1; person <= kImmPersons; ++person)
-    if (trained.side(person) > 0 && measured.side(person) < 0) overlap += " " + std::to_string(person);
+  for (int person = 1; person <= data::kImmPersons; ++person)
+    if (data::imm_split_side(recorded->second, person) > 0 && data::imm_split_side(command.split, person) < 0)
+      overlap += " " + std::to_string(person);
   KEYNET_CHECK(overlap.empty(), command.model, ": trained on the ", recorded->second, " split, so the ", command.split,
                " split's validation persons", overlap,
                " are faces it trained on and the numbers would mean nothing; eval the split it was validated on (--split ",
@@ -383,7 +366,7 @@ void eval_command(const ImmRecipe& recipe, const ModelCommand& command) {
   LoadedModel loaded = load_imm_model(recipe, command.model, device, command.test_time_mirror);
   check_not_training_faces(loaded.card, command);
   const auto lock = command.out.empty() ? nullptr : train::claim_eval_folder(command.out, recipe.app);
-  const ImmData data = load_imm(recipe, loaded.learned, command.data, {command.split}, loaded.size, false);
+  const ImmData data = load_imm(recipe, loaded.learned, command.data, command.split, loaded.size, false);
   MSELoss loss;
   const train::Predictions p = reported_points(
       train::predict_dataset(*loaded.model, loss, data.validation, kValidationBatch, device, loaded.mirror), recipe,
@@ -493,7 +476,7 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   auto add_recipe_flags = [&](CLI::App& command, TrainCommand& target) {
     add_train_flags(command, target.flags);
     command.add_option("--split", target.split, kSplitHelp)
-        ->check(CLI::IsMember(kSplits))
+        ->check(CLI::IsMember(data::kImmSplits))
         ->capture_default_str();
     std::vector<std::string> names;
     for (const auto& [name, spec] : recipe.architectures) names.push_back(name);
@@ -540,7 +523,7 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   add_model_flags(*eval_cli, model_command);
   add_data_flag(*eval_cli, model_command.data);
   eval_cli->add_option("--split", model_command.split, std::string("the split's validation faces; ") + kSplitHelp)
-      ->check(CLI::IsMember(kSplits))
+      ->check(CLI::IsMember(data::kImmSplits))
       ->capture_default_str();
   eval_cli->add_option("--out", model_command.out, "run folder to write metrics.json and predictions into");
   eval_cli->add_flag("--allow-training-faces", model_command.allow_training_faces,
