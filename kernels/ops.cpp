@@ -10,8 +10,6 @@
 // before it gets there.
 #include "kernels/ops.h"
 
-#include <omp.h>
-
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -59,28 +57,10 @@ std::atomic<Impl>& default_impl_slot() {
   static std::atomic<Impl> slot{initial_impl()};
   return slot;
 }
-int initial_threads() {
-  const char* env = std::getenv("KEYNET_THREADS");
-  if (env && *env) {
-    const int threads = std::atoi(env);
-    KEYNET_CHECK(threads > 0, "KEYNET_THREADS must be a positive integer, got '", env, "'");
-    return threads;
-  }
-  return omp_get_num_procs();
-}
-std::atomic<int>& threads_slot() {
-  static std::atomic<int> slot{initial_threads()};
-  return slot;
-}
 }  // namespace
 
 Impl default_impl() { return default_impl_slot().load(); }
 void set_default_impl(Impl impl) { default_impl_slot().store(impl); }
-int cpu_threads() { return threads_slot().load(); }
-void set_cpu_threads(int threads) {
-  KEYNET_CHECK(threads > 0, "thread count must be positive, got ", threads);
-  threads_slot().store(threads);
-}
 
 namespace ops {
 

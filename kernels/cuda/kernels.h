@@ -6,7 +6,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cuda {
 

@@ -4,7 +4,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cpu::fast {
 

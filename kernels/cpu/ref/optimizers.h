@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cpu::ref {
 
