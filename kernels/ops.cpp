@@ -293,15 +293,16 @@ void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, co
 }
 
 // ------------------------------------------------------------------------------------------ relu, add
-// Elementwise: one CUDA kernel per direction is both the readable and the fast version.
+// Elementwise: one kernel per direction is both the readable and the fast version, on the CPU (the
+// reference template) and on CUDA.
 void relu_forward(Tensor& out, const Tensor& inp, Impl impl) {
   check_pair(out, inp, "relu_forward");
   const int64_t n = inp.numel();
   switch (choose_backend(inp, impl, "relu_forward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_forward(f64(out), f64(inp), n);
-    case Backend::CpuRef: return cpu::ref::relu_forward(f32(out), f32(inp), n);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::relu_forward(f32(out), f32(inp), n);
+    case Backend::CpuEigen: return cpu::ref::relu_forward(f32(out), f32(inp), n);
     case Backend::CudaRef:
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_forward(f32(out), f32(inp), n));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_forward(f32(out), f32(inp), n));
@@ -314,9 +315,9 @@ void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl imp
   const int64_t n = out.numel();
   switch (choose_backend(out, impl, "relu_backward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_backward(f64(dinp), f64(dout), f64(out), n);
-    case Backend::CpuRef: return cpu::ref::relu_backward(f32(dinp), f32(dout), f32(out), n);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::relu_backward(f32(dinp), f32(dout), f32(out), n);
+    case Backend::CpuEigen: return cpu::ref::relu_backward(f32(dinp), f32(dout), f32(out), n);
     case Backend::CudaRef:
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_backward(f32(dinp), f32(dout), f32(out), n));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_backward(f32(dinp), f32(dout), f32(out), n));
@@ -329,9 +330,9 @@ void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl) {
   const int64_t n = a.numel();
   switch (choose_backend(a, impl, "add", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::add(f64(out), f64(a), f64(b), n);
-    case Backend::CpuRef: return cpu::ref::add(f32(out), f32(a), f32(b), n);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::add(f32(out), f32(a), f32(b), n);
+    case Backend::CpuEigen: return cpu::ref::add(f32(out), f32(a), f32(b), n);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::add(f32(out), f32(a), f32(b), n));
@@ -591,7 +592,7 @@ void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, d
 }
 
 // ------------------------------------------------------------------------------------------ optimizers
-// Elementwise updates: one CUDA kernel serves Ref and Fast.
+// Elementwise updates: one kernel serves Ref and Fast, on the CPU (the reference template) and on CUDA.
 void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamDesc& d, Impl impl) {
   check_pair(param, grad, "adam_update");
   check_pair(param, m, "adam_update");
@@ -600,9 +601,9 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
   const int64_t n = param.numel();
   switch (choose_backend(param, impl, "adam_update", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::adam_update(f64(param), f64(grad), f64(m), f64(v), n, d);
-    case Backend::CpuRef: return cpu::ref::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
+    case Backend::CpuEigen: return cpu::ref::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d));
@@ -615,9 +616,9 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, cons
   const int64_t n = param.numel();
   switch (choose_backend(param, impl, "sgd_update", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::sgd_update(f64(param), f64(grad), f64(momentum_buffer), n, d);
-    case Backend::CpuRef: return cpu::ref::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
+    case Backend::CpuEigen: return cpu::ref::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d));
