@@ -5,9 +5,10 @@
 //   CudaRef   -> kernels/cuda, cuda::ref   CudaFast -> kernels/cuda, cuda::fast
 //   Cudnn     -> kernels/cudnn (cuDNN, cuBLAS)
 // Under Impl::Vendor an op the device's library lacks runs our fast kernel: its CpuEigen (or Cudnn) case
-// shares the fast case's line and is never chosen. A backend this build lacks has one path,
-// KEYNET_ON_CUDA / KEYNET_ON_CUDNN, which says what to rebuild with; choose_backend refuses such a call
-// before it gets there.
+// shares the fast case's line and is never chosen. Backends that run one kernel share a line too (the
+// CPU reference template for ReLU, add and the optimizers; a plain cuda:: kernel). A backend this build
+// lacks has one path, KEYNET_ON_CUDA / KEYNET_ON_CUDNN, which says what to rebuild with; choose_backend
+// refuses such a call before it gets there.
 #include "kernels/ops.h"
 
 #include <atomic>

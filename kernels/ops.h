@@ -9,6 +9,8 @@
 //   CUDA Ref    -> kernels/cuda        cuda::ref, one thread per output element
 //   CUDA Fast   -> kernels/cuda        cuda::fast, tiled shared-memory kernels
 //   CUDA Vendor -> kernels/cudnn       cuDNN / cuBLAS
+// Where an elementwise loop has nothing to tune, one kernel serves Ref and Fast: the reference template
+// on the CPU (threaded), a plain cuda:: kernel on CUDA.
 // float64 tensors run the CPU reference whatever Impl says (they exist for gradient checks).
 //
 // Conventions: outputs first, then inputs, then the descriptor. Outputs are preallocated with the
