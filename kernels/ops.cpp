@@ -5,12 +5,11 @@
 //   CudaRef   -> kernels/cuda, cuda::ref   CudaFast -> kernels/cuda, cuda::fast
 //   Cudnn     -> kernels/cudnn (cuDNN, cuBLAS)
 // Under Impl::Vendor an op the device's library lacks runs our fast kernel: its CpuEigen (or Cudnn) case
-// shares the fast case's line and is never chosen. A backend this build lacks has one path,
-// KEYNET_ON_CUDA / KEYNET_ON_CUDNN, which says what to rebuild with; choose_backend refuses such a call
-// before it gets there.
+// shares the fast case's line and is never chosen. Backends that run one kernel share a line too (the
+// CPU reference template for ReLU, add and the optimizers; a plain cuda:: kernel). A backend this build
+// lacks has one path, KEYNET_ON_CUDA / KEYNET_ON_CUDNN, which says what to rebuild with; choose_backend
+// refuses such a call before it gets there.
 #include "kernels/ops.h"
-
-#include <omp.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -59,28 +58,10 @@ std::atomic<Impl>& default_impl_slot() {
   static std::atomic<Impl> slot{initial_impl()};
   return slot;
 }
-int initial_threads() {
-  const char* env = std::getenv("KEYNET_THREADS");
-  if (env && *env) {
-    const int threads = std::atoi(env);
-    KEYNET_CHECK(threads > 0, "KEYNET_THREADS must be a positive integer, got '", env, "'");
-    return threads;
-  }
-  return omp_get_num_procs();
-}
-std::atomic<int>& threads_slot() {
-  static std::atomic<int> slot{initial_threads()};
-  return slot;
-}
 }  // namespace
 
 Impl default_impl() { return default_impl_slot().load(); }
 void set_default_impl(Impl impl) { default_impl_slot().store(impl); }
-int cpu_threads() { return threads_slot().load(); }
-void set_cpu_threads(int threads) {
-  KEYNET_CHECK(threads > 0, "thread count must be positive, got ", threads);
-  threads_slot().store(threads);
-}
 
 namespace ops {
 
@@ -313,15 +294,16 @@ void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, co
 }
 
 // ------------------------------------------------------------------------------------------ relu, add
-// Elementwise: one CUDA kernel per direction is both the readable and the fast version.
+// Elementwise: one kernel per direction is both the readable and the fast version, on the CPU (the
+// reference template) and on CUDA.
 void relu_forward(Tensor& out, const Tensor& inp, Impl impl) {
   check_pair(out, inp, "relu_forward");
   const int64_t n = inp.numel();
   switch (choose_backend(inp, impl, "relu_forward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_forward(f64(out), f64(inp), n);
-    case Backend::CpuRef: return cpu::ref::relu_forward(f32(out), f32(inp), n);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::relu_forward(f32(out), f32(inp), n);
+    case Backend::CpuEigen: return cpu::ref::relu_forward(f32(out), f32(inp), n);
     case Backend::CudaRef:
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_forward(f32(out), f32(inp), n));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_forward(f32(out), f32(inp), n));
@@ -334,9 +316,9 @@ void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl imp
   const int64_t n = out.numel();
   switch (choose_backend(out, impl, "relu_backward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_backward(f64(dinp), f64(dout), f64(out), n);
-    case Backend::CpuRef: return cpu::ref::relu_backward(f32(dinp), f32(dout), f32(out), n);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::relu_backward(f32(dinp), f32(dout), f32(out), n);
+    case Backend::CpuEigen: return cpu::ref::relu_backward(f32(dinp), f32(dout), f32(out), n);
     case Backend::CudaRef:
     case Backend::CudaFast: return KEYNET_ON_CUDA(cuda::relu_backward(f32(dinp), f32(dout), f32(out), n));
     case Backend::Cudnn: return KEYNET_ON_CUDNN(cudnn::relu_backward(f32(dinp), f32(dout), f32(out), n));
@@ -349,9 +331,9 @@ void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl) {
   const int64_t n = a.numel();
   switch (choose_backend(a, impl, "add", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::add(f64(out), f64(a), f64(b), n);
-    case Backend::CpuRef: return cpu::ref::add(f32(out), f32(a), f32(b), n);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::add(f32(out), f32(a), f32(b), n);
+    case Backend::CpuEigen: return cpu::ref::add(f32(out), f32(a), f32(b), n);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::add(f32(out), f32(a), f32(b), n));
@@ -611,7 +593,7 @@ void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, d
 }
 
 // ------------------------------------------------------------------------------------------ optimizers
-// Elementwise updates: one CUDA kernel serves Ref and Fast.
+// Elementwise updates: one kernel serves Ref and Fast, on the CPU (the reference template) and on CUDA.
 void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamDesc& d, Impl impl) {
   check_pair(param, grad, "adam_update");
   check_pair(param, m, "adam_update");
@@ -620,9 +602,9 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
   const int64_t n = param.numel();
   switch (choose_backend(param, impl, "adam_update", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::adam_update(f64(param), f64(grad), f64(m), f64(v), n, d);
-    case Backend::CpuRef: return cpu::ref::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
+    case Backend::CpuEigen: return cpu::ref::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::adam_update(f32(param), f32(grad), f32(m), f32(v), n, d));
@@ -635,9 +617,9 @@ void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, cons
   const int64_t n = param.numel();
   switch (choose_backend(param, impl, "sgd_update", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::sgd_update(f64(param), f64(grad), f64(momentum_buffer), n, d);
-    case Backend::CpuRef: return cpu::ref::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
+    case Backend::CpuRef:
     case Backend::CpuFast:
-    case Backend::CpuEigen: return cpu::fast::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
+    case Backend::CpuEigen: return cpu::ref::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d);
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::sgd_update(f32(param), f32(grad), f32(momentum_buffer), n, d));

@@ -9,6 +9,8 @@
 //   CUDA Ref    -> kernels/cuda        cuda::ref, one thread per output element
 //   CUDA Fast   -> kernels/cuda        cuda::fast, tiled shared-memory kernels
 //   CUDA Vendor -> kernels/cudnn       cuDNN / cuBLAS
+// Where an elementwise loop has nothing to tune, one kernel serves Ref and Fast: the reference template
+// on the CPU (threaded), a plain cuda:: kernel on CUDA.
 // float64 tensors run the CPU reference whatever Impl says (they exist for gradient checks).
 //
 // Conventions: outputs first, then inputs, then the descriptor. Outputs are preallocated with the
@@ -19,6 +21,8 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/cpu/threads.h"
+#include "kernels/descriptors.h"
 #include "tensor/tensor.h"
 
 namespace keynet {
@@ -29,51 +33,8 @@ Impl parse_impl(const std::string& name);  // "ref" | "fast" | "vendor"; throws 
 // The process-wide default: KEYNET_IMPL when set, else Fast. Layers may override it one by one.
 Impl default_impl();
 void set_default_impl(Impl impl);
-// Threads for the fast CPU path: KEYNET_THREADS when set, else the number of cores.
-int cpu_threads();
-void set_cpu_threads(int threads);
 
 namespace ops {
-
-// inp (N,C,H,W), weight (K,C,R,S), bias (K), out (N,K,P,Q)
-struct ConvDesc {
-  int N = 0, C = 0, H = 0, W = 0;  // input
-  int K = 0, R = 0, S = 0;         // output channels, kernel height, kernel width
-  int stride = 1, pad = 0;
-  // 0 when the kernel does not fit (C++ division truncates toward zero, so test before dividing)
-  int P() const { return H + 2 * pad < R ? 0 : (H + 2 * pad - R) / stride + 1; }
-  int Q() const { return W + 2 * pad < S ? 0 : (W + 2 * pad - S) / stride + 1; }
-  double flops_forward() const { return 2.0 * N * K * P() * Q() * C * R * S; }
-};
-
-// inp (N,C,H,W), out (N,C,P,Q); padding counts as -infinity, as in PyTorch
-struct PoolDesc {
-  int N = 0, C = 0, H = 0, W = 0;
-  int kernel = 2, stride = 2, pad = 0;
-  int P() const { return H + 2 * pad < kernel ? 0 : (H + 2 * pad - kernel) / stride + 1; }
-  int Q() const { return W + 2 * pad < kernel ? 0 : (W + 2 * pad - kernel) / stride + 1; }
-};
-
-// inp (N,C,H,W) viewed as (N, C, HW); per-channel statistics over N*HW values
-struct BatchNormDesc {
-  int N = 0, C = 0, HW = 0;
-  double eps = 1e-5;
-  double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch (PyTorch)
-};
-
-// PyTorch semantics (torch.optim.Adam / AdamW); step counts from 1.
-struct AdamDesc {
-  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
-  bool decoupled_weight_decay = false;  // true: AdamW
-  int64_t step = 1;
-};
-
-// PyTorch semantics (torch.optim.SGD); on the first step the momentum buffer is set to the gradient.
-struct SgdDesc {
-  double lr = 1e-2, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
-  bool nesterov = false;
-  bool first_step = true;
-};
 
 // ---- convolution
 void conv2d_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const Tensor* bias, const ConvDesc& d,

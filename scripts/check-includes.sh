@@ -5,6 +5,8 @@
 # tensor/ and data/, and only train/ and the folders after it may include data/. Every #include of a
 # project header in those folders is checked; tests/ and fuzz/ may include anything. Each offending
 # include is listed as file:line with the rule it breaks, and the script exits 1.
+# Inside kernels/, the backends (kernels/cpu, kernels/cuda, kernels/cudnn) may not include kernels/ops.h:
+# ops.cpp dispatches down to them, and what they share with the API is in kernels/descriptors.h.
 # Usage: bash scripts/check-includes.sh [ROOT]      check the tree at ROOT (default: this repository)
 #        bash scripts/check-includes.sh --self-test  plant a bad include in a temporary tree and
 #                                                    require the check to report it (exit 0 if it does)
@@ -52,6 +54,15 @@ broken_rule() {  # FROM TO
     echo "$from/ may include only $from/ and the folders before it in $(chain_text)"
 }
 
+# Prints the rule a file breaks by including TARGET within its own folder; nothing if it breaks none.
+broken_inner_rule() {  # FILE TARGET
+  case "$1" in
+    kernels/cpu/* | kernels/cuda/* | kernels/cudnn/*)
+      [ "$2" != kernels/ops.h ] ||
+        echo "a kernel backend may not include kernels/ops.h, the dispatch above it (see kernels/descriptors.h)" ;;
+  esac
+}
+
 # The included path relative to the root: project paths are written from the root ("layers/module.h");
 # any other path counts only if it names a file of the tree beside the including one ("common.cuh").
 resolve() {  # ROOT INCLUDING_FILE INCLUDED
@@ -78,6 +89,7 @@ check_tree() {  # ROOT; prints each violation, returns 1 if there is any
     to=$(folder_of "$target")
     [ -n "$to" ] || continue
     rule=$(broken_rule "$from" "$to")
+    [ -n "$rule" ] || rule=$(broken_inner_rule "$file" "$target")
     if [ -n "$rule" ]; then
       echo "$file:$line_number: includes \"$included\": $rule"
       violations=$((violations + 1))
@@ -96,8 +108,12 @@ self_test() {
   local status=0 report
   tree=$(mktemp -d)
   trap 'rm -rf "$tree"' EXIT
-  mkdir -p "$tree"/{tensor,layers,data,train,apps/common}
+  mkdir -p "$tree"/{tensor,kernels/cuda,layers,data,train,apps/common}
   printf '#pragma once\n' > "$tree/tensor/tensor.h"
+  printf '#pragma once\n#include "tensor/tensor.h"\n' > "$tree/kernels/descriptors.h"
+  printf '#pragma once\n#include "kernels/descriptors.h"\n' > "$tree/kernels/cuda/kernels.h"
+  printf '#pragma once\n#include "kernels/descriptors.h"\n' > "$tree/kernels/ops.h"
+  printf '#include "kernels/ops.h"\n#include "kernels/cuda/kernels.h"\n' > "$tree/kernels/ops.cpp"
   printf '#pragma once\n#include "tensor/tensor.h"\n' > "$tree/layers/module.h"
   printf '#pragma once\n#include "tensor/tensor.h"\n' > "$tree/data/image.h"
   printf '#include "layers/module.h"\n#include "data/image.h"\n' > "$tree/train/trainer.cpp"
@@ -109,6 +125,7 @@ self_test() {
   fi
   local planted=(
     'tensor/x.h|#include "layers/module.h"|tensor/ may include only'
+    'kernels/cuda/x.h|#include "kernels/ops.h"|a kernel backend may not include kernels/ops.h'
     'data/x.h|#include "layers/module.h"|data/ depends on tensor/ only'
     'layers/x.h|#include "data/image.h"|only train/ and the folders after it use data/'
     'layers/y.h|#include <train/trainer.cpp>|layers/ may include only'

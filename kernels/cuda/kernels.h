@@ -6,7 +6,7 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cuda {
 
@@ -16,48 +16,54 @@ using ops::ConvDesc;
 using ops::PoolDesc;
 using ops::SgdDesc;
 
-namespace ref {
+// The launchers that cuda::ref and cuda::fast both have, each signature written once as a function type
+// (the two namespaces below declare their functions by it, so the lists cannot drift apart).
 // conv2d.cu: inp (N,C,H,W), weight (K,C,R,S), bias (K) or null, out (N,K,P,Q); dinp may be null
-void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& d);
-void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, const ConvDesc& d);
+using Conv2dForward = void(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& d);
+using Conv2dBackward = void(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                            const float* weight, const ConvDesc& d);
 // max_pool2d.cu: inp (N,C,H,W), dout (N,C,P,Q)
-void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const PoolDesc& d);
+using MaxPool2dBackward = void(float* dinp, const float* dout, const float* inp, const PoolDesc& d);
 // linear.cu: inp (N,I), weight (O,I), bias (O) or null, out (N,O); dinp may be null
-void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O);
-void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int N, int I, int O);
+using LinearForward = void(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O);
+using LinearBackward = void(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                            const float* weight, int N, int I, int O);
 // batch_norm2d.cu: inp, out (N,C,HW); per-channel vectors (C)
-void batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
-                                float* running_var, const float* inp, const float* gamma, const float* beta,
-                                const BatchNormDesc& d);
-void batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
-                           const float* gamma, const float* save_mean, const float* save_invstd,
-                           const BatchNormDesc& d);
+using BatchNorm2dForwardTrain = void(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                     float* running_var, const float* inp, const float* gamma, const float* beta,
+                                     const BatchNormDesc& d);
+using BatchNorm2dBackward = void(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                 const float* gamma, const float* save_mean, const float* save_invstd,
+                                 const BatchNormDesc& d);
 // global_avg_pool.cu: inp (planes, HW) -> out (planes)
-void global_avg_pool_forward(float* out, const float* inp, int planes, int HW);
+using GlobalAvgPoolForward = void(float* out, const float* inp, int planes, int HW);
 // losses.cu: loss is a 1-element device buffer
-void mse_loss_forward(float* loss, const float* pred, const float* target, int64_t n);
-void l1_loss_forward(float* loss, const float* pred, const float* target, int64_t n);
+using LossForward = void(float* loss, const float* pred, const float* target, int64_t n);
+
+namespace ref {
+Conv2dForward conv2d_forward;
+Conv2dBackward conv2d_backward;
+MaxPool2dBackward max_pool2d_backward;
+LinearForward linear_forward;
+LinearBackward linear_backward;
+BatchNorm2dForwardTrain batch_norm2d_forward_train;
+BatchNorm2dBackward batch_norm2d_backward;
+GlobalAvgPoolForward global_avg_pool_forward;
+LossForward mse_loss_forward;
+LossForward l1_loss_forward;
 }  // namespace ref
 
 namespace fast {
-void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ConvDesc& d);
-void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, const ConvDesc& d);
-void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const PoolDesc& d);
-void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O);
-void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int N, int I, int O);
-void batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
-                                float* running_var, const float* inp, const float* gamma, const float* beta,
-                                const BatchNormDesc& d);
-void batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
-                           const float* gamma, const float* save_mean, const float* save_invstd,
-                           const BatchNormDesc& d);
-void global_avg_pool_forward(float* out, const float* inp, int planes, int HW);
-void mse_loss_forward(float* loss, const float* pred, const float* target, int64_t n);
-void l1_loss_forward(float* loss, const float* pred, const float* target, int64_t n);
+Conv2dForward conv2d_forward;
+Conv2dBackward conv2d_backward;
+MaxPool2dBackward max_pool2d_backward;
+LinearForward linear_forward;
+LinearBackward linear_backward;
+BatchNorm2dForwardTrain batch_norm2d_forward_train;
+BatchNorm2dBackward batch_norm2d_backward;
+GlobalAvgPoolForward global_avg_pool_forward;
+LossForward mse_loss_forward;
+LossForward l1_loss_forward;
 }  // namespace fast
 
 // One kernel serves Ref and Fast.

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cudnn {
 

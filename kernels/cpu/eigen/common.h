@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/ops.h"
+#include "kernels/cpu/threads.h"
 
 namespace keynet::cpu::eigen {
 

@@ -4,7 +4,7 @@
 // those run the fast kernels under Impl::Vendor (ops.cpp says so once per op). Same semantics as
 // kernels/cpu/ref. Threads (cpu_threads()) split the batch; Eigen itself runs single-threaded inside.
 #pragma once
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cpu::eigen {
 

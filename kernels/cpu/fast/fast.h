@@ -1,10 +1,11 @@
 // Fast CPU kernels (float32): convolution and linear on our GEMM (gemm.h), vectorised loops for the rest,
 // OpenMP threads (cpu_threads()). Same semantics as kernels/cpu/ref, which they are tested against (and
-// against Eigen's, kernels/cpu/eigen).
+// against Eigen's, kernels/cpu/eigen). An op whose reference is already the fast loop (ReLU, add, the
+// optimizer updates) has no kernel here: its template in kernels/cpu/ref serves Impl::Fast as well.
 #pragma once
 #include <cstdint>
 
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cpu::fast {
 
@@ -15,10 +16,6 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
 
 void max_pool2d_forward(float* out, const float* inp, const ops::PoolDesc& d);
 void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const ops::PoolDesc& d);
-
-void relu_forward(float* out, const float* inp, int64_t n);
-void relu_backward(float* dinp, const float* dout, const float* out, int64_t n);
-void add(float* out, const float* a, const float* b, int64_t n);
 
 // inp (N,I), weight (O,I), bias (O) or null, out (N,O)
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O);
@@ -41,8 +38,5 @@ float mse_loss_forward(const float* pred, const float* target, int64_t n);
 void mse_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
 float l1_loss_forward(const float* pred, const float* target, int64_t n);
 void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
-
-void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, const ops::AdamDesc& d);
-void sgd_update(float* param, const float* grad, float* momentum_buffer, int64_t n, const ops::SgdDesc& d);
 
 }  // namespace keynet::cpu::fast

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "kernels/ops.h"
+#include "kernels/cpu/threads.h"
 
 namespace keynet::cpu::fast {
 
@@ -26,10 +26,6 @@ inline Range split(int64_t total, int parts, int index, int64_t align = 1) {
   const int64_t end = index + 1 == parts ? total : std::min(total, units * (index + 1) / parts * align);
   return {begin, end};
 }
-
-// Elementwise loops below this size run on one thread: starting a team costs more than it saves.
-constexpr int64_t kParallelGrain = 1 << 15;
-inline int threads_for(int64_t work) { return work < kParallelGrain ? 1 : kernel_threads(); }
 
 // The AVX-512 mask of the first n of 16 lanes (none for n <= 0, all for n >= 16): the loads and stores of
 // a row's last partial vector.

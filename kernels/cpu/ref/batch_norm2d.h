@@ -2,7 +2,7 @@
 #pragma once
 #include <cmath>
 
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cpu::ref {
 

@@ -1,7 +1,7 @@
 // Reference convolution: the definition, one output element at a time. Templated so that gradient
 // checks run it in double.
 #pragma once
-#include "kernels/ops.h"
+#include "kernels/descriptors.h"
 
 namespace keynet::cpu::ref {
 

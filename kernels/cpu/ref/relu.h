@@ -1,24 +1,34 @@
-// Reference ReLU and residual add (elementwise, any shape, n elements). ReLU propagates NaN as PyTorch's
-// does: the forward keeps it, and the backward (threshold_backward(grad, out, 0)) passes the gradient
-// wherever the output is not <= 0, a NaN output included.
+// ReLU and the residual add (elementwise, any shape, n elements): the reference, and the fast CPU kernel
+// too. An elementwise loop has nothing to tune, so, as one CUDA kernel serves cuda::ref and cuda::fast,
+// this one template serves CPU Ref (float and double) and Fast: vectorised, threaded when large, and
+// bitwise the same at any thread count (each element is computed alone). ReLU propagates NaN as
+// PyTorch's does: the forward keeps it, and the backward (threshold_backward(grad, out, 0)) passes the
+// gradient wherever the output is not <= 0, a NaN output included.
 #pragma once
 #include <cstdint>
 
+#include "kernels/cpu/threads.h"
+
 namespace keynet::cpu::ref {
 
+// out (n) = max(inp, 0), NaN kept
 template <class T>
 void relu_forward(T* out, const T* inp, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
   for (int64_t i = 0; i < n; ++i) out[i] = inp[i] <= T(0) ? T(0) : inp[i];
 }
 
-// dinp overwritten; the gradient passes where the output was positive or NaN
+// dinp (n) overwritten: dout where out > 0 or out is NaN, else 0
 template <class T>
 void relu_backward(T* dinp, const T* dout, const T* out, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
   for (int64_t i = 0; i < n; ++i) dinp[i] = out[i] <= T(0) ? T(0) : dout[i];
 }
 
+// out (n) = a + b; out may alias a or b (each element is read before it is written)
 template <class T>
 void add(T* out, const T* a, const T* b, int64_t n) {
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
   for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
 }
 

@@ -1,0 +1,49 @@
+// The descriptors of the kernel API (kernels/ops.h): the shapes and hyperparameters an op takes besides
+// its tensors. They live apart from ops.h so that the backends (kernels/cpu, kernels/cuda,
+// kernels/cudnn) can take them without including the dispatch they sit under.
+#pragma once
+#include <cstdint>
+
+namespace keynet::ops {
+
+// inp (N,C,H,W), weight (K,C,R,S), bias (K), out (N,K,P,Q)
+struct ConvDesc {
+  int N = 0, C = 0, H = 0, W = 0;  // input
+  int K = 0, R = 0, S = 0;         // output channels, kernel height, kernel width
+  int stride = 1, pad = 0;
+  // 0 when the kernel does not fit (C++ division truncates toward zero, so test before dividing)
+  int P() const { return H + 2 * pad < R ? 0 : (H + 2 * pad - R) / stride + 1; }
+  int Q() const { return W + 2 * pad < S ? 0 : (W + 2 * pad - S) / stride + 1; }
+  double flops_forward() const { return 2.0 * N * K * P() * Q() * C * R * S; }
+};
+
+// inp (N,C,H,W), out (N,C,P,Q); padding counts as -infinity, as in PyTorch
+struct PoolDesc {
+  int N = 0, C = 0, H = 0, W = 0;
+  int kernel = 2, stride = 2, pad = 0;
+  int P() const { return H + 2 * pad < kernel ? 0 : (H + 2 * pad - kernel) / stride + 1; }
+  int Q() const { return W + 2 * pad < kernel ? 0 : (W + 2 * pad - kernel) / stride + 1; }
+};
+
+// inp (N,C,H,W) viewed as (N, C, HW); per-channel statistics over N*HW values
+struct BatchNormDesc {
+  int N = 0, C = 0, HW = 0;
+  double eps = 1e-5;
+  double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch (PyTorch)
+};
+
+// PyTorch semantics (torch.optim.Adam / AdamW); step counts from 1.
+struct AdamDesc {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool decoupled_weight_decay = false;  // true: AdamW
+  int64_t step = 1;
+};
+
+// PyTorch semantics (torch.optim.SGD); on the first step the momentum buffer is set to the gradient.
+struct SgdDesc {
+  double lr = 1e-2, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false;
+  bool first_step = true;
+};
+
+}  // namespace keynet::ops
