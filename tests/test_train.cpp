@@ -52,6 +52,13 @@ TEST_CASE("metrics equal hand-computed values") {
 }
 
 TEST_CASE("the cosine schedule starts at lr, ends at the floor, warms up linearly") {
+  // torch.optim.lr_scheduler.CosineAnnealingLR(T_max=20, eta_min=0.02) from 0.1: 0.1, 0.06 at 10, then
+  // 0.02, held after T_max.
+  const Schedule to_fifth{Schedule::Cosine, 0, 0.2};
+  CHECK(scheduled_lr(0.1, to_fifth, 0, 21, 0) == doctest::Approx(0.1));
+  CHECK(scheduled_lr(0.1, to_fifth, 10, 21, 0) == doctest::Approx(0.06));
+  CHECK(scheduled_lr(0.1, to_fifth, 20, 21, 0) == doctest::Approx(0.02));
+  CHECK(scheduled_lr(0.1, to_fifth, 30, 21, 0) == doctest::Approx(0.02));
   const Schedule cosine{Schedule::Cosine, 0, 0.0};
   CHECK(scheduled_lr(1e-3, cosine, 0, 101, 0) == doctest::Approx(1e-3));
   CHECK(scheduled_lr(1e-3, cosine, 50, 101, 0) == doctest::Approx(0.5e-3));
@@ -62,6 +69,8 @@ TEST_CASE("the cosine schedule starts at lr, ends at the floor, warms up linearl
   CHECK(scheduled_lr(1e-3, warm, 0, 100, 10) == doctest::Approx(1e-4));
   CHECK(scheduled_lr(1e-3, warm, 5, 100, 10) == doctest::Approx(0.55e-3));
   CHECK(scheduled_lr(1e-3, warm, 50, 100, 10) == doctest::Approx(1e-3));
+  CHECK(parse_schedule("constant") == Schedule::Constant);
+  CHECK(contains(error_of([] { parse_schedule("linear"); }), "expected cosine or constant"));
 }
 
 TEST_CASE("the run folder's log round-trips and a malformed row is named") {

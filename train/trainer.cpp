@@ -8,7 +8,6 @@
 
 #include "io/checkpoint.h"
 #include "layers/sequential.h"
-#include "optim/schedule.h"
 #include "tensor/cuda_memory.h"
 #include "train/progress.h"
 
@@ -38,22 +37,6 @@ std::unique_ptr<Loss> make_loss(const std::string& name) {
   if (name == "l1") return std::make_unique<L1Loss>();
   KEYNET_CHECK(name == "mse", "--loss: expected mse or l1, got '", name, "'");
   return std::make_unique<MSELoss>();
-}
-
-Schedule::Kind parse_schedule(const std::string& name) {
-  if (name == "cosine") return Schedule::Cosine;
-  KEYNET_CHECK(name == "constant", "--schedule: expected cosine or constant, got '", name, "'");
-  return Schedule::Constant;
-}
-
-double scheduled_lr(double base_lr, const Schedule& schedule, int64_t step, int64_t total_steps,
-                    int64_t warmup_steps) {
-  if (step < warmup_steps) return base_lr * (0.1 + 0.9 * static_cast<double>(step) / warmup_steps);
-  if (schedule.kind == Schedule::Constant) return base_lr;
-  // Cosine over the steps after the warm-up, reaching the floor at the last one.
-  const int64_t span = std::max<int64_t>(1, total_steps - warmup_steps - 1);
-  return cosine_lr(base_lr, static_cast<int>(step - warmup_steps), static_cast<int>(span),
-                   base_lr * schedule.final_fraction);
 }
 
 Trainer::Trainer(Module& model, Loss& loss, Optimizer& optimizer, const RunFolder& run, ModelCard card,
