@@ -1,6 +1,7 @@
-// The training layer: metrics against hand-computed values, the learning-rate schedule, the run
-// folder's log, self-describing model files, a few epochs on fixture faces that lower the loss, and a
-// run interrupted after its second epoch that, resumed, ends bitwise equal to one never stopped.
+// The training layer: metrics against hand-computed values, the learning-rate schedule, train::step
+// against the step written out, the run folder's log, self-describing model files, a few epochs on
+// fixture faces that lower the loss, and a run interrupted after its second epoch that, resumed, ends
+// bitwise equal to one never stopped.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include "train/evaluate.h"
 #include "train/face_finder.h"
 #include "train/metrics.h"
+#include "train/step.h"
 #include "train/trainer.h"
 
 using namespace keynet;
@@ -183,6 +185,43 @@ bool bitwise_equal(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
 }
 
 }  // namespace
+
+TEST_CASE("train::step is zero_grad, forward, loss, backward and the update; a non-finite loss updates nothing") {
+  // Two steps against the same two steps written out: gradients left over from the first (a step that
+  // does not zero them) would change the second's update.
+  auto stepped = tiny_net(3), written = tiny_net(3);
+  MSELoss stepped_loss, written_loss;
+  Adam stepped_adam(*stepped), written_adam(*written);
+  auto parameters = [](Module& model, bool with_grads) {
+    std::vector<Tensor> tensors;
+    for (auto& [name, p] : named_parameters(model)) {
+      tensors.push_back(p->value.clone());
+      if (with_grads) tensors.push_back(p->grad.clone());
+    }
+    return tensors;
+  };
+  Rng rng(4);
+  for (int i = 0; i < 2; ++i) {
+    const Tensor images = Tensor::uniform({2, 1, 30, 40}, rng, 0, 1);
+    const Tensor targets = Tensor::uniform({2, 116}, rng, -1, 1);
+    const StepResult result = train::step(*stepped, stepped_loss, stepped_adam, images, targets);
+    written_adam.zero_grad();
+    const Tensor prediction = written->forward(images, Mode::Train);
+    const double value = loss_value(written_loss.forward(prediction, targets));
+    written->backward(written_loss.backward());
+    written_adam.step();
+    CHECK(result.loss == value);
+    CHECK(bitwise_equal({result.prediction}, {prediction}));
+    CHECK(bitwise_equal(parameters(*stepped, true), parameters(*written, true)));
+  }
+  // A NaN target: no backward, no update, so the caller can look for the cause in unchanged parameters.
+  const std::vector<Tensor> before = parameters(*stepped, false);
+  const Tensor images = Tensor::uniform({2, 1, 30, 40}, rng, 0, 1);
+  const Tensor targets = Tensor::full({2, 116}, std::nan(""));
+  CHECK(std::isnan(train::step(*stepped, stepped_loss, stepped_adam, images, targets).loss));
+  CHECK(bitwise_equal(parameters(*stepped, false), before));
+  CHECK(stepped_adam.steps_taken() == 2);
+}
 
 TEST_CASE("a few epochs on fixture faces lower the loss, and write the run folder") {
   TempDir dir("train_fixture");

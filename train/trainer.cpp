@@ -10,6 +10,7 @@
 #include "layers/sequential.h"
 #include "tensor/cuda_memory.h"
 #include "train/progress.h"
+#include "train/step.h"
 
 namespace keynet::train {
 
@@ -252,18 +253,15 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     auto seconds_so_far = [&] { return earlier_seconds + std::chrono::duration<double>(Clock::now() - start).count(); };
     while (auto batch = train.next()) {
       optimizer_.set_lr(scheduled_lr(options_.lr, options_.schedule, step, total_steps, warmup_steps));
-      optimizer_.zero_grad();
       const Tensor images = batch->images.to(options_.device);
       const Tensor targets = batch->targets.to(options_.device);
-      const double value = loss_value(loss_.forward(model_.forward(images, Mode::Train), targets));
-      if (!std::isfinite(value)) {
+      const double value = train::step(model_, loss_, optimizer_, images, targets).loss;
+      if (!std::isfinite(value)) {  // step() left the parameters as they were: find where it came from
         const std::string where = locate_non_finite(model_, images, targets);
         KEYNET_FAIL("epoch ", epoch, ", step ", step_in_epoch + 1, ": the training loss is ", value, "; ", where,
                     ". Training stopped; the last good checkpoint is ", run_.last_checkpoint(), " (after epoch ",
                     epoch - 1, "); a smaller --lr may help");
       }
-      model_.backward(loss_.backward());
-      optimizer_.step();
       loss_sum += value * static_cast<double>(batch->size());
       samples += static_cast<int64_t>(batch->size());
       ++step;

@@ -1,11 +1,12 @@
-// The training loop that every app uses: epochs of batches from a DataLoader; forward, loss,
-// backward, optimizer step; a learning-rate schedule (train/schedule.h); validation after each epoch; a progress line;
-// the CSV log, best and last checkpoints (model and optimizer, each written to a temporary file and
-// renamed) in a RunFolder; and --resume, which continues a run exactly where its last checkpoint
-// left it (the loader's order and augmentation depend only on seed and epoch, so the resumed run is
-// bitwise the run that was never stopped). SIGINT (Ctrl-C) or SIGTERM during fit() stops the run after
-// the step in progress, saves the last checkpoint with the position inside the epoch, and throws
-// Interrupted; --resume continues from that step, again bitwise.
+// The training loop that every app uses: epochs of batches from a DataLoader; train::step (forward,
+// loss, backward, optimizer step) at the rate the schedule (train/schedule.h) gives each step;
+// validation after each epoch; a progress line; the CSV log, best and last checkpoints (model and
+// optimizer, each written to a temporary file and renamed) in a RunFolder; and --resume, which
+// continues a run exactly where its last checkpoint left it (the loader's order and augmentation
+// depend only on seed and epoch, so the resumed run is bitwise the run that was never stopped). SIGINT
+// (Ctrl-C) or SIGTERM during fit() stops the run after the step in progress, saves the last checkpoint
+// with the position inside the epoch, and throws Interrupted; --resume continues from that step, again
+// bitwise.
 #pragma once
 #include <functional>
 #include <memory>
