@@ -156,7 +156,7 @@ Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_afte
   const data::KeypointDataset faces = fixture_faces();
   auto model = tiny_net(init_seed);
   SignallingLoss loss(signal, signal_at_loss);
-  Adam adam(*model, {.lr = 3e-3});
+  Adam adam(*model);  // its rate comes from FitOptions::lr
   place(*model, loss, adam, Device::CPU, Impl::Fast);
   data::DataLoader loader(faces, {.batch_size = 2, .seed = 5, .augment = augment, .prefetch_batches = 0});
   RunFolder run(folder);

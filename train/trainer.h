@@ -47,6 +47,8 @@ class Interrupted : public Error {
 
 struct FitOptions {
   int epochs = 10;
+  // The schedule's peak learning rate: the only one. fit() sets the optimizer's rate from it before
+  // every step, so the rate the optimizer was built with is not used.
   double lr = 1e-3;
   Schedule schedule;
   Device device = Device::CPU;
