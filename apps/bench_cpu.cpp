@@ -4,7 +4,7 @@
 // one warm-up, with GFLOP/s for convolutions (forward 2*N*K*P*Q*C*R*S flops, backward twice that)
 // and linear layers: the 3x3 128->128 conv at 28x28 (batch 16) and every convolution shape of ResNet18
 // at 224x224 (batch 16), plus the other ops at ResNet18 sizes.
-// Part 2 (nets): one training step (forward, MSE, backward, Adam) of NoseNet, FaceNet and ResNet18, in
+// Part 2 (nets): one train::step (forward, MSE, backward, Adam) of NoseNet, FaceNet and ResNet18, in
 // the same table layout as scripts/bench_torch_cpu.py prints, so the two can be compared side by side.
 // Part 3 (gemm, only when asked for): our SGEMM (kernels/cpu/fast/gemm.h) against Eigen's product in
 // GFLOP/s: 2048^3 on --threads threads, ours with each micro-kernel, Eigen both split over the threads by
@@ -39,6 +39,7 @@
 #include "layers/resnet.h"
 #include "optim/optimizer.h"
 #include "tensor/rng.h"
+#include "train/step.h"
 
 using namespace keynet;
 
@@ -229,13 +230,7 @@ void bench_nets(int reps, Impl impl, const std::string& only) {
     loss.set_impl(impl);
     const Tensor images = Tensor::uniform({c.batch, 1, c.height, c.width}, rng, 0, 1);
     const Tensor targets = Tensor::uniform({c.batch, c.outputs}, rng, -1, 1);
-    const double seconds = median_seconds(reps, [&] {
-      adam.zero_grad();
-      const Tensor pred = net->forward(images, Mode::Train);
-      loss.forward(pred, targets);
-      net->backward(loss.backward());
-      adam.step();
-    });
+    const double seconds = median_seconds(reps, [&] { train::step(*net, loss, adam, images, targets); });
     std::printf("%-10s %6d %12s %12.2f %12.1f %10.0f %10.0f\n", c.name.c_str(), c.batch,
                 (std::to_string(c.height) + "x" + std::to_string(c.width)).c_str(), seconds * 1e3,
                 c.batch / seconds, start_mib, peak_resident_mib());

@@ -8,7 +8,7 @@
 // sample (decode, gray, crop + augmentation warp, brightness/contrast), also from images cached in
 // memory, and the same for IMM 160x120 samples. Then the DataLoader with its
 // background thread, consumer idle. Then ResNet18 (1 input channel, 136 outputs) training steps
-// (forward, MSE, backward, Adam) on batches from the loader: with loading in the step's thread
+// (train::step: forward, MSE, backward, Adam) on batches from the loader: with loading in the step's thread
 // (prefetch 0) and with the prefetch thread (prefetch 2), against steps on one fixed batch.
 #include <CLI/CLI.hpp>
 
@@ -23,6 +23,7 @@
 #include "layers/losses.h"
 #include "layers/resnet.h"
 #include "optim/optimizer.h"
+#include "train/step.h"
 
 using namespace keynet;
 using namespace keynet::data;
@@ -56,13 +57,7 @@ struct TrainSetup {
   Adam optimizer;
   MSELoss loss;
   TrainSetup(Rng& rng) : model(1, 2 * kIbugPoints, rng), optimizer(model, AdamOptions{}) {}
-  void step(const Batch& batch) {
-    optimizer.zero_grad();
-    const Tensor pred = model.forward(batch.images, Mode::Train);
-    loss.forward(pred, batch.targets);
-    model.backward(loss.backward());
-    optimizer.step();
-  }
+  void step(const Batch& batch) { train::step(model, loss, optimizer, batch.images, batch.targets); }
 };
 
 struct StepTimes {

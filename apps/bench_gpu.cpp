@@ -1,5 +1,5 @@
 // GPU benchmark: our handwritten kernels (impl=fast) against cuDNN/cuBLAS (impl=vendor).
-//   networks: training steps per second (forward, MSE, backward, Adam) of NoseNet (batch 64), FaceNet
+//   networks: training steps per second (train::step: forward, MSE, backward, Adam) of NoseNet (batch 64), FaceNet
 //             (batch 32) and ResNet18 (1x224x224, 136 outputs; batch 64 and 256), and the peak device
 //             memory of a step (keynet's allocator: tensors in use, not its cache).
 //   ops:      ResNet18's 3x3 convolutions (forward, data gradient, weight gradient) and SGEMMs:
@@ -28,6 +28,7 @@
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
+#include "train/step.h"
 
 #ifdef KEYNET_WITH_CUDA
 #include <cuda_runtime.h>
@@ -143,13 +144,7 @@ NetworkTiming bench_step(Module& model, Impl impl, int batch, const Shape& sampl
   loss.set_impl(impl);
   Adam adam(model, AdamOptions{.lr = 1e-3});
   adam.set_impl(impl);
-  auto step = [&] {
-    adam.zero_grad();
-    const Tensor out = model.forward(x, Mode::Train);
-    loss.forward(out, target);
-    model.backward(loss.backward());
-    adam.step();
-  };
+  auto step = [&] { train::step(model, loss, adam, x, target); };
   step();  // allocates optimizer state and warms the allocator's cache
   cuda_memory::synchronize();
   cuda_memory::reset_peak();

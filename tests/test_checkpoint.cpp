@@ -16,6 +16,7 @@
 #include "layers/nets.h"
 #include "layers/param_visitor.h"
 #include "support/errors.h"
+#include "train/step.h"
 
 using namespace keynet;
 using keynet::testing::error_of;
@@ -61,10 +62,7 @@ void train_steps(Module& net, Optimizer& optimizer, int steps, uint64_t seed) {
   for (int i = 0; i < steps; ++i) {
     const Tensor x = Tensor::normal({4, 1, 60, 80}, rng, 0.0, 0.5);
     const Tensor y = Tensor::uniform({4, 2}, rng, -0.5, 0.5);
-    optimizer.zero_grad();
-    loss.forward(net.forward(x, Mode::Train), y);
-    net.backward(loss.backward());
-    optimizer.step();
+    train::step(net, loss, optimizer, x, y);
   }
 }
 
@@ -96,9 +94,7 @@ TEST_CASE("save then load is bitwise identical, with metadata, and leaves no tem
   Rng data_rng(3);
   MSELoss loss;
   const Tensor x = Tensor::normal({2, 1, 64, 64}, data_rng, 0.0, 1.0);
-  loss.forward(trained.forward(x, Mode::Train), Tensor::zeros({2, 136}));  // moves BN running stats
-  trained.backward(loss.backward());
-  adam.step();
+  train::step(trained, loss, adam, x, Tensor::zeros({2, 136}));  // also moves BN running stats
   save_module(trained, path, {{"epoch", "7"}});
   CHECK_FALSE(fs::exists(path + ".tmp"));
 

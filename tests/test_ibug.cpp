@@ -37,7 +37,7 @@ TEST_CASE("a few epochs of ResNet18 on the iBUG fixture crops lower the loss") {
   Rng init(3);
   ResNet18 model(1, 2 * data::kIbugPoints, init);
   auto loss = train::make_loss("l1");
-  Adam adam(model, {.lr = 1e-3});
+  Adam adam(model);
   train::place(model, *loss, adam, Device::CPU, Impl::Fast);
   data::DataLoader loader(faces, {.batch_size = 2, .seed = 1, .augment = true, .prefetch_batches = 0});
   TempDir dir("ibug_steps");

@@ -8,7 +8,6 @@
 #include "layers/module.h"
 #include "layers/param_visitor.h"
 #include "optim/optimizer.h"
-#include "optim/schedule.h"
 
 using namespace keynet;
 
@@ -111,16 +110,4 @@ TEST_CASE("optimizers refuse invalid options") {
   SgdOptions bad_sgd;
   bad_sgd.nesterov = true;  // without momentum
   CHECK_THROWS_AS(SGD(holder, bad_sgd), Error);
-}
-
-TEST_CASE("learning-rate schedules") {
-  CHECK(step_lr(0.1, 0, 10, 0.5) == doctest::Approx(0.1));
-  CHECK(step_lr(0.1, 9, 10, 0.5) == doctest::Approx(0.1));
-  CHECK(step_lr(0.1, 10, 10, 0.5) == doctest::Approx(0.05));
-  CHECK(step_lr(0.1, 25, 10, 0.5) == doctest::Approx(0.025));
-  CHECK(cosine_lr(0.1, 0, 20) == doctest::Approx(0.1));
-  CHECK(cosine_lr(0.1, 10, 20, 0.02) == doctest::Approx(0.06));
-  CHECK(cosine_lr(0.1, 20, 20, 0.02) == doctest::Approx(0.02));
-  CHECK(cosine_lr(0.1, 30, 20, 0.02) == doctest::Approx(0.02));
-  CHECK_THROWS_AS(step_lr(0.1, 1, 0, 0.5), Error);
 }

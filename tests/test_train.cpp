@@ -1,6 +1,7 @@
-// The training layer: metrics against hand-computed values, the learning-rate schedule, the run
-// folder's log, self-describing model files, a few epochs on fixture faces that lower the loss, and a
-// run interrupted after its second epoch that, resumed, ends bitwise equal to one never stopped.
+// The training layer: metrics against hand-computed values, the learning-rate schedule, train::step
+// against the step written out, the run folder's log, self-describing model files, a few epochs on
+// fixture faces that lower the loss, and a run interrupted after its second epoch that, resumed, ends
+// bitwise equal to one never stopped.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -27,6 +28,7 @@
 #include "train/evaluate.h"
 #include "train/face_finder.h"
 #include "train/metrics.h"
+#include "train/step.h"
 #include "train/trainer.h"
 
 using namespace keynet;
@@ -81,6 +83,13 @@ TEST_CASE("300-W's failure rate, CED and AUC equal values worked out by hand") {
 }
 
 TEST_CASE("the cosine schedule starts at lr, ends at the floor, warms up linearly") {
+  // torch.optim.lr_scheduler.CosineAnnealingLR(T_max=20, eta_min=0.02) from 0.1: 0.1, 0.06 at 10, then
+  // 0.02, held after T_max.
+  const Schedule to_fifth{Schedule::Cosine, 0, 0.2};
+  CHECK(scheduled_lr(0.1, to_fifth, 0, 21, 0) == doctest::Approx(0.1));
+  CHECK(scheduled_lr(0.1, to_fifth, 10, 21, 0) == doctest::Approx(0.06));
+  CHECK(scheduled_lr(0.1, to_fifth, 20, 21, 0) == doctest::Approx(0.02));
+  CHECK(scheduled_lr(0.1, to_fifth, 30, 21, 0) == doctest::Approx(0.02));
   const Schedule cosine{Schedule::Cosine, 0, 0.0};
   CHECK(scheduled_lr(1e-3, cosine, 0, 101, 0) == doctest::Approx(1e-3));
   CHECK(scheduled_lr(1e-3, cosine, 50, 101, 0) == doctest::Approx(0.5e-3));
@@ -91,6 +100,8 @@ TEST_CASE("the cosine schedule starts at lr, ends at the floor, warms up linearl
   CHECK(scheduled_lr(1e-3, warm, 0, 100, 10) == doctest::Approx(1e-4));
   CHECK(scheduled_lr(1e-3, warm, 5, 100, 10) == doctest::Approx(0.55e-3));
   CHECK(scheduled_lr(1e-3, warm, 50, 100, 10) == doctest::Approx(1e-3));
+  CHECK(parse_schedule("constant") == Schedule::Constant);
+  CHECK(contains(error_of([] { parse_schedule("linear"); }), "expected cosine or constant"));
 }
 
 TEST_CASE("the run folder's log round-trips and a malformed row is named") {
@@ -174,7 +185,7 @@ Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_afte
   const data::KeypointDataset faces = fixture_faces();
   auto model = tiny_net(init_seed);
   SignallingLoss loss(signal, signal_at_loss);
-  Adam adam(*model, {.lr = 3e-3});
+  Adam adam(*model);  // its rate comes from FitOptions::lr
   place(*model, loss, adam, Device::CPU, Impl::Fast);
   data::DataLoader loader(faces, {.batch_size = 2, .seed = 5, .augment = augment, .prefetch_batches = 0});
   RunFolder run(folder);
@@ -203,6 +214,43 @@ bool bitwise_equal(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
 }
 
 }  // namespace
+
+TEST_CASE("train::step is zero_grad, forward, loss, backward and the update; a non-finite loss updates nothing") {
+  // Two steps against the same two steps written out: gradients left over from the first (a step that
+  // does not zero them) would change the second's update.
+  auto stepped = tiny_net(3), written = tiny_net(3);
+  MSELoss stepped_loss, written_loss;
+  Adam stepped_adam(*stepped), written_adam(*written);
+  auto parameters = [](Module& model, bool with_grads) {
+    std::vector<Tensor> tensors;
+    for (auto& [name, p] : named_parameters(model)) {
+      tensors.push_back(p->value.clone());
+      if (with_grads) tensors.push_back(p->grad.clone());
+    }
+    return tensors;
+  };
+  Rng rng(4);
+  for (int i = 0; i < 2; ++i) {
+    const Tensor images = Tensor::uniform({2, 1, 30, 40}, rng, 0, 1);
+    const Tensor targets = Tensor::uniform({2, 116}, rng, -1, 1);
+    const StepResult result = train::step(*stepped, stepped_loss, stepped_adam, images, targets);
+    written_adam.zero_grad();
+    const Tensor prediction = written->forward(images, Mode::Train);
+    const double value = loss_value(written_loss.forward(prediction, targets));
+    written->backward(written_loss.backward());
+    written_adam.step();
+    CHECK(result.loss == value);
+    CHECK(bitwise_equal({result.prediction}, {prediction}));
+    CHECK(bitwise_equal(parameters(*stepped, true), parameters(*written, true)));
+  }
+  // A NaN target: no backward, no update, so the caller can look for the cause in unchanged parameters.
+  const std::vector<Tensor> before = parameters(*stepped, false);
+  const Tensor images = Tensor::uniform({2, 1, 30, 40}, rng, 0, 1);
+  const Tensor targets = Tensor::full({2, 116}, std::nan(""));
+  CHECK(std::isnan(train::step(*stepped, stepped_loss, stepped_adam, images, targets).loss));
+  CHECK(bitwise_equal(parameters(*stepped, false), before));
+  CHECK(stepped_adam.steps_taken() == 2);
+}
 
 TEST_CASE("a few epochs on fixture faces lower the loss, and write the run folder") {
   TempDir dir("train_fixture");

@@ -7,6 +7,7 @@
 #include "layers/losses.h"
 #include "layers/nets.h"
 #include "optim/optimizer.h"
+#include "train/step.h"
 
 using namespace keynet;
 
@@ -64,12 +65,9 @@ RunResult train_blob_net(uint64_t seed, int steps) {
   Tensor images, targets;
   for (int step = 0; step < steps; ++step) {
     make_blob_batch(rng, 16, images, targets);
-    adam.zero_grad();
-    const double value = loss_value(loss.forward(net->forward(images, Mode::Train), targets));
+    const double value = train::step(*net, loss, adam, images, targets).loss;
     REQUIRE(std::isfinite(value));
     result.losses.push_back(value);
-    net->backward(loss.backward());
-    adam.step();
   }
   Rng held_out(seed + 1000);
   make_blob_batch(held_out, 256, images, targets);

@@ -8,9 +8,9 @@
 
 #include "io/checkpoint.h"
 #include "layers/sequential.h"
-#include "optim/schedule.h"
 #include "tensor/cuda_memory.h"
 #include "train/progress.h"
+#include "train/step.h"
 
 namespace keynet::train {
 
@@ -38,22 +38,6 @@ std::unique_ptr<Loss> make_loss(const std::string& name) {
   if (name == "l1") return std::make_unique<L1Loss>();
   KEYNET_CHECK(name == "mse", "--loss: expected mse or l1, got '", name, "'");
   return std::make_unique<MSELoss>();
-}
-
-Schedule::Kind parse_schedule(const std::string& name) {
-  if (name == "cosine") return Schedule::Cosine;
-  KEYNET_CHECK(name == "constant", "--schedule: expected cosine or constant, got '", name, "'");
-  return Schedule::Constant;
-}
-
-double scheduled_lr(double base_lr, const Schedule& schedule, int64_t step, int64_t total_steps,
-                    int64_t warmup_steps) {
-  if (step < warmup_steps) return base_lr * (0.1 + 0.9 * static_cast<double>(step) / warmup_steps);
-  if (schedule.kind == Schedule::Constant) return base_lr;
-  // Cosine over the steps after the warm-up, reaching the floor at the last one.
-  const int64_t span = std::max<int64_t>(1, total_steps - warmup_steps - 1);
-  return cosine_lr(base_lr, static_cast<int>(step - warmup_steps), static_cast<int>(span),
-                   base_lr * schedule.final_fraction);
 }
 
 Trainer::Trainer(Module& model, Loss& loss, Optimizer& optimizer, const RunFolder& run, ModelCard card,
@@ -269,18 +253,15 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     auto seconds_so_far = [&] { return earlier_seconds + std::chrono::duration<double>(Clock::now() - start).count(); };
     while (auto batch = train.next()) {
       optimizer_.set_lr(scheduled_lr(options_.lr, options_.schedule, step, total_steps, warmup_steps));
-      optimizer_.zero_grad();
       const Tensor images = batch->images.to(options_.device);
       const Tensor targets = batch->targets.to(options_.device);
-      const double value = loss_value(loss_.forward(model_.forward(images, Mode::Train), targets));
-      if (!std::isfinite(value)) {
+      const double value = train::step(model_, loss_, optimizer_, images, targets).loss;
+      if (!std::isfinite(value)) {  // step() left the parameters as they were: find where it came from
         const std::string where = locate_non_finite(model_, images, targets);
         KEYNET_FAIL("epoch ", epoch, ", step ", step_in_epoch + 1, ": the training loss is ", value, "; ", where,
                     ". Training stopped; the last good checkpoint is ", run_.last_checkpoint(), " (after epoch ",
                     epoch - 1, "); a smaller --lr may help");
       }
-      model_.backward(loss_.backward());
-      optimizer_.step();
       loss_sum += value * static_cast<double>(batch->size());
       samples += static_cast<int64_t>(batch->size());
       ++step;

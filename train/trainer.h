@@ -1,11 +1,12 @@
-// The training loop that every app uses: epochs of batches from a DataLoader; forward, loss,
-// backward, optimizer step; a learning-rate schedule; validation after each epoch; a progress line;
-// the CSV log, best and last checkpoints (model and optimizer, each written to a temporary file and
-// renamed) in a RunFolder; and --resume, which continues a run exactly where its last checkpoint
-// left it (the loader's order and augmentation depend only on seed and epoch, so the resumed run is
-// bitwise the run that was never stopped). SIGINT (Ctrl-C) or SIGTERM during fit() stops the run after
-// the step in progress, saves the last checkpoint with the position inside the epoch, and throws
-// Interrupted; --resume continues from that step, again bitwise.
+// The training loop that every app uses: epochs of batches from a DataLoader; train::step (forward,
+// loss, backward, optimizer step) at the rate the schedule (train/schedule.h) gives each step;
+// validation after each epoch; a progress line; the CSV log, best and last checkpoints (model and
+// optimizer, each written to a temporary file and renamed) in a RunFolder; and --resume, which
+// continues a run exactly where its last checkpoint left it (the loader's order and augmentation
+// depend only on seed and epoch, so the resumed run is bitwise the run that was never stopped). SIGINT
+// (Ctrl-C) or SIGTERM during fit() stops the run after the step in progress, saves the last checkpoint
+// with the position inside the epoch, and throws Interrupted; --resume continues from that step, again
+// bitwise.
 #pragma once
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "optim/optimizer.h"
 #include "train/model_file.h"
 #include "train/run_folder.h"
+#include "train/schedule.h"
 
 namespace keynet::train {
 
@@ -28,19 +30,8 @@ Device resolve_device(const std::string& name);
 // the parameters.
 void place(Module& model, Loss& loss, Optimizer& optimizer, Device device, Impl impl);
 
-struct Schedule {
-  enum Kind { Constant, Cosine } kind = Cosine;
-  int warmup_epochs = 0;        // linear ramp from lr/10 over these epochs
-  double final_fraction = 0.0;  // cosine: the last step's lr is lr * final_fraction
-};
-Schedule::Kind parse_schedule(const std::string& name);  // "cosine" | "constant"
-
 // The training loss an app's --loss names: "mse" or "l1" (on targets normalised to [-1, 1]).
 std::unique_ptr<Loss> make_loss(const std::string& name);
-
-// The learning rate of step `step` (0-based) of `total_steps`.
-double scheduled_lr(double base_lr, const Schedule& schedule, int64_t step, int64_t total_steps,
-                    int64_t warmup_steps);
 
 struct Validation {
   double loss = 0;    // the training loss on the validation set (eval mode, no augmentation)
@@ -56,6 +47,8 @@ class Interrupted : public Error {
 
 struct FitOptions {
   int epochs = 10;
+  // The schedule's peak learning rate: the only one. fit() sets the optimizer's rate from it before
+  // every step, so the rate the optimizer was built with is not used.
   double lr = 1e-3;
   Schedule schedule;
   Device device = Device::CPU;

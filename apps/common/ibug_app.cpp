@@ -115,7 +115,7 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   Rng init(flags.seed);                                                                              // model
   ResNet18 model(1, 2 * data::kIbugPoints, init);
   auto loss = train::make_loss(command.loss);                                                        // loss
-  Adam adam(model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
+  Adam adam(model, {.weight_decay = command.weight_decay, .decoupled_weight_decay = true});
   train::place(model, *loss, adam, device, parse_impl(flags.impl));
 
   train::ModelCard card = model_card(recipe, command.size, command.crop_enlarge);

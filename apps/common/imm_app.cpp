@@ -216,7 +216,7 @@ TrainResult train_run(ImmRecipe recipe, const TrainCommand& command, bool figure
                data.train.size(), " training faces of the ", command.split, " split; pass a smaller --batch");
   auto model = build_model(recipe, command.architecture, size, 2 * num_learned, flags.seed);        // model
   auto loss = train::make_loss(command.loss);                                                       // loss
-  Adam adam(*model, {.lr = flags.lr, .weight_decay = command.weight_decay, .decoupled_weight_decay = true});
+  Adam adam(*model, {.weight_decay = command.weight_decay, .decoupled_weight_decay = true});
   train::place(*model, *loss, adam, device, parse_impl(flags.impl));
 
   train::ModelCard card = model_card(recipe, command.architecture, size, num_learned);

@@ -26,6 +26,7 @@
 #include "optim/optimizer.h"
 #include "support/parity.h"
 #include "tensor/rng.h"
+#include "train/step.h"
 
 namespace keynet {
 namespace {
@@ -70,15 +71,12 @@ StepRecord train(Device device, DType dtype, Impl impl, int steps) {
   adam.set_impl(impl);
   StepRecord record;
   for (int step = 0; step < steps; ++step) {
-    adam.zero_grad();
-    const Tensor out = model.forward(x, Mode::Train);
-    record.losses.push_back(loss_value(loss.forward(out, target)));
-    model.backward(loss.backward());
-    if (step + 1 == steps) {
-      record.output = out.to(Device::CPU);
+    const train::StepResult result = train::step(model, loss, adam, x, target);
+    record.losses.push_back(result.loss);
+    if (step + 1 == steps) {  // the optimizer step leaves the gradients as backward wrote them
+      record.output = result.prediction.to(Device::CPU);
       for (auto& [name, p] : named_parameters(model)) record.grads[name] = p->grad.to(Device::CPU).clone();
     }
-    adam.step();
   }
   for (auto& [name, p] : named_parameters(model)) record.after[name] = p->value.to(Device::CPU).clone();
   for (auto& [name, t] : named_buffers(model)) record.buffers[name] = t->to(Device::CPU).clone();
