@@ -411,6 +411,10 @@ TEST_CASE("bad input: errors name the file and the problem") {
   message = error_of([&] { load_face(fixture("imm/01-1m.jpg"), other_size); });
   CHECK(contains(message, "size.json"));
   CHECK(contains(message, "640x480"));
+  // the same width, another height (the fixture photo is 160x120)
+  const std::string other_height =
+      dir.write("height.json", R"([{"image": "01-1m.jpg", "width": 160, "height": 90, "points": [[1, 2]]}])");
+  CHECK(contains(error_of([&] { load_face(fixture("imm/01-1m.jpg"), other_height); }), "points are for a 160x90"));
 
   // wrong point count between A and B
   const data::Canvas canvas = data::make_canvas(160, 120);
