@@ -155,9 +155,9 @@ step eval_ibug "evaluate $ibug_model on $(basename "$ibug_labels") (XML boxes; s
     --out "$out/eval/ibug_landmarks"
 step kaggle_ibug "Kaggle CSV for $(basename "$ibug_labels")" "$out/kaggle.csv" \
   ./build/ibug_landmarks kaggle --model "$ibug_model" --labels "$ibug_labels" --out "$out/kaggle.csv"
-step predict_extra "68 points on ${#extra_photos[@]} photos, faces found automatically" "$out/predictions" \
+step predict_extra "68 points on ${#extra_photos[@]} photos, faces found automatically" "$out/predict" \
   bash -c 'points=$1; shift; ./build/ibug_landmarks predict --format json "$@" > "$points"' _ "$out/predictions.json" \
-    --model "$ibug_model" --drawn-out "$out/predictions" "${extra_photos[@]}"
+    --model "$ibug_model" --out "$out/predict" "${extra_photos[@]}"
 step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1]}") with automatic keypoints ($frames frames)" \
   "$out/morph.gif" ./build/face_morph sequence "${morph_pair[@]}" --points-a auto --points-b auto \
     --frames "$frames" --out "$out/morph.gif"
@@ -176,7 +176,7 @@ step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1
     echo '```'
     echo
   done
-  echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif."
+  echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predict/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif."
 } > "$out/README.md"
 bash scripts/report.sh "$out" "$data/faces_extra/LICENSES.txt" \
   "$mode mode; this run of run.sh took $(( $(date +%s) - started )) s (steps done before are reused; each step's own time is in the table).$label" > /dev/null

@@ -51,7 +51,7 @@ RunLock::RunLock(const std::string& root) {
     fd_ = -1;
     KEYNET_CHECK(cause == EWOULDBLOCK, path, ": cannot lock the run folder: ", std::strerror(cause));
     KEYNET_FAIL("run folder ", root, " is in use by pid ", got > 0 ? std::string(holder) : "unknown",
-                " (another train or eval writes it); wait for it to finish, or choose another --out");
+                " (another train, eval or predict writes it); wait for it to finish, or choose another --out");
   }
   const std::string pid = std::to_string(::getpid());
   if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
@@ -118,22 +118,23 @@ std::unique_ptr<RunLock> claim_run_folder(const std::string& root, const RunClai
   return lock;
 }
 
-std::unique_ptr<RunLock> claim_eval_folder(const std::string& root, const std::string& app) {
+void check_results_folder(const std::string& root, const std::string& app) {
   KEYNET_CHECK(!fs::exists(root) || fs::is_directory(root), "--out ", root, ": is a file, not a run folder");
   const std::string metrics_path = (fs::path(root) / "metrics.json").string();
-  auto refuse = [&] {
-    std::ifstream in(metrics_path);
-    if (!in) return;
-    nlohmann::json metrics;
-    try {
-      metrics = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      KEYNET_FAIL(metrics_path, ": not valid JSON (", e.what(), "); eval would merge its results into it");
-    }
-    KEYNET_CHECK(!metrics.contains("app") || metrics["app"] == app, "--out ", root, ": holds results of the app ",
-                 metrics["app"].dump(), "; eval of ", app, " writes only into its own app's run folders");
-  };
-  return lock_after_checks(root, refuse);
+  std::ifstream in(metrics_path);
+  if (!in) return;
+  nlohmann::json metrics;
+  try {
+    metrics = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    KEYNET_FAIL(metrics_path, ": not valid JSON (", e.what(), "); eval and predict would add their results to it");
+  }
+  KEYNET_CHECK(!metrics.contains("app") || metrics["app"] == app, "--out ", root, ": holds results of the app ",
+               metrics["app"].dump(), "; ", app, " writes eval and predict results only into its own run folders");
+}
+
+std::unique_ptr<RunLock> claim_results_folder(const std::string& root, const std::string& app) {
+  return lock_after_checks(root, [&] { check_results_folder(root, app); });
 }
 
 RunFolder::RunFolder(std::string root) : root_(std::move(root)) {

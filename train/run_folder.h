@@ -80,8 +80,11 @@ struct RunClaim {
 std::unique_ptr<RunLock> claim_run_folder(const std::string& root, const RunClaim& claim,
                                           const std::function<void(const std::string&)>& check_resume);
 
-// Claims `root` for an eval's results: locks it, and refuses a folder whose metrics.json belongs to
-// another app (merging would mix two apps' numbers in one file).
-std::unique_ptr<RunLock> claim_eval_folder(const std::string& root, const std::string& app);
+// Claims `root` for the results of an eval or a predict: locks it, and refuses a folder whose
+// metrics.json belongs to another app (merging would mix two apps' numbers in one folder).
+std::unique_ptr<RunLock> claim_results_folder(const std::string& root, const std::string& app);
+// Its refusals alone, creating and locking nothing: for a command that checks everything before it
+// writes, and claims the folder only when it has a first result to write.
+void check_results_folder(const std::string& root, const std::string& app);
 
 }  // namespace keynet::train

@@ -36,6 +36,16 @@ void add_model_flags(CLI::App& command, ModelFlags& flags) {
       ->capture_default_str();
 }
 
+void add_predict_flags(CLI::App& command, PredictFlags& flags) {
+  command.add_option("images", flags.images, "image files (JPEG, PNG)")->required()->check(readable_file());
+  command.add_option("--format", flags.format, "points on stdout: csv or json")
+      ->check(CLI::IsMember({"csv", "json"}))
+      ->capture_default_str();
+  command.add_option("--out", flags.out, "run folder; the images with their points drawn go to its predictions/")
+      ->capture_default_str();
+  command.add_flag("--force", flags.force, "replace drawings already in the run folder");
+}
+
 bool use_test_time_mirror(const std::string& flag, const std::map<std::string, std::string>& model_recipe) {
   if (flag != "model") return flag == "on";
   const auto recorded = model_recipe.find("test_time_mirror");

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "kernels/ops.h"
 #include "tensor/device.h"
@@ -52,6 +53,17 @@ struct ModelFlags {
 std::string default_model_path(const std::string& app);
 // --model, --device, --impl, --test-time-mirror.
 void add_model_flags(CLI::App& command, ModelFlags& flags);
+// What every app's predict takes besides the model: the images, how the points are printed, and the
+// run folder whose predictions/ gets the images with their points drawn.
+struct PredictFlags {
+  std::vector<std::string> images;
+  std::string format = "csv";  // points on stdout: csv | json
+  std::string out;             // the run folder
+  bool force = false;          // replace drawings already there
+};
+// The images, --format, --out (default: the value already in flags.out), --force.
+void add_predict_flags(CLI::App& command, PredictFlags& flags);
+
 // Whether to mirror at test time: "on" or "off" as given; "model": as the model file's recipe records it.
 bool use_test_time_mirror(const std::string& flag, const std::map<std::string, std::string>& model_recipe);
 

@@ -2,7 +2,7 @@
 #include "apps/common/keypoint_files.h"
 
 #include "apps/common/ibug_app.h"
-#include "apps/common/imm_recipes.h"
+#include "apps/common/recipes/recipes.h"
 
 #include <nlohmann/json.hpp>
 
@@ -182,7 +182,7 @@ Face load_face(const std::string& input, const std::string& points_path) {
     face.image_path = input;
     face.points_path = input + (imm ? " (points found by the 58-point model)" : " (points found by the 68-point model)");
     face.image = data::load_image(input);
-    face.points = imm ? detect_imm_points(face_points_recipe(), face.image, input) : detect_landmarks(face.image, input);
+    face.points = imm ? detect_imm_points(face_points_recipe(), face.image, input) : detect_landmarks(ibug_landmarks_recipe(), face.image, input);
     return face;
   } else {
     face.image_path = input;

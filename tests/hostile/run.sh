@@ -19,13 +19,13 @@ cd "$scratch"
 cp "$fixtures"/imm/01-1m.jpg "$fixtures"/imm/01-1m.asf "$fixtures"/imm/19-1m.jpg "$fixtures"/imm/19-1m.asf .
 cp "$fixtures"/models/nose_tip_tiny.safetensors model.safetensors
 cp -r "$fixtures"/ibug ibug
-mkdir -p a b folder_model run_of_face_points existing_run/checkpoints drawn caricatures_out
+mkdir -p a b folder_model run_of_face_points existing_run/checkpoints drawn/predictions predictions caricatures_out
 cp 01-1m.jpg a/face.jpg && cp 19-1m.jpg b/face.jpg
 cp 01-1m.jpg "comma, \"quoted\".jpg"
-cp 01-1m.jpg 01-1m_nose_tip.png
+cp 01-1m.jpg predictions/01-1m_nose_tip.png
 echo '{"app": "face_points"}' > run_of_face_points/metrics.json
 echo "epoch,train_loss,val_loss,val_metric,lr,seconds" > existing_run/log.csv
-touch existing.png existing.gif existing.csv drawn/01-1m_nose_tip.png caricatures_out/keep.png
+touch existing.png existing.gif existing.csv drawn/predictions/01-1m_nose_tip.png caricatures_out/keep.png
 ln -s loop_b loop_a && ln -s loop_a loop_b
 printf 'not an image at all\n' > text.jpg
 : > empty.jpg
@@ -98,8 +98,9 @@ expect 1 "already holds files" -- $morph mean --out caricatures_out
 expect 0 "midway face of" --writes midway.png -- $morph midway 01-1m.jpg 19-1m.jpg --out midway.png
 expect 1 "would both be drawn to" -- $nose predict $model --out out a/face.jpg b/face.jpg
 expect 1 "01-1m_nose_tip.png: exists; pass --force" -- $nose predict $model --out drawn 01-1m.jpg
-expect 1 "is a file, not a folder" -- $nose predict $model --out 01-1m.asf 01-1m.jpg
-expect 1 "is one of this command's inputs" -- $nose predict $model --out . --force 01-1m_nose_tip.png 01-1m.jpg
+expect 1 "01-1m.asf: is a file, not a run folder" -- $nose predict $model --out 01-1m.asf 01-1m.jpg
+expect 1 "is one of this command's inputs" -- $nose predict $model --out . --force predictions/01-1m_nose_tip.png 01-1m.jpg
+expect 1 "holds results of the app \"face_points\"" -- $nose predict $model --out run_of_face_points 01-1m.jpg
 expect 1 "writes .csv files" -- $ibug kaggle --labels ibug/labels_fixture.xml --out kaggle.txt
 expect 1 "existing.csv: exists; pass --force" -- $ibug kaggle --labels ibug/labels_fixture.xml --out existing.csv
 expect 1 "is one of this command's inputs" -- $ibug kaggle --labels ibug/crop_manifest.csv --out ibug/crop_manifest.csv --force

@@ -1,0 +1,108 @@
+#include "apps/common/train_command.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "apps/common/figures.h"
+#include "data/landmarks.h"
+#include "data/loader.h"
+#include "layers/conv2d.h"
+#include "optim/optimizer.h"
+#include "train/progress.h"
+#include "train/trainer.h"
+
+namespace keynet::apps {
+
+namespace {
+
+// The recipe entries every app records, so that --resume can refuse a run whose recipe changed.
+void add_common_recipe(train::ModelCard& card, const TrainFlags& flags, const TrainingSettings& settings,
+                       const data::KeypointDataset& train_set, const data::KeypointDataset& validation_set) {
+  card.commit = train::source_commit();
+  card.recipe["epochs"] = std::to_string(flags.epochs);
+  card.recipe["lr"] = std::to_string(flags.lr);
+  card.recipe["batch"] = std::to_string(flags.batch);
+  card.recipe["seed"] = std::to_string(flags.seed);
+  card.recipe["loss"] = settings.loss;
+  card.recipe["schedule"] = flags.schedule;
+  card.recipe["warmup_epochs"] = std::to_string(settings.warmup_epochs);
+  card.recipe["weight_decay"] = std::to_string(settings.weight_decay);
+  card.recipe["test_time_mirror"] = settings.test_time_mirror.empty() ? "off" : "on";
+  card.recipe["data_checksum"] =
+      data::records_checksum(train_set.records()) + "/" + data::records_checksum(validation_set.records());
+}
+
+}  // namespace
+
+TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& model, data::KeypointDataset& train_set,
+                             const data::KeypointDataset& validation_set, train::ModelCard card,
+                             const TrainingSettings& settings, const ValidationReading& reading,
+                             const TrainingFigures& figures, const nlohmann::json& extra_metrics) {
+  KEYNET_CHECK(static_cast<size_t>(flags.batch) <= train_set.size(), "--batch ", flags.batch,
+               " is larger than the ", train_set.size(), " training faces; pass a smaller --batch");
+  auto loss = train::make_loss(settings.loss);
+  Adam adam(model, {.weight_decay = settings.weight_decay, .decoupled_weight_decay = true});
+  train::place(model, *loss, adam, device, parse_impl(flags.impl));
+
+  add_common_recipe(card, flags, settings, train_set, validation_set);
+  const auto run_lock = train::claim_run_folder(flags.out, {flags.resume, flags.force}, [&](const std::string& last) {
+    const train::ModelCard found = train::read_card(last);
+    train::check_card(found, card, last);
+    train::check_same_recipe(found, card, last);
+  });
+  const train::RunFolder run(flags.out);
+  data::DataLoader loader(train_set, {.batch_size = flags.batch,
+                                      .seed = flags.seed,
+                                      .drop_last = settings.drop_last,
+                                      .augment = settings.augment});
+  if (figures.draw && !flags.resume) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
+
+  const train::FitOptions fit{
+      .epochs = flags.epochs,
+      .lr = flags.lr,
+      .schedule = {train::parse_schedule(flags.schedule), settings.warmup_epochs, settings.final_lr_fraction},
+      .device = device,
+      .resume = flags.resume,
+      .metric_name = reading.metric_name};
+  train::Trainer trainer(model, *loss, adam, run, card, fit);
+  auto predict_validation = [&] {
+    train::Predictions p =
+        train::predict_dataset(model, *loss, validation_set, reading.batch, device, settings.test_time_mirror);
+    return reading.reported ? reading.reported(std::move(p)) : p;
+  };
+  TrainingOutcome outcome;
+  outcome.log = trainer.fit(loader, [&] {
+    const train::Predictions p = predict_validation();
+    return train::Validation{p.loss, reading.metric(p)};
+  });
+
+  outcome.validation = predict_validation();
+  outcome.summary = reading.summary(outcome.validation);
+  double below_target = -1;
+  for (const train::EpochRecord& r : outcome.log) {
+    outcome.seconds += r.seconds;
+    if (below_target < 0 && r.val_metric < reading.time_to_metric) below_target = outcome.seconds;
+  }
+  nlohmann::json metrics = {{"device", to_string(device)},     {"commit", card.commit},
+                            {"train_seconds", outcome.seconds}, {"epochs", flags.epochs},
+                            {"validation", outcome.summary}};
+  metrics.update(extra_metrics);
+  if (reading.time_to_metric > 0) {
+    char name[96];
+    std::snprintf(name, sizeof name, "seconds_until_%s_below_%g", reading.metric_name.c_str(), reading.time_to_metric);
+    metrics[name] = below_target;
+  }
+  run.update_metrics(metrics);
+  train::write_predictions_csv(run.prediction_file("validation.csv"), outcome.validation, reading.csv_image_name);
+  if (figures.draw) {
+    save_training_curves(run.figure("training_curves.png"), outcome.log, reading.metric_label);
+    save_best_and_worst(run.figure("validation_best_and_worst.png"), outcome.validation,
+                        reading.per_face_error(outcome.validation), figures.best_worst_count,
+                        figures.best_worst_width);
+    if (figures.first_layer_filters)
+      save_filter_grid(run.figure("first_layer_filters.png"), named_parameters(model).front().second->value);
+  }
+  return outcome;
+}
+
+}  // namespace keynet::apps
