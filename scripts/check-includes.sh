@@ -7,7 +7,10 @@
 # include is listed as file:line with the rule it breaks, and the script exits 1.
 # Inside kernels/, the backends (kernels/cpu, kernels/cuda, kernels/cudnn) may not include kernels/ops.h:
 # ops.cpp dispatches down to them, and what they share with the API is in kernels/descriptors.h.
+# docs/DESIGN.md must hold the whiteboard these rules print (--whiteboard), so the picture people read
+# is the rule CI checks.
 # Usage: bash scripts/check-includes.sh [ROOT]      check the tree at ROOT (default: this repository)
+#        bash scripts/check-includes.sh --whiteboard print each folder's may / must never include
 #        bash scripts/check-includes.sh --self-test  plant a bad include in a temporary tree and
 #                                                    require the check to report it (exit 0 if it does)
 set -euo pipefail
@@ -63,6 +66,39 @@ broken_inner_rule() {  # FILE TARGET
   esac
 }
 
+# The rules as a table, one row per folder, computed from broken_rule and broken_inner_rule.
+whiteboard() {
+  local folders=(tensor kernels layers optim io data train apps/common apps) from to may never
+  echo "| folder | may include | must never include |"
+  echo "|---|---|---|"
+  for from in "${folders[@]}"; do
+    may="" never=""
+    for to in "${folders[@]}"; do
+      if [ -z "$(broken_rule "$from" "$to")" ]; then may+="$to/ "; else never+="$to/ "; fi
+    done
+    echo "| $from/ | ${may% } | ${never:-nothing} |" | sed 's/ *|$/ |/'
+  done
+  for from in kernels/cpu kernels/cuda kernels/cudnn; do
+    [ -n "$(broken_inner_rule "$from/x.h" kernels/ops.h)" ] &&
+      echo "| $from/ | as kernels/ | kernels/ops.h (the dispatch above it; kernels/descriptors.h instead) |"
+  done
+  echo "| tests/, fuzz/ | anything | nothing |"
+}
+
+# Refuses a docs/DESIGN.md whose whiteboard (the table from its "| folder | may include ..." line to the
+# first line that is not a table row) differs from the rules'.
+check_whiteboard() {  # ROOT
+  local design=$1/docs/DESIGN.md found
+  [ -f "$design" ] || return 0
+  found=$(awk '/^\| folder \| may include \| must never include \|$/ {on = 1} on && !/^\|/ {exit} on {print}' "$design")
+  if [ "$found" != "$(whiteboard)" ]; then
+    echo "check-includes: docs/DESIGN.md's whiteboard differs from the rules this script checks (< DESIGN.md, > rules):"
+    diff <(echo "$found") <(whiteboard) | sed 's/^/  /'
+    echo "paste the output of 'bash scripts/check-includes.sh --whiteboard' in its place"
+    return 1
+  fi
+}
+
 # The included path relative to the root: project paths are written from the root ("layers/module.h");
 # any other path counts only if it names a file of the tree beside the including one ("common.cuh").
 resolve() {  # ROOT INCLUDING_FILE INCLUDED
@@ -101,6 +137,7 @@ check_tree() {  # ROOT; prints each violation, returns 1 if there is any
     return 1
   fi
   echo "check-includes: every include in ${folders[*]} follows the dependency order"
+  check_whiteboard "$root"
 }
 
 # The check must fail on a tree that breaks each kind of rule, and pass on one that keeps them.
@@ -148,12 +185,28 @@ self_test() {
     fi
     rm -f "$tree/$file" "$tree/apps/tool.cpp"
   done
+  mkdir -p "$tree/docs"
+  whiteboard | sed 's/^| data\/ | tensor\/ data\/ |/| data\/ | tensor\/ layers\/ data\/ |/' > "$tree/docs/DESIGN.md"
+  if report=$(check_tree "$tree"); then
+    echo "check-includes self-test: FAILED: a DESIGN.md whose whiteboard lets data/ include layers/ was accepted"
+    status=1
+  else
+    echo "check-includes self-test: refused as expected: $(grep -F '< | data/' <<<"$report")"
+  fi
+  whiteboard > "$tree/docs/DESIGN.md"
+  if ! report=$(check_tree "$tree"); then
+    echo "check-includes self-test: FAILED: a DESIGN.md holding the rules' whiteboard was refused:"
+    echo "$report"
+    status=1
+  fi
   [ "$status" -eq 0 ] && echo "check-includes self-test: every planted bad include was caught"
   return "$status"
 }
 
 if [ "${1:-}" = --self-test ]; then
   self_test
+elif [ "${1:-}" = --whiteboard ]; then
+  whiteboard
 else
   check_tree "${1:-$(cd "$(dirname "$0")/.." && pwd)}"
 fi

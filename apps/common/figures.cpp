@@ -39,15 +39,35 @@ void save_training_curves(const std::string& path, const std::vector<train::Epoc
                      {"Validation " + metric_name, "epoch", metric_name, false, {metric}}});
 }
 
-void save_best_and_worst(const std::string& path, const train::Predictions& predictions,
-                         const std::vector<double>& errors, int count, int width) {
+namespace {
+
+// Face indices from the lowest error to the highest (ties in dataset order).
+std::vector<size_t> by_error(const std::vector<double>& errors) {
   std::vector<size_t> order(errors.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return errors[a] < errors[b]; });
+  return order;
+}
+
+}  // namespace
+
+void save_best_and_worst(const std::string& path, const train::Predictions& predictions,
+                         const std::vector<double>& errors, int count, int width) {
+  const std::vector<size_t> order = by_error(errors);
   count = std::min<int>(count, static_cast<int>(order.size()) / 2);
   std::vector<size_t> chosen(order.begin(), order.begin() + count);
   chosen.insert(chosen.end(), order.end() - count, order.end());
   save_prediction_grid(path, predictions, chosen, std::max(1, count), width);
+}
+
+void save_best_median_worst(const std::string& path, const train::Predictions& predictions,
+                            const std::vector<double>& errors, int count, int width) {
+  const std::vector<size_t> order = by_error(errors);
+  const size_t n = order.size(), row = static_cast<size_t>(count);
+  std::vector<size_t> chosen;
+  for (size_t start : {size_t{0}, n / 2 >= row / 2 ? n / 2 - row / 2 : 0, n >= row ? n - row : 0})
+    for (size_t k = start; k < std::min(n, start + row); ++k) chosen.push_back(order[k]);
+  save_prediction_grid(path, predictions, chosen, count, width);
 }
 
 void save_prediction_grid(const std::string& path, const train::Predictions& predictions,

@@ -21,6 +21,9 @@ void save_training_curves(const std::string& path, const std::vector<train::Epoc
 // their original images scaled to `width` pixels wide, best first: ground truth green, prediction red.
 void save_best_and_worst(const std::string& path, const train::Predictions& predictions,
                          const std::vector<double>& errors, int count, int width);
+// Three rows of `count` faces: the lowest `errors`, the median ones and the highest, each `width` wide.
+void save_best_median_worst(const std::string& path, const train::Predictions& predictions,
+                            const std::vector<double>& errors, int count, int width);
 // The faces `faces` (indices into predictions) in that order, `columns` per row, each `width` wide:
 // truth and prediction drawn on the labelled image.
 void save_prediction_grid(const std::string& path, const train::Predictions& predictions,

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <numeric>
 
 #include "apps/common/figures.h"
 #include "apps/common/ibug_model.h"
@@ -98,18 +97,6 @@ Series ced_series(const std::string& label, const std::vector<double>& nme) {
   return series;
 }
 
-// The best, median and worst rows of four faces by NME.
-std::vector<size_t> best_median_worst(const std::vector<double>& nme) {
-  std::vector<size_t> order(nme.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return nme[a] < nme[b]; });
-  const size_t n = order.size();
-  std::vector<size_t> chosen;
-  for (size_t start : {size_t{0}, n / 2 >= 2 ? n / 2 - 2 : 0, n >= 4 ? n - 4 : 0})
-    for (size_t k = start; k < std::min(n, start + 4); ++k) chosen.push_back(order[k]);
-  return chosen;
-}
-
 // The points of every face with the boxes the app finds itself, instead of the XML's.
 train::Predictions with_found_boxes(IbugModel& loaded, train::Predictions p, Device device, int& no_face) {
   const train::FaceFinderOptions options = finder_options(loaded);
@@ -158,7 +145,7 @@ void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
     train::write_predictions_csv(run.prediction_file("eval_" + name + "_found_boxes.csv"), found,
                                  xml_image_names(command.labels));
   plot_panels(run.figure("ced_" + name + ".png"), {ced});
-  save_prediction_grid(run.figure("best_median_worst_" + name + ".png"), p, best_median_worst(nme), 4, 240);
+  save_best_median_worst(run.figure("best_median_worst_" + name + ".png"), p, nme, 4, 240);
 }
 
 void kaggle_command(const IbugRecipe& recipe, const ModelCommand& command) {
