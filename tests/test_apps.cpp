@@ -368,10 +368,11 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or
   };
   keynet::SafetensorsFile file = keynet::read_safetensors(kIbugModel);
   auto& weight = file.tensors.at("fc.weight");
+  const std::size_t element = keynet::safetensors_element_size(weight.dtype);  // the shipped model's F16: 2 bytes
   weight.shape = {10, 512};
-  weight.data.resize(10 * 512 * 4);
+  weight.data.resize(10 * 512 * element);
   file.tensors.at("fc.bias").shape = {10};
-  file.tensors.at("fc.bias").data.resize(10 * 4);
+  file.tensors.at("fc.bias").data.resize(10 * element);
   keynet::write_safetensors(dir.file("head10.safetensors"), file);
   const std::string wrong_head = refused(dir.file("head10.safetensors"));
   CHECK(contains(wrong_head, "head10.safetensors"));
