@@ -356,7 +356,7 @@ TEST_CASE("a module saved as F16 or BF16 loads back as float32, each value round
   fs::remove_all(dir);
 }
 
-TEST_CASE("saving as F16 refuses a value beyond F16's range, naming the file and the tensor; BF16 holds it") {
+TEST_CASE("saving as F16 refuses a value beyond F16's range, naming the file and the tensor; BF16 holds it; F64 is refused") {
   const fs::path dir = scratch_dir();
   const std::string path = (dir / "big.safetensors").string();
   Rng rng(24);
@@ -371,6 +371,9 @@ TEST_CASE("saving as F16 refuses a value beyond F16's range, naming the file and
   auto loaded = make_nose_net(other);
   load_module(*loaded, path);
   CHECK(element(*loaded, "3.weight", 7) == 70144.0f);  // BF16's nearest: 0x4789
+  to_dtype(*net, DType::F64);
+  CHECK(contains(error_of([&] { save_module(*net, path, {}, FloatStorage::F16); }),
+                 path + ": tensor '0.bias' is F64; only F32 tensors are stored as F16"));
   fs::remove_all(dir);
 }
 
