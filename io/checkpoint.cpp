@@ -47,23 +47,20 @@ SafetensorsFile to_file(const std::map<std::string, StateSlot>& slots) {
   return file;
 }
 
-// The non-finite values of a float tensor's data: how many, and the first (index and value).
+// The non-finite values of a float tensor: how many, and the first (index and value).
 struct NonFinite {
   int64_t count = 0, first = -1;
   double value = 0;
 };
 
 template <class T>
-NonFinite non_finite_values(const std::vector<uint8_t>& data) {
+NonFinite non_finite_values(const T* data, int64_t n) {
   NonFinite found;
-  const int64_t n = static_cast<int64_t>(data.size() / sizeof(T));
   for (int64_t i = 0; i < n; ++i) {
-    T v;
-    std::memcpy(&v, data.data() + i * sizeof(T), sizeof(T));
-    if (std::isfinite(v)) continue;
+    if (std::isfinite(data[i])) continue;
     if (found.count++ == 0) {
       found.first = i;
-      found.value = static_cast<double>(v);
+      found.value = static_cast<double>(data[i]);
     }
   }
   return found;
@@ -71,15 +68,14 @@ NonFinite non_finite_values(const std::vector<uint8_t>& data) {
 
 // A NaN or Inf in a weight, a running statistic or an optimizer moment would only come out later as NaN
 // predictions or a NaN loss, far from its cause: refuse the file, naming the first such tensor.
-void check_finite(const std::map<std::string, StateSlot>& slots, const SafetensorsFile& file, const std::string& path) {
+void check_finite(const std::map<std::string, Tensor>& values, const std::string& path) {
   std::string first_name;
   NonFinite first;
   int tensors = 0;
-  for (const auto& [name, slot] : slots) {
-    if (slot.counter) continue;
-    const SafetensorsEntry& entry = file.tensors.at(name);
-    const NonFinite found = entry.dtype == "F32" ? non_finite_values<float>(entry.data)
-                                                 : non_finite_values<double>(entry.data);
+  for (const auto& [name, host] : values) {
+    const NonFinite found = host.dtype() == DType::F32
+                                ? non_finite_values(static_cast<const float*>(host.raw()), host.numel())
+                                : non_finite_values(static_cast<const double*>(host.raw()), host.numel());
     if (found.count == 0) continue;
     if (tensors++ == 0) {
       first_name = name;
@@ -94,6 +90,21 @@ void check_finite(const std::map<std::string, StateSlot>& slots, const Safetenso
               : tensors == 2 ? std::string(", and 1 more tensor does too")
                              : ", and " + std::to_string(tensors - 1) + " more tensors do too",
               "; the file is damaged or was saved from a diverged run");
+}
+
+bool is_half(const std::string& dtype) { return dtype == "F16" || dtype == "BF16"; }
+
+// The entry's values in a host tensor of the slot's dtype: copied, or widened from F16 / BF16.
+Tensor host_values(const SafetensorsEntry& entry, const Tensor& slot) {
+  Tensor host = Tensor::empty(slot.shape(), Device::CPU, slot.dtype());
+  const auto n = static_cast<std::size_t>(host.numel());
+  if (!is_half(entry.dtype))
+    std::memcpy(host.raw(), entry.data.data(), host.bytes());
+  else if (host.dtype() == DType::F32)
+    widen_half(entry, static_cast<float*>(host.raw()), n);
+  else
+    widen_half(entry, static_cast<double*>(host.raw()), n);
+  return host;
 }
 
 void from_file(std::map<std::string, StateSlot>& slots, const SafetensorsFile& file, const std::string& path,
@@ -113,7 +124,9 @@ void from_file(std::map<std::string, StateSlot>& slots, const SafetensorsFile& f
     const SafetensorsEntry& entry = found->second;
     const std::string expected_dtype = slot.counter ? "I64" : safetensors_dtype(slot.tensor->dtype());
     const Shape expected_shape = slot.counter ? Shape{} : slot.tensor->shape();
-    if (entry.dtype != expected_dtype)
+    // A shipped model may hold its floats at half width (F16 or BF16); they widen exactly.
+    const bool widens = !slot.counter && is_half(entry.dtype);
+    if (entry.dtype != expected_dtype && !widens)
       problem("'" + name + "' has dtype " + entry.dtype + ", expected " + expected_dtype);
     else if (entry.shape != expected_shape)
       problem("'" + name + "' has shape " + to_string(entry.shape) + ", expected " + to_string(expected_shape));
@@ -122,26 +135,27 @@ void from_file(std::map<std::string, StateSlot>& slots, const SafetensorsFile& f
     if (!slots.count(name)) problem("unexpected key '" + name + "'");
   KEYNET_CHECK(count == 0, path, ": ", what, " does not match (", count, " problem", count == 1 ? "" : "s", "):",
                problems);
-  check_finite(slots, file, path);
+  std::map<std::string, Tensor> values;
+  for (const auto& [name, slot] : slots)
+    if (!slot.counter) values.emplace(name, host_values(file.tensors.at(name), *slot.tensor));
+  check_finite(values, path);
 
   for (auto& [name, slot] : slots) {
-    const SafetensorsEntry& entry = file.tensors.at(name);
-    if (slot.counter) {
-      std::memcpy(slot.counter, entry.data.data(), 8);
-    } else {
-      Tensor host = Tensor::empty(slot.tensor->shape(), Device::CPU, slot.tensor->dtype());
-      std::memcpy(host.raw(), entry.data.data(), host.bytes());
-      slot.tensor->copy_from(host);
-    }
+    if (slot.counter)
+      std::memcpy(slot.counter, file.tensors.at(name).data.data(), 8);
+    else
+      slot.tensor->copy_from(values.at(name));
   }
 }
 
 }  // namespace
 
-void save_module(Module& module, const std::string& path, const std::map<std::string, std::string>& metadata) {
+void save_module(Module& module, const std::string& path, const std::map<std::string, std::string>& metadata,
+                 FloatStorage storage) {
   SlotCollector collector;
   module.visit(collector, "");
   SafetensorsFile file = to_file(collector.slots);
+  narrow_float_tensors(file, storage, path);
   file.metadata = metadata;
   file.metadata["format"] = "pt";
   write_safetensors(path, file);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "io/half.h"
 #include "tensor/error.h"
 
 namespace keynet {
@@ -17,10 +19,59 @@ namespace keynet {
 static_assert(std::endian::native == std::endian::little, "safetensors I/O assumes a little-endian host");
 
 std::size_t safetensors_element_size(const std::string& dtype) {
+  if (dtype == "F16" || dtype == "BF16") return 2;
   if (dtype == "F32") return 4;
   if (dtype == "F64" || dtype == "I64") return 8;
   return 0;
 }
+
+FloatStorage parse_float_storage(const std::string& name) {
+  if (name == "F32") return FloatStorage::AsIs;
+  if (name == "F16") return FloatStorage::F16;
+  if (name == "BF16") return FloatStorage::BF16;
+  KEYNET_FAIL("unknown float storage '", name, "': expected F32, F16 or BF16");
+}
+
+void narrow_float_tensors(SafetensorsFile& file, FloatStorage storage, const std::string& path) {
+  if (storage == FloatStorage::AsIs) return;
+  const bool f16 = storage == FloatStorage::F16;
+  for (auto& [name, entry] : file.tensors) {
+    KEYNET_CHECK(entry.dtype != "F64", path, ": tensor '", name, "' is F64; only F32 tensors are stored as ",
+                 f16 ? "F16" : "BF16");
+    if (entry.dtype != "F32") continue;
+    const std::size_t n = entry.data.size() / 4;
+    std::vector<uint8_t> narrow(n * 2);
+    for (std::size_t i = 0; i < n; ++i) {
+      float v;
+      std::memcpy(&v, entry.data.data() + 4 * i, 4);
+      const uint16_t h = f16 ? float_to_f16(v) : float_to_bf16(v);
+      const float back = f16 ? f16_to_float(h) : bf16_to_float(h);
+      KEYNET_CHECK(!std::isinf(back) || std::isinf(v), path, ": tensor '", name, "' holds ", v, " at index ", i,
+                   ", beyond the range of ", f16 ? "F16 (largest 65504); keep this model F32 or use BF16" : "BF16");
+      std::memcpy(narrow.data() + 2 * i, &h, 2);
+    }
+    entry.dtype = f16 ? "F16" : "BF16";
+    entry.data = std::move(narrow);
+  }
+}
+
+namespace {
+template <class T>
+void widen(const SafetensorsEntry& entry, T* out, std::size_t count) {
+  const bool f16 = entry.dtype == "F16";
+  KEYNET_CHECK(f16 || entry.dtype == "BF16", "widen_half: dtype ", entry.dtype, " is not F16 or BF16");
+  KEYNET_CHECK(entry.data.size() == 2 * count, "widen_half: ", entry.data.size(), " bytes do not hold ", count,
+               " 16-bit values");
+  for (std::size_t i = 0; i < count; ++i) {
+    uint16_t h;
+    std::memcpy(&h, entry.data.data() + 2 * i, 2);
+    out[i] = static_cast<T>(f16 ? f16_to_float(h) : bf16_to_float(h));
+  }
+}
+}  // namespace
+
+void widen_half(const SafetensorsEntry& entry, float* out, std::size_t count) { widen(entry, out, count); }
+void widen_half(const SafetensorsEntry& entry, double* out, std::size_t count) { widen(entry, out, count); }
 
 namespace {
 // A shape's element count; a negative dimension, or a count past what 64 bits hold, is refused.

@@ -1,7 +1,7 @@
 // The apps as a user runs them (subprocesses of the built binaries): bad flags, a missing dataset and
 // a model of another app or input size each give a clear message and a non-zero exit; predict with a
 // fixture model reproduces the points recorded for a fixture image (tests/fixtures/generators/
-// make_app_fixtures.sh wrote both).
+// make_app_fixtures.sh wrote both), and so, within 0.05 px, does that model after convert_model (F16).
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -173,6 +173,54 @@ TEST_CASE("predict with the fixture model gives the recorded points, as CSV and 
   CHECK(parsed[0]["width"] == 160);
   CHECK(parsed[0]["points"][0][0].get<double>() == doctest::Approx(expected[1]).epsilon(2e-5));
   CHECK(parsed[0]["points"][0][1].get<double>() == doctest::Approx(expected[2]).epsilon(2e-5));
+}
+
+TEST_CASE("convert_model stores a model as F16: half the bytes, the same card, the same points within 0.05 px") {
+  TempDir dir("convert_model");
+  const std::string narrow = dir.file("f16.safetensors");
+  const std::string before = read_text(kFixtureModel);
+  const Outcome converted = run("convert_model " + kFixtureModel + " --out " + narrow);
+  INFO(converted.output);
+  REQUIRE(converted.exit_code == 0);
+  CHECK(contains(converted.output, narrow + ": 24 F32 tensors stored as F16"));
+  CHECK(read_text(kFixtureModel) == before);  // --out leaves the input as it was
+  const keynet::SafetensorsFile wide_file = keynet::read_safetensors(kFixtureModel);
+  const keynet::SafetensorsFile narrow_file = keynet::read_safetensors(narrow);
+  CHECK(narrow_file.metadata == wide_file.metadata);
+  for (const auto& [name, entry] : narrow_file.tensors)
+    CHECK(entry.dtype == (wide_file.tensors.at(name).dtype == "I64" ? "I64" : "F16"));
+  CHECK(std::filesystem::file_size(narrow) < std::filesystem::file_size(kFixtureModel) * 0.55);
+
+  // The fixture image's nose tip, as the F32 model predicts it (the recorded row), and as the F16 one does.
+  auto nose = [](const std::string& csv_row) {
+    std::istringstream fields(csv_row.substr(csv_row.find(",0,") + 3));
+    std::string x, y;
+    std::getline(fields, x, ',');
+    std::getline(fields, y, ',');
+    return std::pair{std::stod(x), std::stod(y)};
+  };
+  const std::string recorded = read_text(fixture("models/nose_tip_tiny_01-1m.csv"));
+  const Outcome predicted = run("nose_tip predict --model " + narrow + " --out " + dir.file("drawn") + " " + kFixtureImage, "", false);
+  REQUIRE(predicted.exit_code == 0);
+  const auto [x32, y32] = nose(recorded.substr(recorded.find('\n') + 1));
+  const auto [x16, y16] = nose(predicted.output.substr(predicted.output.find('\n') + 1));
+  MESSAGE("F32 (", x32, ", ", y32, "), F16 (", x16, ", ", y16, ")");
+  CHECK(std::hypot(x16 - x32, y16 - y32) < 0.05);
+
+  const Outcome again = run("convert_model " + narrow);
+  CHECK(again.exit_code == 0);
+  CHECK(contains(again.output, narrow + ": already F16, left as it is"));
+  const Outcome other = run("convert_model --dtype BF16 " + narrow);
+  CHECK(other.exit_code == 1);
+  CHECK(contains(other.output, narrow + ": tensor '0.weight' is already F16; convert the F32 original instead"));
+
+  keynet::SafetensorsFile bare = wide_file;
+  bare.metadata = {{"format", "pt"}};  // an optimizer's state, or a bare checkpoint: no model card
+  keynet::write_safetensors(dir.file("bare.safetensors"), bare);
+  const Outcome refused = run("convert_model " + dir.file("bare.safetensors"));
+  CHECK(refused.exit_code == 1);
+  CHECK(contains(refused.output, "bare.safetensors: not a keynet model file"));
+  CHECK(keynet::read_safetensors(dir.file("bare.safetensors")).tensors.at("0.weight").dtype == "F32");
 }
 
 namespace {
@@ -369,10 +417,11 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or
   };
   keynet::SafetensorsFile file = keynet::read_safetensors(kIbugModel);
   auto& weight = file.tensors.at("fc.weight");
+  const std::size_t element = keynet::safetensors_element_size(weight.dtype);  // the shipped model's F16: 2 bytes
   weight.shape = {10, 512};
-  weight.data.resize(10 * 512 * 4);
+  weight.data.resize(10 * 512 * element);
   file.tensors.at("fc.bias").shape = {10};
-  file.tensors.at("fc.bias").data.resize(10 * 4);
+  file.tensors.at("fc.bias").data.resize(10 * element);
   keynet::write_safetensors(dir.file("head10.safetensors"), file);
   const std::string wrong_head = refused(dir.file("head10.safetensors"));
   CHECK(contains(wrong_head, "head10.safetensors"));

@@ -1,16 +1,19 @@
 // Checkpoints: bitwise round trips, torchvision names, strict refusal of mismatched files and of NaN or Inf
-// in any tensor, exact resume.
+// in any tensor, exact resume; models stored as F16 or BF16 (each value rounded once, refused when out of range).
 #include <doctest/doctest.h>
 
+#include <bit>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <tuple>
 #include <unistd.h>
 
 #include "io/checkpoint.h"
+#include "io/half.h"
 #include "io/safetensors.h"
 #include "layers/losses.h"
 #include "layers/nets.h"
@@ -278,6 +281,121 @@ TEST_CASE("a checkpoint holding NaN or Inf is refused, naming the file and the t
     CHECK(contains(message, optim_path + ": the tensor '3.weight.exp_avg_sq' holds 1 non-finite value (first: nan "
                                          "at index 5)"));
     CHECK(fresh.steps_taken() == 0);  // nothing was loaded
+  }
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// Every parameter's and buffer's values, in visiting order, as float32.
+std::vector<float> all_values(Module& module) {
+  std::vector<float> values;
+  auto append = [&](const Tensor& t) {
+    const Tensor host = t.to(Device::CPU);
+    for (int64_t i = 0; i < host.numel(); ++i)
+      values.push_back(host.dtype() == DType::F32 ? host.data<float>()[i] : static_cast<float>(host.data<double>()[i]));
+  };
+  for (auto& [name, p] : named_parameters(module)) append(p->value);
+  for (auto& [name, t] : named_buffers(module)) append(*t);
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("a module saved as F16 or BF16 loads back as float32, each value rounded to nearest once") {
+  const fs::path dir = scratch_dir();
+  struct Case {
+    FloatStorage storage;
+    const char* dtype;
+    float tenth;  // 0.1f rounded: F16 0x2e66, BF16 0x3dcd (numpy and PyTorch agree)
+    uint16_t (*narrow)(float);
+    float (*widen)(uint16_t);
+  };
+  for (const Case& c : {Case{FloatStorage::F16, "F16", 0.0999755859375f, float_to_f16, f16_to_float},
+                        Case{FloatStorage::BF16, "BF16", 0.10009765625f, float_to_bf16, bf16_to_float}}) {
+    INFO(c.dtype);
+    Rng rng(21);
+    auto net = make_bn_net(rng);
+    element(*net, "0.weight", 0) = 0.375f;      // exact in both: survives bit for bit
+    element(*net, "0.weight", 1) = -0x1p-24f;   // F16's smallest subnormal, a normal BF16
+    element(*net, "0.weight", 2) = 0.1f;        // exact in neither
+    const std::string wide = (dir / "wide.safetensors").string(), narrow = (dir / "narrow.safetensors").string();
+    save_module(*net, wide, {{"keynet.app", "test"}});
+    save_module(*net, narrow, {{"keynet.app", "test"}}, c.storage);
+    const SafetensorsFile wide_file = read_safetensors(wide), narrow_file = read_safetensors(narrow);
+    CHECK(narrow_file.metadata == wide_file.metadata);
+    REQUIRE(narrow_file.tensors.size() == wide_file.tensors.size());
+    for (const auto& [name, entry] : narrow_file.tensors) {
+      const SafetensorsEntry& original = wide_file.tensors.at(name);
+      INFO(name);
+      CHECK(entry.dtype == (original.dtype == "I64" ? std::string("I64") : std::string(c.dtype)));
+      CHECK(entry.shape == original.shape);
+      CHECK(entry.data.size() == (original.dtype == "I64" ? original.data.size() : original.data.size() / 2));
+    }
+
+    Rng other(22);
+    auto loaded = make_bn_net(other);
+    load_module(*loaded, narrow);
+    CHECK(element(*loaded, "0.weight", 0) == 0.375f);
+    CHECK(element(*loaded, "0.weight", 1) == -0x1p-24f);
+    CHECK(element(*loaded, "0.weight", 2) == c.tenth);
+    const std::vector<float> before = all_values(*net), after = all_values(*loaded);
+    REQUIRE(before.size() == after.size());
+    int differ = 0;
+    for (std::size_t i = 0; i < before.size(); ++i)
+      differ += std::bit_cast<uint32_t>(after[i]) != std::bit_cast<uint32_t>(c.widen(c.narrow(before[i])));
+    CHECK(differ == 0);
+
+    // An F64 module takes the same values, widened exactly.
+    Rng third(23);
+    auto wide_net = make_bn_net(third);
+    to_dtype(*wide_net, DType::F64);
+    load_module(*wide_net, narrow);
+    CHECK(all_values(*wide_net) == after);
+  }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("saving as F16 refuses a value beyond F16's range, naming the file and the tensor; BF16 holds it; F64 is refused") {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "big.safetensors").string();
+  Rng rng(24);
+  auto net = make_nose_net(rng);
+  element(*net, "3.weight", 7) = 70000.0f;
+  const std::string message = error_of([&] { save_module(*net, path, {}, FloatStorage::F16); });
+  MESSAGE(message);
+  CHECK(contains(message, path + ": tensor '3.weight' holds 70000 at index 7, beyond the range of F16 (largest 65504)"));
+  CHECK_FALSE(fs::exists(path));
+  save_module(*net, path, {}, FloatStorage::BF16);
+  Rng other(25);
+  auto loaded = make_nose_net(other);
+  load_module(*loaded, path);
+  CHECK(element(*loaded, "3.weight", 7) == 70144.0f);  // BF16's nearest: 0x4789
+  to_dtype(*net, DType::F64);
+  CHECK(contains(error_of([&] { save_module(*net, path, {}, FloatStorage::F16); }),
+                 path + ": tensor '0.bias' is F64; only F32 tensors are stored as F16"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("an F16 or BF16 file holding Inf or NaN is refused, naming the tensor, and nothing is loaded") {
+  const fs::path dir = scratch_dir();
+  const std::string path = (dir / "model.safetensors").string();
+  for (const auto& [storage, planted, shown] :
+       {std::tuple{FloatStorage::F16, uint16_t{0x7c00}, "inf"}, std::tuple{FloatStorage::F16, uint16_t{0xfe00}, "nan"},
+        std::tuple{FloatStorage::BF16, uint16_t{0xff80}, "-inf"}, std::tuple{FloatStorage::BF16, uint16_t{0x7fc0}, "nan"}}) {
+    INFO(std::string(shown));
+    Rng rng(26);
+    auto net = make_nose_net(rng);
+    save_module(*net, path, {}, storage);
+    SafetensorsFile file = read_safetensors(path);
+    std::memcpy(file.tensors.at("6.bias").data.data() + 2 * 4, &planted, 2);
+    write_safetensors(path, file);
+    Rng again(27), twin_rng(27);
+    auto target = make_nose_net(again), twin = make_nose_net(twin_rng);
+    const std::string message = error_of([&] { load_module(*target, path); });
+    MESSAGE(message);
+    CHECK(same_state(*target, *twin));
+    CHECK(contains(message, path + ": the tensor '6.bias' holds 1 non-finite value (first: " + shown + " at index 4)"));
   }
   fs::remove_all(dir);
 }
