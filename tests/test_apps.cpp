@@ -372,6 +372,48 @@ TEST_CASE("ibug_landmarks kaggle: one row per coordinate, Id = face*136 + 2*poin
   CHECK(std::stod(rows[1][1]) > 747);
 }
 
+TEST_CASE("ibug_landmarks eval's metrics (NME, failure rate in percent, AUC@8, Kaggle MAE) agree with its predictions") {
+  // The fixture XML with the second face's box moved off the face, so that one face fails (NME > 8%).
+  TempDir dir("ibug_eval_metrics");
+  std::filesystem::copy(fixture("ibug"), dir.file("ibug"), std::filesystem::copy_options::recursive);
+  std::string xml = read_text(kIbugLabels);
+  const std::string box = "<box top='54' left='40' width='114' height='99'>";
+  REQUIRE(xml.find(box) != std::string::npos);
+  xml.replace(xml.find(box), box.size(), "<box top='54' left='150' width='114' height='99'>");
+  const std::string labels = dir.write("ibug/labels_moved.xml", xml);
+  const Outcome eval = run("ibug_landmarks eval --found-boxes false --labels " + labels + " --out " + dir.file("eval"));
+  INFO(eval.output);
+  REQUIRE(eval.exit_code == 0);
+
+  const auto rows = read_csv(dir.file("eval/predictions/eval_labels_moved.csv"));
+  const auto truth = keynet::data::read_dlib_xml(labels, 68);
+  REQUIRE(rows.size() == 3);
+  std::vector<double> nme;
+  double absolute_error = 0;
+  for (int face = 0; face < 2; ++face) {
+    const auto& t = truth[face].points;
+    double distance = 0;
+    for (int point = 0; point < 68; ++point) {
+      const double dx = std::stod(rows[face + 1][1 + 2 * point]) - t[point].x;
+      const double dy = std::stod(rows[face + 1][2 + 2 * point]) - t[point].y;
+      distance += std::hypot(dx, dy);
+      absolute_error += std::abs(dx) + std::abs(dy);
+    }
+    nme.push_back(100 * distance / 68 / std::hypot(t[36].x - t[45].x, t[36].y - t[45].y));
+  }
+  MESSAGE("per-face NME: ", nme[0], "%, ", nme[1], "%");
+  REQUIRE(nme[0] < 8);  // the fixture face with its own box
+  REQUIRE(nme[1] > 8);  // the moved box
+  const nlohmann::json metrics =
+      nlohmann::json::parse(read_text(dir.file("eval/metrics.json")))["eval_labels_moved"]["xml_boxes"];
+  CHECK(metrics["faces"] == 2);
+  CHECK(metrics["nme_percent"].get<double>() == doctest::Approx((nme[0] + nme[1]) / 2).epsilon(1e-4));
+  CHECK(metrics["failure_rate_percent"].get<double>() == doctest::Approx(50));
+  // The CED's area up to 8%, over 8: each face counts 1 - NME/8 when under 8, nothing otherwise.
+  CHECK(metrics["auc_8"].get<double>() == doctest::Approx((1 - nme[0] / 8) / 2).epsilon(1e-3));
+  CHECK(metrics["kaggle_mae_stored_px"].get<double>() == doctest::Approx(absolute_error / (2 * 136)).epsilon(1e-4));
+}
+
 TEST_CASE("ibug_landmarks predict finds a face it never trained on by itself; a blank or noise image gets 'no face "
           "found'") {
   // A validation face of the shipped model (split seed 0 holds its photo out of training).
