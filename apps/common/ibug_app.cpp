@@ -30,11 +30,9 @@ namespace {
 
 struct TrainCommand {
   TrainFlags flags;
-  std::string loss;
+  TrainingSettings settings;
   int size = 0;
-  double crop_enlarge = 0, weight_decay = 0;
-  int warmup_epochs = 0;
-  bool test_time_mirror = true;
+  double crop_enlarge = 0;
   uint64_t split_seed = 0;  // which photos validate, apart from --seed so that seeds share one validation set
 };
 
@@ -51,13 +49,6 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
                  {"validation_faces", std::to_string(data.validation.size())},
                  {"split_seed", std::to_string(command.split_seed)},
                  {"crop_enlarge", std::to_string(command.crop_enlarge)}};
-  const TrainingSettings settings{                                                                     // loss, optimizer
-      .loss = command.loss,
-      .weight_decay = command.weight_decay,
-      .warmup_epochs = command.warmup_epochs,
-      .final_lr_fraction = recipe.final_lr_fraction,
-      .drop_last = true,
-      .test_time_mirror = command.test_time_mirror ? mirror : std::vector<int>{}};
   const ValidationReading reading{
       .metric_name = "val_nme_percent",
       .metric_label = "validation NME (%)",
@@ -69,7 +60,8 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
       .csv_image_name = xml_image_names(data.labels),
       .time_to_metric = 6.4};
   const TrainingOutcome outcome = run_training(command.flags, device, model, data.train, data.validation, card,
-                                               settings, reading,                    // training loop, figures
+                                               command.settings, mirror,             // loss, optimizer
+                                               reading,                              // training loop, figures
                                                {.best_worst_count = 3, .best_worst_width = 240}, {{"app", recipe.app}});
   std::printf("%s: validation (%zu faces) after %d epochs: NME %.3f%%; training took %s\n", recipe.app.c_str(),
               outcome.validation.predicted.size(), command.flags.epochs, outcome.summary["nme_percent"].get<double>(),
@@ -215,25 +207,14 @@ void add_train_command(CLI::App& app, TrainCommand& train, const IbugRecipe& rec
   CLI::App* cli = app.add_subcommand(
       "train", "train on labels_ibug_300W_train.xml, validating on a seeded tenth of its photos; writes --out");
   add_train_flags(*cli, train.flags);
-  cli->add_option("--loss", train.loss, "mse or l1, on targets normalised to [-1, 1]")
-      ->check(CLI::IsMember({"mse", "l1"}))
-      ->capture_default_str();
+  add_training_settings_flags(*cli, train.settings);
   cli->add_option("--size", train.size, "network input side (square, gray)")->check(CLI::Range(32, 1024))->capture_default_str();
   cli->add_option("--crop-enlarge", train.crop_enlarge, "crop side over the face box's larger side")
       ->check(finite_number() & CLI::Range(1.0, 3.0))
       ->capture_default_str();
-  cli->add_option("--weight-decay", train.weight_decay, "AdamW's decoupled weight decay")
-      ->check(finite_number() & CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  cli->add_option("--warmup", train.warmup_epochs, "epochs of linear learning-rate warm-up")
-      ->check(CLI::Range(0, 10000))
-      ->capture_default_str();
   cli->add_option("--split-seed", train.split_seed,
                   "chooses which photos validate (apart from --seed, so runs of several seeds share one validation set)")
       ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  cli->add_option("--test-time-mirror", train.test_time_mirror,
-                  "validate on each face and its mirror image, averaged (recorded in the model file)")
       ->capture_default_str();
   cli->callback([&] { train_command(recipe, train); });
 }
@@ -243,8 +224,7 @@ void add_train_command(CLI::App& app, TrainCommand& train, const IbugRecipe& rec
 int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
   CLI::App app{recipe.summary, recipe.app};
   app.require_subcommand(1);
-  TrainCommand train{recipe.defaults, recipe.loss, recipe.input_size, recipe.crop_enlarge, recipe.weight_decay,
-                     recipe.warmup_epochs, recipe.test_time_mirror};
+  TrainCommand train{recipe.defaults, recipe.training, recipe.input_size, recipe.crop_enlarge};
   add_train_command(app, train, recipe);
 
   ModelCommand model_command;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "apps/common/cli.h"
+#include "apps/common/train_command.h"
 #include "data/augment.h"
 #include "data/image.h"
 
@@ -21,12 +22,8 @@ struct IbugRecipe {
   std::string summary;
   int input_size = 224;             // square network input, gray
   double crop_enlarge = 1.3;        // square crop side = max(box w, h) * crop_enlarge
-  std::string loss = "l1";          // mse | l1
-  int warmup_epochs = 0;
-  double final_lr_fraction = 0;     // cosine schedule's floor
-  double weight_decay = 0;
+  TrainingSettings training;        // loss, weight decay, warm-up, last batch, test-time mirror
   double validation_fraction = 0.1; // of the training XML's faces, by whole source photos
-  bool test_time_mirror = true;
   data::AugmentOptions augment_options;
   TrainFlags defaults;
 };

@@ -29,11 +29,8 @@ constexpr const char* kSplitHelp =
 
 struct TrainCommand {
   TrainFlags flags;
-  std::string split = "final", architecture, loss, size;
-  double weight_decay = 0;
-  int warmup_epochs = 0;
-  bool augment = true;
-  bool test_time_mirror = false;
+  TrainingSettings settings;
+  std::string split = "final", architecture, size;
   bool auxiliary_points = false;
   double augment_strength = 1;
 };
@@ -56,21 +53,14 @@ TrainingOutcome train_command(ImmRecipe recipe, const TrainCommand& command, boo
   const Device device = train::resolve_device(command.flags.device);
   const InputSize size = parse_size(command.size);
   const std::vector<int> learned = learned_points(recipe, command.auxiliary_points);
-  ImmData data = load_imm(recipe, learned, command.flags.data, command.split, size, command.augment);  // data
+  ImmData data = load_imm(recipe, learned, command.flags.data, command.split, size, command.settings.augment);  // data
   auto model = build_model(recipe, command.architecture, size, 2 * num_points(learned), command.flags.seed);  // model
 
   train::ModelCard card = model_card(recipe, command.architecture, size, num_points(learned));
   card.recipe = {{"split", command.split},
-                 {"augment", command.augment ? "on" : "off"},
+                 {"augment", command.settings.augment ? "on" : "off"},
                  {"auxiliary_points", command.auxiliary_points ? "on" : "off"},
                  {"augment_strength", std::to_string(command.augment_strength)}};
-  const TrainingSettings settings{                                                   // loss, optimizer
-      .loss = command.loss,
-      .weight_decay = command.weight_decay,
-      .warmup_epochs = command.warmup_epochs,
-      .final_lr_fraction = recipe.final_lr_fraction,
-      .augment = command.augment,
-      .test_time_mirror = command.test_time_mirror ? mirror_permutation(learned) : std::vector<int>{}};
   const ValidationReading reading{
       .metric_name = "val_mse",
       .metric_label = "val_mse",
@@ -80,8 +70,9 @@ TrainingOutcome train_command(ImmRecipe recipe, const TrainCommand& command, boo
       .per_face_error = per_face_distance,
       .csv_image_name = csv_image_name,
       .batch = kValidationBatch};
-  TrainingOutcome outcome = run_training(command.flags, device, *model, data.train, data.validation, card, settings,
-                                         reading,                                    // training loop, figures
+  TrainingOutcome outcome = run_training(command.flags, device, *model, data.train, data.validation, card,
+                                         command.settings, mirror_permutation(learned),  // loss, optimizer
+                                         reading,                                        // training loop, figures
                                          {.draw = figures, .first_layer_filters = recipe.filter_figure},
                                          {{"app", recipe.app}, {"split", command.split}});
   std::printf("%s: validation (%s split, %zu faces) after %d epochs: MSE %.4g, mean point distance %.3f px; "
@@ -191,20 +182,8 @@ void add_recipe_flags(CLI::App& command, TrainCommand& target, const ImmRecipe& 
   std::vector<std::string> names;
   for (const auto& [name, spec] : recipe.architectures) names.push_back(name);
   command.add_option("--arch", target.architecture, "network variant")->check(CLI::IsMember(names))->capture_default_str();
-  command.add_option("--loss", target.loss, "mse or l1, on targets normalised to [-1, 1]")
-      ->check(CLI::IsMember({"mse", "l1"}))
-      ->capture_default_str();
   command.add_option("--size", target.size, "network input WxH")->check(CLI::IsMember(recipe.sizes))->capture_default_str();
-  command.add_option("--weight-decay", target.weight_decay, "AdamW's decoupled weight decay")
-      ->check(finite_number() & CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  command.add_option("--warmup", target.warmup_epochs, "epochs of linear learning-rate warm-up")
-      ->check(CLI::Range(0, 10000))
-      ->capture_default_str();
-  command.add_option("--test-time-mirror", target.test_time_mirror,
-                     "validate and predict on each photo and its mirror image, averaging the two (the model file "
-                     "records it, so eval and predict do the same)")
-      ->capture_default_str();
+  add_training_settings_flags(command, target.settings);
   if (!recipe.points.empty())
     command.add_option("--auxiliary-points", target.auxiliary_points,
                        "the network also learns IMM's other points as auxiliary targets (only the app's own points "
@@ -214,7 +193,7 @@ void add_recipe_flags(CLI::App& command, TrainCommand& target, const ImmRecipe& 
                      "every augmentation range (rotation, shift, scale, brightness, contrast) times this")
       ->check(finite_number() & CLI::Range(0.0, 4.0))
       ->capture_default_str();
-  command.add_option("--augment", target.augment,
+  command.add_option("--augment", target.settings.augment,
                      "augment the training faces (rotation, shift, scale, brightness, contrast, mirror)")
       ->capture_default_str();
 }
@@ -226,13 +205,9 @@ int run_imm_app(int argc, char** argv, const ImmRecipe& recipe) {
   app.require_subcommand(1);
 
   TrainCommand train{.flags = recipe.defaults,
+                     .settings = recipe.training,
                      .architecture = recipe.architecture,
-                     .loss = recipe.loss,
                      .size = recipe.sizes.front(),
-                     .weight_decay = recipe.weight_decay,
-                     .warmup_epochs = recipe.warmup_epochs,
-                     .augment = recipe.augment,
-                     .test_time_mirror = recipe.test_time_mirror,
                      .auxiliary_points = recipe.auxiliary_points};
   TrainCommand sweep = train;
   sweep.split = "dev";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "apps/common/cli.h"
+#include "apps/common/train_command.h"
 #include "data/augment.h"
 #include "data/image.h"
 #include "layers/nets.h"
@@ -24,12 +25,7 @@ struct ImmRecipe {
   std::vector<std::string> sizes;  // accepted "WxH" network inputs; the first is the default
   std::map<std::string, ConvNetSpec> architectures;
   std::string architecture;        // the default one
-  std::string loss = "mse";        // mse | l1
-  double weight_decay = 0;         // AdamW's decoupled weight decay
-  int warmup_epochs = 0;
-  double final_lr_fraction = 0;    // cosine schedule's floor
-  bool augment = true;             // the augmentation below, training set only
-  bool test_time_mirror = false;   // predictions average the photo's and its mirror image's
+  TrainingSettings training;       // loss, weight decay, warm-up, augmentation on or off, test-time mirror
   bool auxiliary_points = false;   // the network also learns IMM's other points; only `points` are reported
   data::AugmentOptions augment_options;
   TrainFlags defaults;             // epochs, lr, batch, schedule, out, ...

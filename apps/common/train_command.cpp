@@ -27,16 +27,33 @@ void add_common_recipe(train::ModelCard& card, const TrainFlags& flags, const Tr
   card.recipe["schedule"] = flags.schedule;
   card.recipe["warmup_epochs"] = std::to_string(settings.warmup_epochs);
   card.recipe["weight_decay"] = std::to_string(settings.weight_decay);
-  card.recipe["test_time_mirror"] = settings.test_time_mirror.empty() ? "off" : "on";
+  card.recipe["test_time_mirror"] = settings.test_time_mirror ? "on" : "off";
   card.recipe["data_checksum"] =
       data::records_checksum(train_set.records()) + "/" + data::records_checksum(validation_set.records());
 }
 
 }  // namespace
 
+void add_training_settings_flags(CLI::App& command, TrainingSettings& settings) {
+  command.add_option("--loss", settings.loss, "mse or l1, on targets normalised to [-1, 1]")
+      ->check(CLI::IsMember({"mse", "l1"}))
+      ->capture_default_str();
+  command.add_option("--weight-decay", settings.weight_decay, "AdamW's decoupled weight decay")
+      ->check(finite_number() & CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  command.add_option("--warmup", settings.warmup_epochs, "epochs of linear learning-rate warm-up")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  command.add_option("--test-time-mirror", settings.test_time_mirror,
+                     "validate on each face and its mirror image, averaging the two (the model file records it, so "
+                     "eval and predict do the same)")
+      ->capture_default_str();
+}
+
 TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& model, data::KeypointDataset& train_set,
                              const data::KeypointDataset& validation_set, train::ModelCard card,
-                             const TrainingSettings& settings, const ValidationReading& reading,
+                             const TrainingSettings& settings, const std::vector<int>& mirror,
+                             const ValidationReading& reading,
                              const TrainingFigures& figures, const nlohmann::json& extra_metrics) {
   KEYNET_CHECK(static_cast<size_t>(flags.batch) <= train_set.size(), "--batch ", flags.batch,
                " is larger than the ", train_set.size(), " training faces; pass a smaller --batch");
@@ -65,9 +82,9 @@ TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& mod
       .resume = flags.resume,
       .metric_name = reading.metric_name};
   train::Trainer trainer(model, *loss, adam, run, card, fit);
+  const std::vector<int> test_time_mirror = settings.test_time_mirror ? mirror : std::vector<int>{};
   auto predict_validation = [&] {
-    train::Predictions p =
-        train::predict_dataset(model, *loss, validation_set, reading.batch, device, settings.test_time_mirror);
+    train::Predictions p = train::predict_dataset(model, *loss, validation_set, reading.batch, device, test_time_mirror);
     return reading.reported ? reading.reported(std::move(p)) : p;
   };
   TrainingOutcome outcome;

@@ -28,9 +28,11 @@ struct TrainingSettings {
   double final_lr_fraction = 0;      // cosine schedule's floor
   bool augment = true;               // the training set's augmentation
   bool drop_last = false;            // drop an epoch's last, smaller batch
-  std::vector<int> test_time_mirror; // the mirror relabelling when validation averages each face with
-                                     // its mirror image; empty: off
+  bool test_time_mirror = false;     // validation averages each face with its mirror image's
 };
+
+// --loss, --weight-decay, --warmup and --test-time-mirror, their defaults those in `settings`.
+void add_training_settings_flags(CLI::App& command, TrainingSettings& settings);
 
 // How an app reads predictions on its validation faces.
 struct ValidationReading {
@@ -62,12 +64,13 @@ struct TrainingOutcome {
   double seconds = 0;             // training and per-epoch validation
 };
 
-// `card` holds the app's fields and the recipe entries only the app knows; the entries every app has
+// `mirror`: the points' mirror relabelling, for test-time mirroring. `card` holds the app's fields and the recipe entries only the app knows; the entries every app has
 // (epochs, lr, batch, seed, loss, schedule, warm-up, weight decay, test-time mirror, data checksum)
 // and the commit are added here. `extra_metrics` go into metrics.json beside the common ones.
 TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& model, data::KeypointDataset& train_set,
                              const data::KeypointDataset& validation_set, train::ModelCard card,
-                             const TrainingSettings& settings, const ValidationReading& reading,
+                             const TrainingSettings& settings, const std::vector<int>& mirror,
+                             const ValidationReading& reading,
                              const TrainingFigures& figures, const nlohmann::json& extra_metrics = {});
 
 }  // namespace keynet::apps

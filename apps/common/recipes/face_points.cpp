@@ -21,8 +21,7 @@ ImmRecipe face_points_recipe() {
                .batch_norm = true}},
   };
   recipe.architecture = "bn6";
-  recipe.test_time_mirror = true;                                                               // inference
-  recipe.loss = "l1";                                                                           // loss
+  recipe.training = {.loss = "l1", .test_time_mirror = true};                                   // loss, inference
   recipe.defaults = {.out = "runs/face_points", .epochs = 150, .lr = 1e-3, .batch = 16};        // optimizer, loop
   recipe.filter_figure = true;                                                                  // figures
   return recipe;

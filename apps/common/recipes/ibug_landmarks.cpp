@@ -15,9 +15,7 @@ IbugRecipe ibug_landmarks_recipe() {
   recipe.crop_enlarge = 1.25;
   recipe.augment_options = {.max_rotation_deg = 25, .max_shift_px = 8, .min_scale = 0.9, .max_scale = 1.1,
                             .box_jitter = 0.05, .max_brightness = 25, .min_contrast = 0.7, .max_contrast = 1.3};
-  recipe.test_time_mirror = true;                                                               // model, inference
-  recipe.loss = "l1";                                                                           // loss
-  recipe.warmup_epochs = 1;                                                                     // optimizer, loop
+  recipe.training = {.loss = "l1", .warmup_epochs = 1, .drop_last = true, .test_time_mirror = true};  // loss, loop
   recipe.defaults = {.out = "runs/ibug_landmarks", .epochs = 100, .lr = 1e-3, .batch = 16};
   return recipe;
 }

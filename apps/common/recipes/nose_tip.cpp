@@ -22,8 +22,7 @@ ImmRecipe nose_tip_recipe() {
       {"bn4wide", {.stages = {{32, 7}, {32, 5}, {32, 3}, {32, 3}}, .hidden = {256}, .batch_norm = true}},
   };
   recipe.architecture = "bn4";
-  recipe.test_time_mirror = true;                                                               // inference
-  recipe.loss = "mse";                                                                          // loss
+  recipe.training = {.loss = "mse", .test_time_mirror = true};                                  // loss, inference
   recipe.defaults = {.out = "runs/nose_tip", .epochs = 160, .lr = 1e-3, .batch = 16};           // optimizer, loop
   recipe.sweep_lrs = {3e-3, 1e-3, 5e-4};                                                        // sweep
   recipe.sweep_batches = {2, 4, 16};
