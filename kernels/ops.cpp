@@ -153,38 +153,44 @@ const double* f64(const Tensor& t) { return t.data<double>(); }
 double* f64(Tensor* t) { return t ? t->data<double>() : nullptr; }
 const double* f64(const Tensor* t) { return t ? t->data<double>() : nullptr; }
 
-void expect_shape(const Tensor& t, const Shape& shape, const char* op, const char* name) {
+// Every tensor an op reads or writes is on the device, and of the dtype, of the one that chose the
+// backend (`reference`): a kernel handed a pointer to another device's memory would read or write
+// through it unchecked.
+void expect_same_place(const Tensor& reference, const Tensor& t, const char* op, const char* name,
+                       const char* reference_name = "the input") {
+  KEYNET_CHECK(t.device() == reference.device(), op, ": ", name, " is on ", to_string(t.device()), " but ",
+               reference_name, " is on ", to_string(reference.device()), " (", name, " ", t.describe(), ", ",
+               reference_name, " ", reference.describe(), ")");
+  KEYNET_CHECK(t.dtype() == reference.dtype(), op, ": ", name, " is ", t.describe(), " but ", reference_name,
+               " is ", reference.describe());
+}
+
+// An output or gradient an op writes: defined, of `shape`, and on the input's device and dtype.
+void expect_shape(const Tensor& t, const Shape& shape, const Tensor& input, const char* op, const char* name) {
   KEYNET_CHECK(t.defined(), op, ": ", name, " is undefined");
   KEYNET_CHECK(t.shape() == shape, op, ": ", name, " has shape ", to_string(t.shape()), ", expected ",
                to_string(shape));
+  expect_same_place(input, t, op, name);
 }
 
-void expect_same_place(const Tensor& reference, const Tensor& t, const char* op, const char* name) {
-  KEYNET_CHECK(t.device() == reference.device() && t.dtype() == reference.dtype(), op, ": ", name, " is ",
-               t.describe(), " but the input is ", reference.describe());
-}
-
-void check_conv(const Tensor& inp, const Tensor& weight, const Tensor* bias, const ConvDesc& d, const char* op) {
+void check_conv(const Tensor& inp, const Tensor& weight, const Tensor* bias, const ConvDesc& d, const char* op,
+                const char* bias_name) {
   KEYNET_CHECK(d.N > 0 && d.C > 0 && d.H > 0 && d.W > 0 && d.K > 0 && d.R > 0 && d.S > 0 && d.stride > 0 &&
                    d.pad >= 0,
                op, ": invalid descriptor N=", d.N, " C=", d.C, " H=", d.H, " W=", d.W, " K=", d.K, " R=", d.R,
                " S=", d.S, " stride=", d.stride, " pad=", d.pad);
   KEYNET_CHECK(d.P() > 0 && d.Q() > 0, op, ": kernel ", d.R, "x", d.S, " with padding ", d.pad,
                " does not fit input ", d.H, "x", d.W);
-  expect_shape(inp, {d.N, d.C, d.H, d.W}, op, "input");
-  expect_shape(weight, {d.K, d.C, d.R, d.S}, op, "weight");
-  expect_same_place(inp, weight, op, "weight");
-  if (bias) {
-    expect_shape(*bias, {d.K}, op, "bias");
-    expect_same_place(inp, *bias, op, "bias");
-  }
+  expect_shape(inp, {d.N, d.C, d.H, d.W}, inp, op, "input");
+  expect_shape(weight, {d.K, d.C, d.R, d.S}, inp, op, "weight");
+  if (bias) expect_shape(*bias, {d.K}, inp, op, bias_name);
 }
 
 void check_pool(const Tensor& inp, const PoolDesc& d, const char* op) {
   KEYNET_CHECK(d.kernel > 0 && d.stride > 0 && d.pad >= 0 && 2 * d.pad <= d.kernel, op, ": invalid kernel ",
                d.kernel, " stride ", d.stride, " padding ", d.pad, " (padding must be at most half the kernel)");
   KEYNET_CHECK(d.P() > 0 && d.Q() > 0, op, ": window ", d.kernel, " does not fit input ", d.H, "x", d.W);
-  expect_shape(inp, {d.N, d.C, d.H, d.W}, op, "input");
+  expect_shape(inp, {d.N, d.C, d.H, d.W}, inp, op, "input");
 }
 
 void check_bn(const Tensor& inp, const BatchNormDesc& d, const char* op) {
@@ -194,25 +200,24 @@ void check_bn(const Tensor& inp, const BatchNormDesc& d, const char* op) {
 
 void check_channel_vectors(const Tensor& inp, std::initializer_list<const Tensor*> vectors, int C, const char* op) {
   for (const Tensor* v : vectors) {
-    expect_shape(*v, {C}, op, "per-channel tensor");
-    expect_same_place(inp, *v, op, "per-channel tensor");
+    expect_shape(*v, {C}, inp, op, "per-channel tensor");
   }
 }
 
-void check_linear(const Tensor& inp, const Tensor& weight, const Tensor* bias, const char* op) {
+void check_linear(const Tensor& inp, const Tensor& weight, const Tensor* bias, const char* op, const char* bias_name) {
   KEYNET_CHECK(inp.ndim() == 2 && weight.ndim() == 2 && inp.dim(1) == weight.dim(1), op, ": input ",
                to_string(inp.shape()), " and weight ", to_string(weight.shape()),
                " do not fit (expected input (N,I) and weight (O,I))");
   expect_same_place(inp, weight, op, "weight");
-  if (bias) {
-    expect_shape(*bias, {weight.dim(0)}, op, "bias");
-    expect_same_place(inp, *bias, op, "bias");
-  }
+  if (bias) expect_shape(*bias, {weight.dim(0)}, inp, op, bias_name);
 }
 
-void check_pair(const Tensor& a, const Tensor& b, const char* op) {
-  KEYNET_CHECK(a.shape() == b.shape(), op, ": shapes differ: ", to_string(a.shape()), " vs ", to_string(b.shape()));
-  expect_same_place(a, b, op, "second operand");
+// `t` (named `name`) has the shape, device and dtype of `reference` (named `reference_name`).
+void check_pair(const Tensor& reference, const char* reference_name, const Tensor& t, const char* name,
+                const char* op) {
+  KEYNET_CHECK(reference.shape() == t.shape(), op, ": shapes differ: ", to_string(reference.shape()), " vs ",
+               to_string(t.shape()), " (", reference_name, " and ", name, ")");
+  expect_same_place(reference, t, op, name, reference_name);
 }
 
 }  // namespace
@@ -220,8 +225,8 @@ void check_pair(const Tensor& a, const Tensor& b, const char* op) {
 // ------------------------------------------------------------------------------------------ conv
 void conv2d_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const Tensor* bias, const ConvDesc& d,
                     Impl impl) {
-  check_conv(inp, weight, bias, d, "conv2d_forward");
-  expect_shape(out, {d.N, d.K, d.P(), d.Q()}, "conv2d_forward", "output");
+  check_conv(inp, weight, bias, d, "conv2d_forward", "bias");
+  expect_shape(out, {d.N, d.K, d.P(), d.Q()}, inp, "conv2d_forward", "output");
   switch (choose_backend(inp, impl, "conv2d_forward", Library::Both)) {
     case Backend::CpuRefF64: return cpu::ref::conv2d_forward(f64(out), f64(inp), f64(weight), f64(bias), d);
     case Backend::CpuRef: return cpu::ref::conv2d_forward(f32(out), f32(inp), f32(weight), f32(bias), d);
@@ -235,10 +240,10 @@ void conv2d_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const 
 
 void conv2d_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
                      const Tensor& weight, const ConvDesc& d, Impl impl) {
-  check_conv(inp, weight, dbias, d, "conv2d_backward");
-  expect_shape(dout, {d.N, d.K, d.P(), d.Q()}, "conv2d_backward", "output gradient");
-  expect_shape(dweight, weight.shape(), "conv2d_backward", "weight gradient");
-  if (dinp) expect_shape(*dinp, inp.shape(), "conv2d_backward", "input gradient");
+  check_conv(inp, weight, dbias, d, "conv2d_backward", "bias gradient");
+  expect_shape(dout, {d.N, d.K, d.P(), d.Q()}, inp, "conv2d_backward", "output gradient");
+  expect_shape(dweight, weight.shape(), inp, "conv2d_backward", "weight gradient");
+  if (dinp) expect_shape(*dinp, inp.shape(), inp, "conv2d_backward", "input gradient");
   switch (choose_backend(inp, impl, "conv2d_backward", Library::Both)) {
     case Backend::CpuRefF64:
       return cpu::ref::conv2d_backward(f64(dinp), f64(dweight), f64(dbias), f64(dout), f64(inp), f64(weight), d);
@@ -263,7 +268,7 @@ void conv2d_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor&
 // ------------------------------------------------------------------------------------------ pool
 void max_pool2d_forward(Tensor& out, const Tensor& inp, const PoolDesc& d, Impl impl) {
   check_pool(inp, d, "max_pool2d_forward");
-  expect_shape(out, {d.N, d.C, d.P(), d.Q()}, "max_pool2d_forward", "output");
+  expect_shape(out, {d.N, d.C, d.P(), d.Q()}, inp, "max_pool2d_forward", "output");
   switch (choose_backend(inp, impl, "max_pool2d_forward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::max_pool2d_forward(f64(out), f64(inp), d);
     case Backend::CpuRef: return cpu::ref::max_pool2d_forward(f32(out), f32(inp), d);
@@ -278,9 +283,9 @@ void max_pool2d_forward(Tensor& out, const Tensor& inp, const PoolDesc& d, Impl 
 void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& out, const PoolDesc& d,
                          Impl impl) {
   check_pool(inp, d, "max_pool2d_backward");
-  expect_shape(dout, {d.N, d.C, d.P(), d.Q()}, "max_pool2d_backward", "output gradient");
-  expect_shape(out, dout.shape(), "max_pool2d_backward", "output");
-  expect_shape(dinp, inp.shape(), "max_pool2d_backward", "input gradient");
+  expect_shape(dout, {d.N, d.C, d.P(), d.Q()}, inp, "max_pool2d_backward", "output gradient");
+  expect_shape(out, dout.shape(), inp, "max_pool2d_backward", "output");
+  expect_shape(dinp, inp.shape(), inp, "max_pool2d_backward", "input gradient");
   switch (choose_backend(inp, impl, "max_pool2d_backward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::max_pool2d_backward(f64(dinp), f64(dout), f64(inp), d);
     case Backend::CpuRef: return cpu::ref::max_pool2d_backward(f32(dinp), f32(dout), f32(inp), d);
@@ -297,7 +302,7 @@ void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, co
 // Elementwise: one kernel per direction is both the readable and the fast version, on the CPU (the
 // reference template) and on CUDA.
 void relu_forward(Tensor& out, const Tensor& inp, Impl impl) {
-  check_pair(out, inp, "relu_forward");
+  check_pair(inp, "the input", out, "output", "relu_forward");
   const int64_t n = inp.numel();
   switch (choose_backend(inp, impl, "relu_forward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_forward(f64(out), f64(inp), n);
@@ -311,8 +316,8 @@ void relu_forward(Tensor& out, const Tensor& inp, Impl impl) {
 }
 
 void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl impl) {
-  check_pair(dinp, dout, "relu_backward");
-  check_pair(dout, out, "relu_backward");
+  check_pair(out, "the output", dout, "output gradient", "relu_backward");
+  check_pair(out, "the output", dinp, "input gradient", "relu_backward");
   const int64_t n = out.numel();
   switch (choose_backend(out, impl, "relu_backward", Library::CudnnOnly)) {
     case Backend::CpuRefF64: return cpu::ref::relu_backward(f64(dinp), f64(dout), f64(out), n);
@@ -326,8 +331,8 @@ void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl imp
 }
 
 void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl) {
-  check_pair(a, b, "add");
-  check_pair(out, a, "add");
+  check_pair(a, "the first operand", b, "second operand", "add");
+  check_pair(a, "the first operand", out, "output", "add");
   const int64_t n = a.numel();
   switch (choose_backend(a, impl, "add", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::add(f64(out), f64(a), f64(b), n);
@@ -342,9 +347,9 @@ void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl) {
 
 // ------------------------------------------------------------------------------------------ linear
 void linear_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const Tensor* bias, Impl impl) {
-  check_linear(inp, weight, bias, "linear_forward");
+  check_linear(inp, weight, bias, "linear_forward", "bias");
   const int N = inp.dim(0), I = inp.dim(1), O = weight.dim(0);
-  expect_shape(out, {N, O}, "linear_forward", "output");
+  expect_shape(out, {N, O}, inp, "linear_forward", "output");
   switch (choose_backend(inp, impl, "linear_forward", Library::Both)) {
     case Backend::CpuRefF64: return cpu::ref::linear_forward(f64(out), f64(inp), f64(weight), f64(bias), N, I, O);
     case Backend::CpuRef: return cpu::ref::linear_forward(f32(out), f32(inp), f32(weight), f32(bias), N, I, O);
@@ -361,11 +366,11 @@ void linear_forward(Tensor& out, const Tensor& inp, const Tensor& weight, const 
 
 void linear_backward(Tensor* dinp, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& inp,
                      const Tensor& weight, Impl impl) {
-  check_linear(inp, weight, dbias, "linear_backward");
+  check_linear(inp, weight, dbias, "linear_backward", "bias gradient");
   const int N = inp.dim(0), I = inp.dim(1), O = weight.dim(0);
-  expect_shape(dout, {N, O}, "linear_backward", "output gradient");
-  expect_shape(dweight, weight.shape(), "linear_backward", "weight gradient");
-  if (dinp) expect_shape(*dinp, inp.shape(), "linear_backward", "input gradient");
+  expect_shape(dout, {N, O}, inp, "linear_backward", "output gradient");
+  expect_shape(dweight, weight.shape(), inp, "linear_backward", "weight gradient");
+  if (dinp) expect_shape(*dinp, inp.shape(), inp, "linear_backward", "input gradient");
   switch (choose_backend(inp, impl, "linear_backward", Library::Both)) {
     case Backend::CpuRefF64:
       return cpu::ref::linear_backward(f64(dinp), f64(dweight), f64(dbias), f64(dout), f64(inp), f64(weight), N, I,
@@ -397,7 +402,7 @@ void batch_norm2d_forward_train(Tensor& out, Tensor& save_mean, Tensor& save_inv
                                 const BatchNormDesc& d, Impl impl) {
   const char* op = "batch_norm2d_forward_train";
   check_bn(inp, d, op);
-  check_pair(out, inp, op);
+  check_pair(inp, "the input", out, "output", op);
   check_channel_vectors(inp, {&save_mean, &save_invstd, &running_mean, &running_var, &gamma, &beta}, d.C, op);
   switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
     case Backend::CpuRefF64:
@@ -430,7 +435,7 @@ void batch_norm2d_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gam
                                Impl impl) {
   const char* op = "batch_norm2d_forward_eval";
   check_bn(inp, d, op);
-  check_pair(out, inp, op);
+  check_pair(inp, "the input", out, "output", op);
   check_channel_vectors(inp, {&running_mean, &running_var, &gamma, &beta}, d.C, op);
   switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
     case Backend::CpuRefF64:
@@ -458,8 +463,8 @@ void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Te
                            const BatchNormDesc& d, Impl impl) {
   const char* op = "batch_norm2d_backward";
   check_bn(inp, d, op);
-  check_pair(dinp, inp, op);
-  check_pair(dout, inp, op);
+  check_pair(inp, "the input", dout, "output gradient", op);
+  check_pair(inp, "the input", dinp, "input gradient", op);
   check_channel_vectors(inp, {&dgamma, &dbeta, &gamma, &save_mean, &save_invstd}, d.C, op);
   switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
     case Backend::CpuRefF64:
@@ -488,8 +493,7 @@ void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Te
 // ------------------------------------------------------------------------------------------ global avg pool
 void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl) {
   KEYNET_CHECK(inp.ndim() == 4, "global_avg_pool_forward: expected input (N,C,H,W), got ", to_string(inp.shape()));
-  expect_shape(out, {inp.dim(0), inp.dim(1)}, "global_avg_pool_forward", "output");
-  expect_same_place(inp, out, "global_avg_pool_forward", "output");
+  expect_shape(out, {inp.dim(0), inp.dim(1)}, inp, "global_avg_pool_forward", "output");
   const int planes = inp.dim(0) * inp.dim(1), HW = inp.dim(2) * inp.dim(3);
   switch (choose_backend(inp, impl, "global_avg_pool_forward", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::global_avg_pool_forward(f64(out), f64(inp), planes, HW);
@@ -505,8 +509,7 @@ void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl) {
 void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl) {
   KEYNET_CHECK(dinp.ndim() == 4, "global_avg_pool_backward: expected input gradient (N,C,H,W), got ",
                to_string(dinp.shape()));
-  expect_shape(dout, {dinp.dim(0), dinp.dim(1)}, "global_avg_pool_backward", "output gradient");
-  expect_same_place(dinp, dout, "global_avg_pool_backward", "output gradient");
+  expect_shape(dout, {dinp.dim(0), dinp.dim(1)}, dinp, "global_avg_pool_backward", "output gradient");
   const int planes = dinp.dim(0) * dinp.dim(1), HW = dinp.dim(2) * dinp.dim(3);
   switch (choose_backend(dinp, impl, "global_avg_pool_backward", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::global_avg_pool_backward(f64(dinp), f64(dout), planes, HW);
@@ -522,13 +525,12 @@ void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl) {
 // ------------------------------------------------------------------------------------------ losses
 namespace {
 void check_loss(const Tensor& loss_or_grad, const Tensor& pred, const Tensor& target, const char* op, bool is_grad) {
-  check_pair(pred, target, op);
+  check_pair(pred, "the prediction", target, "target", op);
   KEYNET_CHECK(pred.numel() > 0, op, ": empty prediction");
   if (is_grad)
-    check_pair(loss_or_grad, pred, op);
+    check_pair(pred, "the prediction", loss_or_grad, "gradient", op);
   else
-    expect_shape(loss_or_grad, {1}, op, "loss");
-  expect_same_place(pred, loss_or_grad, op, is_grad ? "gradient" : "loss");
+    expect_shape(loss_or_grad, {1}, pred, op, "loss");
 }
 }  // namespace
 
@@ -595,9 +597,9 @@ void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, d
 // ------------------------------------------------------------------------------------------ optimizers
 // Elementwise updates: one kernel serves Ref and Fast, on the CPU (the reference template) and on CUDA.
 void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamDesc& d, Impl impl) {
-  check_pair(param, grad, "adam_update");
-  check_pair(param, m, "adam_update");
-  check_pair(param, v, "adam_update");
+  check_pair(param, "the parameter", grad, "gradient", "adam_update");
+  check_pair(param, "the parameter", m, "first moment", "adam_update");
+  check_pair(param, "the parameter", v, "second moment", "adam_update");
   KEYNET_CHECK(d.step >= 1, "adam_update: step counts from 1, got ", d.step);
   const int64_t n = param.numel();
   switch (choose_backend(param, impl, "adam_update", Library::Neither)) {
@@ -612,8 +614,8 @@ void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const 
 }
 
 void sgd_update(Tensor& param, const Tensor& grad, Tensor& momentum_buffer, const SgdDesc& d, Impl impl) {
-  check_pair(param, grad, "sgd_update");
-  check_pair(param, momentum_buffer, "sgd_update");
+  check_pair(param, "the parameter", grad, "gradient", "sgd_update");
+  check_pair(param, "the parameter", momentum_buffer, "momentum buffer", "sgd_update");
   const int64_t n = param.numel();
   switch (choose_backend(param, impl, "sgd_update", Library::Neither)) {
     case Backend::CpuRefF64: return cpu::ref::sgd_update(f64(param), f64(grad), f64(momentum_buffer), n, d);

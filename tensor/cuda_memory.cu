@@ -1,12 +1,11 @@
-// Device memory for Storage: cudaMalloc behind a small caching allocator. Freed blocks are kept in
-// per-size free lists and handed out again, so a training loop allocates from the driver only in its
-// first step.
+// Device memory for Storage: cudaMalloc behind a small caching allocator (tensor/block_cache.h: freed
+// blocks kept in per-size free lists and handed out again, so a training loop allocates from the
+// driver only in its first step).
 #include <cuda_runtime.h>
 
-#include <map>
-#include <mutex>
-#include <vector>
+#include <string>
 
+#include "tensor/block_cache.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/error.h"
 
@@ -18,36 +17,32 @@ void check(cudaError_t status, const char* call) {
   KEYNET_CHECK(status == cudaSuccess, "CUDA call ", call, " failed: ", cudaGetErrorString(status));
 }
 
-// Round up so that slightly different sizes share blocks.
-std::size_t rounded(std::size_t bytes) {
-  const std::size_t granule = bytes < (1 << 20) ? 512 : (1 << 20);
-  return (bytes + granule - 1) / granule * granule;
-}
-
-struct Cache {
-  std::mutex mutex;
-  std::map<std::size_t, std::vector<void*>> free_blocks;  // size -> blocks
-  std::size_t in_use = 0;
-  std::size_t peak = 0;
-  std::size_t cached = 0;
-
-  // Frees every cached block; a cudaFree that fails (a sticky error from an earlier fault, say) is
-  // reported here, after the rest have been freed, rather than lost.
-  void release_cached() {
-    cudaError_t first_failure = cudaSuccess;
-    for (auto& [size, blocks] : free_blocks)
-      for (void* p : blocks) {
-        const cudaError_t status = cudaFree(p);
-        if (status != cudaSuccess && first_failure == cudaSuccess) first_failure = status;
-      }
-    free_blocks.clear();
-    cached = 0;
-    check(first_failure, "cudaFree (releasing keynet's cache of device blocks)");
+// cudaMalloc and cudaFree behind the cache's logic (tensor/block_cache.h).
+class CudaSource : public BlockSource {
+ public:
+  void* allocate(std::size_t bytes) override {
+    void* block = nullptr;
+    const cudaError_t status = cudaMalloc(&block, bytes);
+    if (status == cudaErrorMemoryAllocation) {
+      cudaGetLastError();  // clear it, so that the next launch does not report it
+      return nullptr;
+    }
+    check(status, "cudaMalloc");
+    return block;
   }
+  std::string free(void* block) noexcept override {
+    const cudaError_t status = cudaFree(block);
+    return status == cudaSuccess ? "" : std::string("cudaFree: ") + cudaGetErrorString(status);
+  }
+  bool memory_info(std::size_t& free_bytes, std::size_t& total_bytes) noexcept override {
+    return cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess;
+  }
+  const char* name() const override { return "CUDA"; }
 };
 
-Cache& cache() {
-  static Cache* instance = new Cache();  // never destroyed: blocks outlive static destructors safely
+BlockCache& cache() {
+  static CudaSource source;
+  static BlockCache* instance = new BlockCache(source);  // never destroyed: blocks outlive static destructors
   return *instance;
 }
 
@@ -65,49 +60,9 @@ std::string device_query_failure() {
   return std::string(cudaGetErrorName(status)) + ": " + cudaGetErrorString(status);
 }
 
-void* allocate(std::size_t bytes) {
-  if (bytes == 0) bytes = 1;
-  const std::size_t size = rounded(bytes);
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  auto found = c.free_blocks.find(size);
-  void* ptr = nullptr;
-  if (found != c.free_blocks.end() && !found->second.empty()) {
-    ptr = found->second.back();
-    found->second.pop_back();
-    c.cached -= size;
-  } else {
-    cudaError_t status = cudaMalloc(&ptr, size);
-    if (status == cudaErrorMemoryAllocation) {
-      cudaGetLastError();
-      c.release_cached();  // give the cache back to the driver and try once more
-      status = cudaMalloc(&ptr, size);
-    }
-    if (status == cudaErrorMemoryAllocation) {
-      cudaGetLastError();
-      std::size_t free_bytes = 0, total_bytes = 0;
-      cudaMemGetInfo(&free_bytes, &total_bytes);
-      KEYNET_FAIL("CUDA out of memory: asked for ", size / 1048576.0, " MiB, ", free_bytes / 1048576.0,
-                  " MiB free of ", total_bytes / 1048576.0, " MiB (keynet holds ", c.in_use / 1048576.0,
-                  " MiB); use a smaller batch");
-    }
-    check(status, "cudaMalloc");
-  }
-  c.in_use += size;
-  if (c.in_use > c.peak) c.peak = c.in_use;
-  return ptr;
-}
-
-void release(void* ptr, std::size_t bytes) {
-  if (!ptr) return;
-  if (bytes == 0) bytes = 1;
-  const std::size_t size = rounded(bytes);
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.free_blocks[size].push_back(ptr);
-  c.cached += size;
-  c.in_use -= size;
-}
+void* allocate(std::size_t bytes) { return cache().allocate(bytes); }
+void release(void* ptr, std::size_t bytes) { cache().release(ptr, bytes); }
+void fail_next_allocations(int count) { cache().fail_next_allocations(count); }
 
 void copy(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {
   if (bytes == 0) return;
@@ -121,28 +76,10 @@ void copy(void* dst, Device dst_device, const void* src, Device src_device, std:
 
 void set_zero(void* ptr, std::size_t bytes) { check(cudaMemset(ptr, 0, bytes), "cudaMemset"); }
 
-void release_cache() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.release_cached();
-}
-
-// The statistics change under the lock in allocate and release, so they are read under it too.
-std::size_t bytes_in_use() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  return c.in_use;
-}
-std::size_t peak_bytes() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  return c.peak;
-}
-void reset_peak() {
-  Cache& c = cache();
-  std::lock_guard<std::mutex> lock(c.mutex);
-  c.peak = c.in_use;
-}
+void release_cache() { cache().release_cached(); }
+std::size_t bytes_in_use() { return cache().in_use(); }
+std::size_t peak_bytes() { return cache().peak(); }
+void reset_peak() { cache().reset_peak(); }
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
 }  // namespace keynet::cuda_memory

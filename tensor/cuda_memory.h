@@ -13,8 +13,12 @@ bool device_available();                  // built with CUDA and a device is pre
 // driver (a broken driver, a device in a bad state); "" otherwise. The GPU suites fail on it instead
 // of reporting "skipped".
 std::string device_query_failure();
-void* allocate(std::size_t bytes);        // throws keynet::Error naming bytes asked and free on OOM
+// Throws keynet::Error naming the bytes asked for and the device's free and total memory when the
+// device is out of memory even after keynet's cache has gone back to the driver.
+void* allocate(std::size_t bytes);
 void release(void* ptr, std::size_t bytes);
+// Testing: the next `count` allocations that reach the driver report out of memory (a full device).
+void fail_next_allocations(int count);
 // Gives every cached free block back to the driver (torch.cuda.empty_cache): before retrying a
 // library call (cuDNN, cuBLAS) that ran out of device memory for its own workspace.
 void release_cache();

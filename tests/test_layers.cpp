@@ -62,6 +62,51 @@ TEST_CASE("shape mismatches throw keynet::Error naming both shapes") {
   CHECK_THROWS_AS(MaxPool2d(2, 2, 2), Error);
 }
 
+TEST_CASE("an output or gradient on another device or dtype than the input is refused, naming the op and argument") {
+  // A CUDA tensor needs a device (tests/gpu/test_device_safety.cpp passes CPU outputs to CUDA inputs);
+  // the same check refuses another dtype, which the CPU can make.
+  ops::ConvDesc c;
+  c.N = 1, c.C = 2, c.H = 5, c.W = 5, c.K = 3, c.R = 3, c.S = 3;
+  const Tensor inp = Tensor::zeros({1, 2, 5, 5}), weight = Tensor::zeros({3, 2, 3, 3});
+  Tensor out64 = Tensor::zeros({1, 3, 3, 3}, Device::CPU, DType::F64), dweight = Tensor::zeros({3, 2, 3, 3});
+  CHECK(error_of([&] { ops::conv2d_forward(out64, inp, weight, nullptr, c, Impl::Fast); })
+            .find("conv2d_forward: output is [1,3,3,3] float64 cpu but the input is [1,2,5,5] float32 cpu") !=
+        std::string::npos);
+  Tensor dweight64 = Tensor::zeros({3, 2, 3, 3}, Device::CPU, DType::F64);
+  CHECK(error_of([&] { ops::conv2d_backward(nullptr, dweight64, nullptr, Tensor::zeros({1, 3, 3, 3}), inp, weight, c,
+                                            Impl::Fast); })
+            .find("conv2d_backward: weight gradient is [3,2,3,3] float64 cpu") != std::string::npos);
+  CHECK(error_of([&] { ops::conv2d_backward(nullptr, dweight, nullptr, out64, inp, weight, c, Impl::Fast); })
+            .find("conv2d_backward: output gradient is [1,3,3,3] float64 cpu") != std::string::npos);
+
+  ops::PoolDesc p;
+  p.N = 1, p.C = 2, p.H = 4, p.W = 4, p.kernel = 2, p.stride = 2;
+  const Tensor pool_inp = Tensor::zeros({1, 2, 4, 4});
+  Tensor pool_out64 = Tensor::zeros({1, 2, 2, 2}, Device::CPU, DType::F64);
+  CHECK(error_of([&] { ops::max_pool2d_forward(pool_out64, pool_inp, p, Impl::Fast); })
+            .find("max_pool2d_forward: output is [1,2,2,2] float64 cpu") != std::string::npos);
+  Tensor pool_dinp64 = Tensor::zeros({1, 2, 4, 4}, Device::CPU, DType::F64);
+  CHECK(error_of([&] {
+          ops::max_pool2d_backward(pool_dinp64, Tensor::zeros({1, 2, 2, 2}), pool_inp, Tensor::zeros({1, 2, 2, 2}), p,
+                                   Impl::Fast);
+        }).find("max_pool2d_backward: input gradient is [1,2,4,4] float64 cpu") != std::string::npos);
+
+  const Tensor linear_inp = Tensor::zeros({2, 3}), linear_weight = Tensor::zeros({4, 3});
+  Tensor linear_out64 = Tensor::zeros({2, 4}, Device::CPU, DType::F64);
+  CHECK(error_of([&] { ops::linear_forward(linear_out64, linear_inp, linear_weight, nullptr, Impl::Fast); })
+            .find("linear_forward: output is [2,4] float64 cpu but the input is [2,3] float32 cpu") !=
+        std::string::npos);
+  Tensor linear_dweight64 = Tensor::zeros({4, 3}, Device::CPU, DType::F64);
+  CHECK(error_of([&] {
+          ops::linear_backward(nullptr, linear_dweight64, nullptr, Tensor::zeros({2, 4}), linear_inp, linear_weight,
+                               Impl::Fast);
+        }).find("linear_backward: weight gradient is [4,3] float64 cpu") != std::string::npos);
+
+  Tensor relu_out64 = Tensor::zeros({2, 3}, Device::CPU, DType::F64);
+  CHECK(error_of([&] { ops::relu_forward(relu_out64, linear_inp, Impl::Fast); })
+            .find("relu_forward: output is [2,3] float64 cpu but the input is [2,3] float32 cpu") != std::string::npos);
+}
+
 TEST_CASE("one backward per forward") {
   Rng rng(2);
   Linear linear(3, 2, rng);

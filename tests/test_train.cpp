@@ -181,7 +181,7 @@ class SignallingLoss : public MSELoss {
 Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_after, bool augment,
                uint64_t init_seed = 1, int signal = 0, int signal_at_loss = 0,
                const std::function<void(Module&)>& after_epoch_2 = {},
-               const std::function<void(const std::string&)>& before_write = {}) {
+               const std::function<void(const std::string&)>& before_write = {}, int loss_read_every = 0) {
   const data::KeypointDataset faces = fixture_faces();
   auto model = tiny_net(init_seed);
   SignallingLoss loss(signal, signal_at_loss);
@@ -189,7 +189,8 @@ Run train_tiny(const std::string& folder, int epochs, bool resume, int stop_afte
   place(*model, loss, adam, Device::CPU, Impl::Fast);
   data::DataLoader loader(faces, {.batch_size = 2, .seed = 5, .augment = augment, .prefetch_batches = 0});
   RunFolder run(folder);
-  FitOptions options{.epochs = epochs, .lr = 3e-3, .resume = resume, .before_write = before_write};
+  FitOptions options{
+      .epochs = epochs, .lr = 3e-3, .resume = resume, .loss_read_every = loss_read_every, .before_write = before_write};
   Trainer trainer(*model, loss, adam, run, tiny_card(), options);
   int validations = 0;
   auto validate = [&] {
@@ -417,6 +418,59 @@ TEST_CASE("a non-finite loss stops training, names the step and where it came fr
   CHECK(contains(message, "epoch 3: validation failed: "));
   CHECK(contains(message, "the model produced non-finite points"));
   CHECK(contains(message, "the last good checkpoint is " + RunFolder(folder).last_checkpoint() + " (after epoch 2)"));
+}
+
+TEST_CASE("reading the loss every few steps gives the same epoch losses and weights, bitwise") {
+  TempDir dir("train_read_every");
+  const Run every_step = train_tiny(dir.file("every"), 3, false, 0, true, 1, 0, 0, {}, {}, 1);
+  for (const int read_every : {2, 3, 16}) {
+    INFO("loss read every ", read_every, " steps");
+    const Run deferred = train_tiny(dir.file("deferred" + std::to_string(read_every)), 3, false, 0, true, 1, 0, 0, {},
+                                    {}, read_every);
+    REQUIRE(deferred.log.size() == every_step.log.size());
+    for (size_t e = 0; e < every_step.log.size(); ++e) CHECK(deferred.log[e].train_loss == every_step.log[e].train_loss);
+    CHECK(bitwise_equal(deferred.weights, every_step.weights));
+  }
+}
+
+namespace {
+// MSE that is NaN for a batch of one image (the last, short batch of each epoch of the three fixture faces
+// in batches of two): the same batch gives the same NaN when its step is replayed.
+class NanForOneImage : public MSELoss {
+ protected:
+  void compute(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) override {
+    MSELoss::compute(loss, pred, target, impl);
+    if (pred.dim(0) == 1) loss.set({0}, std::nan(""));
+  }
+};
+}  // namespace
+
+TEST_CASE("a non-finite loss read steps later is still named by its step, with the parameters before it") {
+  // Read every step, the loss of epoch 1's second step stops the run there; read every 4 steps, it is
+  // found after the step's update ran, and the replay from the state before the unread steps must name
+  // the same step, say the same, and leave the same parameters.
+  TempDir dir("train_nan_deferred");
+  const data::KeypointDataset faces = fixture_faces();
+  auto run = [&](int read_every) {
+    auto model = tiny_net(1);
+    NanForOneImage loss;
+    Adam adam(*model);
+    place(*model, loss, adam, Device::CPU, Impl::Fast);
+    data::DataLoader loader(faces, {.batch_size = 2, .shuffle = false, .prefetch_batches = 0});
+    RunFolder folder(dir.file("run" + std::to_string(read_every)));
+    Trainer trainer(*model, loss, adam, folder, tiny_card(), FitOptions{.epochs = 2, .lr = 3e-3, .loss_read_every = read_every});
+    const std::string message = error_of([&] { trainer.fit(loader, [] { return Validation{}; }); });
+    std::vector<Tensor> weights;
+    for (auto& [name, p] : named_parameters(*model)) weights.push_back(p->value.clone());
+    return std::pair{message, weights};
+  };
+  const auto [every_step, every_step_weights] = run(1);
+  const auto [deferred, deferred_weights] = run(4);
+  INFO(every_step);
+  CHECK(contains(every_step, "epoch 1, step 2: the training loss is nan; "));
+  const auto without_folder = [](const std::string& message) { return message.substr(0, message.find(". Training")); };
+  CHECK(without_folder(deferred) == without_folder(every_step));
+  CHECK(bitwise_equal(deferred_weights, every_step_weights));
 }
 
 TEST_CASE("CSV fields with commas, quotes or newlines are quoted as RFC 4180 says; others are left bare") {

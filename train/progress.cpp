@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 
 namespace keynet::train {
@@ -37,8 +38,12 @@ double Progress::seconds_left() const {
 std::string Progress::line(int epoch, int step, double running_loss) const {
   const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
   char text[160];
-  std::snprintf(text, sizeof text, "epoch %d/%d  step %d/%d  loss %.5g  %.0f img/s  ETA %s", epoch, epochs_, step,
-                steps_per_epoch_, running_loss, elapsed > 0 ? images_ / elapsed : 0.0, format_duration(seconds_left()).c_str());
+  // The trainer reads the loss from the device every few steps: until its first read in an epoch
+  // there is no running loss to show.
+  char loss[32] = "-";
+  if (!std::isnan(running_loss)) std::snprintf(loss, sizeof loss, "%.5g", running_loss);
+  std::snprintf(text, sizeof text, "epoch %d/%d  step %d/%d  loss %s  %.0f img/s  ETA %s", epoch, epochs_, step,
+                steps_per_epoch_, loss, elapsed > 0 ? images_ / elapsed : 0.0, format_duration(seconds_left()).c_str());
   return text;
 }
 

@@ -13,7 +13,7 @@ class Progress {
   // total_steps: every step of the run; steps_done: those already done (a resumed run).
   Progress(int epochs, int steps_per_epoch, int64_t steps_done);
   // After each training step of `epoch` (1-based), step (1-based) within it.
-  void step(int epoch, int step, double running_loss, int images);
+  void step(int epoch, int step, double running_loss, int images);  // running_loss NaN: none read yet
   // After an epoch's validation: one summary line.
   void epoch_done(int epoch, double train_loss, double val_loss, const std::string& metric_name, double metric,
                   double seconds);

@@ -9,12 +9,20 @@
 namespace keynet::train {
 
 struct StepResult {
-  double loss = 0;    // the batch's loss; when not finite, nothing after the forward pass ran
+  double loss = 0;    // the batch's loss, when read; when not finite, nothing after the forward pass ran
+  Tensor loss_tensor; // the batch's loss where it was computed (a 1-element tensor on the model's device)
   Tensor prediction;  // the model's output for the batch
 };
 
-// A non-finite loss skips backward and the update, so the parameters stay as they were and the caller
-// can find where the loss came from (Trainer::fit does) or stop.
-StepResult step(Module& model, Loss& loss, Optimizer& optimizer, const Tensor& images, const Tensor& targets);
+// Whether step() copies the loss to the host: on CUDA that waits for the step to finish.
+enum class ReadLoss { Yes, No };
+
+// With ReadLoss::Yes, a non-finite loss skips backward and the update, so the parameters stay as they
+// were and the caller can find where the loss came from (Trainer::fit does) or stop. With ReadLoss::No
+// the loss stays on the device (`loss` is NaN) and backward and the update always run: the caller
+// reads loss_tensor later and must undo the steps after a non-finite one itself (Trainer::fit keeps a
+// copy of the state to replay from).
+StepResult step(Module& model, Loss& loss, Optimizer& optimizer, const Tensor& images, const Tensor& targets,
+                ReadLoss read = ReadLoss::Yes);
 
 }  // namespace keynet::train

@@ -120,6 +120,46 @@ std::string locate_non_finite(Module& model, const Tensor& images, const Tensor&
   return "the parameters and the batch are finite: the forward pass overflowed";
 }
 
+// The state a training step changes (the model's parameters, buffers and counters; the optimizer's
+// state and step count), copied where it lives, so that the steps after the copy can be undone and
+// replayed one at a time. Copies between tensors of one device: no wait for the device.
+class StateCopy : private ParamVisitor {
+ public:
+  void take(Module& model, Optimizer& optimizer) { walk(model, optimizer, false); }
+  void restore(Module& model, Optimizer& optimizer) { walk(model, optimizer, true); }
+
+ private:
+  void walk(Module& model, Optimizer& optimizer, bool restoring) {
+    restoring_ = restoring;
+    next_tensor_ = next_counter_ = 0;
+    model.visit(*this, "");
+    optimizer.visit_state(*this);
+  }
+  void parameter(const std::string&, Parameter& parameter) override { tensor(parameter.value); }
+  void buffer(const std::string&, Tensor& value) override { tensor(value); }
+  void counter(const std::string&, int64_t& value) override {
+    if (next_counter_ == counters_.size()) counters_.push_back(value);
+    if (restoring_)
+      value = counters_[next_counter_];
+    else
+      counters_[next_counter_] = value;
+    ++next_counter_;
+  }
+  void tensor(Tensor& value) {
+    if (next_tensor_ == tensors_.size()) tensors_.push_back(value.clone());  // the first take allocates
+    if (restoring_)
+      value.copy_from(tensors_[next_tensor_]);
+    else
+      tensors_[next_tensor_].copy_from(value);
+    ++next_tensor_;
+  }
+
+  bool restoring_ = false;
+  std::vector<Tensor> tensors_;
+  std::vector<int64_t> counters_;
+  std::size_t next_tensor_ = 0, next_counter_ = 0;
+};
+
 }  // namespace
 
 // The pair (model, optimizer) carries the same position, epoch and step within it, so that a pair
@@ -233,6 +273,10 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
   const int64_t warmup_steps = steps_per_epoch * options_.schedule.warmup_epochs;
   Progress progress(options_.epochs, static_cast<int>(steps_per_epoch),
                     steps_per_epoch * (first_epoch - 1) + resumed.steps);
+  const int read_every = options_.loss_read_every > 0 ? options_.loss_read_every
+                         : options_.device == Device::CUDA ? 16
+                                                           : 1;
+  StateCopy before;  // the state before the steps whose loss is not read yet
   const StopOnSignal stop_on_signal;
   auto interrupted = [&](int epoch, const std::string& saved) {
     const int signal = stop_signal;
@@ -251,27 +295,83 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     int64_t samples = continuing ? resumed.samples : 0;
     const double earlier_seconds = continuing ? resumed.seconds : 0;
     auto seconds_so_far = [&] { return earlier_seconds + std::chrono::duration<double>(Clock::now() - start).count(); };
+    // The steps since the loss was last read: their losses wait on the device in `unread`, and `before`
+    // holds the state before the first of them (when reads are deferred), for the replay that names a
+    // non-finite loss's step.
+    size_t position = continuing ? resumed.position : 0;  // the loader's, after the last step
+    std::vector<size_t> unread_sizes;
+    size_t unread_position = position;
+    Tensor unread;
+    auto add_loss = [&](double value, size_t batch_size) {  // the one place the epoch's loss is summed
+      loss_sum += value * static_cast<double>(batch_size);
+      samples += static_cast<int64_t>(batch_size);
+    };
+    auto fail_non_finite = [&](double value, int failed_step, const Tensor& images, const Tensor& targets) {
+      const std::string where = locate_non_finite(model_, images, targets);
+      KEYNET_FAIL("epoch ", epoch, ", step ", failed_step, ": the training loss is ", value, "; ", where,
+                  ". Training stopped; the last good checkpoint is ", run_.last_checkpoint(), " (after epoch ",
+                  epoch - 1, "); a smaller --lr may help");
+    };
+    // Runs the unread steps again from the state before them, each loss read at once as when reads are
+    // not deferred, up to the first that is not finite (its parameters left as they were) and fails there.
+    auto replay_unread = [&](double first_value) {
+      before.restore(model_, optimizer_);
+      train.start_epoch(epoch, unread_position);
+      const int first_step = step_in_epoch - static_cast<int>(unread_sizes.size());
+      for (int replayed = first_step; replayed < step_in_epoch; ++replayed) {
+        const auto batch = train.next();
+        KEYNET_CHECK(batch.has_value(), "epoch ", epoch, ": the loader ended while replaying step ", replayed + 1);
+        optimizer_.set_lr(scheduled_lr(options_.lr, options_.schedule, steps_per_epoch * (epoch - 1) + replayed,
+                                       total_steps, warmup_steps));
+        const Tensor images = batch->images.to(options_.device);
+        const Tensor targets = batch->targets.to(options_.device);
+        const double value = train::step(model_, loss_, optimizer_, images, targets).loss;
+        if (!std::isfinite(value)) fail_non_finite(value, replayed + 1, images, targets);
+      }
+      KEYNET_FAIL("epoch ", epoch, ": the training loss of one of steps ", first_step + 1, " to ", step_in_epoch,
+                  " was ", first_value, " but every one was finite when replayed (a nondeterministic kernel?). "
+                  "Training stopped; the last good checkpoint is ", run_.last_checkpoint(), " (after epoch ",
+                  epoch - 1, ")");
+    };
+    // Reads the unread losses (one wait for the device) and adds them in step order.
+    auto read_losses = [&] {
+      if (unread_sizes.empty()) return;
+      const std::vector<double> values = unread.to(Device::CPU).to_double_vector();
+      for (size_t i = 0; i < unread_sizes.size(); ++i)
+        if (!std::isfinite(values[i])) replay_unread(values[i]);
+      for (size_t i = 0; i < unread_sizes.size(); ++i) add_loss(values[i], unread_sizes[i]);
+      unread_sizes.clear();
+      unread_position = position;
+    };
+    auto running_loss = [&] { return samples > 0 ? loss_sum / samples : std::nan(""); };
     while (auto batch = train.next()) {
       optimizer_.set_lr(scheduled_lr(options_.lr, options_.schedule, step, total_steps, warmup_steps));
       const Tensor images = batch->images.to(options_.device);
       const Tensor targets = batch->targets.to(options_.device);
-      const double value = train::step(model_, loss_, optimizer_, images, targets).loss;
-      if (!std::isfinite(value)) {  // step() left the parameters as they were: find where it came from
-        const std::string where = locate_non_finite(model_, images, targets);
-        KEYNET_FAIL("epoch ", epoch, ", step ", step_in_epoch + 1, ": the training loss is ", value, "; ", where,
-                    ". Training stopped; the last good checkpoint is ", run_.last_checkpoint(), " (after epoch ",
-                    epoch - 1, "); a smaller --lr may help");
+      if (read_every == 1) {
+        const double value = train::step(model_, loss_, optimizer_, images, targets).loss;
+        // step() left the parameters as they were: find where it came from
+        if (!std::isfinite(value)) fail_non_finite(value, step_in_epoch + 1, images, targets);
+        add_loss(value, batch->size());
+      } else {
+        if (unread_sizes.empty()) before.take(model_, optimizer_);
+        const Tensor loss = train::step(model_, loss_, optimizer_, images, targets, ReadLoss::No).loss_tensor;
+        if (!unread.defined()) unread = Tensor::empty({read_every}, loss.device(), loss.dtype());
+        unread.view(static_cast<int64_t>(unread_sizes.size()), {1}).copy_from(loss);
+        unread_sizes.push_back(batch->size());
       }
-      loss_sum += value * static_cast<double>(batch->size());
-      samples += static_cast<int64_t>(batch->size());
+      position = batch->end_position;
       ++step;
-      progress.step(epoch, ++step_in_epoch, loss_sum / samples, static_cast<int>(batch->size()));
+      ++step_in_epoch;
+      if (static_cast<int>(unread_sizes.size()) == read_every || stop_signal != 0) read_losses();
+      progress.step(epoch, step_in_epoch, running_loss(), static_cast<int>(batch->size()));
       if (stop_signal != 0) {
         save(run_.last_checkpoint(), epoch - 1,
              {epoch, step_in_epoch, batch->end_position, loss_sum, samples, seconds_so_far()});
         interrupted(epoch, run_.last_checkpoint() + " after step " + std::to_string(step_in_epoch));
       }
     }
+    read_losses();
     KEYNET_CHECK(samples > 0, "epoch ", epoch, ": the training loader gave no batch");
     Validation validation;
     try {

@@ -54,6 +54,12 @@ struct FitOptions {
   Device device = Device::CPU;
   bool resume = false;           // continue from the run folder's last checkpoint
   std::string metric_name = "val_metric";
+  // Steps between reads of the training loss from the device, each of which waits for the device to
+  // finish: 0 chooses 1 on the CPU (the loss is in host memory already) and 16 on CUDA. The epoch's
+  // loss is summed on the host in step order either way, so it is the same for every value, and a
+  // non-finite loss is still named by its step: fit() keeps a copy of the state at each read and
+  // replays the steps since, reading each, to find it.
+  int loss_read_every = 0;
   // Called before each step that writes the run folder ("log", "<file> pending", "<file> rename"), so a
   // test can stop the run at every write point in turn (fault injection); empty in the apps.
   std::function<void(const std::string& step)> before_write = nullptr;

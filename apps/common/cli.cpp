@@ -1,11 +1,13 @@
 #include "apps/common/cli.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include "tensor/error.h"
@@ -90,6 +92,11 @@ const CLI::Validator& readable_file() {
   return validator;
 }
 
+int default_workers() {
+  const unsigned cores = std::thread::hardware_concurrency();  // 0 when unknown
+  return std::clamp(static_cast<int>(cores / 2), 1, 4);
+}
+
 void add_train_flags(CLI::App& command, TrainFlags& flags) {
   add_data_flag(command, flags.data);
   command.add_option("--out", flags.out, "run folder: log.csv, checkpoints/, figures/, metrics.json")
@@ -102,6 +109,10 @@ void add_train_flags(CLI::App& command, TrainFlags& flags) {
       ->capture_default_str();
   command.add_option("--batch", flags.batch, "images per training step")
       ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command.add_option("--workers", flags.workers,
+                     "threads building each batch in the data loader (the batches are the same for any count)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   command.add_option("--seed", flags.seed, "seeds the weights, the shuffle and the augmentation")
       ->check(CLI::NonNegativeNumber)

@@ -14,6 +14,11 @@
 
 namespace keynet::apps {
 
+// The data loader's default thread count: half the cores (the other half run the training step's CPU
+// kernels), at least 1 and at most 4 (past that a batch of these small images is built faster than a
+// step uses it).
+int default_workers();
+
 struct TrainFlags {
   std::string data = "";       // empty: KEYNET_DATA, then ../shared/data beside the repository
   std::string out = "";        // the run folder
@@ -26,6 +31,9 @@ struct TrainFlags {
   std::string schedule = "cosine";
   bool resume = false;
   bool force = false;          // move a run already in --out aside and start afresh
+  // Threads that build each batch's samples (decode, crop, augment) in the data loader. Not part of
+  // the recipe: the batches are the same for any count, so a run may resume with another.
+  int workers = default_workers();
 };
 
 // Refuses NaN and infinities, which CLI11's range checks let through.
@@ -37,7 +45,7 @@ const CLI::Validator& readable_file();
 // --data, --device, --impl: the flags of every subcommand that touches data and a model.
 void add_data_flag(CLI::App& command, std::string& data);
 void add_device_flags(CLI::App& command, std::string& device, std::string& impl);
-// --data, --out, --epochs, --lr, --batch, --seed, --device, --impl, --schedule, --resume, --force; the
+// --data, --out, --epochs, --lr, --batch, --seed, --workers, --device, --impl, --schedule, --resume, --force; the
 // defaults already in `flags` are shown in --help.
 void add_train_flags(CLI::App& command, TrainFlags& flags);
 

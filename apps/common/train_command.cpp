@@ -71,7 +71,8 @@ TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& mod
   data::DataLoader loader(train_set, {.batch_size = flags.batch,
                                       .seed = flags.seed,
                                       .drop_last = settings.drop_last,
-                                      .augment = settings.augment});
+                                      .augment = settings.augment,
+                                      .workers = flags.workers});
   if (figures.draw && !flags.resume) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
 
   const train::FitOptions fit{

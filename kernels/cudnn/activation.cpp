@@ -38,15 +38,15 @@ void relu_forward(float* out, const float* inp, int64_t n) {
   const ReluDescriptor relu;
   const TensorDescriptor t(1, 1, 1, checked_count(n));
   const float one = 1.0f, zero = 0.0f;
-  KEYNET_CUDNN_CHECK(cudnnActivationForward(cudnn_handle(), relu.get(), &one, t.get(), inp, &zero, t.get(), out));
+  KEYNET_CUDNN_RETRY(&zero, cudnnActivationForward(cudnn_handle(), relu.get(), &one, t.get(), inp, &zero, t.get(), out));
 }
 
 void relu_backward(float* dinp, const float* dout, const float* out, int64_t n) {
   const ReluDescriptor relu;
   const TensorDescriptor t(1, 1, 1, checked_count(n));
   const float one = 1.0f, zero = 0.0f;
-  KEYNET_CUDNN_CHECK(cudnnActivationBackward(cudnn_handle(), relu.get(), &one, t.get(), out, t.get(), dout, t.get(),
-                                             out, &zero, t.get(), dinp));
+  KEYNET_CUDNN_RETRY(&zero, cudnnActivationBackward(cudnn_handle(), relu.get(), &one, t.get(), out, t.get(), dout,
+                                                    t.get(), out, &zero, t.get(), dinp));
 }
 
 }  // namespace keynet::cudnn

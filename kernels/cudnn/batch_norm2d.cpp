@@ -32,6 +32,7 @@ void batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd
                                 const ops::BatchNormDesc& d) {
   const BatchNormDescriptors desc(d);
   const float one = 1.0f, zero = 0.0f;
+  // Not retried after out of memory: it updates the running statistics, which a second run would move twice.
   KEYNET_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
       cudnn_handle(), CUDNN_BATCHNORM_SPATIAL, &one, &zero, desc.x.get(), inp, desc.x.get(), out, desc.channel, gamma,
       beta, d.momentum, running_mean, running_var, d.eps, save_mean, save_invstd));
@@ -41,12 +42,14 @@ void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma,
                                const float* running_mean, const float* running_var, const ops::BatchNormDesc& d) {
   const BatchNormDescriptors desc(d);
   const float one = 1.0f, zero = 0.0f;
-  KEYNET_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(cudnn_handle(), CUDNN_BATCHNORM_SPATIAL, &one, &zero,
-                                                             desc.x.get(), inp, desc.x.get(), out, desc.channel,
-                                                             gamma, beta, running_mean, running_var, d.eps));
+  KEYNET_CUDNN_RETRY(&zero, cudnnBatchNormalizationForwardInference(cudnn_handle(), CUDNN_BATCHNORM_SPATIAL, &one,
+                                                                    &zero, desc.x.get(), inp, desc.x.get(), out,
+                                                                    desc.channel, gamma, beta, running_mean,
+                                                                    running_var, d.eps));
 }
 
-// dinp overwritten (alphaDataDiff 1, betaDataDiff 0); dgamma, dbeta accumulated (betaParamDiff 1)
+// dinp overwritten (alphaDataDiff 1, betaDataDiff 0); dgamma, dbeta accumulated (betaParamDiff 1), so never
+// retried after out of memory
 void batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const ops::BatchNormDesc& d) {

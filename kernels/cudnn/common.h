@@ -4,35 +4,54 @@
 #include <cublas_v2.h>
 #include <cudnn.h>
 
+#include <string>
+
+#include "kernels/cudnn/retry.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/error.h"
 
 namespace keynet::cudnn {
 
-// A call that runs out of device memory for its own workspace is retried once after keynet's cache
-// of free blocks has gone back to the driver (the cache may hold what the library needs).
 bool cudnn_out_of_memory(cudnnStatus_t status);
 bool cublas_out_of_memory(cublasStatus_t status);
 
+// One try: every call that adds into its output or updates state, and every call that cannot run out
+// of memory.
 #define KEYNET_CUDNN_CHECK(call)                                                                       \
   do {                                                                                                 \
-    cudnnStatus_t keynet_status_ = (call);                                                             \
-    if (::keynet::cudnn::cudnn_out_of_memory(keynet_status_)) {                                        \
-      ::keynet::cuda_memory::release_cache();                                                          \
-      keynet_status_ = (call);                                                                         \
-    }                                                                                                  \
+    const cudnnStatus_t keynet_status_ = (call);                                                       \
     KEYNET_CHECK(keynet_status_ == CUDNN_STATUS_SUCCESS, #call " failed: ", cudnnGetErrorString(keynet_status_)); \
   } while (0)
 
 #define KEYNET_CUBLAS_CHECK(call)                                                                      \
   do {                                                                                                 \
-    cublasStatus_t keynet_status_ = (call);                                                            \
-    if (::keynet::cudnn::cublas_out_of_memory(keynet_status_)) {                                       \
-      ::keynet::cuda_memory::release_cache();                                                          \
-      keynet_status_ = (call);                                                                         \
-    }                                                                                                  \
+    const cublasStatus_t keynet_status_ = (call);                                                      \
     KEYNET_CHECK(keynet_status_ == CUBLAS_STATUS_SUCCESS, #call " failed: ", cublasGetStatusName(keynet_status_), \
                  " (", cublasGetStatusString(keynet_status_), ")");                                    \
+  } while (0)
+
+// A call that ran out of device memory for its own workspace runs once more after keynet's cache of
+// free blocks has gone back to the driver (the cache may hold what the library needs), but only when
+// `beta` (the call's own beta, const float*) is zero or null for a call that writes no tensor: see
+// kernels/cudnn/retry.h.
+#define KEYNET_CUDNN_RETRY(beta, call)                                                                 \
+  do {                                                                                                 \
+    std::string keynet_note_;                                                                          \
+    const cudnnStatus_t keynet_status_ = ::keynet::cudnn::retry_out_of_memory<cudnnStatus_t>(          \
+        (beta), [&] { return (call); }, ::keynet::cudnn::cudnn_out_of_memory,                          \
+        ::keynet::cuda_memory::release_cache, keynet_note_);                                           \
+    KEYNET_CHECK(keynet_status_ == CUDNN_STATUS_SUCCESS, #call " failed: ", cudnnGetErrorString(keynet_status_), \
+                 keynet_note_);                                                                        \
+  } while (0)
+
+#define KEYNET_CUBLAS_RETRY(beta, call)                                                                \
+  do {                                                                                                 \
+    std::string keynet_note_;                                                                          \
+    const cublasStatus_t keynet_status_ = ::keynet::cudnn::retry_out_of_memory<cublasStatus_t>(        \
+        (beta), [&] { return (call); }, ::keynet::cudnn::cublas_out_of_memory,                         \
+        ::keynet::cuda_memory::release_cache, keynet_note_);                                           \
+    KEYNET_CHECK(keynet_status_ == CUBLAS_STATUS_SUCCESS, #call " failed: ", cublasGetStatusName(keynet_status_), \
+                 " (", cublasGetStatusString(keynet_status_), ")", keynet_note_);                      \
   } while (0)
 
 cudnnHandle_t cudnn_handle();

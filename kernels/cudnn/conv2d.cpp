@@ -70,7 +70,7 @@ void choose_algorithms(ConvPlan& plan, const ops::ConvDesc& d) {
   {
     std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perfs{};
     if (cudnn_benchmark())
-      KEYNET_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithm(h, plan.x.get(), plan.w, plan.conv, plan.y.get(),
+      KEYNET_CUDNN_RETRY(nullptr, cudnnFindConvolutionForwardAlgorithm(h, plan.x.get(), plan.w, plan.conv, plan.y.get(),
                                                               perfs.size(), &count, perfs.data()));
     else
       KEYNET_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, plan.x.get(), plan.w, plan.conv, plan.y.get(),
@@ -83,7 +83,7 @@ void choose_algorithms(ConvPlan& plan, const ops::ConvDesc& d) {
   {
     std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perfs{};
     if (cudnn_benchmark())
-      KEYNET_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithm(h, plan.w, plan.y.get(), plan.conv, plan.x.get(),
+      KEYNET_CUDNN_RETRY(nullptr, cudnnFindConvolutionBackwardDataAlgorithm(h, plan.w, plan.y.get(), plan.conv, plan.x.get(),
                                                                    perfs.size(), &count, perfs.data()));
     else
       KEYNET_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, plan.w, plan.y.get(), plan.conv, plan.x.get(),
@@ -96,7 +96,7 @@ void choose_algorithms(ConvPlan& plan, const ops::ConvDesc& d) {
   {
     std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> perfs{};
     if (cudnn_benchmark())
-      KEYNET_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithm(h, plan.x.get(), plan.y.get(), plan.conv,
+      KEYNET_CUDNN_RETRY(nullptr, cudnnFindConvolutionBackwardFilterAlgorithm(h, plan.x.get(), plan.y.get(), plan.conv,
                                                                      plan.w, perfs.size(), &count, perfs.data()));
     else
       KEYNET_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, plan.x.get(), plan.y.get(), plan.conv,
@@ -141,7 +141,7 @@ void conv2d_forward(float* out, const float* inp, const float* weight, const flo
   ConvPlan& plan = plan_for(d);
   Tensor scratch = workspace(plan.forward_bytes);
   const float one = 1.0f, zero = 0.0f;
-  KEYNET_CUDNN_CHECK(cudnnConvolutionForward(cudnn_handle(), &one, plan.x.get(), inp, plan.w, weight, plan.conv,
+  KEYNET_CUDNN_RETRY(&zero, cudnnConvolutionForward(cudnn_handle(), &one, plan.x.get(), inp, plan.w, weight, plan.conv,
                                              plan.forward_algo, pointer(scratch), plan.forward_bytes, &zero,
                                              plan.y.get(), out));
   if (bias) KEYNET_CUDNN_CHECK(cudnnAddTensor(cudnn_handle(), &one, plan.bias.get(), bias, &one, plan.y.get(), out));
@@ -153,11 +153,11 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
   const float one = 1.0f, zero = 0.0f;
   if (dinp) {
     Tensor scratch = workspace(plan.data_bytes);
-    KEYNET_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_handle(), &one, plan.w, weight, plan.y.get(), dout,
+    KEYNET_CUDNN_RETRY(&zero, cudnnConvolutionBackwardData(cudnn_handle(), &one, plan.w, weight, plan.y.get(), dout,
                                                     plan.conv, plan.data_algo, pointer(scratch), plan.data_bytes,
                                                     &zero, plan.x.get(), dinp));
   }
-  {
+  {  // the filter and bias gradients add into dweight and dbias: never retried after out of memory
     Tensor scratch = workspace(plan.filter_bytes);
     KEYNET_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_handle(), &one, plan.x.get(), inp, plan.y.get(), dout,
                                                       plan.conv, plan.filter_algo, pointer(scratch),

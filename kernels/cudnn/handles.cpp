@@ -42,7 +42,7 @@ bool cudnn_nondeterministic() {
 cudnnHandle_t cudnn_handle() {
   static cudnnHandle_t handle = [] {
     cudnnHandle_t h = nullptr;
-    KEYNET_CUDNN_CHECK(cudnnCreate(&h));
+    KEYNET_CUDNN_RETRY(nullptr, cudnnCreate(&h));
     return h;
   }();
   return handle;
@@ -51,7 +51,7 @@ cudnnHandle_t cudnn_handle() {
 cublasHandle_t cublas_handle() {
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
-    KEYNET_CUBLAS_CHECK(cublasCreate(&h));
+    KEYNET_CUBLAS_RETRY(nullptr, cublasCreate(&h));
     KEYNET_CUBLAS_CHECK(cublasSetMathMode(h, allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     return h;
   }();

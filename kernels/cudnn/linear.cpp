@@ -15,16 +15,18 @@ namespace keynet::cudnn {
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O) {
   const float one = 1.0f, zero = 0.0f;
   if (bias) cuda::linear_fill_bias(out, bias, N, O);
-  KEYNET_CUBLAS_CHECK(cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, O, N, I, &one, weight, I, inp, I,
-                                  bias ? &one : &zero, out, O));
+  const float* beta = bias ? &one : &zero;  // with a bias the product adds to it, so is never retried
+  KEYNET_CUBLAS_RETRY(beta, cublasSgemm(cublas_handle(), CUBLAS_OP_T, CUBLAS_OP_N, O, N, I, &one, weight, I, inp, I,
+                                        beta, out, O));
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int N, int I, int O) {
   const float one = 1.0f, zero = 0.0f;
   if (dinp)
-    KEYNET_CUBLAS_CHECK(
-        cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, N, O, &one, weight, I, dout, O, &zero, dinp, I));
+    KEYNET_CUBLAS_RETRY(&zero, cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_N, I, N, O, &one, weight, I, dout,
+                                           O, &zero, dinp, I));
+  // Adds into dweight: never retried after out of memory (a second run could add twice).
   KEYNET_CUBLAS_CHECK(
       cublasSgemm(cublas_handle(), CUBLAS_OP_N, CUBLAS_OP_T, I, O, N, &one, inp, I, dout, O, &one, dweight, I));
   if (dbias) cuda::linear_bias_grad(dbias, dout, N, O);

@@ -39,7 +39,7 @@ void max_pool2d_forward(float* out, const float* inp, const ops::PoolDesc& d) {
   const TensorDescriptor x(d.N, d.C, d.H, d.W), y(d.N, d.C, d.P(), d.Q());
   check_output_size(pool, x, d);
   const float one = 1.0f, zero = 0.0f;
-  KEYNET_CUDNN_CHECK(cudnnPoolingForward(cudnn_handle(), pool.get(), &one, x.get(), inp, &zero, y.get(), out));
+  KEYNET_CUDNN_RETRY(&zero, cudnnPoolingForward(cudnn_handle(), pool.get(), &one, x.get(), inp, &zero, y.get(), out));
 }
 
 void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const float* out, const ops::PoolDesc& d) {
@@ -47,8 +47,8 @@ void max_pool2d_backward(float* dinp, const float* dout, const float* inp, const
   const TensorDescriptor x(d.N, d.C, d.H, d.W), y(d.N, d.C, d.P(), d.Q());
   check_output_size(pool, x, d);
   const float one = 1.0f, zero = 0.0f;
-  KEYNET_CUDNN_CHECK(cudnnPoolingBackward(cudnn_handle(), pool.get(), &one, y.get(), out, y.get(), dout, x.get(), inp,
-                                          &zero, x.get(), dinp));
+  KEYNET_CUDNN_RETRY(&zero, cudnnPoolingBackward(cudnn_handle(), pool.get(), &one, y.get(), out, y.get(), dout,
+                                                 x.get(), inp, &zero, x.get(), dinp));
 }
 
 }  // namespace keynet::cudnn
