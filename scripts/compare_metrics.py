@@ -25,6 +25,12 @@ def main():
     parser.add_argument("--names", default="A,B")
     args = parser.parse_args()
     name_a, name_b = args.names.split(",")
+    for path in (args.a, args.b):
+        try:
+            open(path).close()
+        except OSError as error:
+            print(f"compare_metrics: cannot read {path} ({error.strerror}); did its eval run?", file=sys.stderr)
+            return 1
     with open(args.a) as fa, open(args.b) as fb:
         a, b = dict(leaves(json.load(fa))), dict(leaves(json.load(fb)))
     problems = [f"{key}: only in {name_a if key in a else name_b}" for key in sorted(set(a) ^ set(b))]

@@ -34,17 +34,23 @@ usage() { echo "usage: bash scripts/gpu-check.sh [--dry-run] [--only build|tests
 
 # ------------------------------------------------------------------------------------------ helpers
 # cmd LABEL COMMAND...: one command of a step: its line and output into the step's log, a row (result,
-# seconds, the command) in the step's table for the summary; a failure marks the step failed and the
-# step goes on with its next command.
+# seconds, the command) in the step's table for the summary; a failure marks the step failed, puts the
+# command's last lines in the step's failures (the summary shows them), and the step goes on.
 cmd() {
   local label=$1
   shift
   echo "\$ $*" >>"$LOG"
-  local start=$SECONDS
-  "$@" >>"$LOG" 2>&1
-  local rc=$?
+  local start=$SECONDS output
+  output=$(mktemp)
+  "$@" 2>&1 | tee -a "$LOG" >"$output"  # into the log as it runs: a step cut by its limit keeps it
+  local rc=${PIPESTATUS[0]}
   local result="ok"
-  [[ $rc -ne 0 ]] && result="FAILED (exit $rc)" && STEP_FAILED=1
+  if [[ $rc -ne 0 ]]; then
+    result="FAILED (exit $rc)"
+    STEP_FAILED=1
+    { echo "\$ ${*//$ROOT\//}"; tail -8 "$output"; echo; } >>"$WORK/rows/$STEP.failures"
+  fi
+  rm -f "$output"
   row "$label" "$result" "$((SECONDS - start))s" "$*"
   return $rc
 }
@@ -166,8 +172,10 @@ resume_check() {
   local rc=$?
   [[ $rc -eq 143 ]] || { echo "resume_check: the run exited $rc, not 143 (stopped by SIGTERM)"; return 1; }
   "$BUILD/$app" train "$@" --out "$out" --resume || return
-  local epochs=$(($(wc -l <"$out/log.csv") - 1))
-  echo "resume_check: stopped, resumed, $epochs epoch rows in log.csv"
+  local want="" rows=$(($(wc -l <"$out/log.csv") - 1))
+  for ((i = 1; i < $#; ++i)); do [[ ${!i} == --epochs ]] && { j=$((i + 1)); want=${!j}; }; done
+  echo "resume_check: stopped by SIGTERM, resumed; $rows epoch rows in log.csv, $want asked for"
+  [[ $rows == "$want" ]]
 }
 
 step_apps() {
@@ -322,7 +330,7 @@ run_step() {
   local name=$1 limit=$2
   local left=$((BUDGET - (SECONDS - T0) - 15))  # 15 s kept for the summary and the archive
   [[ $left -lt $limit ]] && limit=$left
-  rm -f "$WORK/rows/$name.md"
+  rm -f "$WORK/rows/$name.md" "$WORK/rows/$name.failures"
   if [[ -n $NO_DEVICE ]]; then
     echo "not run: no device ($NO_DEVICE)|-|-" >"$WORK/status/$name"; return
   fi
@@ -381,7 +389,13 @@ FAILED=0
     echo "| what | result | time | command |"
     echo "|---|---|---|---|"
     cat "$WORK/rows/$name.md"
-    if grep -q "FAILED" "$WORK/rows/$name.md"; then
+    if [[ -s "$WORK/rows/$name.failures" ]]; then
+      echo
+      echo "What the failing commands said (last lines; all in logs/$name.log):"
+      echo '```'
+      head -120 "$WORK/rows/$name.failures"
+      echo '```'
+    elif grep -q "FAILED" "$WORK/rows/$name.md" "$WORK/status/$name"; then
       echo
       echo "Last lines of $name.log:"
       echo '```'
