@@ -82,7 +82,8 @@ step_build() {
   local generator=()
   command -v ninja >/dev/null && generator=(-G Ninja)
   cmd configure cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DKEYNET_CUDA=ON \
-    -DKEYNET_CUDNN=ON -DKEYNET_PLOTS=OFF -DCMAKE_CUDA_ARCHITECTURES=90 "-DCMAKE_PREFIX_PATH=$PREFIX/usr" || return
+    -DKEYNET_CUDNN=ON -DKEYNET_PLOTS=OFF -DCMAKE_CUDA_ARCHITECTURES=90 "-DCMAKE_PREFIX_PATH=$PREFIX/usr" \
+    "-DCMAKE_LIBRARY_PATH=$PREFIX/usr/lib/x86_64-linux-gnu" || return
   grep -A9 "keynet configuration" "$LOG" >"$WORK/logs/configuration.txt"
   local targets=(test_parity bench_gpu nose_tip face_points ibug_landmarks face_morph)
   for f in "$ROOT"/tests/gpu/test_*.cpp; do targets+=("gpu_$(basename "$f" .cpp)"); done
@@ -365,7 +366,7 @@ FAILED=0
   echo
   echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $((SECONDS - T0))s in all (budget ${BUDGET}s); commit" \
        "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); $(nproc) cores;" \
-       "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 || true)"
+       "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1 | grep . || echo none)"
   echo
   echo "Command: \`bash scripts/gpu-check.sh$([[ $DRY == 1 ]] && echo " --dry-run")${ONLY:+ --only $ONLY} OUT\`;" \
        "build $BUILD, data $DATA. Logs, tables and metrics: logs.tar.gz."
