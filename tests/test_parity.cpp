@@ -5,7 +5,8 @@
 // Rows: CPU Ref, Fast (our GEMM) and Vendor (Eigen's GEMM for conv and linear) in float32 always; CUDA
 // Ref, Fast and (with cuDNN) Vendor when the build has CUDA and a device is visible. CI runs the CPU
 // rows; on a machine with a GPU the same binary runs the GPU rows too. A device query that fails for
-// another reason than "no device / no driver" fails.
+// another reason than "no device / no driver" fails, and so does a run without CUDA rows under
+// KEYNET_REQUIRE_GPU=1 (scripts/gpu-check.sh on the lent GPU machine).
 //
 // Tolerance, per result tensor (tests/support/parity.h):
 //   |got_i - want_i| <= factor(op, impl) * u * sqrt(K_i) * max|want|,   u = kRoundoffs * 2^-24
@@ -40,6 +41,7 @@
 
 #include "kernels/ops.h"
 #include "support/parity.h"
+#include "support/require_gpu.h"
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
@@ -1054,9 +1056,12 @@ TEST_CASE("zz: rows run and skipped, largest error ratio per (op, device, impl)"
     MESSAGE(op, " ", row, ": ", worst.results, " results, largest error ratio ", worst.ratio);
   }
   MESSAGE("rows run: cpu/ref, cpu/fast, cpu/vendor");
-  if (gpu_backends().empty())
+  if (gpu_backends().empty()) {
     MESSAGE("rows skipped: cuda/ref, cuda/fast, cuda/vendor: ", gpu_skip_reason());
-  else
+    // on the lent GPU machine a table without CUDA rows checked nothing that run was for
+    if (test::gpu_required())
+      FAIL_CHECK(std::string(test::kRequireGpuVariable), "=1 but the CUDA rows did not run: ", gpu_skip_reason());
+  } else
     for (const Backend& b : gpu_backends()) MESSAGE("rows run: ", label(b));
 #if defined(KEYNET_WITH_CUDA) && !defined(KEYNET_WITH_CUDNN)
   MESSAGE("rows skipped: cuda/vendor: built without cuDNN");

@@ -7,8 +7,39 @@
 #
 #   tests/tree_size.sh SOURCE_DIR [LIMIT_BYTES]      (the limit also from $KEYNET_TREE_LIMIT)
 #   tests/tree_size.sh SOURCE_DIR --self-test        (a 1000-byte limit must fail, with the listing)
+#   tests/tree_size.sh SOURCE_DIR --travel [LIMIT_BYTES]
+#       what scripts/gpu-check.sh sends: the tracked files, the data subset (.gpu-data/, else one made by
+#       scripts/make-gpu-data.sh in a temporary folder; at most 15 MiB) and the carried packages (.deps/)
+#       take at most 64 MiB together (LIMIT_BYTES, default 67108864); 77 without the datasets or git
 set -uo pipefail
-source_dir=$(cd "${1:?usage: tree_size.sh SOURCE_DIR [LIMIT_BYTES | --self-test]}" && pwd)
+source_dir=$(cd "${1:?usage: tree_size.sh SOURCE_DIR [LIMIT_BYTES | --self-test | --travel [LIMIT_BYTES]]}" && pwd)
+
+if [ "${2:-}" = --travel ]; then
+  limit=${3:-67108864}
+  subset_limit=$((15 * 1024 * 1024))
+  tracked=$(bash "$0" "$source_dir" 999999999999 | sed -n 's/.* take \([0-9]*\) bytes.*/\1/p')
+  [ -n "$tracked" ] || { echo "skipped: $source_dir is not the top of a git checkout"; exit 77; }
+  subset=$source_dir/.gpu-data
+  if [ ! -d "$subset" ]; then
+    [ -d "${KEYNET_DATA:-$source_dir/../shared/data}/ibug_300w" ] ||
+      { echo "skipped: no .gpu-data and no datasets to make it from (KEYNET_DATA)"; exit 77; }
+    subset=$(mktemp -d)/gpu-data
+    trap 'rm -rf "$(dirname "$subset")"' EXIT
+    bash "$source_dir/scripts/make-gpu-data.sh" "$subset" >/dev/null || exit 1
+  fi
+  subset_bytes=$(du -sb "$subset" | cut -f1)
+  deps_bytes=0
+  [ -d "$source_dir/.deps" ] && deps_bytes=$(du -sb "$source_dir/.deps" | cut -f1)
+  total=$((tracked + subset_bytes + deps_bytes))
+  echo "tree_size --travel: tracked $tracked + subset $subset_bytes ($subset) + .deps $deps_bytes" \
+       "= $total bytes, limit $limit; the subset's limit $subset_limit"
+  [ "$deps_bytes" = 0 ] && echo "  .deps/ not fetched here (scripts/fetch-gpu-deps.sh: about 2.6 MiB)"
+  if [ "$subset_bytes" -gt "$subset_limit" ]; then echo "tree_size --travel: the subset is over 15 MiB"; exit 1; fi
+  if [ "$total" -gt "$limit" ]; then
+    echo "tree_size --travel: over the limit of $limit bytes: the GPU machine takes at most 64 MiB"; exit 1
+  fi
+  exit 0
+fi
 
 if [ "${2:-}" = --self-test ]; then
   output=$(bash "$0" "$source_dir" 1000 2>&1); status=$?

@@ -17,7 +17,8 @@ struct Panel {
   std::vector<Series> series;
 };
 
-// Writes a PNG of `panels` side by side, each panel_width x panel_height pixels.
+// Writes a PNG of `panels` side by side, each panel_width x panel_height pixels; a build without PLplot
+// (KEYNET_PLOTS=OFF) draws nothing and says so once.
 void plot_panels(const std::string& path, const std::vector<Panel>& panels, int panel_width = 640,
                  int panel_height = 480);
 
