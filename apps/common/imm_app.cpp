@@ -65,7 +65,9 @@ TrainingOutcome train_command(ImmRecipe recipe, const TrainCommand& command, boo
       .metric_name = "val_mse",
       .metric_label = "val_mse",
       .reported = [&](train::Predictions p) { return reported_points(std::move(p), recipe, command.auxiliary_points); },
-      .metric = [](const train::Predictions& p) { return imm_metrics(p)["mse_normalized"].get<double>(); },
+      .metric = [](const train::Predictions& p) {
+        return train::normalized_mse(p.predicted, p.truth, data::kImmWidth, data::kImmHeight);
+      },
       .summary = imm_metrics,
       .per_face_error = per_face_distance,
       .csv_image_name = csv_image_name,
