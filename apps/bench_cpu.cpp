@@ -39,6 +39,7 @@
 #include "layers/resnet.h"
 #include "optim/optimizer.h"
 #include "tensor/rng.h"
+#include "tensor/version.h"
 #include "train/step.h"
 
 using namespace keynet;
@@ -361,6 +362,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"ref", "fast", "vendor"}));
   app.add_option("--net", only, "only this net: nosenet, facenet or resnet18");
   app.add_option("--clock", clock, "wall (default) or cpu (process CPU time)")->check(CLI::IsMember({"wall", "cpu"}));
+  app.set_version_flag("--version", keynet::version_line("bench_cpu"));
   CLI11_PARSE(app, argc, argv);
   try {
     set_cpu_threads(threads);

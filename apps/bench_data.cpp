@@ -23,6 +23,7 @@
 #include "layers/losses.h"
 #include "layers/resnet.h"
 #include "optim/optimizer.h"
+#include "tensor/version.h"
 #include "train/step.h"
 
 using namespace keynet;
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "timed training steps per variant")->check(CLI::PositiveNumber);
   app.add_option("--train-threads", train_threads, "CPU threads of the training step")->check(CLI::PositiveNumber);
   app.add_flag("--skip-train", skip_train, "only the loading rates");
+  app.set_version_flag("--version", keynet::version_line("bench_data"));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -139,7 +141,7 @@ int main(int argc, char** argv) {
       SampleOptions imm_options;
       imm_options.framing = Framing::WholeImage;
       imm_options.width = 160, imm_options.height = 120;
-      imm_options.mirror_permutation = read_mirror_permutation(imm_mirror_permutation_path(), kImmPoints);
+      imm_options.mirror_permutation = imm_mirror_permutation();
       KeypointDataset imm(to_records(read_imm_dir((root / "imm_face_db").string())), imm_options);
       const int n = static_cast<int>(imm.size());
       rate("IMM 160x120 sample", n, [&](int i) {

@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "kernels/ops.h"
 #include "kernels/cudnn/cudnn.h"
+#include "kernels/ops.h"
 #include "layers/losses.h"
 #include "layers/nets.h"
 #include "layers/resnet.h"
@@ -28,6 +28,7 @@
 #include "tensor/cuda_memory.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
+#include "tensor/version.h"
 #include "train/step.h"
 
 #ifdef KEYNET_WITH_CUDA
@@ -239,6 +240,7 @@ int main(int argc, char** argv) {
   app.add_option("--op-batch", op_batch, "batch of the per-op convolution benchmark");
   bool ops_only = false;
   app.add_flag("--ops-only", ops_only, "skip the network training steps");
+  app.set_version_flag("--version", keynet::version_line("bench_gpu"));
   CLI11_PARSE(app, argc, argv);
   try {
     if (!cuda_memory::device_available()) {

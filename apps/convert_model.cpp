@@ -17,6 +17,7 @@
 
 #include "io/half.h"
 #include "io/safetensors.h"
+#include "tensor/version.h"
 #include "train/model_file.h"
 
 using namespace keynet;
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   app.add_option("--dtype", dtype, "F16 (10-bit mantissa, largest 65504) or BF16 (7-bit mantissa, float32's range)")
       ->check(CLI::IsMember({"F16", "BF16"}));
   app.add_option("--out", out, "where the converted model goes (one model only)");
+  app.set_version_flag("--version", keynet::version_line("convert_model"));
   CLI11_PARSE(app, argc, argv);
   if (!out.empty() && models.size() != 1) {
     std::cerr << "convert_model: --out takes one model, " << models.size() << " were given\n";

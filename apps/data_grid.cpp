@@ -15,6 +15,7 @@
 #include "data/ibug.h"
 #include "data/imm.h"
 #include "data/loader.h"
+#include "tensor/version.h"
 
 using namespace keynet::data;
 
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "shuffle and augmentation seed");
   app.add_option("--count", count, "samples per dataset")->check(CLI::Range(1, 64));
   app.add_flag("--numbers", numbers, "write each point's index beside it");
+  app.set_version_flag("--version", keynet::version_line("data_grid"));
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -68,8 +70,7 @@ int main(int argc, char** argv) {
     SampleOptions imm_options;
     imm_options.framing = Framing::WholeImage;
     imm_options.width = 160, imm_options.height = 120;
-    imm_options.mirror_permutation =
-read_mirror_permutation(imm_mirror_permutation_path(), kImmPoints);
+    imm_options.mirror_permutation = imm_mirror_permutation();
     const ImmSplit imm = split_imm(read_imm_dir((root / "imm_face_db").string()));
     const KeypointDataset imm_set(to_records(imm.train), imm_options);
 

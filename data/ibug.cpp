@@ -15,6 +15,10 @@
 
 namespace fs = std::filesystem;
 
+namespace keynet::embedded {
+extern const char ibug_mirror_permutation_68[];  // cmake/embed_text.cmake
+}
+
 namespace keynet::data {
 
 namespace {
@@ -194,8 +198,9 @@ Affine crop_to_original(const CropManifestEntry& e) {
   return {ix, 0, 0.5 * ix - 0.5 + e.crop_left, 0, iy, 0.5 * iy - 0.5 + e.crop_top};
 }
 
-std::string ibug_mirror_permutation_path() {
-  return (std::filesystem::path(__FILE__).parent_path() / "ibug_mirror_permutation_68.txt").string();
+std::vector<int> ibug_mirror_permutation() {
+  return parse_mirror_permutation(embedded::ibug_mirror_permutation_68, "data/ibug_mirror_permutation_68.txt",
+                                  kIbugPoints);
 }
 
 std::string source_photo(const std::string& image_path) {

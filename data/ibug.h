@@ -37,9 +37,10 @@ struct CropManifestEntry {
   int new_w = 0, new_h = 0;         // the stored image
   double scale_x = 1, scale_y = 1;  // new / crop
 };
-// The 68-point mirror permutation (a copy of the dataset's mirror_permutation_68.txt, so that a model
-// can be mirrored at test time without the data).
-std::string ibug_mirror_permutation_path();
+// The 68-point mirror permutation of data/ibug_mirror_permutation_68.txt (a copy of the dataset's
+// mirror_permutation_68.txt), compiled into the library so that a model can be mirrored at test time
+// without the data or the source tree.
+std::vector<int> ibug_mirror_permutation();
 
 // The photo a face was cut from, folder included: "afw/1051618982_2.jpg" -> "afw/1051618982". Faces of
 // one photo share its background, lighting and often its people, so they must not straddle a split.

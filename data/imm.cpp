@@ -9,6 +9,10 @@
 
 namespace fs = std::filesystem;
 
+namespace keynet::embedded {
+extern const char imm_mirror_permutation_58[];  // cmake/embed_text.cmake
+}
+
 namespace keynet::data {
 
 namespace {
@@ -129,8 +133,9 @@ ImmSplit split_imm(const std::vector<ImmShape>& shapes, const std::string& split
   return result;
 }
 
-std::string imm_mirror_permutation_path() {
-  return (fs::path(__FILE__).parent_path() / "imm_mirror_permutation_58.txt").string();
+std::vector<int> imm_mirror_permutation() {
+  return parse_mirror_permutation(embedded::imm_mirror_permutation_58, "data/imm_mirror_permutation_58.txt",
+                                  kImmPoints);
 }
 
 LandmarkRecord to_record(const ImmShape& shape) {

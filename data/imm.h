@@ -58,9 +58,9 @@ struct ImmSplit {
 };
 ImmSplit split_imm(const std::vector<ImmShape>& shapes, const std::string& split = "final");
 
-// data/imm_mirror_permutation_58.txt in this source tree (located through __FILE__ at build time);
-// read it with read_mirror_permutation(path, kImmPoints). See that file for its derivation.
-std::string imm_mirror_permutation_path();
+// The 58-point mirror permutation of data/imm_mirror_permutation_58.txt (see that file for its
+// derivation), compiled into the library so that no file is read at run time.
+std::vector<int> imm_mirror_permutation();
 
 LandmarkRecord to_record(const ImmShape& shape);
 std::vector<LandmarkRecord> to_records(const std::vector<ImmShape>& shapes);

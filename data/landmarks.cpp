@@ -64,25 +64,32 @@ int parse_int(const std::string& token, const std::string& where, const char* fi
   return value;
 }
 
-std::vector<int> read_mirror_permutation(const std::string& path, int expected_points) {
-  std::ifstream in(path);
-  KEYNET_CHECK(in.good(), "cannot open mirror permutation file '", path, "'");
+std::vector<int> parse_mirror_permutation(const std::string& text, const std::string& where, int expected_points) {
+  std::istringstream in(text);
   std::vector<int> perm;
   std::string line;
   for (int line_no = 1; std::getline(in, line); ++line_no) {
     if (line.empty() || line[0] == '#') continue;
     for (const std::string& token : split_whitespace(line))
-      perm.push_back(parse_int(token, path + ":" + std::to_string(line_no), "permutation entry"));
+      perm.push_back(parse_int(token, where + ":" + std::to_string(line_no), "permutation entry"));
   }
   const int n = static_cast<int>(perm.size());
-  KEYNET_CHECK(expected_points < 0 || n == expected_points, path, ": expected ", expected_points,
+  KEYNET_CHECK(expected_points < 0 || n == expected_points, where, ": expected ", expected_points,
                " permutation entries, got ", n);
   for (int i = 0; i < n; ++i) {
-    KEYNET_CHECK(perm[i] >= 0 && perm[i] < n, path, ": entry ", i, " = ", perm[i], " is outside 0..", n - 1);
-    KEYNET_CHECK(perm[perm[i]] == i, path, ": not its own inverse (", i, " -> ", perm[i], " -> ", perm[perm[i]],
+    KEYNET_CHECK(perm[i] >= 0 && perm[i] < n, where, ": entry ", i, " = ", perm[i], " is outside 0..", n - 1);
+    KEYNET_CHECK(perm[perm[i]] == i, where, ": not its own inverse (", i, " -> ", perm[i], " -> ", perm[perm[i]],
                  "); mirroring twice must give the original labels");
   }
   return perm;
+}
+
+std::vector<int> read_mirror_permutation(const std::string& path, int expected_points) {
+  std::ifstream in(path);
+  KEYNET_CHECK(in.good(), "cannot open mirror permutation file '", path, "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_mirror_permutation(text.str(), path, expected_points);
 }
 
 }  // namespace keynet::data

@@ -39,6 +39,8 @@ std::string records_checksum(const std::vector<LandmarkRecord>& records);
 // original. Files hold whitespace-separated 0-based integers; lines starting with '#' are comments.
 // Checks that the list is a permutation of 0..n-1 and its own inverse (mirroring twice = identity).
 std::vector<int> read_mirror_permutation(const std::string& path, int expected_points = -1);
+// The same for a permutation's text; errors name `where`.
+std::vector<int> parse_mirror_permutation(const std::string& text, const std::string& where, int expected_points = -1);
 
 // Tokenizing helpers for the text readers; errors name `where` ("file:line").
 double parse_double(const std::string& token, const std::string& where, const char* field);

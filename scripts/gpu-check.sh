@@ -82,7 +82,7 @@ step_build() {
   local generator=()
   command -v ninja >/dev/null && generator=(-G Ninja)
   cmd configure cmake -S "$ROOT" -B "$BUILD" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DKEYNET_CUDA=ON \
-    -DKEYNET_CUDNN=ON -DKEYNET_PLOTS=OFF -DCMAKE_CUDA_ARCHITECTURES=90 "-DCMAKE_PREFIX_PATH=$PREFIX/usr" \
+    -DKEYNET_CUDNN=ON -DKEYNET_PLOTS=OFF -DKEYNET_CUDA_LINEINFO=ON -DCMAKE_CUDA_ARCHITECTURES=90 "-DCMAKE_PREFIX_PATH=$PREFIX/usr" \
     "-DCMAKE_LIBRARY_PATH=$PREFIX/usr/lib/x86_64-linux-gnu" || return
   grep -A9 "keynet configuration" "$LOG" >"$WORK/logs/configuration.txt"
   local targets=(test_parity bench_gpu nose_tip face_points ibug_landmarks face_morph)

@@ -18,8 +18,6 @@ using keynet::testing::shared_data_path;
 
 namespace {
 
-const std::string kImmPermutation = imm_mirror_permutation_path();
-
 Point centroid(const std::vector<Point>& points, int first, int last) {
   Point c;
   for (int i = first; i <= last; ++i) c.x += points[i].x, c.y += points[i].y;
@@ -141,7 +139,7 @@ TEST_CASE("face crop: a dot in the image lands on the cropped point") {
 }
 
 TEST_CASE("augmentation: the inverse transform returns the original points (real records)") {
-  const std::vector<int> imm_perm = read_mirror_permutation(kImmPermutation, kImmPoints);
+  const std::vector<int> imm_perm = imm_mirror_permutation();
   const std::vector<int> ibug_perm = read_mirror_permutation(fixture("ibug/mirror_permutation_68.txt"), kIbugPoints);
   SampleOptions imm;
   imm.framing = Framing::WholeImage, imm.width = 160, imm.height = 120, imm.mirror_permutation = imm_perm;
@@ -214,7 +212,7 @@ TEST_CASE("augmentation: mirroring on but no mirror permutation never mirrors (l
 }
 
 TEST_CASE("mirror permutations: files, twice is identity") {
-  const std::vector<int> imm = read_mirror_permutation(kImmPermutation, kImmPoints);
+  const std::vector<int> imm = imm_mirror_permutation();
   const std::vector<int> ibug = read_mirror_permutation(fixture("ibug/mirror_permutation_68.txt"), kIbugPoints);
   keynet::Rng rng(1);
   for (const auto* perm : {&imm, &ibug}) {
@@ -235,7 +233,7 @@ TEST_CASE("mirror permutations: files, twice is identity") {
 
 TEST_CASE("mirroring a real face keeps eye labels on their side") {
   // IMM: path 1 (points 13-20) is the eye on the image's right, path 2 (21-28) the one on the left.
-  const std::vector<int> imm_perm = read_mirror_permutation(kImmPermutation, kImmPoints);
+  const std::vector<int> imm_perm = imm_mirror_permutation();
   const LandmarkRecord imm = to_record(read_imm_asf(fixture("imm/01-1m.asf"), 160, 120));
   REQUIRE(centroid(imm.points, 13, 20).x > centroid(imm.points, 21, 28).x);
   SampleOptions options;
@@ -278,7 +276,7 @@ TEST_CASE("IMM mirror permutation agrees with the data (shared data)") {
   for (const ImmShape& s : read_imm_dir(shared_data_path("imm_face_db")))
     if (s.view == 1 || s.view == 2 || s.view == 5 || s.view == 6) frontal.push_back(s.points);
   REQUIRE(frontal.size() == 160);
-  CHECK(nearest_mirror_labels(frontal, kImmWidth) == read_mirror_permutation(kImmPermutation, kImmPoints));
+  CHECK(nearest_mirror_labels(frontal, kImmWidth) == imm_mirror_permutation());
 }
 
 TEST_CASE("iBUG mirror permutation agrees with the data (shared data)") {
@@ -296,4 +294,14 @@ TEST_CASE("iBUG mirror permutation agrees with the data (shared data)") {
   REQUIRE(shapes.size() > 50);
   // Widths differ per image, but centring removes the mirror's offset, so any width works.
   CHECK(nearest_mirror_labels(shapes, 0) == read_mirror_permutation(fixture("ibug/mirror_permutation_68.txt"), kIbugPoints));
+}
+
+TEST_CASE("the mirror permutations compiled into the library are their files' (no file is read at run time)") {
+  CHECK(ibug_mirror_permutation() == read_mirror_permutation(fixture("ibug/mirror_permutation_68.txt"), kIbugPoints));
+  const std::string source = std::string(KEYNET_SOURCE_DIR) + "/data/";
+  CHECK(ibug_mirror_permutation() == read_mirror_permutation(source + "ibug_mirror_permutation_68.txt", kIbugPoints));
+  CHECK(imm_mirror_permutation() == read_mirror_permutation(source + "imm_mirror_permutation_58.txt", kImmPoints));
+  // The text parser names where the text came from, as the file reader names the file.
+  CHECK_THROWS_WITH_AS(parse_mirror_permutation("1 0 2 3", "built-in text", 3), doctest::Contains("built-in text"),
+                       keynet::Error);
 }

@@ -294,7 +294,7 @@ TEST_CASE("loader: restarting or destroying mid-epoch neither hangs nor leaks ba
 }
 
 TEST_CASE("dataset: real IMM and iBUG fixtures through the pipeline") {
-  const std::vector<int> imm_perm = read_mirror_permutation(imm_mirror_permutation_path(), kImmPoints);
+  const std::vector<int> imm_perm = imm_mirror_permutation();
   std::vector<LandmarkRecord> imm;
   for (const ImmShape& s : read_imm_dir(fixture("imm"))) {
     ImmShape small = read_imm_asf(s.asf_path, 160, 120);

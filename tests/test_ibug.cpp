@@ -30,7 +30,7 @@ TEST_CASE("a few epochs of ResNet18 on the iBUG fixture crops lower the loss") {
   options.width = options.height = 64;
   options.framing = data::Framing::FaceBox;
   options.crop_enlarge = 1.25;
-  options.mirror_permutation = data::read_mirror_permutation(data::ibug_mirror_permutation_path(), data::kIbugPoints);
+  options.mirror_permutation = data::ibug_mirror_permutation();
   data::KeypointDataset faces(data::read_dlib_xml(fixture("ibug/labels_fixture.xml"), data::kIbugPoints), options);
   faces.cache_images(1);
 

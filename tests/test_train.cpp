@@ -145,7 +145,7 @@ data::KeypointDataset fixture_faces() {
   data::SampleOptions options;
   options.width = 40, options.height = 30;
   options.framing = data::Framing::WholeImage;
-  options.mirror_permutation = data::read_mirror_permutation(data::imm_mirror_permutation_path(), data::kImmPoints);
+  options.mirror_permutation = data::imm_mirror_permutation();
   // The fixture photos are IMM's scaled to 160x120, so their relative coordinates are read at that size.
   std::vector<data::LandmarkRecord> records;
   for (const char* name : {"01-1m.asf", "19-1m.asf", "36-1m.asf"})
@@ -585,7 +585,7 @@ TEST_CASE("a model file of another app or input size is refused before any weigh
 TEST_CASE("test-time mirroring averages each prediction with the mirror image's, flipped back and relabelled") {
   auto model = tiny_net(3);
   const std::vector<int> perm =
-      data::read_mirror_permutation(data::imm_mirror_permutation_path(), data::kImmPoints);
+      data::imm_mirror_permutation();
   // A left-right symmetric image is its own mirror image, so the mirrored prediction of point k is the
   // direct prediction of its partner perm[k] with x negated (targets are (2x+1)/W - 1).
   Rng rng(11);

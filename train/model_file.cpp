@@ -1,9 +1,7 @@
 #include "train/model_file.h"
 
-#include <array>
-#include <cstdio>
 #include <cstdlib>
-#include <memory>
+#include <regex>
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
@@ -12,16 +10,6 @@ namespace keynet::train {
 
 namespace {
 constexpr const char* kPrefix = "keynet.";
-
-std::string run_command(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return "";
-  std::string output;
-  std::array<char, 256> buffer{};
-  while (fgets(buffer.data(), buffer.size(), pipe.get())) output += buffer.data();
-  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-  return output;
-}
 
 int to_int(const std::map<std::string, std::string>& metadata, const std::string& key, const std::string& path) {
   const auto found = metadata.find(kPrefix + key);
@@ -76,12 +64,12 @@ ModelCard ModelCard::from_metadata(const std::map<std::string, std::string>& met
   return card;
 }
 
-std::string source_commit() {
-  const std::string git = std::string("git -C '") + KEYNET_SOURCE_DIR + "' ";
-  const std::string hash = run_command(git + "rev-parse --short=12 HEAD 2>/dev/null");
-  if (hash.empty()) return "unknown";
-  const bool dirty = !run_command(git + "status --porcelain --untracked-files=no 2>/dev/null").empty();
-  return dirty ? hash + "-dirty" : hash;
+double framing_enlarge(const ModelCard& card, const std::string& path) {
+  static const std::regex factor(R"(\* ([0-9]+(\.[0-9]+)?))");
+  std::smatch match;
+  KEYNET_CHECK(std::regex_search(card.framing, match, factor), path, ": the model's framing '", card.framing,
+               "' does not say how much the face box is enlarged");
+  return std::stod(match[1].str());
 }
 
 void check_card(const ModelCard& found, const ModelCard& expected, const std::string& path) {

@@ -18,7 +18,7 @@ struct ModelCard {
   std::string framing;                                 // how an image becomes the network's input
   std::string pixel_normalization = "v/255 - 0.5";     // data::to_tensor, see data/README.md
   std::string target_normalization = "(2x+1)/W - 1";   // data::normalize_points
-  std::string commit;                                  // source_commit() of the training build
+  std::string commit;                                  // build_commit() of the training build (tensor/version.h)
   std::map<std::string, std::string> recipe;           // hyperparameters, for the record
 
   std::map<std::string, std::string> to_metadata() const;
@@ -26,13 +26,19 @@ struct ModelCard {
   static ModelCard from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path);
 };
 
-// The git commit of the source tree this binary was built from ("<hash>", "<hash>-dirty", or
-// "unknown" outside a checkout).
-std::string source_commit();
+// The face-box enlargement of a model trained on face crops, read from its card's framing sentence
+// ("square crop of side max(box w, h) * 1.25 about the face box's centre, resized"); refused, naming
+// `path`, when the sentence does not say.
+double framing_enlarge(const ModelCard& card, const std::string& path);
 
 // Refuses (keynet::Error naming the file) a card whose app, input size, channels or point count differ
 // from `expected`.
 void check_card(const ModelCard& found, const ModelCard& expected, const std::string& path);
+
+// The face-box enlargement of a model trained on face crops, read from its card's framing sentence
+// ("square crop of side max(box w, h) * 1.25 about the face box's centre, resized"); refused, naming
+// `path`, when the sentence does not say.
+double framing_enlarge(const ModelCard& card, const std::string& path);
 
 // Refuses (naming the file and every difference) a run resumed with another recipe: any key of
 // `expected.recipe` whose value in `found.recipe` differs (numbers compared by value, so "0.001000"

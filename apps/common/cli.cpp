@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tensor/error.h"
+#include "tensor/version.h"
 #include "train/trainer.h"
 
 namespace keynet::apps {
@@ -23,8 +24,16 @@ void add_data_flag(CLI::App& command, std::string& data) {
                      "../shared/data beside the repository)");
 }
 
+fs::path share_dir() {
+  std::error_code error;
+  const fs::path bin = fs::read_symlink("/proc/self/exe", error).parent_path();
+  const fs::path installed = bin.parent_path() / "share" / "keynet";
+  if (fs::is_directory(bin / "share" / "keynet")) return bin / "share" / "keynet";  // a build tree
+  return installed;
+}
+
 std::string default_model_path(const std::string& app) {
-  return (std::filesystem::path(KEYNET_SOURCE_DIR) / "models" / (app + ".safetensors")).string();
+  return (share_dir() / "models" / (app + ".safetensors")).string();
 }
 
 void add_model_flags(CLI::App& command, ModelFlags& flags) {
@@ -135,8 +144,9 @@ std::string find_data_dir(const std::string& flag, const std::string& must_conta
   else if (env && *env)
     candidates.emplace_back("$KEYNET_DATA", env);
   else
-    candidates.emplace_back("beside the repository, as no --data or $KEYNET_DATA was given",
-                            (fs::path(KEYNET_SOURCE_DIR) / ".." / "shared" / "data").lexically_normal().string());
+    candidates.emplace_back("the build tree's link to ../shared/data beside the repository, as no --data or "
+                            "$KEYNET_DATA was given",
+                            (share_dir() / "data").string());
   std::string looked;
   for (const auto& [from, path] : candidates) {
     if (fs::is_directory(fs::path(path) / must_contain)) return path;
@@ -147,6 +157,7 @@ std::string find_data_dir(const std::string& flag, const std::string& must_conta
 }
 
 int run_cli(CLI::App& app, int argc, char** argv) {
+  app.set_version_flag("--version", version_line(app.get_name()));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

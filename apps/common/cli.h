@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
@@ -57,7 +58,11 @@ struct ModelFlags {
   std::string impl = "fast";
   std::string test_time_mirror = "model";  // model (as its file says) | on | off
 };
-// models/<app>.safetensors in the source tree: the model shipped for `app`.
+// Where the shipped models are, found from the running binary, not from paths compiled in: BIN/share/keynet
+// in a build tree (CMake links its models/ to the source tree's models/ and its data/ to ../shared/data),
+// else BIN/../share/keynet (an installed copy: PREFIX/bin and PREFIX/share/keynet/models).
+std::filesystem::path share_dir();
+// share_dir()/models/<app>.safetensors: the model shipped for `app`.
 std::string default_model_path(const std::string& app);
 // --model, --device, --impl, --test-time-mirror.
 void add_model_flags(CLI::App& command, ModelFlags& flags);
@@ -75,7 +80,8 @@ void add_predict_flags(CLI::App& command, PredictFlags& flags);
 // Whether to mirror at test time: "on" or "off" as given; "model": as the model file's recipe records it.
 bool use_test_time_mirror(const std::string& flag, const std::map<std::string, std::string>& model_recipe);
 
-// The data folder: the flag, else $KEYNET_DATA, else ../shared/data beside the repository root. When
+// The data folder: the flag, else $KEYNET_DATA, else share_dir()/data (in a build tree, a link to
+// ../shared/data beside the repository root; an installed copy has none). When
 // that folder does not hold `must_contain` (e.g. "imm_face_db"), the error says where it looked.
 std::string find_data_dir(const std::string& flag, const std::string& must_contain);
 

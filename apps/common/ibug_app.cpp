@@ -38,7 +38,7 @@ struct TrainCommand {
 
 void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   const Device device = train::resolve_device(command.flags.device);
-  const std::vector<int> mirror = ibug_mirror_permutation();
+  const std::vector<int> mirror = data::ibug_mirror_permutation();
   IbugData data = load_ibug_training(recipe, command.flags.data, command.split_seed,                  // data
                                      sample_options(recipe, command.size, command.crop_enlarge, mirror));
   Rng init(command.flags.seed);                                                                        // model

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <sstream>
 
 #include "data/ibug.h"
@@ -28,20 +27,7 @@ void cache(data::KeypointDataset& set) {
   KEYNET_CHECK(failed.empty(), failed.empty() ? "" : failed.front().what, ": ", failed.empty() ? "" : failed.front().reason);
 }
 
-// The crop enlargement a model was trained with, from its framing sentence (model_card writes it).
-double framing_enlarge(const train::ModelCard& card, const std::string& path) {
-  static const std::regex factor(R"(\* ([0-9]+(\.[0-9]+)?))");
-  std::smatch match;
-  KEYNET_CHECK(std::regex_search(card.framing, match, factor), path, ": the model's framing '", card.framing,
-               "' does not say how much the face box is enlarged");
-  return std::stod(match[1].str());
-}
-
 }  // namespace
-
-std::vector<int> ibug_mirror_permutation() {
-  return data::read_mirror_permutation(data::ibug_mirror_permutation_path(), data::kIbugPoints);
-}
 
 data::SampleOptions sample_options(const IbugRecipe& recipe, int size, double enlarge, const std::vector<int>& mirror) {
   data::SampleOptions options;
@@ -131,7 +117,7 @@ IbugModel load_ibug_model(const IbugRecipe& recipe, const std::string& path, Dev
   loaded.card = train::ModelCard::from_metadata(file.metadata, path);
   // The card's app, input size and points first (check_card does not read the framing), then the crop.
   train::check_card(loaded.card, model_card(recipe, loaded.card.input_width, 1.0), path);
-  const double enlarge = framing_enlarge(loaded.card, path);
+  const double enlarge = train::framing_enlarge(loaded.card, path);
   KEYNET_CHECK(loaded.card.input_width == loaded.card.input_height, path, ": input ", loaded.card.input_width, "x",
                loaded.card.input_height, " is not square");
   Rng unused(0);
@@ -139,7 +125,7 @@ IbugModel load_ibug_model(const IbugRecipe& recipe, const std::string& path, Dev
   load_module(*loaded.model, file, path);
   to_device(*loaded.model, device);
   loaded.framing = sample_options(recipe, loaded.card.input_width, enlarge, {});
-  if (use_test_time_mirror(test_time_mirror, loaded.card.recipe)) loaded.mirror = ibug_mirror_permutation();
+  if (use_test_time_mirror(test_time_mirror, loaded.card.recipe)) loaded.mirror = data::ibug_mirror_permutation();
   return loaded;
 }
 

@@ -22,9 +22,6 @@ namespace keynet::apps {
 
 inline constexpr const char* kIbugTrainLabels = "labels_ibug_300W_train.xml";
 
-// The 68-point mirror relabelling.
-std::vector<int> ibug_mirror_permutation();
-
 // A square crop of side max(box w, h) * enlarge about the face box, resized to size x size; the
 // recipe's augmentation applies to augmented samples only.
 data::SampleOptions sample_options(const IbugRecipe& recipe, int size, double enlarge, const std::vector<int>& mirror);

@@ -56,7 +56,7 @@ train::Predictions reported_points(train::Predictions p, const ImmRecipe& recipe
 }
 
 std::vector<int> mirror_permutation(const std::vector<int>& points) {
-  const std::vector<int> full = data::read_mirror_permutation(data::imm_mirror_permutation_path(), data::kImmPoints);
+  const std::vector<int> full = data::imm_mirror_permutation();
   if (points.empty()) return full;
   std::vector<int> subset;
   for (int i : points) {

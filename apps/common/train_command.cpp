@@ -8,6 +8,7 @@
 #include "data/loader.h"
 #include "layers/conv2d.h"
 #include "optim/optimizer.h"
+#include "tensor/version.h"
 #include "train/progress.h"
 #include "train/trainer.h"
 
@@ -18,7 +19,7 @@ namespace {
 // The recipe entries every app records, so that --resume can refuse a run whose recipe changed.
 void add_common_recipe(train::ModelCard& card, const TrainFlags& flags, const TrainingSettings& settings,
                        const data::KeypointDataset& train_set, const data::KeypointDataset& validation_set) {
-  card.commit = train::source_commit();
+  card.commit = build_commit();
   card.recipe["epochs"] = std::to_string(flags.epochs);
   card.recipe["lr"] = std::to_string(flags.lr);
   card.recipe["batch"] = std::to_string(flags.batch);
