@@ -282,7 +282,7 @@ figures() {
                 [predictions]="68 points on other photos" [morph]="Morph" [other]="Other figures")
   for section in part1 part2 part3 predictions morph other; do
     [ -n "${cells[$section]:-}" ] || continue
-    echo "<h3 id=\"figures-$section\">${titles[$section]}</h3><div class=\"gallery\">"
+    echo "<h3 id=\"figures-$section\">${titles[$section]}</h3><div class=\"gallery $section\">"
     printf '%s' "${cells[$section]}"
     echo "</div>"
   done
@@ -307,6 +307,7 @@ td.ref { color: #555; } .note { color: #555; font-size: 90%; max-width: 60em; }
 details { margin: 0.3em 0; } summary { cursor: pointer; }
 .gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); grid-auto-flow: dense; gap: 12px; }
 .gallery figure { margin: 0; border: 1px solid #ddd; background: #fafafa; display: flex; flex-direction: column; }
+.gallery.morph { grid-template-columns: repeat(auto-fill, minmax(250px, 1fr)); } .gallery.morph .frame { height: 200px; }
 .gallery figure.wide { grid-column: span 2; } .gallery figure.full { grid-column: 1 / -1; }
 .gallery .frame { display: block; height: 280px; background: #e8e8e8; }
 .gallery img { display: block; width: 100%; height: 100%; object-fit: contain; }
