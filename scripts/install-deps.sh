@@ -4,7 +4,8 @@ set -euo pipefail
 packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev libfmt-dev
           libpugixml-dev libcgif-dev libbenchmark-dev jq
           libplplot-dev plplot-driver-cairo pkg-config
-          file dpkg-dev)  # CPack's .deb: dpkg-shlibdeps reads the binaries' dependencies
+          file dpkg-dev   # CPack's .deb: dpkg-shlibdeps reads the binaries' dependencies
+          chromium)       # headless, for test_apps' check of the report page (scripts/report.sh)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

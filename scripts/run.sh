@@ -51,7 +51,8 @@ data_hash=$(cat "$data"/ibug_300w/SHA256SUMS.txt "$data"/imm_face_db/*.asf 2>/de
 
 # step NAME DESCRIPTION RESULT COMMAND...: runs COMMAND (its output indented here and in
 # $out/logs/NAME.log) unless the stamp says it already ran with the same command, code and data;
-# RESULT (the folder or file it writes) is removed first, so a redone step starts afresh.
+# RESULT (the folder or file it writes; and $also_result, when set, another one) is removed first, so a
+# redone step starts afresh.
 # train_step: the same for a training run, except that a run interrupted (killed, a failed epoch)
 # with the same command, code and data continues from its last checkpoint (the apps' --resume).
 step() {
@@ -69,7 +70,7 @@ step() {
     set -- "$@" --resume
   else
     echo "== $description"
-    rm -rf "$result"
+    rm -rf "$result" ${also_result:+"$also_result"}
   fi
   echo "$stamp" > "$out/.stamps/$name.started"
   local t0 status=0
@@ -158,9 +159,10 @@ step kaggle_ibug "Kaggle CSV for $(basename "$ibug_labels")" "$out/kaggle.csv" \
 step predict_extra "68 points on ${#extra_photos[@]} photos, faces found automatically" "$out/predict" \
   bash -c 'points=$1; shift; ./build/ibug_landmarks predict --format json "$@" > "$points"' _ "$out/predictions.json" \
     --model "$ibug_model" --out "$out/predict" "${extra_photos[@]}"
-step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1]}") with automatic keypoints ($frames frames)" \
+# Its frames as PNGs too (the report shows the first, middle and last beside the GIF).
+also_result=$out/morph_frames step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1]}") with automatic keypoints ($frames frames)" \
   "$out/morph.gif" ./build/face_morph sequence "${morph_pair[@]}" --points-a auto --points-b auto \
-    --frames "$frames" --out "$out/morph.gif"
+    --frames "$frames" --out "$out/morph.gif" --frames-dir "$out/morph_frames"
 
 # One page that points at everything.
 {
@@ -176,7 +178,7 @@ step morph "morph $(basename "${morph_pair[0]}") into $(basename "${morph_pair[1
     echo '```'
     echo
   done
-  echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predict/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif."
+  echo "Figures: $out/train/*/figures, $out/eval/*/figures; predictions drawn: $out/predict/predictions (points: $out/predictions.json); Kaggle CSV: $out/kaggle.csv; morph: $out/morph.gif (frames: $out/morph_frames)."
 } > "$out/README.md"
 bash scripts/report.sh "$out" "$data/faces_extra/LICENSES.txt" \
   "$mode mode; this run of run.sh took $(( $(date +%s) - started )) s (steps done before are reused; each step's own time is in the table).$label" > /dev/null

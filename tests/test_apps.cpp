@@ -4,15 +4,18 @@
 // make_app_fixtures.sh wrote both), and so, within 0.05 px, does that model after convert_model (F16).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 
+#include "apps/common/gif.h"
 #include "data/ibug.h"
 #include "data/image.h"
 #include "io/safetensors.h"
@@ -529,14 +532,25 @@ TEST_CASE("the main job's report links every figure it finds, each link resolves
     ++links;
   }
   CHECK(links == 3);
-  CHECK(contains(html, "{\"mse\": 1e-3}"));
+  // Every metrics.json as a table of its fields (dotted keys), never a raw dump.
+  CHECK(contains(html, "<td>mse</td><td class=\"n\">0.001</td>"));
+  CHECK(contains(html, "<td>eval.validation.mean_point_distance_px</td><td class=\"n\">8.4829</td><td>px</td>"));
+  CHECK(!contains(html, "<pre>"));
+  CHECK(!contains(html, "{\"mse\""));
   CHECK(contains(html, "./build/face_morph sequence Chris.jpeg Paul.jpeg"));
   CHECK(contains(html, "Part 1, nose tip, training run: training and validation loss per epoch"));
   CHECK(contains(html, "68 points found automatically"));
-  CHECK(contains(html, "morph animation"));
-  // The summary table: a row for the evaluation with the expected fields, none for the other file.
-  CHECK(contains(html, "<td>face_points, final split validation faces</td><td>48</td><td>MSE 0.000241, mean distance 8.48 px"));
-  CHECK(!contains(html, "<td>nose_tip, "));
+  CHECK(contains(html, "Morph animation: shapes and colours blended"));
+  // The headline table: the evaluation against its bar, with the unit named; no row for the other file.
+  CHECK(contains(html, "<table id=\"headline\">"));
+  CHECK(contains(html, "<th>measure</th><th>value</th><th>bar</th><th>met?</th>"));
+  CHECK(contains(html, "<td>Part 2, 58 points</td><td>models/face_points.safetensors</td><td>final split: persons 33-40</td>"
+                       "<td class=\"n\">48</td><td>MSE (normalized)</td><td class=\"n\">2.41e-4</td>"
+                       "<td class=\"n\">≤ 2.50e-4</td><td class=\"met\">✓ met</td>"));
+  // The parts 1-2 table: MSE and distance in their own columns, units in the headers.
+  CHECK(contains(html, "<th>MSE (normalized)</th><th>mean distance (px)</th>"));
+  CHECK(contains(html, "<td class=\"n\">2.41e-4</td><td class=\"n\">8.48</td>"));
+  CHECK(!contains(html, "<td>Part 1, nose tip</td>"));
   // The notice follows the Paul image and the morph made from Paul.jpeg, not the training curve.
   const size_t notices = [&] {
     size_t n = 0;
@@ -544,6 +558,144 @@ TEST_CASE("the main job's report links every figure it finds, each link resolves
     return n;
   }();
   CHECK(notices == 2);
-  const size_t curve = html.find("curves.png"), next_figure = html.find("<figure>", curve);
+  const size_t curve = html.find("curves.png"), next_figure = html.find("<figure", curve);
   CHECK(html.substr(curve, next_figure - curve).find("CC BY-SA") == std::string::npos);
+}
+
+namespace {
+
+// A picture with visible content: colour gradients, a grid and a dark disc, different for each `seed`.
+keynet::data::Image test_picture(int width, int height, int seed) {
+  keynet::data::Image image(width, height, 3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      const float dx = x - width / 2.0f, dy = y - height / 2.0f, radius = std::min(width, height) / 4.0f;
+      const bool disc = dx * dx + dy * dy < radius * radius, grid = x % 40 == 0 || y % 40 == 0;
+      image.at(x, y, 0) = disc ? 30.0f : 255.0f * x / width;
+      image.at(x, y, 1) = disc ? 30.0f : grid ? 255.0f : 255.0f * y / height;
+      image.at(x, y, 2) = disc ? 60.0f + 40.0f * seed : static_cast<float>((seed * 70 + x + y) % 256);
+    }
+  return image;
+}
+
+// Runs a shell command; its stdout (not stderr) comes back.
+Outcome shell(const std::string& command) {
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  Outcome outcome;
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return outcome;
+}
+
+}  // namespace
+
+TEST_CASE("the main job's report in headless Chromium: every image loads, the headline table is there, the "
+          "screenshot is not blank") {
+  std::string browser;
+  for (const char* name : {"chromium", "chromium-browser"})
+    if (browser.empty() && std::system(("command -v " + std::string(name) + " > /dev/null 2>&1").c_str()) == 0)
+      browser = name;
+  if (browser.empty()) {
+    const char* allow = std::getenv("KEYNET_ALLOW_NO_BROWSER");
+    if (allow != nullptr && std::string(allow) == "1") {
+      MESSAGE("skipped: no chromium on this machine (KEYNET_ALLOW_NO_BROWSER=1); scripts/install-deps.sh installs it");
+      return;
+    }
+    FAIL("no chromium on this machine: scripts/install-deps.sh installs it (Debian's chromium package; CI runs it), "
+         "or set KEYNET_ALLOW_NO_BROWSER=1 to skip this test");
+  }
+  // A results folder like run.sh's: figures of several sizes, the morph and its frames, metrics.json in
+  // the apps' shapes, steps.tsv.
+  TempDir dir("report_browser");
+  for (const char* folder : {"train/nose_tip/figures", "eval/nose_tip", "eval/face_points", "eval/ibug_landmarks/figures",
+                             "train/ibug_landmarks", "predict", "morph_frames", "profile"})
+    std::filesystem::create_directories(dir.file(folder));
+  keynet::data::save_png(dir.file("train/nose_tip/figures/training_curves.png"), test_picture(640, 480, 0));
+  keynet::data::save_png(dir.file("train/nose_tip/figures/loader_samples.png"), test_picture(1600, 300, 1));
+  keynet::data::save_png(dir.file("eval/ibug_landmarks/figures/best_median_worst_labels_ibug_300W_test.png"),
+                         test_picture(300, 700, 2));
+  keynet::data::save_png(dir.file("eval/ibug_landmarks/figures/ced_labels_ibug_300W_test.png"), test_picture(500, 400, 3));
+  keynet::data::save_png(dir.file("predict/Paul_ibug_landmarks.png"), test_picture(512, 720, 4));
+  std::vector<keynet::data::Image> frames;
+  for (int k = 0; k < 5; ++k) {
+    frames.push_back(test_picture(320, 240, k));
+    char name[32];
+    std::snprintf(name, sizeof name, "morph_frames/frame_%03d.png", k);
+    keynet::data::save_png(dir.file(name), frames.back());
+  }
+  keynet::apps::write_gif(dir.file("morph.gif"), frames, keynet::apps::choose_palette(frames), 10);
+  dir.write("eval/nose_tip/metrics.json",
+            R"({"app": "nose_tip", "eval": {"model": "models/nose_tip.safetensors", "split": "final", "validation": )"
+            R"({"faces": 48, "mean_point_distance_px": 13.46, "mse_normalized": 6.14e-4}}})");
+  dir.write("eval/face_points/metrics.json",
+            R"({"app": "face_points", "eval": {"model": "models/face_points.safetensors", "split": "final", "validation": )"
+            R"({"faces": 48, "mean_point_distance_px": 8.4829, "mse_normalized": 0.00024064}}})");
+  dir.write("eval/ibug_landmarks/metrics.json",
+            R"({"app": "ibug_landmarks", "eval_labels_ibug_300W_test": {"model": "models/ibug_landmarks.safetensors", )"
+            R"("labels": "data/ibug_300w/labels_ibug_300W_test.xml", "seconds": 682.2, "xml_boxes": {"faces": 330, )"
+            R"("nme_percent": 3.867, "failure_rate_percent": 0.606, "auc_8": 0.517, "kaggle_mae_stored_px": 3.63, )"
+            R"("kaggle_mae_original_px": 9.83}, "found_boxes": {"faces": 330, "nme_percent": 3.877, )"
+            R"("failure_rate_percent": 0.606, "auc_8": 0.516, "kaggle_mae_stored_px": 3.64, )"
+            R"("kaggle_mae_original_px": 9.88, "no_face_answers": 0}}})");
+  dir.write("train/ibug_landmarks/metrics.json",
+            R"({"app": "ibug_landmarks", "device": "cpu", "commit": "abc", "train_seconds": 95.5, "epochs": 1, )"
+            R"("validation": {"faces": 121, "nme_percent": 7.1}, "seconds_until_val_nme_percent_below_6.4": -1})");
+  dir.write("steps.tsv", "eval_nose_tip\t3\t./build/nose_tip eval --out eval/nose_tip\n"
+                         "morph\t4\t./build/face_morph sequence Chris.jpeg Paul.jpeg --out morph.gif\n");
+  REQUIRE(std::system(("bash " + std::string(KEYNET_SOURCE_DIR) + "/scripts/report.sh " + dir.file("") +
+                       " > /dev/null").c_str()) == 0);
+  const std::string html = read_text(dir.file("index.html"));
+  int images = 0;
+  for (size_t at = html.find("<img "); at != std::string::npos; at = html.find("<img ", at + 1)) ++images;
+  CHECK(images == 9);  // 5 figures, the GIF, 3 of the 5 frames
+  CHECK(contains(html, "morph_frames/frame_000.png"));
+  CHECK(contains(html, "morph_frames/frame_002.png"));
+  CHECK(contains(html, "morph_frames/frame_004.png"));
+  CHECK(!contains(html, "morph_frames/frame_001.png"));
+
+  const std::string page = "file://" + std::filesystem::absolute(dir.file("index.html")).string();
+  const std::string chromium = "timeout 120 " + browser + " --headless --no-sandbox --disable-gpu --hide-scrollbars " +
+                               "--user-data-dir=" + dir.file("profile") + " ";
+  // Every image loaded (the page's own count, set on load) and the headline table is there.
+  const Outcome dom = shell(chromium + "--dump-dom --virtual-time-budget=5000 " + page + " 2>/dev/null");
+  REQUIRE(dom.exit_code == 0);
+  const size_t at = dom.output.find("data-images-loaded=\"");
+  std::string count;
+  if (at != std::string::npos) count = dom.output.substr(at + 20, dom.output.find('"', at + 20) - at - 20);
+  const size_t slash = count.find('/');
+  if (slash == std::string::npos) FAIL("the page set no data-images-loaded=\"N/M\" on <body>; the DOM Chromium saw:\n", dom.output);
+  const int loaded = std::stoi(count.substr(0, slash)), total = std::stoi(count.substr(slash + 1));
+  MESSAGE("images loaded in Chromium: ", count);
+  CHECK(total == images);
+  CHECK(total > 0);
+  CHECK(loaded == total);
+  CHECK(contains(dom.output, "data-headline=\"yes\""));
+  CHECK(contains(dom.output, "<table id=\"headline\">"));
+  CHECK(contains(dom.output, "Against the bars"));
+
+  // The page as drawn is not blank: many colours (the pictures) and contrast.
+  const std::string shot = dir.file("screenshot.png");
+  const Outcome screenshot = shell(chromium + "--screenshot=" + shot + " --window-size=1200,2000 " + page + " 2>&1");
+  if (screenshot.exit_code != 0) FAIL("chromium --screenshot failed (exit code ", screenshot.exit_code, "):\n", screenshot.output);
+  const keynet::data::Image image = keynet::data::load_image(shot);
+  CHECK(image.width == 1200);
+  CHECK(image.height == 2000);
+  std::set<int> colours;
+  double sum = 0, squares = 0;
+  const size_t pixels = static_cast<size_t>(image.width) * image.height;
+  for (int y = 0; y < image.height; ++y)
+    for (int x = 0; x < image.width; ++x) {
+      const float r = image.at(x, y, 0), g = image.at(x, y, image.channels > 1 ? 1 : 0),
+                  b = image.at(x, y, image.channels > 2 ? 2 : 0);
+      colours.insert(static_cast<int>(r) / 16 << 8 | static_cast<int>(g) / 16 << 4 | static_cast<int>(b) / 16);
+      const double luma = 0.299 * r + 0.587 * g + 0.114 * b;
+      sum += luma, squares += luma * luma;
+    }
+  const double mean = sum / pixels, deviation = std::sqrt(std::max(0.0, squares / pixels - mean * mean));
+  MESSAGE("screenshot: ", colours.size(), " colours (4 bits a channel), luma mean ", mean, ", deviation ", deviation);
+  CHECK(colours.size() >= 200);
+  CHECK(deviation > 20);
 }
