@@ -193,6 +193,12 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_winners(floa
   }
 }
 
+// The lanes whose window code is `position` (a helper, not a lambda: a lambda does not inherit the
+// caller's target attribute, and without -march=native its intrinsics would not compile).
+__attribute__((target("avx512f"))) inline __mmask16 lanes_equal(__m512i code, int position) {
+  return _mm512_cmpeq_epi32_mask(code, _mm512_set1_epi32(position));
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_backward_plane(float* dx, const float* dy,
                                                                           const uint8_t* codes, int64_t P,
                                                                           int64_t Q, const ops::PoolDesc& d) {
@@ -220,12 +226,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) void pool3x3s2_backward_pla
         const __m512i next_code =
             _mm512_cvtepu8_epi32(_mm_mask_loadu_epi8(_mm_set1_epi8(char(kNoWindow)), next_mask, c + 1));
         const __m512 grad = _mm512_maskz_loadu_ps(mask, g), next_grad = _mm512_maskz_loadu_ps(next_mask, g + 1);
-        const auto is = [](__m512i code, int position) {
-          return _mm512_cmpeq_epi32_mask(code, _mm512_set1_epi32(position));
-        };
-        even_sum = _mm512_add_ps(even_sum, _mm512_maskz_mov_ps(is(code, 3 * r + 1), grad));
-        odd_sum = _mm512_add_ps(odd_sum, _mm512_maskz_mov_ps(is(code, 3 * r + 2), grad));
-        odd_sum = _mm512_add_ps(odd_sum, _mm512_maskz_mov_ps(is(next_code, 3 * r), next_grad));
+        even_sum = _mm512_add_ps(even_sum, _mm512_maskz_mov_ps(lanes_equal(code, 3 * r + 1), grad));
+        odd_sum = _mm512_add_ps(odd_sum, _mm512_maskz_mov_ps(lanes_equal(code, 3 * r + 2), grad));
+        odd_sum = _mm512_add_ps(odd_sum, _mm512_maskz_mov_ps(lanes_equal(next_code, 3 * r), next_grad));
       }
       const int64_t w0 = 2 * q0, columns = d.W - w0;  // of dinp from w0 on (this block writes up to 32)
       const __mmask16 low = first_lanes(columns), high = first_lanes(columns - 16);
