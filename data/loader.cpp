@@ -31,6 +31,8 @@ DataLoader::DataLoader(const KeypointDataset& dataset, LoaderOptions options)
     : dataset_(dataset), options_(options) {
   KEYNET_CHECK(options_.batch_size > 0, "data loader: batch size must be positive, got ", options_.batch_size);
   KEYNET_CHECK(options_.workers >= 1, "data loader: workers must be >= 1, got ", options_.workers);
+  KEYNET_CHECK(options_.ranks >= 1 && options_.rank >= 0 && options_.rank < options_.ranks, "data loader: rank ",
+               options_.rank, " of ", options_.ranks, " ranks");
   KEYNET_CHECK(options_.prefetch_batches >= 0, "data loader: prefetch_batches must be >= 0, got ",
                options_.prefetch_batches);
 }
@@ -38,7 +40,8 @@ DataLoader::DataLoader(const KeypointDataset& dataset, LoaderOptions options)
 DataLoader::~DataLoader() { stop(); }
 
 size_t DataLoader::batches_per_epoch() const {
-  const size_t n = dataset_.size(), b = static_cast<size_t>(options_.batch_size);
+  const size_t ranks = static_cast<size_t>(options_.ranks);
+  const size_t n = (dataset_.size() + ranks - 1) / ranks, b = static_cast<size_t>(options_.batch_size);  // this rank's
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
@@ -71,8 +74,20 @@ void DataLoader::start_epoch(int epoch, size_t first_position) {
   }
   KEYNET_CHECK(first_position <= order_.size(), "data loader: epoch ", epoch, " cannot start at position ",
                first_position, " of ", order_.size(), " samples");
-  first_position_ = first_position;
-  cursor_ = first_position;
+  const size_t ranks = static_cast<size_t>(options_.ranks);
+  if (ranks > 1) {
+    // PyTorch's DistributedSampler split: the order padded to a multiple of the ranks with its own first
+    // indices, then every ranks-th index from this rank's on. Global position p is position p / ranks here.
+    const size_t samples = order_.size(), padded = (samples + ranks - 1) / ranks * ranks;
+    for (size_t i = samples; i < padded; ++i) order_.push_back(order_[i - samples]);
+    std::vector<size_t> shard;
+    for (size_t i = static_cast<size_t>(options_.rank); i < padded; i += ranks) shard.push_back(order_[i]);
+    order_ = std::move(shard);
+    KEYNET_CHECK(first_position % ranks == 0, "data loader: epoch ", epoch, " cannot start at position ",
+                 first_position, " on ", ranks, " ranks (not a multiple of the ranks: was the global batch changed?)");
+  }
+  first_position_ = first_position / ranks;
+  cursor_ = first_position_;
   epoch_started_ = true;
   if (options_.prefetch_batches > 0) producer_ = std::thread(&DataLoader::producer_loop, this);
 }
@@ -140,7 +155,7 @@ std::optional<Batch> DataLoader::build_batch(size_t& cursor) {
   }
   batch.indices = std::move(indices);
   batch.samples = std::move(samples);
-  batch.end_position = cursor;
+  batch.end_position = cursor * static_cast<size_t>(options_.ranks);  // global: the same on every rank
   return batch;
 }
 

@@ -24,7 +24,8 @@ struct Batch {
   Tensor targets;  // (B, 2K) float32: x0, y0, x1, y1, ... normalised by normalize_points
   std::vector<size_t> indices;  // dataset index of each row
   std::vector<Sample> samples;  // each row's sample (image, pixel points, transform back to its file)
-  size_t end_position = 0;      // where the next batch starts in this epoch's order (start_epoch resumes there)
+  size_t end_position = 0;      // where the next batch starts in this epoch's order (start_epoch resumes there);
+                                // with several ranks, in the global order, so any number of ranks resumes it
 
   size_t size() const { return indices.size(); }
   // Row i of a (B, 2K) prediction (normalised like the targets) -> pixels of the original file.
@@ -41,6 +42,10 @@ struct LoaderOptions {
   bool skip_bad = false;      // leave out samples whose image cannot be loaded, and list them in skipped()
   int workers = 1;            // threads that build the samples of one batch (OpenMP, inside the
                               // prefetch thread); batches are the same for any count
+  // Data-parallel training: this rank's share of every epoch, as PyTorch's DistributedSampler splits it
+  // (the order padded to a multiple of `ranks` by repeating its first indices, then every ranks-th
+  // index from `rank` on); batch_size is this rank's. Positions (start_epoch, end_position) stay global.
+  int rank = 0, ranks = 1;
 };
 
 struct SkippedSample {

@@ -305,7 +305,12 @@ if [[ $DRY == 0 && -z "${CUDNN_ROOT:-}" && ! -e /usr/local/cuda/include/cudnn.h 
   CUDNN_ROOT=$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null)
 fi
 export CUDNN_ROOT=${CUDNN_ROOT:-}
-export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu${CUDNN_ROOT:+:$CUDNN_ROOT/lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# NCCL likewise (the nvidia-nccl wheel), for the data-parallel step's test (tests/gpu/test_nccl_step.cpp)
+if [[ $DRY == 0 && -z "${NCCL_ROOT:-}" && ! -e /usr/local/cuda/include/nccl.h ]]; then
+  NCCL_ROOT=$(python3 -c 'import nvidia.nccl as m; print(list(m.__path__)[0])' 2>/dev/null)
+fi
+export NCCL_ROOT=${NCCL_ROOT:-}
+export LD_LIBRARY_PATH="$PREFIX/usr/lib/x86_64-linux-gnu${CUDNN_ROOT:+:$CUDNN_ROOT/lib}${NCCL_ROOT:+:$NCCL_ROOT/lib}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 if [[ -z $ONLY ]]; then rm -rf "$WORK/logs" "$WORK/rows" "$WORK/status"; fi
 mkdir -p "$WORK/logs" "$WORK/rows" "$WORK/status"

@@ -4,6 +4,7 @@ set -euo pipefail
 packages=(build-essential cmake libeigen3-dev libstb-dev doctest-dev nlohmann-json3-dev libcli11-dev libfmt-dev
           libpugixml-dev libcgif-dev libbenchmark-dev jq
           libplplot-dev plplot-driver-cairo pkg-config
+          libopenmpi-dev openmpi-bin   # data-parallel training (KEYNET_MPI; CI builds with it ON)
           file dpkg-dev   # CPack's .deb: dpkg-shlibdeps reads the binaries' dependencies
           chromium)       # headless, for test_apps' check of the report page (scripts/report.sh)
 missing=()

@@ -5,6 +5,7 @@
 #include "layers/losses.h"
 #include "layers/module.h"
 #include "optim/optimizer.h"
+#include "train/distributed.h"
 
 namespace keynet::train {
 
@@ -22,7 +23,11 @@ enum class ReadLoss { Yes, No };
 // the loss stays on the device (`loss` is NaN) and backward and the update always run: the caller
 // reads loss_tensor later and must undo the steps after a non-finite one itself (Trainer::fit keeps a
 // copy of the state to replay from).
+//
+// With `parallel` (data-parallel training; `read` must be Yes): backward runs on every rank with the loss
+// gradient scaled by 1/ranks, the gradients are summed over the ranks (their mean over the global batch),
+// and `loss` is the mean of the ranks' losses; when any rank's loss is not finite, no rank updates.
 StepResult step(Module& model, Loss& loss, Optimizer& optimizer, const Tensor& images, const Tensor& targets,
-                ReadLoss read = ReadLoss::Yes);
+                ReadLoss read = ReadLoss::Yes, DataParallel* parallel = nullptr);
 
 }  // namespace keynet::train

@@ -165,6 +165,7 @@ class StateCopy : private ParamVisitor {
 // The pair (model, optimizer) carries the same position, epoch and step within it, so that a pair
 // from two different saves is refused on resume.
 void Trainer::save(const std::string& model_path, int epoch, const PartialEpoch& partial) {
+  if (!writer()) return;  // rank 0 alone writes the run folder
   const std::string position = std::to_string(epoch) + ":" + std::to_string(partial.steps);
   std::map<std::string, std::string> state = {{"train.epoch", std::to_string(epoch)},
                                               {"train.position", position},
@@ -263,7 +264,7 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
       std::fprintf(stderr, "resuming %s in epoch %d after step %d\n", run_.root().c_str(), partial.epoch, partial.steps);
     else
       std::fprintf(stderr, "resuming %s after epoch %d\n", run_.root().c_str(), done);
-  } else {
+  } else if (writer()) {
     KEYNET_CHECK(!std::filesystem::exists(run_.last_checkpoint()), run_.root(),
                  " already holds a run (", run_.last_checkpoint(), "); pass --resume to continue it, or choose "
                  "another --out");
@@ -273,13 +274,20 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
   const int64_t warmup_steps = steps_per_epoch * options_.schedule.warmup_epochs;
   Progress progress(options_.epochs, static_cast<int>(steps_per_epoch),
                     steps_per_epoch * (first_epoch - 1) + resumed.steps);
-  const int read_every = options_.loss_read_every > 0 ? options_.loss_read_every
+  DataParallel* const parallel = options_.parallel;
+  if (parallel) parallel->broadcast_state(model_);  // every rank starts from rank 0's state
+  const int ranks = parallel ? parallel->size() : 1;
+  // Whether any rank was asked to stop: all ranks must stop after the same step, or the others would wait
+  // for it in the next all-reduce.
+  auto stop_requested = [&] { return parallel ? parallel->any(stop_signal != 0) : stop_signal != 0; };
+  const int read_every = parallel                          ? 1  // the data-parallel step reads every loss
+                         : options_.loss_read_every > 0    ? options_.loss_read_every
                          : options_.device == Device::CUDA ? 16
                                                            : 1;
   StateCopy before;  // the state before the steps whose loss is not read yet
   const StopOnSignal stop_on_signal;
   auto interrupted = [&](int epoch, const std::string& saved) {
-    const int signal = stop_signal;
+    const int signal = stop_signal != 0 ? stop_signal : SIGINT;  // SIGINT: another rank's
     throw Interrupted(std::string(signal_name(signal)) + " in epoch " + std::to_string(epoch) + ": saved " + saved +
                           "; continue the run with --resume (same command)",
                       signal);
@@ -349,7 +357,7 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
       const Tensor images = batch->images.to(options_.device);
       const Tensor targets = batch->targets.to(options_.device);
       if (read_every == 1) {
-        const double value = train::step(model_, loss_, optimizer_, images, targets).loss;
+        const double value = train::step(model_, loss_, optimizer_, images, targets, ReadLoss::Yes, parallel).loss;
         // step() left the parameters as they were: find where it came from
         if (!std::isfinite(value)) fail_non_finite(value, step_in_epoch + 1, images, targets);
         add_loss(value, batch->size());
@@ -363,9 +371,10 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
       position = batch->end_position;
       ++step;
       ++step_in_epoch;
-      if (static_cast<int>(unread_sizes.size()) == read_every || stop_signal != 0) read_losses();
-      progress.step(epoch, step_in_epoch, running_loss(), static_cast<int>(batch->size()));
-      if (stop_signal != 0) {
+      const bool stopping = stop_requested();
+      if (static_cast<int>(unread_sizes.size()) == read_every || stopping) read_losses();
+      if (writer()) progress.step(epoch, step_in_epoch, running_loss(), static_cast<int>(batch->size()) * ranks);
+      if (stopping) {
         save(run_.last_checkpoint(), epoch - 1,
              {epoch, step_in_epoch, batch->end_position, loss_sum, samples, seconds_so_far()});
         interrupted(epoch, run_.last_checkpoint() + " after step " + std::to_string(step_in_epoch));
@@ -375,7 +384,7 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     KEYNET_CHECK(samples > 0, "epoch ", epoch, ": the training loader gave no batch");
     Validation validation;
     try {
-      validation = validate();
+      if (writer()) validation = validate();  // the other ranks go on to the next epoch's first all-reduce
     } catch (const Error& error) {  // e.g. a model that now predicts non-finite points
       KEYNET_FAIL("epoch ", epoch, ": validation failed: ", error.what(), ". Training stopped; the last good "
                   "checkpoint is ", run_.last_checkpoint(), " (after epoch ", epoch - 1, ")");
@@ -388,8 +397,10 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     record.lr = optimizer_.lr();
     record.seconds = seconds_so_far();
     log_.push_back(record);
-    before_write("log");
-    run_.write_log(log_);
+    if (writer()) {
+      before_write("log");
+      run_.write_log(log_);
+    }
     const bool improved = best_epoch_ == 0 || validation.metric < best_metric_;
     if (improved) {
       best_metric_ = validation.metric;
@@ -397,9 +408,17 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
       save(run_.best_checkpoint(), epoch);
     }
     save(run_.last_checkpoint(), epoch);
-    progress.epoch_done(epoch, record.train_loss, record.val_loss, options_.metric_name, record.val_metric,
-                        record.seconds);
-    if (stop_signal != 0 && epoch < options_.epochs) interrupted(epoch, run_.last_checkpoint() + " at its end");
+    if (writer())
+      progress.epoch_done(epoch, record.train_loss, record.val_loss, options_.metric_name, record.val_metric,
+                          record.seconds);
+    if (stop_requested() && epoch < options_.epochs) interrupted(epoch, run_.last_checkpoint() + " at its end");
+  }
+  if (parallel && writer()) {
+    double seconds = 0;
+    for (const EpochRecord& r : log_) seconds += r.seconds;
+    std::fprintf(stderr, "data-parallel on %d ranks (%s): summing the gradients took %.1f s of rank 0's %.1f s "
+                 "(%.1f%%)\n", ranks, parallel->communicator().name().c_str(), parallel->seconds_summing(), seconds,
+                 seconds > 0 ? 100 * parallel->seconds_summing() / seconds : 0.0);
   }
   return log_;
 }

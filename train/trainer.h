@@ -16,6 +16,7 @@
 #include "data/loader.h"
 #include "layers/losses.h"
 #include "optim/optimizer.h"
+#include "train/distributed.h"
 #include "train/model_file.h"
 #include "train/run_folder.h"
 #include "train/schedule.h"
@@ -63,6 +64,10 @@ struct FitOptions {
   // Called before each step that writes the run folder ("log", "<file> pending", "<file> rename"), so a
   // test can stop the run at every write point in turn (fault injection); empty in the apps.
   std::function<void(const std::string& step)> before_write = nullptr;
+  // Data-parallel training (train/distributed.h): every rank runs fit() with the same options and its
+  // own loader shard; the gradients are averaged in each step, rank 0 alone validates and writes the run
+  // folder (log, checkpoints), and every rank reads the checkpoint on resume. Null: one process.
+  DataParallel* parallel = nullptr;
 };
 
 // How far an interrupted epoch got: enough to continue it exactly.
@@ -85,6 +90,7 @@ class Trainer {
   // Loads the last checkpoint pair; returns the epochs it finished and the epoch it was inside, if any.
   std::pair<int, PartialEpoch> restore();
   void save(const std::string& model_path, int epoch, const PartialEpoch& partial = {});
+  bool writer() const { return !options_.parallel || options_.parallel->rank() == 0; }
   void before_write(const std::string& step) const {
     if (options_.before_write) options_.before_write(step);
   }

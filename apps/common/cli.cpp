@@ -156,6 +156,21 @@ std::string find_data_dir(const std::string& flag, const std::string& must_conta
               "\npass --data DIR or set KEYNET_DATA");
 }
 
+namespace {
+// An error's one line; with several ranks it names the rank and stops every rank (none may wait for it).
+int fail(const char* message) {
+  const train::World& world = train::world();
+  if (world.size == 1) {
+    std::fprintf(stderr, "error: %s\n", message);
+    return 1;
+  }
+  std::fprintf(stderr, "error on rank %d of %d: %s\n", world.rank, world.size, message);
+  std::fflush(stderr);
+  train::abort_all_ranks(1);
+  return 1;
+}
+}  // namespace
+
 int run_cli(CLI::App& app, int argc, char** argv) {
   app.set_version_flag("--version", version_line(app.get_name()));
   try {
@@ -166,11 +181,9 @@ int run_cli(CLI::App& app, int argc, char** argv) {
     std::fprintf(stderr, "interrupted: %s\n", stopped.what());
     return 128 + stopped.signal;  // the shell's convention for a process ended by a signal
   } catch (const Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   } catch (const std::exception& e) {  // from the standard library (e.g. a filesystem or allocation failure)
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   }
   return 0;
 }

@@ -145,6 +145,8 @@ void predict_command(const ImmRecipe& recipe, const ModelCommand& command) {
 // ---------------------------------------------------------------- sweep
 
 void sweep_command(const ImmRecipe& recipe, TrainCommand base) {
+  KEYNET_CHECK(train::world().size == 1, "sweep trains its runs one after another in one process; start it without "
+               "mpirun (train is the command that runs on several ranks)");
   base.flags.epochs = recipe.sweep_epochs;
   const std::string root = base.flags.out;
   Panel by_lr{"Learning rate (batch " + std::to_string(base.flags.batch) + ")", "epoch", "validation MSE", true, {}};

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include "apps/common/figures.h"
 #include "data/landmarks.h"
@@ -58,23 +60,35 @@ TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& mod
                              const TrainingFigures& figures, const nlohmann::json& extra_metrics) {
   KEYNET_CHECK(static_cast<size_t>(flags.batch) <= train_set.size(), "--batch ", flags.batch,
                " is larger than the ", train_set.size(), " training faces; pass a smaller --batch");
+  // Under mpirun every rank trains the same model on its share of each global batch (docs/DISTRIBUTED.md).
+  const train::World& world = train::world();
+  KEYNET_CHECK(flags.batch % world.size == 0, "--batch ", flags.batch, " is the global batch: it must divide evenly "
+               "among the ", world.size, " ranks");
+  const bool writer = world.rank == 0;
   auto loss = train::make_loss(settings.loss);
   Adam adam(model, {.weight_decay = settings.weight_decay, .decoupled_weight_decay = true});
   train::place(model, *loss, adam, device, parse_impl(flags.impl));
+  const auto communicator = train::make_communicator(device);
+  std::optional<train::DataParallel> parallel;
+  if (communicator) parallel.emplace(*communicator, model);
 
   add_common_recipe(card, flags, settings, train_set, validation_set);
-  const auto run_lock = train::claim_run_folder(flags.out, {flags.resume, flags.force}, [&](const std::string& last) {
+  // Rank 0 alone claims the run folder (and checks a resumed run's recipe); the others wait for it.
+  const auto run_lock = writer ? train::claim_run_folder(flags.out, {flags.resume, flags.force}, [&](const std::string& last) {
     const train::ModelCard found = train::read_card(last);
     train::check_card(found, card, last);
     train::check_same_recipe(found, card, last);
-  });
+  }) : nullptr;
+  train::barrier();
   const train::RunFolder run(flags.out);
-  data::DataLoader loader(train_set, {.batch_size = flags.batch,
+  data::DataLoader loader(train_set, {.batch_size = flags.batch / world.size,
                                       .seed = flags.seed,
                                       .drop_last = settings.drop_last,
                                       .augment = settings.augment,
-                                      .workers = flags.workers});
-  if (figures.draw && !flags.resume) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
+                                      .workers = flags.workers,
+                                      .rank = world.rank,
+                                      .ranks = world.size});
+  if (figures.draw && !flags.resume && writer) save_loader_samples(run.figure("loader_samples.png"), loader, 16, 8);
 
   const train::FitOptions fit{
       .epochs = flags.epochs,
@@ -82,7 +96,8 @@ TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& mod
       .schedule = {train::parse_schedule(flags.schedule), settings.warmup_epochs, settings.final_lr_fraction},
       .device = device,
       .resume = flags.resume,
-      .metric_name = reading.metric_name};
+      .metric_name = reading.metric_name,
+      .parallel = parallel ? &*parallel : nullptr};
   train::Trainer trainer(model, *loss, adam, run, card, fit);
   const std::vector<int> test_time_mirror = settings.test_time_mirror ? mirror : std::vector<int>{};
   auto predict_validation = [&] {
@@ -94,6 +109,8 @@ TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& mod
     const train::Predictions p = predict_validation();
     return train::Validation{p.loss, reading.metric(p)};
   });
+  // The other ranks' part ends with training: rank 0 validates, writes the metrics and draws the figures.
+  if (!writer) std::exit(EXIT_SUCCESS);
 
   outcome.validation = predict_validation();
   outcome.summary = reading.summary(outcome.validation);
