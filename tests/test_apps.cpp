@@ -38,11 +38,8 @@ struct Outcome {
   std::string output;  // stdout and stderr
 };
 
-// Runs "<build dir>/<arguments>" with `environment` (e.g. "KEYNET_DATA=x") in front; stdout, and
-// stderr too unless `stderr_too` is false, come back in `output`.
-Outcome run(const std::string& arguments, const std::string& environment = "", bool stderr_too = true) {
-  const std::string command = "env " + environment + " " + std::string(KEYNET_APP_DIR) + "/" + arguments +
-                              (stderr_too ? " 2>&1" : " 2>/dev/null");
+// Runs a shell command; its stdout comes back in `output` (and its stderr where the command sends it there).
+Outcome shell(const std::string& command) {
   FILE* pipe = popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   Outcome outcome;
@@ -51,6 +48,13 @@ Outcome run(const std::string& arguments, const std::string& environment = "", b
   const int status = pclose(pipe);
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return outcome;
+}
+
+// Runs "<build dir>/<arguments>" with `environment` (e.g. "KEYNET_DATA=x") in front; stdout, and
+// stderr too unless `stderr_too` is false, come back in `output`.
+Outcome run(const std::string& arguments, const std::string& environment = "", bool stderr_too = true) {
+  return shell("env " + environment + " " + std::string(KEYNET_APP_DIR) + "/" + arguments +
+               (stderr_too ? " 2>&1" : " 2>/dev/null"));
 }
 
 const std::string kFixtureModel = fixture("models/nose_tip_tiny.safetensors");
@@ -576,18 +580,6 @@ keynet::data::Image test_picture(int width, int height, int seed) {
       image.at(x, y, 2) = disc ? 60.0f + 40.0f * seed : static_cast<float>((seed * 70 + x + y) % 256);
     }
   return image;
-}
-
-// Runs a shell command; its stdout (not stderr) comes back.
-Outcome shell(const std::string& command) {
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  Outcome outcome;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
 }
 
 }  // namespace

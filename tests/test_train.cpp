@@ -24,6 +24,7 @@
 #include "io/csv.h"
 #include "io/safetensors.h"
 #include "layers/nets.h"
+#include "support/train_fixtures.h"
 #include "test_data_support.h"
 #include "train/evaluate.h"
 #include "train/face_finder.h"
@@ -37,6 +38,8 @@ using keynet::data::testing::contains;
 using keynet::data::testing::error_of;
 using keynet::data::testing::fixture;
 using keynet::data::testing::TempDir;
+using keynet::testing::imm_fixture_faces;
+using keynet::testing::tiny_card;
 
 TEST_CASE("metrics equal hand-computed values") {
   // Two faces of two points; errors (dx, dy) in pixels: (3, 4), (0, 0) | (6, 8), (-3, 0).
@@ -123,37 +126,13 @@ TEST_CASE("the run folder's log round-trips and a malformed row is named") {
 
 namespace {
 
-ModelCard tiny_card() {
-  ModelCard card;
-  card.app = "test_app";
-  card.architecture = "tiny";
-  card.input_width = 40;
-  card.input_height = 30;
-  card.num_points = 58;
-  card.framing = "whole image";
-  card.commit = "test";
-  return card;
-}
-
 std::unique_ptr<Sequential> tiny_net(uint64_t seed) {
   Rng rng(seed);
   return make_conv_net({.stages = {{8, 5}, {16, 3}}, .hidden = {32}, .batch_norm = true}, 30, 40, 116, rng);
 }
 
 // The three IMM fixture faces at 40x30, augmented with mirroring.
-data::KeypointDataset fixture_faces() {
-  data::SampleOptions options;
-  options.width = 40, options.height = 30;
-  options.framing = data::Framing::WholeImage;
-  options.mirror_permutation = data::imm_mirror_permutation();
-  // The fixture photos are IMM's scaled to 160x120, so their relative coordinates are read at that size.
-  std::vector<data::LandmarkRecord> records;
-  for (const char* name : {"01-1m.asf", "19-1m.asf", "36-1m.asf"})
-    records.push_back(data::to_record(data::read_imm_asf(fixture(std::string("imm/") + name), 160, 120)));
-  data::KeypointDataset dataset(records, options);
-  dataset.cache_images(1);
-  return dataset;
-}
+data::KeypointDataset fixture_faces() { return imm_fixture_faces({"01-1m.asf", "19-1m.asf", "36-1m.asf"}); }
 
 struct Run {
   std::vector<EpochRecord> log;

@@ -9,10 +9,9 @@
 #include <csignal>
 #include <filesystem>
 
-#include "data/imm.h"
 #include "data/loader.h"
 #include "layers/nets.h"
-#include "test_data_support.h"
+#include "support/train_fixtures.h"
 #include "train/distributed.h"
 #include "train/evaluate.h"
 #include "train/metrics.h"
@@ -21,7 +20,8 @@
 
 using namespace keynet;
 using namespace keynet::train;
-using keynet::data::testing::fixture;
+using keynet::testing::imm_fixture_faces;
+using keynet::testing::tiny_card;
 
 namespace {
 
@@ -143,31 +143,8 @@ TEST_CASE("with BatchNorm, two ranks equal one process that normalises each half
 
 namespace {
 
-ModelCard card() {
-  ModelCard c;
-  c.app = "test_app";
-  c.architecture = "tiny";
-  c.input_width = 40;
-  c.input_height = 30;
-  c.num_points = 58;
-  c.framing = "whole image";
-  c.commit = "test";
-  return c;
-}
-
-// Four faces (the three IMM fixtures, the first twice), 40x30, augmented: four divides among two ranks.
-data::KeypointDataset four_faces() {
-  data::SampleOptions options;
-  options.width = 40, options.height = 30;
-  options.framing = data::Framing::WholeImage;
-  options.mirror_permutation = data::imm_mirror_permutation();
-  std::vector<data::LandmarkRecord> records;
-  for (const char* name : {"01-1m.asf", "19-1m.asf", "36-1m.asf", "01-1m.asf"})
-    records.push_back(data::to_record(data::read_imm_asf(fixture(std::string("imm/") + name), 160, 120)));
-  data::KeypointDataset dataset(records, options);
-  dataset.cache_images(1);
-  return dataset;
-}
+// Four faces (the three IMM fixtures, the first twice): four divides among two ranks.
+data::KeypointDataset four_faces() { return imm_fixture_faces({"01-1m.asf", "19-1m.asf", "36-1m.asf", "01-1m.asf"}); }
 
 // MSE that raises SIGINT in this process at its `at`-th evaluation (0: never): a Ctrl-C mid-epoch.
 class InterruptingLoss : public MSELoss {
@@ -210,7 +187,7 @@ Outcome train_run(const std::string& folder, bool parallel, bool resume, int int
   FitOptions options{.epochs = 3, .lr = 3e-3, .resume = resume,
                      .before_write = [&](const std::string&) { ++outcome.writes; },
                      .parallel = data_parallel ? &*data_parallel : nullptr};
-  Trainer trainer(*model, loss, adam, run, card(), options);
+  Trainer trainer(*model, loss, adam, run, tiny_card(), options);
   try {
     trainer.fit(loader, [&] {
       const Predictions p = predict_dataset(*model, loss, faces, 4, Device::CPU);
