@@ -24,11 +24,14 @@ for _ in $(seq 600); do  # up to 60 s for the first epoch
   kill -0 "$launcher" 2> /dev/null || fail "the job ended before its first epoch"
   sleep 0.1
 done
-victim=""
-for pid in $(pgrep -f "$build/nose_tip train"); do
+# This job's two ranks, by their --out (other suites may run nose_tip beside this one).
+ranks=() victim=""
+for pid in $(pgrep -f -- "--out $work/run"); do
+  [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = nose_tip ] || continue
+  ranks+=("$pid")
   tr '\0' '\n' < "/proc/$pid/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$pid
 done
-[ -n "$victim" ] || fail "rank 1's process not found"
+[ -n "$victim" ] && [ "${#ranks[@]}" = 2 ] || fail "this job's two ranks not found (${#ranks[@]} nose_tip processes)"
 kill -9 "$victim"
 start=$(date +%s%N)
 for _ in $(seq 300); do
@@ -36,8 +39,7 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 if kill -0 "$launcher" 2> /dev/null; then
-  pkill -9 -f "$build/nose_tip train"
-  kill -9 "$launcher"
+  kill -9 "${ranks[@]}" "$launcher" 2> /dev/null
   fail "the job was still running 30 s after rank 1 was killed"
 fi
 wait "$launcher"
@@ -45,6 +47,10 @@ code=$?
 milliseconds=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$code" -ne 0 ] || fail "mpirun exited 0 after a rank was killed"
 grep -q "rank 1" "$work/log" || fail "the job's output does not name rank 1"
-! pgrep -f "$build/nose_tip train" > /dev/null || fail "a rank is still running"
+alive() { [ -d "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2> /dev/null; }  # zombies are gone
+for pid in "${ranks[@]}"; do
+  for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+  ! alive "$pid" || fail "rank process $pid is still running 5 s after the job ended"
+done
 echo "rank 1 killed with SIGKILL: the job ended with exit code $code after $milliseconds ms, naming it:"
 grep -m1 "rank 1" "$work/log"
