@@ -50,7 +50,6 @@ const World& world() {
   return found;
 }
 
-bool built_with_mpi() { return KEYNET_WITH_MPI != 0; }
 bool built_with_nccl() { return KEYNET_WITH_NCCL != 0; }
 
 std::unique_ptr<Communicator> make_communicator(Device device) {

@@ -38,8 +38,6 @@ struct World {
   bool mpi = false;          // MPI is initialised
 };
 const World& world();
-// True when keynet was built with MPI (KEYNET_MPI).
-bool built_with_mpi();
 // True when keynet was built with NCCL (CUDA builds that find it).
 bool built_with_nccl();
 
