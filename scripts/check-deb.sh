@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds keynet's Debian package and checks it as a user would meet it (CI runs this; it needs root):
-# a CPU-only build with KEYNET_NATIVE=OFF (the vector kernels are chosen at run time) installed to /usr,
+# a CPU-only build with MPI and KEYNET_NATIVE=OFF (the vector kernels are chosen at run time) installed to /usr,
 # `cpack -G DEB` (dependencies read from the binaries by dpkg-shlibdeps), then `apt-get install` of the
 # .deb, `nose_tip --version` and `ibug_landmarks predict` on a photo run from PATH with the source tree
 # moved away, and `apt-get purge`, after which none of the package's files may be left.
@@ -13,14 +13,16 @@ fail() { echo "check-deb: FAILED: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "installing a .deb needs root"
 
 mkdir -p "$build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKEYNET_NATIVE=OFF -DKEYNET_CUDA=OFF \
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DKEYNET_NATIVE=OFF -DKEYNET_CUDA=OFF -DKEYNET_MPI=ON \
   -DKEYNET_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr > "$build/configure.log" || { cat "$build/configure.log"; fail configure; }
 cmake --build "$build" -j "$(nproc)" --target keynet_shared keynet_static nose_tip face_points ibug_landmarks \
   face_morph convert_model
 (cd "$build" && cpack -G DEB > cpack.log) || { cat "$build/cpack.log"; fail cpack; }
 deb=$(find "$build/package" -maxdepth 1 -name 'keynet_*.deb' | head -1)
 [ -n "$deb" ] || fail "cpack wrote no .deb"
-echo "check-deb: $(basename "$deb") ($(du -h "$deb" | cut -f1)), depends: $(dpkg-deb -f "$deb" Depends)"
+depends=$(dpkg-deb -f "$deb" Depends)
+echo "check-deb: $(basename "$deb") ($(du -h "$deb" | cut -f1)), depends: $depends"
+[[ $depends == *libopenmpi* ]] || fail "the package is built with MPI but does not depend on OpenMPI"
 
 dpkg -s keynet > /dev/null 2>&1 && fail "a keynet package is already installed; remove it first (apt-get purge keynet)"
 work=$(mktemp -d /tmp/keynet-deb.XXXXXX)

@@ -50,6 +50,7 @@ std::string Progress::line(int epoch, int step, double running_loss) const {
 void Progress::step(int epoch, int step, double running_loss, int images) {
   ++steps_done_;
   images_ += images;
+  epoch_images_ += images;
   const auto now = Clock::now();
   if (terminal_) {
     std::fprintf(stderr, "\r\033[K%s", line(epoch, step, running_loss).c_str());
@@ -61,10 +62,12 @@ void Progress::step(int epoch, int step, double running_loss, int images) {
 }
 
 void Progress::epoch_done(int epoch, double train_loss, double val_loss, const std::string& metric_name,
-                          double metric, double seconds) {
-  std::fprintf(stderr, "%sepoch %d/%d  train loss %.5g  val loss %.5g  %s %.5g  (%s, ETA %s)\n",
+                          double metric, double seconds, double training_seconds) {
+  std::fprintf(stderr, "%sepoch %d/%d  train loss %.5g  val loss %.5g  %s %.5g  (%s, training %.1f img/s, ETA %s)\n",
                terminal_ ? "\r\033[K" : "", epoch, epochs_, train_loss, val_loss, metric_name.c_str(), metric,
-               format_duration(seconds).c_str(), format_duration(seconds_left()).c_str());
+               format_duration(seconds).c_str(), training_seconds > 0 ? epoch_images_ / training_seconds : 0.0,
+               format_duration(seconds_left()).c_str());
+  epoch_images_ = 0;
   last_print_ = Clock::now();
 }
 

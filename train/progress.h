@@ -14,9 +14,10 @@ class Progress {
   Progress(int epochs, int steps_per_epoch, int64_t steps_done);
   // After each training step of `epoch` (1-based), step (1-based) within it.
   void step(int epoch, int step, double running_loss, int images);  // running_loss NaN: none read yet
-  // After an epoch's validation: one summary line.
+  // After an epoch's validation: one summary line. seconds: the run's so far; training_seconds: this
+  // epoch's training steps in this process, validation excluded (the line shows their images per second).
   void epoch_done(int epoch, double train_loss, double val_loss, const std::string& metric_name, double metric,
-                  double seconds);
+                  double seconds, double training_seconds);
 
  private:
   std::string line(int epoch, int step, double running_loss) const;
@@ -25,6 +26,7 @@ class Progress {
   int epochs_, steps_per_epoch_;
   int64_t steps_done_at_start_, steps_done_;
   int64_t images_ = 0;
+  int64_t epoch_images_ = 0;  // since the last epoch_done
   bool terminal_;
   Clock::time_point start_, last_print_;
 };

@@ -293,6 +293,7 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
                       signal);
   };
 
+  double training_seconds = 0;  // the epochs' training steps in this process, validation excluded
   for (int epoch = first_epoch; epoch <= options_.epochs; ++epoch) {
     const auto start = Clock::now();
     const bool continuing = resumed.epoch == epoch;
@@ -382,6 +383,8 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     }
     read_losses();
     KEYNET_CHECK(samples > 0, "epoch ", epoch, ": the training loader gave no batch");
+    const double epoch_training_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    training_seconds += epoch_training_seconds;
     Validation validation;
     try {
       if (writer()) validation = validate();  // the other ranks go on to the next epoch's first all-reduce
@@ -410,16 +413,14 @@ std::vector<EpochRecord> Trainer::fit(data::DataLoader& train, const std::functi
     save(run_.last_checkpoint(), epoch);
     if (writer())
       progress.epoch_done(epoch, record.train_loss, record.val_loss, options_.metric_name, record.val_metric,
-                          record.seconds);
+                          record.seconds, epoch_training_seconds);
     if (stop_requested() && epoch < options_.epochs) interrupted(epoch, run_.last_checkpoint() + " at its end");
   }
-  if (parallel && writer()) {
-    double seconds = 0;
-    for (const EpochRecord& r : log_) seconds += r.seconds;
-    std::fprintf(stderr, "data-parallel on %d ranks (%s): summing the gradients took %.1f s of rank 0's %.1f s "
-                 "(%.1f%%)\n", ranks, parallel->communicator().name().c_str(), parallel->seconds_summing(), seconds,
-                 seconds > 0 ? 100 * parallel->seconds_summing() / seconds : 0.0);
-  }
+  if (parallel && writer())  // waits for the slowest rank included, validation excluded
+    std::fprintf(stderr, "data-parallel on %d ranks (%s): summing the gradients took %.1f s of rank 0's %.1f s of "
+                 "training steps in this process (%.1f%%)\n", ranks, parallel->communicator().name().c_str(),
+                 parallel->seconds_summing(), training_seconds,
+                 training_seconds > 0 ? 100 * parallel->seconds_summing() / training_seconds : 0.0);
   return log_;
 }
 
