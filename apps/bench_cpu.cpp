@@ -15,7 +15,12 @@
 //   bench_cpu --threads 2 --reps 7            # everything
 //   bench_cpu --part nets --impl fast
 //   bench_cpu --part ops --impl vendor         # conv and linear on Eigen's GEMM, to set beside fast
+// Part 4 (winograd, only when asked for): each direction (forward, data gradient, weight gradient) of
+// the 3x3 stride-1 convolutions of ResNet18 (224 and part 3's 160 input) and of the IMM nets, by the GEMM
+// convolution and by Winograd (kernels/cpu/fast/winograd.h) in alternation, with which one the automatic
+// rule picks: the measurements behind that rule.
 //   bench_cpu --part gemm --threads 2 --reps 7
+//   bench_cpu --part winograd --threads 1 --clock cpu
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
@@ -33,6 +38,7 @@
 #include <Eigen/Core>
 
 #include "kernels/cpu/fast/gemm.h"
+#include "kernels/cpu/fast/winograd.h"
 #include "kernels/ops.h"
 #include "layers/losses.h"
 #include "layers/nets.h"
@@ -99,6 +105,71 @@ void bench_conv(const ConvCase& c, int reps, Impl impl, Rng& rng) {
 
 ops::ConvDesc conv(int N, int C, int H, int K, int kernel, int stride, int pad) {
   return {.N = N, .C = C, .H = H, .W = H, .K = K, .R = kernel, .S = kernel, .stride = stride, .pad = pad};
+}
+
+void bench_winograd(int reps) {
+  using cpu::fast::ConvAlgo;
+  using cpu::fast::ConvDirection;
+  Rng rng(1);
+  const std::vector<ConvCase> cases = {
+      {"resnet224 64->64 56 N16", conv(16, 64, 56, 64, 3, 1, 1)},
+      {"resnet224 128->128 28 N16", conv(16, 128, 28, 128, 3, 1, 1)},
+      {"resnet224 256->256 14 N16", conv(16, 256, 14, 256, 3, 1, 1)},
+      {"resnet224 512->512 7 N16", conv(16, 512, 7, 512, 3, 1, 1)},
+      {"resnet160 64->64 40 N16", conv(16, 64, 40, 64, 3, 1, 1)},
+      {"resnet160 128->128 20 N16", conv(16, 128, 20, 128, 3, 1, 1)},
+      {"resnet160 256->256 10 N16", conv(16, 256, 10, 256, 3, 1, 1)},
+      {"resnet160 512->512 5 N16", conv(16, 512, 5, 512, 3, 1, 1)},
+      {"facenet 16->32 60x80 N32", {.N = 32, .C = 16, .H = 60, .W = 80, .K = 32, .R = 3, .S = 3, .stride = 1, .pad = 1}},
+      {"facenet 32->32 30x40 N32", {.N = 32, .C = 32, .H = 30, .W = 40, .K = 32, .R = 3, .S = 3, .stride = 1, .pad = 1}},
+      {"nosenet 12->16 30x40 N64", {.N = 64, .C = 12, .H = 30, .W = 40, .K = 16, .R = 3, .S = 3, .stride = 1, .pad = 1}},
+  };
+  std::printf("\n== 3x3 stride-1 convolutions by direction, ms (median of %d, GEMM and Winograd alternating); "
+              "* = the automatic rule's choice\n", reps);
+  std::printf("%-28s %17s %17s %17s\n", "shape", "forward", "data grad", "weight grad");
+  std::printf("%-28s %8s %8s %8s %8s %8s %8s\n", "", "gemm", "wino", "gemm", "wino", "gemm", "wino");
+  const ConvAlgo saved = cpu::fast::conv_algo();
+  for (const ConvCase& c : cases) {
+    const ops::ConvDesc& d = c.d;
+    Tensor inp = Tensor::uniform({d.N, d.C, d.H, d.W}, rng, -1, 1);
+    Tensor weight = Tensor::uniform({d.K, d.C, d.R, d.S}, rng, -0.1, 0.1);
+    Tensor out = Tensor::empty({d.N, d.K, d.P(), d.Q()});
+    Tensor dout = Tensor::uniform(out.shape(), rng, -1, 1);
+    Tensor dinp = Tensor::empty(inp.shape()), dweight = Tensor::zeros(weight.shape());
+    // [direction][algorithm]: the weight gradient alone, then with the data gradient (the difference is
+    // the data gradient's time)
+    std::vector<double> times[3][2];
+    for (int rep = 0; rep <= reps; ++rep)
+      for (int algo = 0; algo < 2; ++algo) {
+        cpu::fast::set_conv_algo(algo == 0 ? ConvAlgo::gemm : ConvAlgo::winograd);
+        const double t0 = now_seconds();
+        ops::conv2d_forward(out, inp, weight, nullptr, d, Impl::Fast);
+        const double t1 = now_seconds();
+        ops::conv2d_backward(nullptr, dweight, nullptr, dout, inp, weight, d, Impl::Fast);
+        const double t2 = now_seconds();
+        ops::conv2d_backward(&dinp, dweight, nullptr, dout, inp, weight, d, Impl::Fast);
+        const double t3 = now_seconds();
+        if (rep == 0) continue;  // warm-up
+        times[0][algo].push_back(t1 - t0);
+        times[2][algo].push_back(t2 - t1);
+        times[1][algo].push_back((t3 - t2) - (t2 - t1));
+      }
+    cpu::fast::set_conv_algo(ConvAlgo::automatic);
+    const ConvDirection directions[3] = {ConvDirection::forward, ConvDirection::data_gradient,
+                                         ConvDirection::weight_gradient};
+    std::printf("%-28s", c.name.c_str());
+    for (int dir = 0; dir < 3; ++dir) {
+      const bool wino = cpu::fast::uses_winograd(d, directions[dir]);
+      for (int algo = 0; algo < 2; ++algo) {
+        std::vector<double>& v = times[dir][algo];
+        std::sort(v.begin(), v.end());
+        std::printf(" %7.2f%s", v[v.size() / 2] * 1e3, (algo == 1) == wino ? "*" : " ");
+      }
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  cpu::fast::set_conv_algo(saved);
 }
 
 void bench_ops(int reps, Impl impl) {
@@ -356,8 +427,8 @@ int main(int argc, char** argv) {
   std::string part = "all", impl_name = "fast", only, clock = "wall";
   app.add_option("--threads", threads, "CPU threads (KEYNET_THREADS)")->check(CLI::PositiveNumber);
   app.add_option("--reps", reps, "timed runs per measurement (the median is printed)")->check(CLI::PositiveNumber);
-  app.add_option("--part", part, "ops, nets, all (ops and nets) or gemm")
-      ->check(CLI::IsMember({"ops", "nets", "all", "gemm"}));
+  app.add_option("--part", part, "ops, nets, all (ops and nets), gemm or winograd")
+      ->check(CLI::IsMember({"ops", "nets", "all", "gemm", "winograd"}));
   app.add_option("--impl", impl_name, "ref, fast or vendor (Eigen's GEMM for conv and linear)")
       ->check(CLI::IsMember({"ref", "fast", "vendor"}));
   app.add_option("--net", only, "only this net: nosenet, facenet or resnet18");
@@ -371,6 +442,10 @@ int main(int argc, char** argv) {
     std::printf("bench_cpu: impl=%s threads=%d reps=%d clock=%s\n", to_string(impl), threads, reps, clock.c_str());
     if (part == "gemm") {
       bench_gemm(reps, threads);
+      return 0;
+    }
+    if (part == "winograd") {
+      bench_winograd(reps);
       return 0;
     }
     if (part != "nets") bench_ops(reps, impl);

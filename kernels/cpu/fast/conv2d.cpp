@@ -1,4 +1,4 @@
-// Fast convolution as GEMMs, threaded over images (or over output columns when the batch is smaller
+// Fast convolution as GEMMs (3x3 stride-1 shapes where it pays go to Winograd instead: winograd.h), threaded over images (or over output columns when the batch is smaller
 // than the thread count). 1x1 stride-1 unpadded convolutions use the image as the column matrix directly.
 //
 // inp (N,C,H,W), weight (K,C,R,S) viewed as W (K, CRS), out (N,K,P,Q) viewed per image as (K, PQ);
@@ -23,6 +23,7 @@
 #include "kernels/cpu/fast/fast.h"
 #include "kernels/cpu/fast/gemm.h"
 #include "kernels/cpu/fast/parallel.h"
+#include "kernels/cpu/fast/winograd.h"
 
 namespace keynet::cpu::fast {
 
@@ -268,6 +269,7 @@ void pack_columns(float* panels, const float* inp, const WorkItem& w, const ops:
 }  // namespace
 
 void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ops::ConvDesc& d) {
+  if (uses_winograd(d, ConvDirection::forward)) return winograd_conv2d_forward(out, inp, weight, bias, d);
   const Geometry g(d);
   const int threads = kernel_threads();
   const WorkPlan plan = plan_work(d, g, threads, true);
@@ -431,8 +433,15 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      const float* weight, const ops::ConvDesc& d) {
   const Geometry g(d);
   const int threads = kernel_threads();
-  conv2d_backward_weight(dweight, dbias, dout, inp, d, g, threads);
-  if (dinp) conv2d_backward_data(dinp, dout, weight, d, g, threads);
+  if (uses_winograd(d, ConvDirection::weight_gradient))
+    winograd_conv2d_backward_weight(dweight, dbias, dout, inp, d);
+  else
+    conv2d_backward_weight(dweight, dbias, dout, inp, d, g, threads);
+  if (!dinp) return;
+  if (uses_winograd(d, ConvDirection::data_gradient))
+    winograd_conv2d_backward_data(dinp, dout, weight, d);
+  else
+    conv2d_backward_data(dinp, dout, weight, d, g, threads);
 }
 
 }  // namespace keynet::cpu::fast

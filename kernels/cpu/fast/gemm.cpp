@@ -321,8 +321,15 @@ void pack_b_panels(float* packed, const float* B, int64_t ldb, bool transpose_b,
       for (int64_t k = 0; k < kc; ++k) {
         const float* src = B + (k0 + k) * ldb + j0 + p;
         float* out = dst + k * NR;
-        std::memcpy(out, src, sizeof(float) * cols);
-        std::fill(out + cols, out + NR, 0.0f);
+        // whole panels by fixed-size copies, which compile to vector moves instead of a call to memcpy
+        if (cols == kAvx512Cols && NR == kAvx512Cols) {
+          std::memcpy(out, src, sizeof(float) * kAvx512Cols);
+        } else if (cols == kAvx2Cols && NR == kAvx2Cols) {
+          std::memcpy(out, src, sizeof(float) * kAvx2Cols);
+        } else {
+          std::memcpy(out, src, sizeof(float) * cols);
+          std::fill(out + cols, out + NR, 0.0f);
+        }
       }
     } else {  // op(B)[k, j] = B[j, k]: each row of B runs along k
       interleave_rows(dst, NR, B + (j0 + p) * ldb + k0, ldb, cols, kc);

@@ -1,0 +1,511 @@
+// Winograd convolution F(m x m, 3 x 3) for the fast CPU path's 3x3 stride-1 convolutions (Lavin and Gray,
+// "Fast Algorithms for Convolutional Neural Networks", 2016): an output tile of m x m points comes from an
+// (m + 2) x (m + 2) input tile d as
+//   Y = A^T [ (G g G^T) .* (B^T d B) ] A
+// so that, summed over input channels, each of the alpha^2 = (m + 2)^2 tile positions xi is one GEMM:
+//   M[xi] (K, T) = U[xi] (K, C) * V[xi] (C, T),   U = G g G^T per (k, c),  V = B^T d B per (c, tile)
+// on our GEMM (gemm.h, its AVX-512 or AVX2 micro-kernel). That is alpha^2 / m^2 multiplications per
+// output point and channel instead of 9: 36/16 = 2.25 for F(4x4, 3x3) (4x fewer), 16/4 = 4 for F(2x2, 3x3)
+// (2.25x fewer).
+//
+// The three directions:
+//   forward          as above, tiles in blocks that stay in cache: transform a block's input, alpha^2
+//                    GEMMs, transform its outputs (plus bias) straight into `out`;
+//   data gradient    the forward algorithm on dout with the weights flipped and transposed (a 3x3
+//                    stride-1 convolution's data gradient is one, with padding 2 - pad);
+//   weight gradient  the adjoint of the forward map in g: dg = G^T [ sum_tiles (A dY A^T) .* (B^T d B) ] G,
+//                    i.e. alpha^2 GEMMs Z[xi] (K, C) += Yhat[xi] (K, T) * V[xi]^T (T, C), summed per thread
+//                    and then over threads in order (bit for bit the same at a given thread count).
+// The transforms run on 16 tiles at a time in local arrays, which the compiler keeps in vector registers.
+// Errors: the transforms multiply by up to 8 (F(4x4)) and divide by 24, so the result is not rounded like
+// a dot product; docs/DESIGN.md gives the bound the parity suite holds it to.
+#include "kernels/cpu/fast/winograd.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/fast/gemm.h"
+#include "kernels/cpu/fast/parallel.h"
+#include "tensor/error.h"
+
+namespace keynet::cpu::fast {
+
+namespace {
+
+constexpr int kLanes = 16;  // tiles (or filters) transformed together, one vector register's worth
+#define KEYNET_INLINE __attribute__((always_inline)) inline
+
+// The 1-D transforms of F(m, 3), each on kLanes tiles at once: x[i][lane] -> y[j][lane]. Inputs come as
+// pointers to kLanes values, so that shifted views (the next tile's columns) need no copy.
+template <int M>
+struct Transforms;
+
+template <>
+struct Transforms<4> {
+  static constexpr int kAlpha = 6;
+  // B^T d: input (6) -> (6)
+  static KEYNET_INLINE void input(float (*y)[kLanes], const float* const* d) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float d0 = d[0][l], d1 = d[1][l], d2 = d[2][l], d3 = d[3][l], d4 = d[4][l], d5 = d[5][l];
+      y[0][l] = 4 * d0 - 5 * d2 + d4;
+      y[1][l] = -4 * (d1 + d2) + d3 + d4;
+      y[2][l] = 4 * (d1 - d2) - d3 + d4;
+      y[3][l] = 2 * (d3 - d1) - d2 + d4;
+      y[4][l] = 2 * (d1 - d3) - d2 + d4;
+      y[5][l] = 4 * d1 - 5 * d3 + d5;
+    }
+  }
+  // A^T m: (6) -> output (4)
+  static KEYNET_INLINE void output(float (*y)[kLanes], const float* const* m) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float m0 = m[0][l], m1 = m[1][l], m2 = m[2][l], m3 = m[3][l], m4 = m[4][l], m5 = m[5][l];
+      const float s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+      y[0][l] = m0 + s12 + s34;
+      y[1][l] = d12 + 2 * d34;
+      y[2][l] = s12 + 4 * s34;
+      y[3][l] = d12 + 8 * d34 + m5;
+    }
+  }
+  // A y: output gradient (4) -> (6), the adjoint of `output`
+  static KEYNET_INLINE void output_adjoint(float (*z)[kLanes], const float* const* y) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float y0 = y[0][l], y1 = y[1][l], y2 = y[2][l], y3 = y[3][l];
+      const float s02 = y0 + y2, s13 = y1 + y3;
+      z[0][l] = y0;
+      z[1][l] = s02 + s13;
+      z[2][l] = s02 - s13;
+      z[3][l] = y0 + 2 * y1 + 4 * y2 + 8 * y3;
+      z[4][l] = y0 - 2 * y1 + 4 * y2 - 8 * y3;
+      z[5][l] = y3;
+    }
+  }
+  // G g: filter (3) -> (6)
+  static KEYNET_INLINE void filter(float (*w)[kLanes], const float* const* g) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float g0 = g[0][l], g1 = g[1][l], g2 = g[2][l];
+      w[0][l] = g0 / 4;
+      w[1][l] = -(g0 + g1 + g2) / 6;
+      w[2][l] = -(g0 - g1 + g2) / 6;
+      w[3][l] = g0 / 24 + g1 / 12 + g2 / 6;
+      w[4][l] = g0 / 24 - g1 / 12 + g2 / 6;
+      w[5][l] = g2;
+    }
+  }
+  // G^T z: (6) -> filter gradient (3), the adjoint of `filter`
+  static KEYNET_INLINE void filter_adjoint(float (*g)[kLanes], const float* const* z) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float z0 = z[0][l], z1 = z[1][l], z2 = z[2][l], z3 = z[3][l], z4 = z[4][l], z5 = z[5][l];
+      g[0][l] = z0 / 4 - (z1 + z2) / 6 + (z3 + z4) / 24;
+      g[1][l] = (z2 - z1) / 6 + (z3 - z4) / 12;
+      g[2][l] = (z3 + z4 - z1 - z2) / 6 + z5;
+    }
+  }
+};
+
+// dst[0, kLanes) = src[0, kLanes): one vector move. The blocks' rows are padded by kLanes floats so that
+// a group of fewer tiles may store whole vectors: what lands past its tiles is overwritten by the next
+// group, or falls in the padding. (The loop in split_row that reads a variable part of a fixed span is
+// written over the whole span with a condition, which the compiler turns into masked vector loads.)
+KEYNET_INLINE void copy_lanes(float* dst, const float* src) {
+  for (int l = 0; l < kLanes; ++l) dst[l] = src[l];
+}
+
+// A block of tiles [t0, t0 + count): its transformed values lie channel by channel, and within a channel
+// position by position, each row holding the block's tiles: value (channel c, position xi, tile t) at
+// (c * positions + xi) * ld + t. So a transform's stores for one channel stay within a few kilobytes (rows
+// of one position lie positions * ld apart: a power-of-two stride there would map every store to the
+// same cache set), and the GEMM of position xi reads the rows xi, xi + positions, ... (leading dimension
+// positions * ld).
+struct Block {
+  int64_t t0, count, ld;
+  Block(int64_t first, int64_t tiles) : t0(first), count(tiles), ld(tiles + kLanes) {}
+};
+
+// Where the tiles lie: output tiles of M x M over (P, Q), numbered t = (n * TH + ty) * TW + tx.
+template <int M>
+struct Tiling {
+  static constexpr int kAlpha = M + 2, kPositions = kAlpha * kAlpha;
+  int64_t P, Q, TH, TW, T;
+  explicit Tiling(const ops::ConvDesc& d)
+      : P(d.P()), Q(d.Q()), TH((P + M - 1) / M), TW((Q + M - 1) / M), T(int64_t(d.N) * TH * TW) {}
+};
+
+// The alpha^2 transformed filters U[xi] (K, C), each packed for the GEMM; `flip` takes the data
+// gradient's filters instead: channel c's filter for output k of the flipped convolution is weight
+// (c, k) rotated by 180 degrees (K and C then name the flipped convolution's channels). kLanes
+// consecutive (k, c) pairs at a time.
+template <int M>
+std::vector<std::unique_ptr<PackedA>> transformed_filters(const float* weight, int K, int C, bool flip, int threads) {
+  using X = Transforms<M>;
+  constexpr int A = X::kAlpha, positions = A * A;
+  const int64_t plane = int64_t(K) * C, groups = (plane + kLanes - 1) / kLanes;
+  float* u = scratch(3, positions * plane + plane * 9);
+  if (flip) {  // the flipped filters written out first, 16 x 16 filters at a time (the reads stay near each other)
+    float* flipped = u + positions * plane;
+    constexpr int kTile = 16;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+    for (int c0 = 0; c0 < C; c0 += kTile)
+      for (int k0 = 0; k0 < K; k0 += kTile)
+        for (int c = c0; c < std::min(C, c0 + kTile); ++c)
+          for (int k = k0; k < std::min(K, k0 + kTile); ++k)
+            for (int rs = 0; rs < 9; ++rs) flipped[(int64_t(k) * C + c) * 9 + rs] = weight[(int64_t(c) * K + k) * 9 + 8 - rs];
+    weight = flipped;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t group = 0; group < groups; ++group) {
+    const int64_t kc0 = group * kLanes;
+    const int lanes = int(std::min<int64_t>(kLanes, plane - kc0));
+    alignas(64) float g[3][3][kLanes] = {}, rows[3][A][kLanes], result[A][kLanes];
+    for (int l = 0; l < lanes; ++l) {
+      const int64_t k = (kc0 + l) / C, c = (kc0 + l) % C;
+      for (int r = 0; r < 3; ++r)
+        for (int s = 0; s < 3; ++s)
+          g[r][s][l] = weight[((k * C + c) * 3 + r) * 3 + s];
+    }
+    for (int r = 0; r < 3; ++r) {  // g G^T along each row
+      const float* row[3] = {g[r][0], g[r][1], g[r][2]};
+      X::filter(rows[r], row);
+    }
+    for (int j = 0; j < A; ++j) {  // then G (g G^T) down each column
+      const float* column[3] = {rows[0][j], rows[1][j], rows[2][j]};
+      X::filter(result, column);
+      for (int i = 0; i < A; ++i) {
+        float* dst = u + (i * A + j) * plane + kc0;
+        if (lanes == kLanes)
+          copy_lanes(dst, result[i]);
+        else
+          std::copy(result[i], result[i] + lanes, dst);
+      }
+    }
+  }
+  std::vector<std::unique_ptr<PackedA>> packed;
+  for (int xi = 0; xi < positions; ++xi)
+    packed.push_back(std::make_unique<PackedA>(false, K, C, u + xi * plane, C, threads));
+  return packed;
+}
+
+// Tiles per block: a block's transformed input (alpha^2 x C x tiles) and GEMM results (alpha^2 x K x
+// tiles) should stay in the caches, with a block count that the threads share evenly; a multiple of 16
+// (the lanes), at least 48 (the AVX-512 micro-kernel's columns) unless the tiles are fewer.
+template <int M>
+int64_t block_tiles(int C, int K, int64_t tiles, int threads) {
+  constexpr int64_t kBudget = 4 << 20;  // bytes
+  const int64_t per_tile = int64_t(Tiling<M>::kPositions) * (C + K) * int64_t(sizeof(float));
+  const int64_t most = std::clamp<int64_t>(kBudget / per_tile / 16 * 16, 48, 240);
+  const int64_t blocks = ((tiles + most - 1) / most + threads - 1) / threads * threads;
+  return std::max<int64_t>(48, ((tiles + blocks - 1) / blocks + 15) / 16 * 16);
+}
+
+// A group of tiles transformed together: up to kLanes consecutive tiles of one tile row of one image.
+struct Group {
+  int64_t n, ty, tx0;
+  int lanes;
+};
+
+template <int M>
+Group group_at(const Tiling<M>& tiling, int64_t t, int64_t left) {
+  const int64_t tx0 = t % tiling.TW, row = t / tiling.TW;
+  return {row / tiling.TH, row % tiling.TH, tx0, int(std::min<int64_t>({kLanes, tiling.TW - tx0, left}))};
+}
+
+// columns[j][l] = plane[y][x0 + l * M + j] for l in [0, kLanes] and j < M (zero outside the plane's
+// width W or past `span` values from x0): row y of a group's tiles, split by column within the tile, so
+// that tile l's column j >= M is columns[j - M][l + 1].
+template <int M>
+KEYNET_INLINE void split_row(float (*columns)[kLanes + 1], const float* row, int64_t x0, int64_t W, int64_t span) {
+  constexpr int kSpan = (kLanes + 1) * M;
+  alignas(64) float values[kSpan];
+  const int begin = int(std::clamp<int64_t>(-x0, 0, kSpan));
+  const int end = int(std::clamp<int64_t>(std::min(W - x0, span), begin, kSpan));
+  const float* from = row + x0;
+  for (int p = 0; p < kSpan; ++p) values[p] = p >= begin && p < end ? from[p] : 0.0f;
+  for (int l = 0; l <= kLanes; ++l)
+    for (int j = 0; j < M; ++j) columns[j][l] = values[l * M + j];
+}
+
+// V (alpha^2 x C rows of the block's tiles) for a block of inp (N, C, H, W).
+template <int M>
+void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const Tiling<M>& tiling, const Block& block) {
+  using X = Transforms<M>;
+  constexpr int A = X::kAlpha;
+  const int64_t plane = int64_t(d.H) * d.W;
+  for (int64_t first = 0; first < block.count;) {
+    const Group g = group_at(tiling, block.t0 + first, block.count - first);
+    const int64_t y0 = g.ty * M - d.pad, x0 = g.tx0 * M - d.pad, span = int64_t(g.lanes) * M + (A - M);
+    for (int c = 0; c < d.C; ++c) {
+      const float* image = inp + (g.n * d.C + c) * plane;
+      alignas(64) float columns[A][M][kLanes + 1], rows[A][A][kLanes], result[A][kLanes];
+      for (int i = 0; i < A; ++i) {
+        const int64_t y = y0 + i;
+        if (y >= 0 && y < d.H) {
+          split_row<M>(columns[i], image + y * d.W, x0, d.W, span);
+        } else {
+          for (int j = 0; j < M; ++j) std::fill(columns[i][j], columns[i][j] + kLanes + 1, 0.0f);
+        }
+        const float* tile_row[A];
+        for (int j = 0; j < A; ++j) tile_row[j] = columns[i][j % M] + j / M;
+        X::input(rows[i], tile_row);  // d B along each row: rows[i][nu]
+      }
+      for (int nu = 0; nu < A; ++nu) {  // then B^T (d B) down each column
+        const float* column[A];
+        for (int i = 0; i < A; ++i) column[i] = rows[i][nu];
+        X::input(result, column);
+        for (int xi = 0; xi < A; ++xi)
+          copy_lanes(V + (int64_t(c) * A * A + xi * A + nu) * block.ld + first, result[xi]);
+      }
+    }
+    first += g.lanes;
+  }
+}
+
+// out (N, K, P, Q) for a block's tiles from Mt (alpha^2 x K rows), plus bias (or null).
+template <int M>
+void transform_output(float* out, const float* Mt, const float* bias, int K, const Tiling<M>& tiling,
+                      const Block& block) {
+  using X = Transforms<M>;
+  constexpr int A = X::kAlpha;
+  const int64_t plane = tiling.P * tiling.Q;
+  for (int64_t first = 0; first < block.count;) {
+    const Group g = group_at(tiling, block.t0 + first, block.count - first);
+    const int64_t rows_here = std::min<int64_t>(M, tiling.P - g.ty * M);
+    const int64_t x0 = g.tx0 * M, width = std::min<int64_t>(int64_t(g.lanes) * M, tiling.Q - x0);
+    for (int k = 0; k < K; ++k) {
+      alignas(64) float half[A][M][kLanes], result[M][M][kLanes], values[kLanes * M];
+      for (int xi = 0; xi < A; ++xi) {  // m A along each row (lanes past g.lanes hold whatever follows)
+        const float* m_row[A];
+        for (int nu = 0; nu < A; ++nu) m_row[nu] = Mt + (int64_t(k) * A * A + xi * A + nu) * block.ld + first;
+        X::output(half[xi], m_row);
+      }
+      for (int j = 0; j < M; ++j) {  // then A^T (m A) down each column
+        const float* column[A];
+        for (int xi = 0; xi < A; ++xi) column[xi] = half[xi][j];
+        float y[M][kLanes];
+        X::output(y, column);
+        for (int i = 0; i < M; ++i) std::copy(y[i], y[i] + kLanes, result[i][j]);
+      }
+      const float b = bias ? bias[k] : 0.0f;
+      for (int i = 0; i < rows_here; ++i) {  // each output row: the tiles' columns interleaved
+        for (int l = 0; l < kLanes; ++l)
+          for (int j = 0; j < M; ++j) values[l * M + j] = result[i][j][l] + b;
+        float* dst = out + (g.n * K + k) * plane + (g.ty * M + i) * tiling.Q + x0;
+        const int64_t whole = width / M * M;  // tiles inside the output: M values each, one fixed-size move
+        for (int64_t x = 0; x < whole; x += M) std::memcpy(dst + x, values + x, sizeof(float) * M);
+        for (int64_t x = whole; x < width; ++x) dst[x] = values[x];
+      }
+    }
+    first += g.lanes;
+  }
+}
+
+// Yhat (alpha^2 x K rows) = A dY A^T for a block's tiles of dout (N, K, P, Q): the output gradient of
+// each tile, zero past the output's edges.
+template <int M>
+void transform_output_gradient(float* Yhat, const float* dout, int K, const Tiling<M>& tiling, const Block& block) {
+  using X = Transforms<M>;
+  constexpr int A = X::kAlpha;
+  const int64_t plane = tiling.P * tiling.Q;
+  for (int64_t first = 0; first < block.count;) {
+    const Group g = group_at(tiling, block.t0 + first, block.count - first);
+    const int64_t x0 = g.tx0 * M;
+    for (int k = 0; k < K; ++k) {
+      const float* dy = dout + (g.n * K + k) * plane;
+      alignas(64) float columns[M][M][kLanes + 1], rows[M][A][kLanes], result[A][kLanes];
+      for (int i = 0; i < M; ++i) {
+        const int64_t y = g.ty * M + i;
+        if (y < tiling.P) {
+          split_row<M>(columns[i], dy + y * tiling.Q, x0, tiling.Q, int64_t(g.lanes) * M);
+        } else {
+          for (int j = 0; j < M; ++j) std::fill(columns[i][j], columns[i][j] + kLanes + 1, 0.0f);
+        }
+        const float* tile_row[M];
+        for (int j = 0; j < M; ++j) tile_row[j] = columns[i][j];
+        X::output_adjoint(rows[i], tile_row);
+      }
+      for (int nu = 0; nu < A; ++nu) {
+        const float* column[M];
+        for (int i = 0; i < M; ++i) column[i] = rows[i][nu];
+        X::output_adjoint(result, column);
+        for (int xi = 0; xi < A; ++xi)
+          copy_lanes(Yhat + (int64_t(k) * A * A + xi * A + nu) * block.ld + first, result[xi]);
+      }
+    }
+    first += g.lanes;
+  }
+}
+
+// out (N, K, P, Q) = the convolution of inp (N, C, H, W) by the filters packed in U (see
+// transformed_filters), plus bias; d describes this (forward-shaped) convolution.
+template <int M>
+void forward(float* out, const float* inp, const std::vector<std::unique_ptr<PackedA>>& U, const float* bias,
+             const ops::ConvDesc& d, int threads) {
+  const Tiling<M> tiling(d);
+  constexpr int positions = Tiling<M>::kPositions;
+  const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const Block block(b * tiles, std::min(tiles, tiling.T - b * tiles));
+    float* V = scratch(0, positions * d.C * block.ld);
+    float* Mt = scratch(1, positions * d.K * block.ld);
+    transform_input<M>(V, inp, d, tiling, block);
+    for (int xi = 0; xi < positions; ++xi)
+      sgemm_packed_a(*U[xi], block.count, [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+        pack_b_panels(panels, V + xi * block.ld, positions * block.ld, false, k0, kc, j0, nc, NR);
+      }, Mt + xi * block.ld, positions * block.ld, false);
+    transform_output<M>(out, Mt, bias, d.K, tiling, block);
+  }
+}
+
+template <int M>
+void weight_gradient(float* dweight, float* dbias, const float* dout, const float* inp, const ops::ConvDesc& d,
+                     int threads) {
+  using X = Transforms<M>;
+  const Tiling<M> tiling(d);
+  constexpr int A = X::kAlpha, positions = A * A;
+  const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
+  const int64_t plane = int64_t(d.K) * d.C, partial_size = positions * plane;
+  float* partials = scratch(2, partial_size * threads);
+#pragma omp parallel num_threads(threads)
+  {
+    float* Z = partials + partial_size * omp_get_thread_num();
+    bool empty = true;  // the first block assigns the partial, later ones add to it
+#pragma omp for schedule(static) nowait
+    for (int64_t b = 0; b < blocks; ++b) {
+      const Block block(b * tiles, std::min(tiles, tiling.T - b * tiles));
+      float* V = scratch(0, positions * d.C * block.ld);
+      float* Yhat = scratch(1, positions * d.K * block.ld);
+      transform_input<M>(V, inp, d, tiling, block);
+      transform_output_gradient<M>(Yhat, dout, d.K, tiling, block);
+      for (int xi = 0; xi < positions; ++xi)  // Z[xi] (K, C) (+)= Yhat[xi] (K, count) * V[xi]^T (count, C)
+        sgemm(false, true, d.K, d.C, block.count, Yhat + xi * block.ld, positions * block.ld, V + xi * block.ld,
+              positions * block.ld, Z + xi * plane, d.C, !empty);
+      empty = false;
+    }
+    if (empty) std::fill(Z, Z + partial_size, 0.0f);
+#pragma omp barrier
+    // the threads' partials summed in thread order, then G^T Z G, kLanes (k, c) pairs at a time
+    const int team = omp_get_num_threads();
+#pragma omp for schedule(static)
+    for (int64_t group = 0; group < (plane + kLanes - 1) / kLanes; ++group) {
+      const int64_t kc0 = group * kLanes;
+      const int lanes = int(std::min<int64_t>(kLanes, plane - kc0));
+      alignas(64) float z[A][A][kLanes] = {}, rows[A][3][kLanes], g[3][3][kLanes];
+      for (int xi = 0; xi < positions; ++xi)
+        for (int t = 0; t < team; ++t) {
+          const float* partial = partials + partial_size * t + xi * plane + kc0;
+          for (int l = 0; l < lanes; ++l) z[xi / A][xi % A][l] += partial[l];
+        }
+      for (int i = 0; i < A; ++i) {  // z G along each row
+        const float* row[A];
+        for (int j = 0; j < A; ++j) row[j] = z[i][j];
+        X::filter_adjoint(rows[i], row);
+      }
+      for (int s = 0; s < 3; ++s) {  // then G^T (z G) down each column
+        const float* column[A];
+        for (int i = 0; i < A; ++i) column[i] = rows[i][s];
+        float result[3][kLanes];
+        X::filter_adjoint(result, column);
+        for (int r = 0; r < 3; ++r) std::copy(result[r], result[r] + kLanes, g[r][s]);
+      }
+      for (int l = 0; l < lanes; ++l)
+        for (int r = 0; r < 3; ++r)
+          for (int s = 0; s < 3; ++s) dweight[(kc0 + l) * 9 + r * 3 + s] += g[r][s][l];
+    }
+  }
+  if (dbias) {  // row sums of dout, image by image
+    const int64_t plane_out = tiling.P * tiling.Q;
+    for (int k = 0; k < d.K; ++k) {
+      double sum = 0;
+      for (int n = 0; n < d.N; ++n) {
+        const float* dy = dout + (int64_t(n) * d.K + k) * plane_out;
+        float partial = 0.0f;
+        for (int64_t j = 0; j < plane_out; ++j) partial += dy[j];
+        sum += partial;
+      }
+      dbias[k] += float(sum);
+    }
+  }
+}
+
+// The data gradient's convolution: dout (N, K, P, Q) convolved with the flipped filters gives (N, C, H, W).
+ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d) {
+  ops::ConvDesc flipped = d;
+  flipped.C = d.K;
+  flipped.K = d.C;
+  flipped.H = d.P();
+  flipped.W = d.Q();
+  flipped.pad = d.R - 1 - d.pad;
+  return flipped;
+}
+
+ConvAlgo algo_from_environment() {
+  const char* text = std::getenv("KEYNET_CONV_ALGO");
+  const std::string value = text ? text : "";
+  if (value.empty() || value == "auto") return ConvAlgo::automatic;
+  if (value == "gemm") return ConvAlgo::gemm;
+  if (value == "winograd") return ConvAlgo::winograd;
+  KEYNET_FAIL("KEYNET_CONV_ALGO must be auto, gemm or winograd, not '", value, "'");
+}
+
+ConvAlgo& current_algo() {
+  static ConvAlgo algo = algo_from_environment();
+  return algo;
+}
+
+constexpr int kTile = 4;  // F(4x4, 3x3): see docs/DESIGN.md for why not 2 or 6
+
+}  // namespace
+
+ConvAlgo conv_algo() { return current_algo(); }
+void set_conv_algo(ConvAlgo algo) { current_algo() = algo; }
+
+bool winograd_applies(const ops::ConvDesc& d) {
+  return d.R == 3 && d.S == 3 && d.stride == 1 && d.pad <= 2 && d.P() > 0 && d.Q() > 0;
+}
+
+bool winograd_pays(const ops::ConvDesc& d) {
+  const Tiling<kTile> tiling(d);
+  // Measured by `bench_cpu --part winograd` (BENCHMARKS.md): Winograd wins on every 3x3 stride-1 shape of
+  // ResNet18 and the IMM nets except where the tiles are mostly padding (a 5x5 map in 4x4 tiles computes
+  // 64 points for 25: 0.39 useful; 7x7 is 0.77, 10x10 0.69). Below 8 channels (the gray input) the GEMMs
+  // are too thin to gain.
+  const double useful = double(tiling.P * tiling.Q) / double(tiling.TH * tiling.TW * kTile * kTile);
+  return d.C >= 8 && d.K >= 8 && useful >= 0.5;
+}
+
+bool uses_winograd(const ops::ConvDesc& d, ConvDirection direction) {
+  const ops::ConvDesc shape = direction == ConvDirection::data_gradient ? data_gradient_desc(d) : d;
+  if (!winograd_applies(d) || !winograd_applies(shape)) return false;
+  switch (conv_algo()) {
+    case ConvAlgo::gemm: return false;
+    case ConvAlgo::winograd: return true;
+    case ConvAlgo::automatic: return winograd_pays(shape);
+  }
+  return false;
+}
+
+void winograd_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
+                             const ops::ConvDesc& d) {
+  const int threads = kernel_threads();
+  const auto U = transformed_filters<kTile>(weight, d.K, d.C, false, threads);
+  forward<kTile>(out, inp, U, bias, d, threads);
+}
+
+void winograd_conv2d_backward_data(float* dinp, const float* dout, const float* weight, const ops::ConvDesc& d) {
+  const int threads = kernel_threads();
+  const ops::ConvDesc flipped = data_gradient_desc(d);
+  const auto U = transformed_filters<kTile>(weight, flipped.K, flipped.C, true, threads);
+  forward<kTile>(dinp, dout, U, nullptr, flipped, threads);
+}
+
+void winograd_conv2d_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp,
+                                     const ops::ConvDesc& d) {
+  weight_gradient<kTile>(dweight, dbias, dout, inp, d, kernel_threads());
+}
+
+}  // namespace keynet::cpu::fast
