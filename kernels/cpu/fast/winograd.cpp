@@ -124,7 +124,9 @@ KEYNET_INLINE void copy_lanes(float* dst, const float* src) {
 // positions * ld).
 struct Block {
   int64_t t0, count, ld;
-  Block(int64_t first, int64_t tiles) : t0(first), count(tiles), ld(tiles + kLanes) {}
+  // ld: room for a whole vector past the last tile, and an odd number of 64-byte lines, so that
+  // consecutive rows fall in different cache sets
+  Block(int64_t first, int64_t tiles) : t0(first), count(tiles), ld((tiles + kLanes) / 32 * 32 + 48) {}
 };
 
 // Where the tiles lie: output tiles of M x M over (P, Q), numbered t = (n * TH + ty) * TW + tx.
@@ -195,7 +197,7 @@ std::vector<std::unique_ptr<PackedA>> transformed_filters(const float* weight, i
 // (the lanes), at least 48 (the AVX-512 micro-kernel's columns) unless the tiles are fewer.
 template <int M>
 int64_t block_tiles(int C, int K, int64_t tiles, int threads) {
-  constexpr int64_t kBudget = 4 << 20;  // bytes
+  constexpr int64_t kBudget = 2 << 20;  // bytes: about a core's L2
   const int64_t per_tile = int64_t(Tiling<M>::kPositions) * (C + K) * int64_t(sizeof(float));
   const int64_t most = std::clamp<int64_t>(kBudget / per_tile / 16 * 16, 48, 240);
   const int64_t blocks = ((tiles + most - 1) / most + threads - 1) / threads * threads;
@@ -214,19 +216,20 @@ Group group_at(const Tiling<M>& tiling, int64_t t, int64_t left) {
   return {row / tiling.TH, row % tiling.TH, tx0, int(std::min<int64_t>({kLanes, tiling.TW - tx0, left}))};
 }
 
-// columns[j][l] = plane[y][x0 + l * M + j] for l in [0, kLanes] and j < M (zero outside the plane's
-// width W or past `span` values from x0): row y of a group's tiles, split by column within the tile, so
-// that tile l's column j >= M is columns[j - M][l + 1].
-template <int M>
-KEYNET_INLINE void split_row(float (*columns)[kLanes + 1], const float* row, int64_t x0, int64_t W, int64_t span) {
+// columns[j][l] = row[x0 + l * M + j] for tiles l < kLanes and their columns j < Columns (zero outside the
+// row's width W or past `span` values from x0): row y of a group's tiles, split by column within the tile.
+// Each column is gathered from whole aligned vectors by permutes; views of one column shifted by a tile
+// (column M is column 0 of the next tile) would load across two stores and stall their forwarding.
+template <int M, int Columns>
+KEYNET_INLINE void split_row(float (*columns)[kLanes], const float* row, int64_t x0, int64_t W, int64_t span) {
   constexpr int kSpan = (kLanes + 1) * M;
   alignas(64) float values[kSpan];
   const int begin = int(std::clamp<int64_t>(-x0, 0, kSpan));
   const int end = int(std::clamp<int64_t>(std::min(W - x0, span), begin, kSpan));
   const float* from = row + x0;
   for (int p = 0; p < kSpan; ++p) values[p] = p >= begin && p < end ? from[p] : 0.0f;
-  for (int l = 0; l <= kLanes; ++l)
-    for (int j = 0; j < M; ++j) columns[j][l] = values[l * M + j];
+  for (int l = 0; l < kLanes; ++l)
+    for (int j = 0; j < Columns; ++j) columns[j][l] = values[l * M + j];
 }
 
 // V (alpha^2 x C rows of the block's tiles) for a block of inp (N, C, H, W).
@@ -240,16 +243,16 @@ void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const T
     const int64_t y0 = g.ty * M - d.pad, x0 = g.tx0 * M - d.pad, span = int64_t(g.lanes) * M + (A - M);
     for (int c = 0; c < d.C; ++c) {
       const float* image = inp + (g.n * d.C + c) * plane;
-      alignas(64) float columns[A][M][kLanes + 1], rows[A][A][kLanes], result[A][kLanes];
+      alignas(64) float columns[A][A][kLanes], rows[A][A][kLanes], result[A][kLanes];
       for (int i = 0; i < A; ++i) {
         const int64_t y = y0 + i;
         if (y >= 0 && y < d.H) {
-          split_row<M>(columns[i], image + y * d.W, x0, d.W, span);
+          split_row<M, A>(columns[i], image + y * d.W, x0, d.W, span);
         } else {
-          for (int j = 0; j < M; ++j) std::fill(columns[i][j], columns[i][j] + kLanes + 1, 0.0f);
+          for (int j = 0; j < A; ++j) std::fill(columns[i][j], columns[i][j] + kLanes, 0.0f);
         }
         const float* tile_row[A];
-        for (int j = 0; j < A; ++j) tile_row[j] = columns[i][j % M] + j / M;
+        for (int j = 0; j < A; ++j) tile_row[j] = columns[i][j];
         X::input(rows[i], tile_row);  // d B along each row: rows[i][nu]
       }
       for (int nu = 0; nu < A; ++nu) {  // then B^T (d B) down each column
@@ -315,13 +318,13 @@ void transform_output_gradient(float* Yhat, const float* dout, int K, const Tili
     const int64_t x0 = g.tx0 * M;
     for (int k = 0; k < K; ++k) {
       const float* dy = dout + (g.n * K + k) * plane;
-      alignas(64) float columns[M][M][kLanes + 1], rows[M][A][kLanes], result[A][kLanes];
+      alignas(64) float columns[M][M][kLanes], rows[M][A][kLanes], result[A][kLanes];
       for (int i = 0; i < M; ++i) {
         const int64_t y = g.ty * M + i;
         if (y < tiling.P) {
-          split_row<M>(columns[i], dy + y * tiling.Q, x0, tiling.Q, int64_t(g.lanes) * M);
+          split_row<M, M>(columns[i], dy + y * tiling.Q, x0, tiling.Q, int64_t(g.lanes) * M);
         } else {
-          for (int j = 0; j < M; ++j) std::fill(columns[i][j], columns[i][j] + kLanes + 1, 0.0f);
+          for (int j = 0; j < M; ++j) std::fill(columns[i][j], columns[i][j] + kLanes, 0.0f);
         }
         const float* tile_row[M];
         for (int j = 0; j < M; ++j) tile_row[j] = columns[i][j];
