@@ -148,7 +148,7 @@ std::vector<std::unique_ptr<PackedA>> transformed_filters(const float* weight, i
   constexpr int A = X::kAlpha, positions = A * A;
   const int64_t plane = int64_t(K) * C, groups = (plane + kLanes - 1) / kLanes;
   float* u = scratch(3, positions * plane + plane * 9);
-  if (flip) {  // the flipped filters written out first, 16 x 16 filters at a time (the reads stay near each other)
+  if (flip) {  // the flipped filters written out first, 16 x 16 filters at a time (reads stay near each other)
     float* flipped = u + positions * plane;
     constexpr int kTile = 16;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
@@ -156,7 +156,8 @@ std::vector<std::unique_ptr<PackedA>> transformed_filters(const float* weight, i
       for (int k0 = 0; k0 < K; k0 += kTile)
         for (int c = c0; c < std::min(C, c0 + kTile); ++c)
           for (int k = k0; k < std::min(K, k0 + kTile); ++k)
-            for (int rs = 0; rs < 9; ++rs) flipped[(int64_t(k) * C + c) * 9 + rs] = weight[(int64_t(c) * K + k) * 9 + 8 - rs];
+            for (int rs = 0; rs < 9; ++rs)
+              flipped[(int64_t(k) * C + c) * 9 + rs] = weight[(int64_t(c) * K + k) * 9 + 8 - rs];
     weight = flipped;
   }
 #pragma omp parallel for schedule(static) num_threads(threads)
