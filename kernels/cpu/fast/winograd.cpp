@@ -28,7 +28,6 @@
 #include <cstring>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "kernels/cpu/fast/gemm.h"
 #include "kernels/cpu/fast/parallel.h"
@@ -138,18 +137,26 @@ struct Tiling {
       : P(d.P()), Q(d.Q()), TH((P + M - 1) / M), TW((Q + M - 1) / M), T(int64_t(d.N) * TH * TW) {}
 };
 
-// The alpha^2 transformed filters U[xi] (K, C), each packed for the GEMM; `flip` takes the data
-// gradient's filters instead: channel c's filter for output k of the flipped convolution is weight
-// (c, k) rotated by 180 degrees (K and C then name the flipped convolution's channels). kLanes
-// consecutive (k, c) pairs at a time.
+// The alpha^2 transformed filters U[xi] (K, C), stacked into one matrix (rows xi * rows_per_position + k,
+// the rows past K zero) and packed for the GEMM at once: one allocation, which the packing reuses from
+// call to call. `flip` takes the data gradient's filters instead: channel c's filter for output k of the
+// flipped convolution is weight (c, k) rotated by 180 degrees (K and C then name the flipped
+// convolution's channels). kLanes consecutive (k, c) pairs at a time.
+struct TransformedFilters {
+  int64_t rows_per_position;  // K rounded up to the micro-kernel's rows, so each U[xi] starts on a tile
+  std::unique_ptr<PackedA> packed;
+};
+
 template <int M>
-std::vector<std::unique_ptr<PackedA>> transformed_filters(const float* weight, int K, int C, bool flip, int threads) {
+TransformedFilters transformed_filters(const float* weight, int K, int C, bool flip, int threads) {
   using X = Transforms<M>;
   constexpr int A = X::kAlpha, positions = A * A;
-  const int64_t plane = int64_t(K) * C, groups = (plane + kLanes - 1) / kLanes;
-  float* u = scratch(3, positions * plane + plane * 9);
+  const int64_t tile = tile_rows(GemmKernel::automatic), rows = (K + tile - 1) / tile * tile;
+  const int64_t plane = int64_t(K) * C, stride = rows * C, groups = (plane + kLanes - 1) / kLanes;
+  float* u = scratch(3, positions * stride + plane * 9);
+  for (int xi = 0; xi < positions; ++xi) std::fill(u + xi * stride + plane, u + (xi + 1) * stride, 0.0f);
   if (flip) {  // the flipped filters written out first, 16 x 16 filters at a time (reads stay near each other)
-    float* flipped = u + positions * plane;
+    float* flipped = u + positions * stride;
     constexpr int kTile = 16;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
     for (int c0 = 0; c0 < C; c0 += kTile)
@@ -179,7 +186,7 @@ std::vector<std::unique_ptr<PackedA>> transformed_filters(const float* weight, i
       const float* column[3] = {rows[0][j], rows[1][j], rows[2][j]};
       X::filter(result, column);
       for (int i = 0; i < A; ++i) {
-        float* dst = u + (i * A + j) * plane + kc0;
+        float* dst = u + (i * A + j) * stride + kc0;
         if (lanes == kLanes)
           copy_lanes(dst, result[i]);
         else
@@ -187,10 +194,7 @@ std::vector<std::unique_ptr<PackedA>> transformed_filters(const float* weight, i
       }
     }
   }
-  std::vector<std::unique_ptr<PackedA>> packed;
-  for (int xi = 0; xi < positions; ++xi)
-    packed.push_back(std::make_unique<PackedA>(false, K, C, u + xi * plane, C, threads));
-  return packed;
+  return {rows, std::make_unique<PackedA>(false, positions * rows, C, u, C, threads)};
 }
 
 // Tiles per block: a block's transformed input (alpha^2 x C x tiles) and GEMM results (alpha^2 x K x
@@ -346,7 +350,7 @@ void transform_output_gradient(float* Yhat, const float* dout, int K, const Tili
 // out (N, K, P, Q) = the convolution of inp (N, C, H, W) by the filters packed in U (see
 // transformed_filters), plus bias; d describes this (forward-shaped) convolution.
 template <int M>
-void forward(float* out, const float* inp, const std::vector<std::unique_ptr<PackedA>>& U, const float* bias,
+void forward(float* out, const float* inp, const TransformedFilters& U, const float* bias,
              const ops::ConvDesc& d, int threads) {
   const Tiling<M> tiling(d);
   constexpr int positions = Tiling<M>::kPositions;
@@ -358,9 +362,11 @@ void forward(float* out, const float* inp, const std::vector<std::unique_ptr<Pac
     float* Mt = scratch(1, positions * d.K * block.ld);
     transform_input<M>(V, inp, d, tiling, block);
     for (int xi = 0; xi < positions; ++xi)
-      sgemm_packed_a(*U[xi], block.count, [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
-        pack_b_panels(panels, V + xi * block.ld, positions * block.ld, false, k0, kc, j0, nc, NR);
-      }, Mt + xi * block.ld, positions * block.ld, false);
+      sgemm_packed_a(*U.packed, xi * U.rows_per_position, d.K, block.count,
+                     [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+                       pack_b_panels(panels, V + xi * block.ld, positions * block.ld, false, k0, kc, j0, nc, NR);
+                     },
+                     Mt + xi * block.ld, positions * block.ld, false);
     transform_output<M>(out, Mt, bias, d.K, tiling, block);
   }
 }
