@@ -255,7 +255,8 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
 
   CLI::App* predict_cli = app.add_subcommand(
       "predict", "68 points on photos of any size: the face is found by the network itself (candidate boxes "
-                 "refined until they settle, the most self-consistent kept) unless --box is given; a photo "
+                 "refined until they settle, from the largest scale down; the first clearly self-consistent "
+                 "face, else the most self-consistent) unless --box is given; a photo "
                  "without a face gets 'no face found' and a non-zero exit");
   add_model_flags(*predict_cli, model_command);
   model_command.predict.out = "runs/" + recipe.app + "_predict";

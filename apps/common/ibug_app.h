@@ -30,7 +30,8 @@ struct IbugRecipe {
 
 int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe);
 
-// The 68 points of the most self-consistent face of `image` (any size, gray or colour), found by the
+// The 68 points of the face the finder settles on in `image` (any size, gray or colour: the first clearly
+// self-consistent face from the largest scale down, else the most self-consistent), found by the
 // model at model_path (default: the recipe's shipped model in models/) on the default device. Throws
 // keynet::Error naming `image_name` when no face is found. The model is loaded once per path.
 std::vector<data::Point> detect_landmarks(const IbugRecipe& recipe, const data::Image& image,
