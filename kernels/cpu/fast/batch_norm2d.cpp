@@ -7,7 +7,9 @@
 // thread count. NaN and infinities propagate as in the reference: a channel that holds one has NaN
 // statistics (the sum of squares is not clamped when it is NaN), and the ReLU keeps NaN.
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/cpu/fast/fast.h"
 #include "kernels/cpu/fast/parallel.h"
@@ -74,11 +76,18 @@ void forward_eval(float* out, const float* inp, const float* gamma, const float*
   }
 }
 
-// The output gradient batch norm sees: dout, or with ReLU dout where out > 0 or NaN, else 0 (a select,
-// as relu_backward: a NaN dout where out is 0 is dropped)
+// The output gradient batch norm sees: dout, or with ReLU dout where out > 0 or NaN, else +0 (a select,
+// as relu_backward: a NaN dout where out is 0 is dropped). The select is an AND of dout's bits with a mask
+// of all ones or all zeros: written as `out <= 0 ? 0 : dout`, GCC 12's vectorised double-precision sums
+// below ran 11 to 16 times slower than without the mask (measured at ResNet18's 56x56 planes).
 template <bool Relu>
 inline float masked(const float* dout, const float* out, int64_t j) {
-  return Relu ? (out[j] <= 0.0f ? 0.0f : dout[j]) : dout[j];
+  if constexpr (Relu) {
+    const uint32_t keep = out[j] <= 0.0f ? 0u : ~0u;
+    return std::bit_cast<float>(std::bit_cast<uint32_t>(dout[j]) & keep);
+  } else {
+    return dout[j];
+  }
 }
 
 // dinp overwritten; dgamma, dbeta accumulated. With xhat = (x - mean) * invstd and M = N*HW:
