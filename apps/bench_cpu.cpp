@@ -222,6 +222,22 @@ void bench_ops(int reps, Impl impl) {
         median_seconds(reps, [&] {
           ops::batch_norm2d_backward(dx, dgamma, dbeta, dy, x, gamma, mean, invstd, d, impl);
         }));
+    // batch norm then ReLU: the two ops one after the other, then fused (ResNet18's stem and every bn1)
+    Tensor z = Tensor::empty(big), dz = Tensor::empty(big);
+    row("batch_norm2d + relu 16x64x112x112", median_seconds(reps, [&] {
+          ops::batch_norm2d_forward_train(y, mean, invstd, rmean, rvar, x, gamma, beta, d, impl);
+          ops::relu_forward(z, y, impl);
+        }),
+        median_seconds(reps, [&] {
+          ops::relu_backward(dz, dy, z, impl);
+          ops::batch_norm2d_backward(dx, dgamma, dbeta, dz, x, gamma, mean, invstd, d, impl);
+        }));
+    row("batch_norm2d_relu 16x64x112x112", median_seconds(reps, [&] {
+          ops::batch_norm2d_relu_forward_train(z, mean, invstd, rmean, rvar, x, gamma, beta, d, impl);
+        }),
+        median_seconds(reps, [&] {
+          ops::batch_norm2d_relu_backward(dx, dgamma, dbeta, dy, x, z, gamma, mean, invstd, d, impl);
+        }));
   }
   {
     const ops::PoolDesc d{.N = 16, .C = 64, .H = 112, .W = 112, .kernel = 3, .stride = 2, .pad = 1};

@@ -490,6 +490,104 @@ void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Te
   }
 }
 
+// ------------------------------------------------------------------------------------------ batch norm + ReLU
+void batch_norm2d_relu_forward_train(Tensor& out, Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                                     Tensor& running_var, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                                     const BatchNormDesc& d, Impl impl) {
+  const char* op = "batch_norm2d_relu_forward_train";
+  check_bn(inp, d, op);
+  check_pair(inp, "the input", out, "output", op);
+  check_channel_vectors(inp, {&save_mean, &save_invstd, &running_mean, &running_var, &gamma, &beta}, d.C, op);
+  switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_relu_forward_train(f64(out), f64(save_mean), f64(save_invstd), f64(running_mean),
+                                                       f64(running_var), f64(inp), f64(gamma), f64(beta), d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_relu_forward_train(f32(out), f32(save_mean), f32(save_invstd), f32(running_mean),
+                                                       f32(running_var), f32(inp), f32(gamma), f32(beta), d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::fast::batch_norm2d_relu_forward_train(f32(out), f32(save_mean), f32(save_invstd),
+                                                        f32(running_mean), f32(running_var), f32(inp), f32(gamma),
+                                                        f32(beta), d);
+    case Backend::CudaRef:
+      return KEYNET_ON_CUDA(cuda::ref::batch_norm2d_relu_forward_train(f32(out), f32(save_mean), f32(save_invstd),
+                                                                       f32(running_mean), f32(running_var), f32(inp),
+                                                                       f32(gamma), f32(beta), d));
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::fast::batch_norm2d_relu_forward_train(f32(out), f32(save_mean), f32(save_invstd),
+                                                                        f32(running_mean), f32(running_var),
+                                                                        f32(inp), f32(gamma), f32(beta), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::batch_norm2d_relu_forward_train(f32(out), f32(save_mean), f32(save_invstd),
+                                                                    f32(running_mean), f32(running_var), f32(inp),
+                                                                    f32(gamma), f32(beta), d));
+  }
+}
+
+void batch_norm2d_relu_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                                    const Tensor& running_mean, const Tensor& running_var, const BatchNormDesc& d,
+                                    Impl impl) {
+  const char* op = "batch_norm2d_relu_forward_eval";
+  check_bn(inp, d, op);
+  check_pair(inp, "the input", out, "output", op);
+  check_channel_vectors(inp, {&running_mean, &running_var, &gamma, &beta}, d.C, op);
+  switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_relu_forward_eval(f64(out), f64(inp), f64(gamma), f64(beta), f64(running_mean),
+                                                      f64(running_var), d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_relu_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta), f32(running_mean),
+                                                      f32(running_var), d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::fast::batch_norm2d_relu_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta), f32(running_mean),
+                                                       f32(running_var), d);
+    case Backend::CudaRef:  // elementwise with per-channel constants: the readable kernel is the fast one
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::batch_norm2d_relu_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta),
+                                                                 f32(running_mean), f32(running_var), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::batch_norm2d_relu_forward_eval(f32(out), f32(inp), f32(gamma), f32(beta),
+                                                                   f32(running_mean), f32(running_var), d));
+  }
+}
+
+void batch_norm2d_relu_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Tensor& dout, const Tensor& inp,
+                                const Tensor& out, const Tensor& gamma, const Tensor& save_mean,
+                                const Tensor& save_invstd, const BatchNormDesc& d, Impl impl) {
+  const char* op = "batch_norm2d_relu_backward";
+  check_bn(inp, d, op);
+  check_pair(inp, "the input", dout, "output gradient", op);
+  check_pair(inp, "the input", out, "output", op);
+  check_pair(inp, "the input", dinp, "input gradient", op);
+  check_channel_vectors(inp, {&dgamma, &dbeta, &gamma, &save_mean, &save_invstd}, d.C, op);
+  switch (choose_backend(inp, impl, op, Library::CudnnOnly)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_relu_backward(f64(dinp), f64(dgamma), f64(dbeta), f64(dout), f64(inp), f64(out),
+                                                  f64(gamma), f64(save_mean), f64(save_invstd), d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_relu_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp), f32(out),
+                                                  f32(gamma), f32(save_mean), f32(save_invstd), d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::fast::batch_norm2d_relu_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout), f32(inp),
+                                                   f32(out), f32(gamma), f32(save_mean), f32(save_invstd), d);
+    case Backend::CudaRef:
+      return KEYNET_ON_CUDA(cuda::ref::batch_norm2d_relu_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout),
+                                                                  f32(inp), f32(out), f32(gamma), f32(save_mean),
+                                                                  f32(save_invstd), d));
+    case Backend::CudaFast:
+      return KEYNET_ON_CUDA(cuda::fast::batch_norm2d_relu_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout),
+                                                                   f32(inp), f32(out), f32(gamma), f32(save_mean),
+                                                                   f32(save_invstd), d));
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDNN(cudnn::batch_norm2d_relu_backward(f32(dinp), f32(dgamma), f32(dbeta), f32(dout),
+                                                               f32(inp), f32(out), f32(gamma), f32(save_mean),
+                                                               f32(save_invstd), d));
+  }
+}
+
 // ------------------------------------------------------------------------------------------ global avg pool
 void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl) {
   KEYNET_CHECK(inp.ndim() == 4, "global_avg_pool_forward: expected input (N,C,H,W), got ", to_string(inp.shape()));

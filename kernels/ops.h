@@ -70,6 +70,22 @@ void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Te
                            const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
                            const BatchNormDesc& d, Impl impl);
 
+// ---- batch norm then ReLU, fused: out = relu(BN(x)), the ReLU applied as the output is written (one pass
+// over the output after the statistics). Arguments and state as the three ops above. The result is the
+// composition batch_norm2d_* then relu_* exactly, NaN included: ReLU keeps NaN.
+void batch_norm2d_relu_forward_train(Tensor& out, Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                                     Tensor& running_var, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                                     const BatchNormDesc& d, Impl impl);
+void batch_norm2d_relu_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                                    const Tensor& running_mean, const Tensor& running_var, const BatchNormDesc& d,
+                                    Impl impl);
+// Backward of the train-mode forward; out is that forward's output (N,C,H,W): the gradient passes where
+// out > 0 or out is NaN (relu_backward's rule), then batch norm's backward. One pass for the per-channel
+// sums, one for dinp, the mask applied as dout is read.
+void batch_norm2d_relu_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Tensor& dout, const Tensor& inp,
+                                const Tensor& out, const Tensor& gamma, const Tensor& save_mean,
+                                const Tensor& save_invstd, const BatchNormDesc& d, Impl impl);
+
 // ---- global average pool: inp (N,C,H,W), out (N,C)
 void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl);
 void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl);

@@ -2,8 +2,10 @@
 
 namespace keynet {
 
-BatchNorm2d::BatchNorm2d(int channels, double eps, double momentum)
-    : channels_(channels), eps_(eps), momentum_(momentum) {
+BatchNorm2d::BatchNorm2d(int channels, double eps, double momentum) : BatchNorm2d(channels, eps, momentum, false) {}
+
+BatchNorm2d::BatchNorm2d(int channels, double eps, double momentum, bool relu)
+    : channels_(channels), eps_(eps), momentum_(momentum), relu_(relu) {
   KEYNET_CHECK(channels > 0 && eps > 0 && momentum >= 0 && momentum <= 1, "BatchNorm2d: invalid configuration ",
                describe());
   weight_.value = Tensor::full({channels}, 1.0);
@@ -15,7 +17,8 @@ BatchNorm2d::BatchNorm2d(int channels, double eps, double momentum)
 }
 
 std::string BatchNorm2d::describe() const {
-  return detail::concat("BatchNorm2d(", channels_, ", eps=", eps_, ", momentum=", momentum_, ")");
+  return detail::concat(relu_ ? "BatchNormReLU(" : "BatchNorm2d(", channels_, ", eps=", eps_, ", momentum=", momentum_,
+                        ")");
 }
 
 ops::BatchNormDesc BatchNorm2d::descriptor(const Tensor& x) const {
@@ -34,10 +37,17 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
                  ": training needs more than one value per channel, got input ", to_string(x.shape()));
     save_mean_ = empty_like_input(x, {channels_});
     save_invstd_ = empty_like_input(x, {channels_});
-    ops::batch_norm2d_forward_train(y, save_mean_, save_invstd_, running_mean_, running_var_, x, weight_.value,
-                                    bias_.value, d, impl());
+    if (relu_)
+      ops::batch_norm2d_relu_forward_train(y, save_mean_, save_invstd_, running_mean_, running_var_, x,
+                                           weight_.value, bias_.value, d, impl());
+    else
+      ops::batch_norm2d_forward_train(y, save_mean_, save_invstd_, running_mean_, running_var_, x, weight_.value,
+                                      bias_.value, d, impl());
     ++num_batches_tracked_;
     input_ = x;
+    if (relu_) output_ = y;
+  } else if (relu_) {
+    ops::batch_norm2d_relu_forward_eval(y, x, weight_.value, bias_.value, running_mean_, running_var_, d, impl());
   } else {
     ops::batch_norm2d_forward_eval(y, x, weight_.value, bias_.value, running_mean_, running_var_, d, impl());
   }
@@ -47,12 +57,17 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
 }
 
 Tensor BatchNorm2d::backward(const Tensor& dy) {
-  take_forward("BatchNorm2d");
+  take_forward(relu_ ? "BatchNormReLU" : "BatchNorm2d");
   KEYNET_CHECK(last_forward_trained_, describe(), ": backward needs a forward in Mode::Train (batch statistics)");
   Tensor dx = empty_like_input(input_, input_.shape());
-  ops::batch_norm2d_backward(dx, weight_.grad, bias_.grad, dy, input_, weight_.value, save_mean_, save_invstd_,
-                             descriptor(input_), impl());
+  if (relu_)
+    ops::batch_norm2d_relu_backward(dx, weight_.grad, bias_.grad, dy, input_, output_, weight_.value, save_mean_,
+                                    save_invstd_, descriptor(input_), impl());
+  else
+    ops::batch_norm2d_backward(dx, weight_.grad, bias_.grad, dy, input_, weight_.value, save_mean_, save_invstd_,
+                               descriptor(input_), impl());
   input_ = Tensor();
+  output_ = Tensor();
   return dx;
 }
 

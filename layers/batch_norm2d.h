@@ -1,6 +1,9 @@
 // BatchNorm2d over (N,H,W) per channel, PyTorch semantics: eps 1e-5, momentum 0.1, running variance
 // from the unbiased estimate. Parameters weight (gamma) and bias (beta); buffers running_mean,
 // running_var and the counter num_batches_tracked (names as in torch.nn.BatchNorm2d).
+// BatchNormReLU is BatchNorm2d followed by ReLU, one fused op per direction (ops::batch_norm2d_relu_*),
+// with BatchNorm2d's state under BatchNorm2d's names: a stateless ReLU adds nothing to a state dict, so a
+// checkpoint of conv -> bn -> relu loads into conv -> bn+relu and back, and into PyTorch.
 #pragma once
 #include "layers/module.h"
 #include "layers/param_visitor.h"
@@ -21,15 +24,26 @@ class BatchNorm2d : public Module {
   Tensor& running_mean() { return running_mean_; }
   Tensor& running_var() { return running_var_; }
 
+ protected:
+  BatchNorm2d(int channels, double eps, double momentum, bool relu);
+
  private:
   ops::BatchNormDesc descriptor(const Tensor& x) const;
   int channels_;
   double eps_, momentum_;
+  bool relu_ = false;  // ReLU fused after the normalisation (BatchNormReLU)
   Parameter weight_, bias_;
   Tensor running_mean_, running_var_;
   int64_t num_batches_tracked_ = 0;
-  Tensor input_, save_mean_, save_invstd_;
+  Tensor input_, output_, save_mean_, save_invstd_;  // output_: kept for the fused ReLU's mask only
   bool last_forward_trained_ = false;
+};
+
+// y = relu(BatchNorm2d(x)); the backward needs a Train-mode forward, as BatchNorm2d's.
+class BatchNormReLU : public BatchNorm2d {
+ public:
+  explicit BatchNormReLU(int channels, double eps = 1e-5, double momentum = 0.1)
+      : BatchNorm2d(channels, eps, momentum, true) {}
 };
 
 }  // namespace keynet

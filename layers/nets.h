@@ -19,7 +19,7 @@ struct ConvStage {
 struct ConvNetSpec {
   std::vector<ConvStage> stages;
   std::vector<int> hidden;   // widths of the linear layers before the output layer (each with ReLU)
-  bool batch_norm = false;   // conv (no bias) -> BatchNorm2d -> ReLU instead of conv -> ReLU
+  bool batch_norm = false;   // conv (no bias) -> BatchNorm2d -> ReLU (one BatchNormReLU) instead of conv -> ReLU
 };
 
 // Gray 1 x height x width in, num_outputs out. Spatial sizes are tracked so that the first linear

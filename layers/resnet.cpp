@@ -29,12 +29,11 @@ std::string BasicBlock::describe() const {
                         downsample_ ? ", downsample" : "", ")");
 }
 
-// torchvision applies one stateless `relu` twice; ours cache a mask per use, so there are two, and
-// their names never reach a state dict.
+// torchvision applies one stateless `relu` twice; here the first is fused into bn1 (BatchNormReLU) and
+// the second caches its own mask. Neither has state, so neither name reaches a state dict.
 void BasicBlock::for_each_child(const ChildFn& fn) {
   fn("conv1", conv1_);
   fn("bn1", bn1_);
-  fn("relu1", relu1_);
   fn("conv2", conv2_);
   fn("bn2", bn2_);
   if (downsample_) fn("downsample", *downsample_);
@@ -48,7 +47,7 @@ void BasicBlock::set_needs_input_grad(bool needed) {
 }
 
 Tensor BasicBlock::forward(const Tensor& x, Mode mode) {
-  Tensor h = relu1_.forward(bn1_.forward(conv1_.forward(x, mode), mode), mode);
+  Tensor h = bn1_.forward(conv1_.forward(x, mode), mode);  // relu(bn1(conv1(x)))
   h = bn2_.forward(conv2_.forward(h, mode), mode);
   const Tensor skip = downsample_ ? downsample_->forward(x, mode) : x;
   KEYNET_CHECK(skip.shape() == h.shape(), describe(), ": skip path ", to_string(skip.shape()),
@@ -64,7 +63,7 @@ Tensor BasicBlock::backward(const Tensor& dy) {
   const Tensor dsum = relu_out_.backward(dy);
   Tensor g = bn2_.backward(dsum);
   g = conv2_.backward(g);
-  g = bn1_.backward(relu1_.backward(g));
+  g = bn1_.backward(g);
   const Tensor dmain = conv1_.backward(g);
   const Tensor dskip = downsample_ ? downsample_->backward(dsum) : dsum;
   if (!needs_input_grad_) return Tensor();  // both paths above still added their parameter gradients
@@ -77,8 +76,7 @@ ResNet18::ResNet18(int in_channels, int num_outputs, Rng& rng) : in_channels_(in
   KEYNET_CHECK(in_channels > 0 && num_outputs > 0, "ResNet18: invalid configuration ", describe());
   Conv2d& stem = body_.emplace<Conv2d>("conv1", in_channels, 64, 7, rng, 2, 3, false);
   init_kaiming_normal_fan_out(stem, rng);
-  body_.emplace<BatchNorm2d>("bn1", 64);
-  body_.emplace<ReLU>("relu");
+  body_.emplace<BatchNormReLU>("bn1", 64);  // bn1 -> relu, fused; the stateless relu had no state to name
   body_.emplace<MaxPool2d>("maxpool", 3, 2, 1);
   const int widths[4] = {64, 128, 256, 512};
   int channels = 64;

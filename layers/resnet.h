@@ -13,6 +13,7 @@
 namespace keynet {
 
 // y = relu(bn2(conv2(relu(bn1(conv1(x))))) + skip(x)), skip = 1x1 conv + BN when the shape changes.
+// bn1 and the ReLU after it are one BatchNormReLU (named bn1: torchvision's state names).
 class BasicBlock : public Module {
  public:
   BasicBlock(int in_channels, int out_channels, int stride, Rng& rng);
@@ -26,15 +27,15 @@ class BasicBlock : public Module {
  private:
   int in_channels_, out_channels_, stride_;
   Conv2d conv1_;
-  BatchNorm2d bn1_;
-  ReLU relu1_;
+  BatchNormReLU bn1_;  // bn1 then relu, fused
   Conv2d conv2_;
   BatchNorm2d bn2_;
   std::unique_ptr<Sequential> downsample_;
   ReLU relu_out_;
 };
 
-// conv1 7x7/2 -> bn1 -> relu -> maxpool 3/2 -> layer1..layer4 -> global average pool -> fc.
+// conv1 7x7/2 -> bn1 -> relu -> maxpool 3/2 -> layer1..layer4 -> global average pool -> fc; bn1 and relu
+// are one BatchNormReLU named bn1.
 class ResNet18 : public Module {
  public:
   ResNet18(int in_channels, int num_outputs, Rng& rng);

@@ -48,5 +48,11 @@ TEST_CASE("CUDA kernels refuse shapes past their index range, before launching")
   CHECK_THROWS_WITH_AS(cuda::fast::batch_norm2d_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                                                          nullptr, many_channels),
                        too_many, Error);
+  CHECK_THROWS_WITH_AS(cuda::fast::batch_norm2d_relu_forward_train(nullptr, nullptr, nullptr, nullptr, nullptr,
+                                                                   nullptr, nullptr, nullptr, many_channels),
+                       too_many, Error);
+  CHECK_THROWS_WITH_AS(cuda::fast::batch_norm2d_relu_backward(nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                                              nullptr, nullptr, nullptr, many_channels),
+                       too_many, Error);
 #endif
 }

@@ -45,6 +45,30 @@ class CorruptedBackward : public Module {
   double input_scale_, weight_scale_;
 };
 
+// BatchNormReLU's forward with plain BatchNorm2d's backward: the ReLU's mask forgotten. Both layers share
+// one weight and bias (the plain layer's, which the checker perturbs and reads).
+class MasklessBatchNormReLU : public Module {
+ public:
+  explicit MasklessBatchNormReLU(int channels) : fused_(channels), plain_(channels) {
+    to_dtype(fused_, DType::F64);
+    to_dtype(plain_, DType::F64);
+  }
+  Tensor forward(const Tensor& x, Mode mode) override {
+    fused_.weight().value = plain_.weight().value;  // the same storage: the checker's perturbations reach both
+    fused_.bias().value = plain_.bias().value;
+    plain_.forward(x, mode);
+    return fused_.forward(x, mode);
+  }
+  Tensor backward(const Tensor& dy) override { return plain_.backward(dy); }
+  void visit(ParamVisitor& visitor, const std::string& prefix) override { plain_.visit(visitor, prefix); }
+  std::string describe() const override { return "Maskless(" + fused_.describe() + ")"; }
+  BatchNorm2d& plain() { return plain_; }
+
+ private:
+  BatchNormReLU fused_;
+  BatchNorm2d plain_;
+};
+
 }  // namespace
 
 TEST_CASE("the gradient checker fails a deliberately broken backward") {
@@ -118,6 +142,41 @@ TEST_CASE("BatchNorm2d gradients in train mode") {
   expect_gradients_pass(bn, random_input({2, 3, 4, 3}, 12));
 }
 
+TEST_CASE("BatchNormReLU gradients in train mode, and the checker fails a broken one") {
+  // gamma of both signs, so that the ReLU cuts either tail of a channel; the seeds keep every BN output
+  // far enough from the kink at 0 for central differences
+  const auto parameters = [](BatchNorm2d& bn, uint64_t seed) {
+    Rng rng(seed);
+    bn.weight().value = Tensor::uniform({3}, rng, 0.5, 1.5, DType::F64);
+    bn.weight().value.data<double>()[1] *= -1;
+    bn.bias().value = Tensor::uniform({3}, rng, -0.5, 0.5, DType::F64);
+  };
+  const Tensor x = random_input({2, 3, 4, 3}, 22);
+  BatchNormReLU fused(3);
+  to_dtype(fused, DType::F64);
+  parameters(fused, 21);
+  SUBCASE("correct backward passes") { expect_gradients_pass(fused, x); }
+  SUBCASE("input gradient scaled by 1.01") {
+    CorruptedBackward broken(fused, 1.01, 1.0);
+    const GradCheckReport report = check_module_gradients(broken, x, Mode::Train);
+    MESSAGE("broken input gradient: ", report.summary());
+    CHECK_FALSE(report.passed());
+  }
+  SUBCASE("a single gamma-gradient element scaled by 1.01") {
+    CorruptedBackward broken(fused, 1.0, 1.01);
+    const GradCheckReport report = check_module_gradients(broken, x, Mode::Train);
+    MESSAGE("broken gamma gradient: ", report.summary());
+    CHECK(report.failed == 1);
+  }
+  SUBCASE("the ReLU mask left out of the backward") {
+    MasklessBatchNormReLU maskless(3);
+    parameters(maskless.plain(), 21);
+    const GradCheckReport report = check_module_gradients(maskless, x, Mode::Train);
+    MESSAGE("maskless backward: ", report.summary());
+    CHECK_FALSE(report.passed());
+  }
+}
+
 TEST_CASE("BasicBlock gradients with and without downsample") {
   Rng rng(13);
   BasicBlock identity(3, 3, 1, rng);
@@ -148,6 +207,9 @@ TEST_CASE("the reference nets' shapes chain and their gradients check (tiny inpu
   GradCheckOptions sampled;
   sampled.max_checks_per_variable = 48;  // ~23k parameters: a full check would take minutes
   expect_gradients_pass(*nose, random_input({1, 1, 28, 32}, 19), Mode::Train, sampled);
+  // with batch norm: conv -> BatchNormReLU -> pool stages
+  auto bn_net = make_conv_net({.stages = {{3, 3}, {4, 3}}, .hidden = {6}, .batch_norm = true}, 12, 10, 2, rng);
+  expect_gradients_pass(*bn_net, random_input({2, 1, 12, 10}, 23));
 }
 
 TEST_CASE("MSE and L1 loss gradients") {

@@ -205,6 +205,17 @@ TEST_CASE("the reference nets produce the expected output shapes and names") {
   const auto names = named_parameters(*nose);
   CHECK(names.front().first == "0.weight");
   CHECK(names.back().first == "12.bias");
+  // with batch norm, BatchNorm2d and ReLU are one BatchNormReLU that keeps torch.nn.Sequential's numbers
+  // (conv 0, bn 1, relu 2, pool 3, conv 4, ...), so the state names are the unfused network's
+  auto bn_net = make_conv_net({.stages = {{4, 3}, {6, 3}}, .hidden = {8}, .batch_norm = true}, 12, 12, 2, rng);
+  std::vector<std::string> state;
+  for (const auto& [name, parameter] : named_parameters(*bn_net)) state.push_back(name);
+  for (const auto& [name, buffer] : named_buffers(*bn_net)) state.push_back(name);
+  const std::vector<std::string> expected = {
+      "0.weight", "1.weight", "1.bias", "4.weight", "5.weight", "5.bias", "9.weight", "9.bias", "11.weight",
+      "11.bias", "1.running_mean", "1.running_var", "5.running_mean", "5.running_var"};
+  CHECK(state == expected);
+  CHECK(bn_net->forward(Tensor::zeros({2, 1, 12, 12}), Mode::Train).shape() == Shape{2, 2});
 }
 
 TEST_CASE("kernel implementation is chosen at run time, per layer") {
@@ -230,9 +241,9 @@ TEST_CASE("set_impl on a composite reaches every leaf") {
   Rng rng(6);
   ResNet18 resnet(1, 4, rng);
   const std::vector<Module*> leaves = leaves_of(resnet);
-  // Stem conv, bn, relu, maxpool; 8 blocks of conv, bn, relu, conv, bn, relu; 3 projections of conv, bn;
-  // avgpool, fc: a child missing from a for_each_child changes the count.
-  CHECK(leaves.size() == 4 + 8 * 6 + 3 * 2 + 2);
+  // Stem conv, bn+relu (one BatchNormReLU), maxpool; 8 blocks of conv, bn+relu, conv, bn, relu; 3
+  // projections of conv, bn; avgpool, fc: a child missing from a for_each_child changes the count.
+  CHECK(leaves.size() == 3 + 8 * 5 + 3 * 2 + 2);
   for (const Impl impl : {Impl::Ref, Impl::Fast}) {  // one of them differs from the default
     resnet.set_impl(impl);
     CHECK(resnet.impl() == impl);

@@ -14,9 +14,9 @@
 // dweight/dbias N*P*Q; linear forward I, dinp O, dweight/dbias N; batch norm N*HW (eval 1); pool the
 // window size; global average pool HW (backward 1); losses n (backward 1); elementwise 1; an optimizer
 // the number of steps (each step rounds the state again). factor() below lists every factor above 1.
-// NaN or Inf on either side fails, except in the cases that plant NaN and +-Inf in their inputs (ReLU and
-// max pooling, which must propagate NaN as PyTorch does): there the oracle's NaN must be matched by a NaN
-// and its infinities by the same infinity (parity::compare_nonfinite).
+// NaN or Inf on either side fails, except in the cases that plant NaN and +-Inf in their inputs (ReLU, max
+// pooling and batch norm + ReLU, which must propagate NaN as PyTorch does): there the oracle's NaN must be
+// matched by a NaN and its infinities by the same infinity (parity::compare_nonfinite).
 //
 // Pre-filling: outputs and input gradients start as NaN (every element must be written; in the cases with
 // NaN planted, as kUnwritten, a finite value no op of theirs produces); parameter
@@ -108,7 +108,8 @@ double factor(const std::string& op, const Backend& b) {
   // partial sums near 20) it reaches 2.6 units of the formula on the CPU (batch-norm dbeta, C=1).
   static const std::set<std::string> reductions = {
       "conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "batch_norm2d_train",
-      "batch_norm2d_backward", "global_avg_pool_forward", "mse_loss_forward", "l1_loss_forward"};
+      "batch_norm2d_backward", "batch_norm2d_relu_train", "batch_norm2d_relu_backward", "global_avg_pool_forward",
+      "mse_loss_forward", "l1_loss_forward"};
   if (b.impl == Impl::Ref && reductions.count(op)) return 8;
   return 1;
 }
@@ -717,6 +718,145 @@ std::vector<Case> batch_norm_cases() {
   return cases;
 }
 
+// ------------------------------------------------------------------------------------------ batch norm + ReLU
+// The fused op, batch_norm2d_relu_*, against the double reference of the same op. The backward's `out`
+// (where the ReLU passed) is the oracle's forward output rounded to float32, the same tensor on every row:
+// a row's own forward may round a value near 0 to the other side of it, and that is a mask difference,
+// not an error of the backward. gamma is negative in every other channel, so that the ReLU cuts either tail.
+struct BnReluInputs {
+  Tensor x, dout, gamma, beta, running_mean0, running_var0;  // this run's
+  Tensor x_host, gamma_host, beta_host;                      // float32 on the host, the same on every run
+};
+
+BnReluInputs bn_relu_inputs(Run& r, const Shape& shape, double offset, bool dead) {
+  const int N = shape[0], C = shape[1], HW = shape[2] * shape[3];
+  BnReluInputs in;
+  in.x_host = Tensor::uniform(shape, r.rng(), offset - 1, offset + 1);
+  if (dead)
+    for (int n = 0; n < N; ++n)
+      for (int i = 0; i < HW; ++i) in.x_host.data<float>()[int64_t(n) * C * HW + i] = static_cast<float>(offset + 0.25);
+  in.gamma_host = Tensor::uniform({C}, r.rng(), 0.5, 1.5);
+  for (int c = 1; c < C; c += 2) in.gamma_host.data<float>()[c] *= -1.0f;
+  in.beta_host = Tensor::uniform({C}, r.rng(), -0.5, 0.5);
+  in.x = r.input(in.x_host);
+  in.gamma = r.input(in.gamma_host);
+  in.beta = r.input(in.beta_host);
+  in.running_mean0 = r.uniform({C}, -0.2, 0.2);
+  in.running_var0 = r.uniform({C}, 0.5, 2);
+  return in;
+}
+
+// The oracle's fused forward on the host (double), rounded to float32: the backward's mask on every row.
+Tensor bn_relu_mask_host(const BnReluInputs& in, const ops::BatchNormDesc& d) {
+  const Tensor x = in.x_host.to(DType::F64), gamma = in.gamma_host.to(DType::F64), beta = in.beta_host.to(DType::F64);
+  Tensor out = Tensor::zeros(x.shape(), Device::CPU, DType::F64), mean = Tensor::zeros({d.C}, Device::CPU, DType::F64);
+  Tensor invstd = mean.clone(), running_mean = mean.clone(), running_var = mean.clone();
+  ops::batch_norm2d_relu_forward_train(out, mean, invstd, running_mean, running_var, x, gamma, beta, d, Impl::Ref);
+  return out.to(DType::F32);
+}
+
+// The forward (train and eval) and the backward of one case; dout_host: the output gradient (float32, host).
+void bn_relu_body(Run& r, const BnReluInputs& in, const Tensor& dout_host, const Tensor& mask_host,
+                  const ops::BatchNormDesc& d) {
+  const Shape shape = in.x.shape();
+  const double K = double(d.N) * d.HW;
+  Tensor out = r.output(shape), mean = r.output({d.C}), invstd = r.output({d.C});
+  Tensor running_mean = in.running_mean0.clone(), running_var = in.running_var0.clone();
+  ops::batch_norm2d_relu_forward_train(out, mean, invstd, running_mean, running_var, in.x, in.gamma, in.beta, d,
+                                       r.impl());
+  r.check("batch_norm2d_relu_train", "out", out, K);
+  r.check("batch_norm2d_relu_train", "save_mean", mean, K);
+  r.check("batch_norm2d_relu_train", "save_invstd", invstd, K);
+  r.check("batch_norm2d_relu_train", "running_mean", running_mean, K);
+  r.check("batch_norm2d_relu_train", "running_var", running_var, K);
+  Tensor eval = r.output(shape);
+  ops::batch_norm2d_relu_forward_eval(eval, in.x, in.gamma, in.beta, in.running_mean0, in.running_var0, d, r.impl());
+  r.check("batch_norm2d_relu_eval", "out", eval, 1);
+  const Tensor mask = r.input(mask_host), dout = r.input(dout_host);
+  Tensor dinp = r.output(shape), dgamma = r.param_grad("dgamma", {d.C}), dbeta = r.param_grad("dbeta", {d.C});
+  ops::batch_norm2d_relu_backward(dinp, dgamma, dbeta, dout, in.x, mask, in.gamma, mean, invstd, d, r.impl());
+  r.check("batch_norm2d_relu_backward", "dinp", dinp, K);
+  r.check("batch_norm2d_relu_backward", "dgamma", dgamma, K);
+  r.check("batch_norm2d_relu_backward", "dbeta", dbeta, K);
+}
+
+Case batch_norm_relu_case(int N, int C, int H, int W, double offset, bool dead) {
+  Case c;
+  char text[128];
+  std::snprintf(text, sizeof text, "N=%d C=%d H=%d W=%d offset=%g%s", N, C, H, W, offset, dead ? " dead-channel" : "");
+  c.shape = text;
+  c.body = [=](Run& r) {
+    const ops::BatchNormDesc d{.N = N, .C = C, .HW = H * W};
+    const BnReluInputs in = bn_relu_inputs(r, {N, C, H, W}, offset, dead);
+    const Tensor dout_host = Tensor::uniform({N, C, H, W}, r.rng(), -1, 1);
+    bn_relu_body(r, in, dout_host, bn_relu_mask_host(in, d), d);
+  };
+  return c;
+}
+
+// NaN and +-Inf planted as PyTorch's BatchNorm2d then ReLU would see them: a channel holding NaN (0), +Inf
+// (1), -Inf (2) or both infinities (3) has NaN statistics, so NaN outputs, a gradient that passes
+// everywhere, and NaN dinp, dgamma and dbeta. In channel 4 NaN output gradients sit where the ReLU gave 0:
+// dropped (a select), the channel stays finite. In channel 5 one sits where the ReLU passed: that channel's
+// sums, dgamma, dbeta and dinp are NaN. The eval forward sees the infinities themselves (finite running
+// statistics): +-Inf out before the ReLU, 0 or +Inf after it.
+Case batch_norm_relu_nonfinite_case(int N, int C, int H, int W) {
+  Case c;
+  char text[128];
+  std::snprintf(text, sizeof text, "N=%d C=%d H=%d W=%d nan/inf", N, C, H, W);
+  c.shape = text;
+  c.nonfinite = true;
+  c.body = [=](Run& r) {
+    const ops::BatchNormDesc d{.N = N, .C = C, .HW = H * W};
+    const int HW = H * W;
+    BnReluInputs in = bn_relu_inputs(r, {N, C, H, W}, 0.5, false);
+    const auto at = [&](int n, int channel, int i) { return (int64_t(n) * C + channel) * HW + i; };
+    float* x = in.x_host.data<float>();
+    const float nan = static_cast<float>(kNaN), inf = static_cast<float>(kInf);
+    x[at(0, 0, 0)] = nan;
+    x[at(N - 1, 1, HW - 1)] = inf;
+    x[at(0, 2, HW / 2)] = -inf;
+    x[at(0, 3, 0)] = inf;
+    x[at(N - 1, 3, HW - 1)] = -inf;
+    in.x = r.input(in.x_host);
+    const Tensor mask_host = bn_relu_mask_host(in, d);
+    Tensor dout_host = Tensor::uniform({N, C, H, W}, r.rng(), -1, 1);
+    float* dout = dout_host.data<float>();
+    const float* mask = mask_host.data<float>();
+    bool passed_one = false;
+    for (int n = 0; n < N; ++n)
+      for (int i = 0; i < HW; ++i) {
+        if (mask[at(n, 4, i)] == 0.0f && (n + i) % 3 == 0) dout[at(n, 4, i)] = nan;  // dropped
+        if (!passed_one && mask[at(n, 5, i)] > 0.0f) {  // passed: channel 5 becomes NaN
+          dout[at(n, 5, i)] = nan;
+          passed_one = true;
+        }
+        if ((n + i) % 4 == 0) dout[at(n, 0, i)] = nan;  // in an all-NaN channel: NaN either way
+      }
+    REQUIRE(passed_one);
+    bn_relu_body(r, in, dout_host, mask_host, d);
+  };
+  return c;
+}
+
+std::vector<Case> batch_norm_relu_cases() {
+  std::vector<Case> cases;
+  cases.push_back(batch_norm_relu_case(8, 4, 64, 64, 0.5, false));  // several chunks per channel in the fast paths
+  cases.push_back(batch_norm_relu_case(32, 64, 7, 7, 0.5, false));  // ResNet's last stage
+  cases.push_back(batch_norm_relu_case(4, 3, 5, 6, 3.0, true));
+  cases.push_back(batch_norm_relu_case(16, 8, 9, 9, 0.0, true));
+  cases.push_back(batch_norm_relu_case(2, 1, 1, 2, 0.0, false));  // two values per channel: the least there is
+  Rng rng(29);
+  for (int i = 0; i < 12; ++i) {
+    const int N = pick(rng, 1, 16), C = pick(rng, 1, 16), H = pick(rng, 1, 15), W = pick(rng, 1, 15);
+    if (N * H * W < 2) continue;
+    cases.push_back(batch_norm_relu_case(N, C, H, W, i % 3 == 0 ? 2.0 : 0.0, i % 4 == 0));
+  }
+  cases.push_back(batch_norm_relu_nonfinite_case(3, 6, 5, 7));
+  cases.push_back(batch_norm_relu_nonfinite_case(2, 8, 16, 16));
+  return cases;
+}
+
 // ------------------------------------------------------------------------------------------ global avg pool
 Case gap_case(const Shape& shape) {
   Case c;
@@ -957,6 +1097,7 @@ TEST_CASE("parity: max_pool2d") { run_table("max_pool2d", pool_cases(), 2); }
 TEST_CASE("parity: relu and add") { run_table("relu/add", relu_add_cases(), 3); }
 TEST_CASE("parity: linear") { run_table("linear", linear_cases(), 4); }
 TEST_CASE("parity: batch_norm2d") { run_table("batch_norm2d", batch_norm_cases(), 5); }
+TEST_CASE("parity: batch_norm2d_relu (fused)") { run_table("batch_norm2d_relu", batch_norm_relu_cases(), 9); }
 TEST_CASE("parity: global_avg_pool") { run_table("global_avg_pool", gap_cases(), 6); }
 TEST_CASE("parity: mse and l1 losses") { run_table("losses", loss_cases(), 7); }
 TEST_CASE("parity: adam, adamw and sgd") { run_table("optimizers", optimizer_cases(), 8); }
@@ -1016,6 +1157,76 @@ TEST_CASE("ReLU and max pooling give PyTorch's results on NaN and Inf, on every 
   }
 }
 
+// ------------------------------------------------------------------------------------------ fused = composed
+// batch_norm2d_relu_* is batch_norm2d_* followed by relu_* (PyTorch's BatchNorm2d then ReLU): forward, eval
+// and backward, on the CPU reference in double and float32 and on the fast CPU kernels, finite inputs and
+// NaN/Inf planted (where the composition's NaN and infinities must be matched in place).
+TEST_CASE("batch_norm2d_relu equals batch_norm2d then relu, forward and backward, NaN included") {
+  struct Row {
+    DType dtype;
+    Impl impl;
+  };
+  const ops::BatchNormDesc d{.N = 4, .C = 6, .HW = 45};
+  const Shape shape{d.N, d.C, 9, 5};
+  const double K = double(d.N) * d.HW;
+  for (const bool nonfinite : {false, true}) {
+    Rng rng(41);
+    Tensor x = Tensor::uniform(shape, rng, -1, 2), dout = Tensor::uniform(shape, rng, -1, 1);
+    const Tensor gamma = Tensor::uniform({d.C}, rng, -1.5, 1.5), beta = Tensor::uniform({d.C}, rng, -0.5, 0.5);
+    const Tensor running_mean0 = Tensor::uniform({d.C}, rng, -0.2, 0.2);
+    const Tensor running_var0 = Tensor::uniform({d.C}, rng, 0.5, 2);
+    if (nonfinite) {  // NaN in channel 0, +Inf in 1, -Inf in 2; NaN output gradients everywhere in 3 to 5
+      x.data<float>()[3] = static_cast<float>(kNaN);
+      x.data<float>()[d.HW + 7] = static_cast<float>(kInf);
+      x.data<float>()[2 * d.HW] = static_cast<float>(-kInf);
+      for (int64_t i = 3 * d.HW; i < x.numel(); i += 11) dout.data<float>()[i] = static_cast<float>(kNaN);
+    }
+    for (const Row row : {Row{DType::F64, Impl::Ref}, Row{DType::F32, Impl::Ref}, Row{DType::F32, Impl::Fast}}) {
+      INFO((row.dtype == DType::F64 ? "double " : "float32 "), to_string(row.impl), nonfinite ? ", NaN/Inf" : "");
+      const auto t = [&](const Tensor& host) { return host.to(row.dtype); };
+      const Tensor xs = t(x), douts = t(dout), g = t(gamma), b = t(beta), rm0 = t(running_mean0), rv0 = t(running_var0);
+      const auto zeros = [&](const Shape& s) { return Tensor::zeros(s, Device::CPU, row.dtype); };
+      // composed
+      Tensor bn = zeros(shape), out_c = zeros(shape), mean_c = zeros({d.C}), invstd_c = zeros({d.C});
+      Tensor rm_c = rm0.clone(), rv_c = rv0.clone(), eval_bn = zeros(shape), eval_c = zeros(shape);
+      ops::batch_norm2d_forward_train(bn, mean_c, invstd_c, rm_c, rv_c, xs, g, b, d, row.impl);
+      ops::relu_forward(out_c, bn, row.impl);
+      ops::batch_norm2d_forward_eval(eval_bn, xs, g, b, rm0, rv0, d, row.impl);
+      ops::relu_forward(eval_c, eval_bn, row.impl);
+      Tensor dy = zeros(shape), dinp_c = zeros(shape), dgamma_c = zeros({d.C}), dbeta_c = zeros({d.C});
+      ops::relu_backward(dy, douts, out_c, row.impl);
+      ops::batch_norm2d_backward(dinp_c, dgamma_c, dbeta_c, dy, xs, g, mean_c, invstd_c, d, row.impl);
+      // fused
+      Tensor out_f = zeros(shape), mean_f = zeros({d.C}), invstd_f = zeros({d.C}), eval_f = zeros(shape);
+      Tensor rm_f = rm0.clone(), rv_f = rv0.clone();
+      ops::batch_norm2d_relu_forward_train(out_f, mean_f, invstd_f, rm_f, rv_f, xs, g, b, d, row.impl);
+      ops::batch_norm2d_relu_forward_eval(eval_f, xs, g, b, rm0, rv0, d, row.impl);
+      Tensor dinp_f = zeros(shape), dgamma_f = zeros({d.C}), dbeta_f = zeros({d.C});
+      ops::batch_norm2d_relu_backward(dinp_f, dgamma_f, dbeta_f, douts, xs, out_f, g, mean_f, invstd_f, d, row.impl);
+      const std::vector<std::tuple<const char*, Tensor, Tensor, double>> pairs = {
+          {"out", out_f, out_c, K},          {"save_mean", mean_f, mean_c, K}, {"save_invstd", invstd_f, invstd_c, K},
+          {"running_mean", rm_f, rm_c, K},   {"running_var", rv_f, rv_c, K},   {"eval out", eval_f, eval_c, 1},
+          {"dinp", dinp_f, dinp_c, K},       {"dgamma", dgamma_f, dgamma_c, K}, {"dbeta", dbeta_f, dbeta_c, K}};
+      for (const auto& [what, fused, composed, reduction] : pairs) {
+        const parity::Comparison cmp =
+            parity::compare_nonfinite(parity::host_values(fused), parity::host_values(composed), reduction, 1);
+        INFO(what, ": ", cmp.problem);
+        CHECK(cmp.ok);
+      }
+      if (nonfinite) {  // the planted values reached the results: NaN channels, and a finite one
+        const std::vector<double> dinp = parity::host_values(dinp_f), out = parity::host_values(out_f);
+        CHECK(std::isnan(out[0]));
+        CHECK(std::isnan(out[d.HW]));
+        CHECK(std::isnan(dinp[2 * d.HW]));
+        CHECK(std::isnan(parity::host_values(dgamma_f)[1]));
+        const std::vector<double> eval = parity::host_values(eval_f);
+        CHECK(std::isnan(eval[3]));
+        CHECK((std::isinf(eval[d.HW + 7]) || eval[d.HW + 7] == 0.0));
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------ determinism
 // The 3x3 stride-1 shapes run by Winograd (the automatic rule takes both), the second in several blocks.
 TEST_CASE("CPU fast conv2d repeats bit for bit at a fixed thread count") {
@@ -1047,7 +1258,8 @@ TEST_CASE("CPU fast conv2d repeats bit for bit at a fixed thread count") {
   }
 }
 
-TEST_CASE("CPU fast linear, batch norm and loss reductions repeat bit for bit at a fixed thread count") {
+TEST_CASE("CPU fast linear, batch norm (with and without ReLU) and loss reductions repeat bit for bit at a fixed "
+          "thread count") {
   ThreadsGuard guard;
   set_cpu_threads(3);
   Rng rng(31);
@@ -1069,7 +1281,12 @@ TEST_CASE("CPU fast linear, batch norm and loss reductions repeat bit for bit at
     ops::batch_norm2d_backward(dx, dgamma, dbeta, dy, x, gamma, mean, invstd, bn, Impl::Fast);
     Tensor loss = Tensor::zeros({1});
     ops::mse_loss_forward(loss, x, target, Impl::Fast);
-    return std::vector<Tensor>{dinp, dw, db, out, mean, invstd, dx, dgamma, dbeta, loss};
+    Tensor out_r = Tensor::zeros(shape), mean_r = Tensor::zeros({bn.C}), invstd_r = Tensor::zeros({bn.C});
+    ops::batch_norm2d_relu_forward_train(out_r, mean_r, invstd_r, rmean, rvar, x, gamma, beta, bn, Impl::Fast);
+    Tensor dx_r = Tensor::zeros(shape), dgamma_r = Tensor::zeros({bn.C}), dbeta_r = Tensor::zeros({bn.C});
+    ops::batch_norm2d_relu_backward(dx_r, dgamma_r, dbeta_r, dy, x, out_r, gamma, mean_r, invstd_r, bn, Impl::Fast);
+    return std::vector<Tensor>{dinp,  dw,   db,    out,  mean,     invstd, dx,
+                               dgamma, dbeta, loss, out_r, dx_r, dgamma_r, dbeta_r};
   };
   const std::vector<Tensor> first = run(), second = run();
   for (std::size_t i = 0; i < first.size(); ++i) {

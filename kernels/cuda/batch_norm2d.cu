@@ -6,6 +6,9 @@
 //     one block per (chunk, channel) writes a block sum, and one thread per channel adds the chunk
 //     sums in order. Two passes (mean, then centred squares) as in the reference: bitwise repeatable,
 //     no atomics, no cancellation from E[x^2] - E[x]^2.
+// batch_norm2d_relu_*: the same kernels with ReLU fused (template Relu): the normalising kernel applies
+// it as it writes out, the backward kernels apply its mask (the gradient passes where out > 0 or out is
+// NaN, as relu.cu) as they read dout, so the fused op costs batch norm's passes and no more.
 #include <algorithm>
 
 #include "kernels/cuda/common.cuh"
@@ -19,6 +22,18 @@ namespace {
 __device__ long element_index(long e, int c, int C, int HW) {  // e-th value of channel c
   const long n = e / HW;
   return (n * C + c) * HW + (e - n * HW);
+}
+
+// y, with ReLU when Relu: max(y, 0), NaN kept (`<= 0` is false for NaN, as relu.cu)
+template <bool Relu>
+__device__ float activate(float y) {
+  return Relu ? (y <= 0.0f ? 0.0f : y) : y;
+}
+
+// The output gradient batch norm sees: dout, or with ReLU dout where out > 0 or NaN, else 0 (a select)
+template <bool Relu>
+__device__ float masked(const float* dout, const float* out, long j) {
+  return Relu ? (out[j] <= 0.0f ? 0.0f : dout[j]) : dout[j];
 }
 
 // ---- ref
@@ -45,16 +60,18 @@ __global__ void bn_statistics_ref_kernel(float* save_mean, float* save_invstd, f
   running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased_var;
 }
 
-// out = (x - mean) * invstd * gamma + beta with per-channel mean and invstd
+// out = (x - mean) * invstd * gamma + beta with per-channel mean and invstd (then ReLU when Relu)
+template <bool Relu>
 __global__ void bn_normalise_kernel(float* out, const float* inp, const float* mean, const float* invstd,
                                     const float* gamma, const float* beta, long total, int C, int HW) {
   for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<long>(gridDim.x) * blockDim.x) {
     const int c = (i / HW) % C;
-    out[i] = (inp[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+    out[i] = activate<Relu>((inp[i] - mean[c]) * invstd[c] * gamma[c] + beta[c]);
   }
 }
 
+template <bool Relu>
 __global__ void bn_eval_kernel(float* out, const float* inp, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, long total, int C, int HW,
                                float eps) {
@@ -62,22 +79,24 @@ __global__ void bn_eval_kernel(float* out, const float* inp, const float* gamma,
        i += static_cast<long>(gridDim.x) * blockDim.x) {
     const int c = (i / HW) % C;
     const float invstd = 1.0f / sqrtf(running_var[c] + eps);
-    out[i] = (inp[i] - running_mean[c]) * invstd * gamma[c] + beta[c];
+    out[i] = activate<Relu>((inp[i] - running_mean[c]) * invstd * gamma[c] + beta[c]);
   }
 }
 
-// sums[c] = sum dy, sums[C + c] = sum dy * xhat; dgamma += the second, dbeta += the first
+// sums[c] = sum dy, sums[C + c] = sum dy * xhat; dgamma += the second, dbeta += the first. dy: masked<Relu>
+template <bool Relu>
 __global__ void bn_backward_sums_ref_kernel(float* sums, float* dgamma, float* dbeta, const float* dout,
-                                              const float* inp, const float* save_mean, const float* save_invstd,
-                                              int N, int C, int HW) {
+                                              const float* out, const float* inp, const float* save_mean,
+                                              const float* save_invstd, int N, int C, int HW) {
   const int c = blockIdx.x * blockDim.x + threadIdx.x;
   if (c >= C) return;
   const long M = static_cast<long>(N) * HW;
   float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
   for (long e = 0; e < M; ++e) {
     const long j = element_index(e, c, C, HW);
-    sum_dy += dout[j];
-    sum_dy_xhat += dout[j] * (inp[j] - save_mean[c]) * save_invstd[c];
+    const float dy = masked<Relu>(dout, out, j);
+    sum_dy += dy;
+    sum_dy_xhat += dy * (inp[j] - save_mean[c]) * save_invstd[c];
   }
   sums[c] = sum_dy;
   sums[C + c] = sum_dy_xhat;
@@ -85,16 +104,17 @@ __global__ void bn_backward_sums_ref_kernel(float* sums, float* dgamma, float* d
   dbeta[c] += sum_dy;
 }
 
-// dinp = gamma * invstd / M * (M * dy - sum dy - xhat * sum dy*xhat), overwritten
-__global__ void bn_backward_data_kernel(float* dinp, const float* dout, const float* inp, const float* gamma,
-                                        const float* save_mean, const float* save_invstd, const float* sums,
-                                        long total, int C, int HW, float M) {
+// dinp = gamma * invstd / M * (M * dy - sum dy - xhat * sum dy*xhat), overwritten; dy: masked<Relu>
+template <bool Relu>
+__global__ void bn_backward_data_kernel(float* dinp, const float* dout, const float* out, const float* inp,
+                                        const float* gamma, const float* save_mean, const float* save_invstd,
+                                        const float* sums, long total, int C, int HW, float M) {
   for (long i = blockIdx.x * static_cast<long>(blockDim.x) + threadIdx.x; i < total;
        i += static_cast<long>(gridDim.x) * blockDim.x) {
     const int c = (i / HW) % C;
     const float scale = gamma[c] * save_invstd[c] / M;
     const float xhat = (inp[i] - save_mean[c]) * save_invstd[c];
-    dinp[i] = scale * (M * dout[i] - sums[c] - xhat * sums[C + c]);
+    dinp[i] = scale * (M * masked<Relu>(dout, out, i) - sums[c] - xhat * sums[C + c]);
   }
 }
 
@@ -149,9 +169,10 @@ __global__ void bn_variance_kernel(float* save_invstd, float* running_mean, floa
   running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased_var;
 }
 
-// partials[c * chunks + chunk] = sum dy, partials[(C + c) * chunks + chunk] = sum dy * xhat
-__global__ void bn_backward_chunk_kernel(float* partials, const float* dout, const float* inp, const float* save_mean,
-                                         const float* save_invstd, int N, int C, int HW) {
+// partials[c * chunks + chunk] = sum dy, partials[(C + c) * chunks + chunk] = sum dy * xhat; dy: masked<Relu>
+template <bool Relu>
+__global__ void bn_backward_chunk_kernel(float* partials, const float* dout, const float* out, const float* inp,
+                                         const float* save_mean, const float* save_invstd, int N, int C, int HW) {
   const int chunk = blockIdx.x, chunks = gridDim.x, c = blockIdx.y;
   const long M = static_cast<long>(N) * HW;
   const long per_chunk = (M + chunks - 1) / chunks;
@@ -160,8 +181,9 @@ __global__ void bn_backward_chunk_kernel(float* partials, const float* dout, con
   float sum_dy = 0.0f, sum_dy_xhat = 0.0f;
   for (long e = begin + threadIdx.x; e < end; e += blockDim.x) {
     const long j = element_index(e, c, C, HW);
-    sum_dy += dout[j];
-    sum_dy_xhat += dout[j] * (inp[j] - mean) * invstd;
+    const float dy = masked<Relu>(dout, out, j);
+    sum_dy += dy;
+    sum_dy_xhat += dy * (inp[j] - mean) * invstd;
   }
   sum_dy = block_sum(sum_dy);
   sum_dy_xhat = block_sum(sum_dy_xhat);
@@ -186,25 +208,25 @@ __global__ void bn_backward_finish_kernel(float* sums, float* dgamma, float* dbe
   dbeta[c] += sum_dy;
 }
 
-}  // namespace
-
-void ref::batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
-                                      float* running_var, const float* inp, const float* gamma, const float* beta,
-                                      const BatchNormDesc& d) {
+// The launchers, each direction once with Relu a template argument; the public functions below pick it.
+template <bool Relu>
+void forward_train_ref(float* out, float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                       const float* inp, const float* gamma, const float* beta, const BatchNormDesc& d) {
   bn_statistics_ref_kernel<<<blocks_for(d.C), kThreads>>>(save_mean, save_invstd, running_mean, running_var, inp,
                                                              d.N, d.C, d.HW, static_cast<float>(d.eps),
                                                              static_cast<float>(d.momentum));
   KEYNET_CUDA_LAUNCHED("batch_norm2d_statistics_ref");
   const long total = static_cast<long>(d.N) * d.C * d.HW;
-  bn_normalise_kernel<<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total, d.C,
-                                                        d.HW);
+  bn_normalise_kernel<Relu><<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total,
+                                                              d.C, d.HW);
   KEYNET_CUDA_LAUNCHED("batch_norm2d_normalise");
 }
 
-void fast::batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
-                                     float* running_var, const float* inp, const float* gamma, const float* beta,
-                                     const BatchNormDesc& d) {
-  const int chunks = chunk_count(d, "batch_norm2d_forward_train");
+template <bool Relu>
+void forward_train_fast(float* out, float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                        const float* inp, const float* gamma, const float* beta, const BatchNormDesc& d,
+                        const char* op) {
+  const int chunks = chunk_count(d, op);
   const long M = static_cast<long>(d.N) * d.HW;
   Tensor partials = Tensor::empty({static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
   const dim3 grid(chunks, d.C);
@@ -220,50 +242,119 @@ void fast::batch_norm2d_forward_train(float* out, float* save_mean, float* save_
                                                      static_cast<float>(d.eps), static_cast<float>(d.momentum));
   KEYNET_CUDA_LAUNCHED("batch_norm2d_variance");
   const long total = static_cast<long>(d.N) * d.C * d.HW;
-  bn_normalise_kernel<<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total, d.C,
-                                                        d.HW);
+  bn_normalise_kernel<Relu><<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total,
+                                                              d.C, d.HW);
   KEYNET_CUDA_LAUNCHED("batch_norm2d_normalise");
 }
 
-void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
-                               const float* running_mean, const float* running_var, const BatchNormDesc& d) {
+template <bool Relu>
+void forward_eval(float* out, const float* inp, const float* gamma, const float* beta, const float* running_mean,
+                  const float* running_var, const BatchNormDesc& d) {
   const long total = static_cast<long>(d.N) * d.C * d.HW;
-  bn_eval_kernel<<<blocks_for(total), kThreads>>>(out, inp, gamma, beta, running_mean, running_var, total, d.C, d.HW,
-                                                   static_cast<float>(d.eps));
+  bn_eval_kernel<Relu><<<blocks_for(total), kThreads>>>(out, inp, gamma, beta, running_mean, running_var, total, d.C,
+                                                         d.HW, static_cast<float>(d.eps));
   KEYNET_CUDA_LAUNCHED("batch_norm2d_forward_eval");
 }
 
-void ref::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
-                                 const float* gamma, const float* save_mean, const float* save_invstd,
-                                 const BatchNormDesc& d) {
+// out: the forward's output with Relu, else unused (null)
+template <bool Relu>
+void backward_ref(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp, const float* out,
+                  const float* gamma, const float* save_mean, const float* save_invstd, const BatchNormDesc& d) {
   Tensor sums = Tensor::empty({2 * d.C}, Device::CUDA);
-  bn_backward_sums_ref_kernel<<<blocks_for(d.C), kThreads>>>(sums.data<float>(), dgamma, dbeta, dout, inp,
-                                                                save_mean, save_invstd, d.N, d.C, d.HW);
+  bn_backward_sums_ref_kernel<Relu><<<blocks_for(d.C), kThreads>>>(sums.data<float>(), dgamma, dbeta, dout, out, inp,
+                                                                      save_mean, save_invstd, d.N, d.C, d.HW);
   KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_sums_ref");
   const long total = static_cast<long>(d.N) * d.C * d.HW;
-  bn_backward_data_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, inp, gamma, save_mean, save_invstd,
-                                                            sums.data<float>(), total, d.C, d.HW,
-                                                            static_cast<float>(static_cast<double>(d.N) * d.HW));
+  bn_backward_data_kernel<Relu><<<blocks_for(total), kThreads>>>(dinp, dout, out, inp, gamma, save_mean, save_invstd,
+                                                                  sums.data<float>(), total, d.C, d.HW,
+                                                                  static_cast<float>(static_cast<double>(d.N) * d.HW));
   KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_data");
 }
 
-void fast::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
-                                const float* gamma, const float* save_mean, const float* save_invstd,
-                                const BatchNormDesc& d) {
-  const int chunks = chunk_count(d, "batch_norm2d_backward");
+template <bool Relu>
+void backward_fast(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp, const float* out,
+                   const float* gamma, const float* save_mean, const float* save_invstd, const BatchNormDesc& d,
+                   const char* op) {
+  const int chunks = chunk_count(d, op);
   Tensor partials = Tensor::empty({2 * static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
   Tensor sums = Tensor::empty({2 * d.C}, Device::CUDA);
-  bn_backward_chunk_kernel<<<dim3(chunks, d.C), kThreads>>>(partials.data<float>(), dout, inp, save_mean,
-                                                            save_invstd, d.N, d.C, d.HW);
+  bn_backward_chunk_kernel<Relu><<<dim3(chunks, d.C), kThreads>>>(partials.data<float>(), dout, out, inp, save_mean,
+                                                                  save_invstd, d.N, d.C, d.HW);
   KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_chunk");
   bn_backward_finish_kernel<<<blocks_for(d.C), kThreads>>>(sums.data<float>(), dgamma, dbeta,
                                                             partials.data<float>(), chunks, d.C);
   KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_finish");
   const long total = static_cast<long>(d.N) * d.C * d.HW;
-  bn_backward_data_kernel<<<blocks_for(total), kThreads>>>(dinp, dout, inp, gamma, save_mean, save_invstd,
-                                                            sums.data<float>(), total, d.C, d.HW,
-                                                            static_cast<float>(static_cast<double>(d.N) * d.HW));
+  bn_backward_data_kernel<Relu><<<blocks_for(total), kThreads>>>(dinp, dout, out, inp, gamma, save_mean, save_invstd,
+                                                                  sums.data<float>(), total, d.C, d.HW,
+                                                                  static_cast<float>(static_cast<double>(d.N) * d.HW));
   KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_data");
+}
+
+}  // namespace
+
+// ---- batch norm
+void ref::batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                      float* running_var, const float* inp, const float* gamma, const float* beta,
+                                      const BatchNormDesc& d) {
+  forward_train_ref<false>(out, save_mean, save_invstd, running_mean, running_var, inp, gamma, beta, d);
+}
+
+void fast::batch_norm2d_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                     float* running_var, const float* inp, const float* gamma, const float* beta,
+                                     const BatchNormDesc& d) {
+  forward_train_fast<false>(out, save_mean, save_invstd, running_mean, running_var, inp, gamma, beta, d,
+                            "batch_norm2d_forward_train");
+}
+
+void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, const BatchNormDesc& d) {
+  forward_eval<false>(out, inp, gamma, beta, running_mean, running_var, d);
+}
+
+void ref::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                 const float* gamma, const float* save_mean, const float* save_invstd,
+                                 const BatchNormDesc& d) {
+  backward_ref<false>(dinp, dgamma, dbeta, dout, inp, nullptr, gamma, save_mean, save_invstd, d);
+}
+
+void fast::batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* gamma, const float* save_mean, const float* save_invstd,
+                                const BatchNormDesc& d) {
+  backward_fast<false>(dinp, dgamma, dbeta, dout, inp, nullptr, gamma, save_mean, save_invstd, d,
+                       "batch_norm2d_backward");
+}
+
+// ---- batch norm + ReLU: out = relu(BN(x)); the backward takes the forward's out for the mask
+void ref::batch_norm2d_relu_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                           float* running_var, const float* inp, const float* gamma,
+                                           const float* beta, const BatchNormDesc& d) {
+  forward_train_ref<true>(out, save_mean, save_invstd, running_mean, running_var, inp, gamma, beta, d);
+}
+
+void fast::batch_norm2d_relu_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                            float* running_var, const float* inp, const float* gamma,
+                                            const float* beta, const BatchNormDesc& d) {
+  forward_train_fast<true>(out, save_mean, save_invstd, running_mean, running_var, inp, gamma, beta, d,
+                           "batch_norm2d_relu_forward_train");
+}
+
+void batch_norm2d_relu_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
+                                    const float* running_mean, const float* running_var, const BatchNormDesc& d) {
+  forward_eval<true>(out, inp, gamma, beta, running_mean, running_var, d);
+}
+
+void ref::batch_norm2d_relu_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                      const float* out, const float* gamma, const float* save_mean,
+                                      const float* save_invstd, const BatchNormDesc& d) {
+  backward_ref<true>(dinp, dgamma, dbeta, dout, inp, out, gamma, save_mean, save_invstd, d);
+}
+
+void fast::batch_norm2d_relu_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                       const float* out, const float* gamma, const float* save_mean,
+                                       const float* save_invstd, const BatchNormDesc& d) {
+  backward_fast<true>(dinp, dgamma, dbeta, dout, inp, out, gamma, save_mean, save_invstd, d,
+                      "batch_norm2d_relu_backward");
 }
 
 }  // namespace keynet::cuda

@@ -35,6 +35,10 @@ using BatchNorm2dForwardTrain = void(float* out, float* save_mean, float* save_i
 using BatchNorm2dBackward = void(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                                  const float* gamma, const float* save_mean, const float* save_invstd,
                                  const BatchNormDesc& d);
+// batch norm then ReLU fused (the forward has BatchNorm2dForwardTrain's signature); out: the forward's (N,C,HW)
+using BatchNorm2dReluBackward = void(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                     const float* out, const float* gamma, const float* save_mean,
+                                     const float* save_invstd, const BatchNormDesc& d);
 // global_avg_pool.cu: inp (planes, HW) -> out (planes)
 using GlobalAvgPoolForward = void(float* out, const float* inp, int planes, int HW);
 // losses.cu: loss is a 1-element device buffer
@@ -48,6 +52,8 @@ LinearForward linear_forward;
 LinearBackward linear_backward;
 BatchNorm2dForwardTrain batch_norm2d_forward_train;
 BatchNorm2dBackward batch_norm2d_backward;
+BatchNorm2dForwardTrain batch_norm2d_relu_forward_train;
+BatchNorm2dReluBackward batch_norm2d_relu_backward;
 GlobalAvgPoolForward global_avg_pool_forward;
 LossForward mse_loss_forward;
 LossForward l1_loss_forward;
@@ -61,6 +67,8 @@ LinearForward linear_forward;
 LinearBackward linear_backward;
 BatchNorm2dForwardTrain batch_norm2d_forward_train;
 BatchNorm2dBackward batch_norm2d_backward;
+BatchNorm2dForwardTrain batch_norm2d_relu_forward_train;
+BatchNorm2dReluBackward batch_norm2d_relu_backward;
 GlobalAvgPoolForward global_avg_pool_forward;
 LossForward mse_loss_forward;
 LossForward l1_loss_forward;
@@ -73,6 +81,8 @@ void relu_backward(float* dinp, const float* dout, const float* out, int64_t n);
 void add(float* out, const float* a, const float* b, int64_t n);                  // relu.cu (out may alias)
 void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
                                const float* running_mean, const float* running_var, const BatchNormDesc& d);
+void batch_norm2d_relu_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
+                                    const float* running_mean, const float* running_var, const BatchNormDesc& d);
 void global_avg_pool_backward(float* dinp, const float* dout, int planes, int HW);
 void mse_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
 void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);

@@ -34,6 +34,16 @@ void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma,
 void batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const ops::BatchNormDesc& d);
+// batch norm then ReLU: cuDNN's batch norm and activation composed (kernels/cudnn/batch_norm2d.cpp says why)
+void batch_norm2d_relu_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                     float* running_var, const float* inp, const float* gamma, const float* beta,
+                                     const ops::BatchNormDesc& d);
+void batch_norm2d_relu_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
+                                    const float* running_mean, const float* running_var,
+                                    const ops::BatchNormDesc& d);
+void batch_norm2d_relu_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* out, const float* gamma, const float* save_mean,
+                                const float* save_invstd, const ops::BatchNormDesc& d);
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int I, int O);
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,

@@ -30,6 +30,16 @@ void batch_norm2d_forward_eval(float* out, const float* inp, const float* gamma,
 void batch_norm2d_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                            const float* gamma, const float* save_mean, const float* save_invstd,
                            const ops::BatchNormDesc& d);
+// batch norm then ReLU in one op (out = relu(BN(x))); the backward takes the forward's out for the mask
+void batch_norm2d_relu_forward_train(float* out, float* save_mean, float* save_invstd, float* running_mean,
+                                     float* running_var, const float* inp, const float* gamma, const float* beta,
+                                     const ops::BatchNormDesc& d);
+void batch_norm2d_relu_forward_eval(float* out, const float* inp, const float* gamma, const float* beta,
+                                    const float* running_mean, const float* running_var,
+                                    const ops::BatchNormDesc& d);
+void batch_norm2d_relu_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* out, const float* gamma, const float* save_mean,
+                                const float* save_invstd, const ops::BatchNormDesc& d);
 
 void global_avg_pool_forward(float* out, const float* inp, int planes, int HW);
 void global_avg_pool_backward(float* dinp, const float* dout, int planes, int HW);

@@ -1,15 +1,21 @@
-// Reference batch normalisation over (N, HW) per channel, PyTorch semantics.
+// Reference batch normalisation over (N, HW) per channel, PyTorch semantics; and BatchNorm2d followed by
+// ReLU fused (batch_norm2d_relu_*): the same statistics, the ReLU applied as each output is written, and
+// the backward's ReLU mask applied as each output gradient is read. The fused ops are exactly the
+// composition batch_norm2d_* then relu_* of kernels/cpu/ref/relu.h, NaN included (relu_value, relu_grad).
 #pragma once
 #include <cmath>
 
+#include "kernels/cpu/ref/relu.h"
 #include "kernels/descriptors.h"
 
 namespace keynet::cpu::ref {
 
-// inp, out (N,C,HW); gamma, beta, running_mean, running_var, save_mean, save_invstd (C)
-template <class T>
-void batch_norm2d_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var, const T* inp,
-                                const T* gamma, const T* beta, const ops::BatchNormDesc& d) {
+namespace bn_impl {
+
+// Relu: out = relu_value(BN(x)) instead of BN(x)
+template <bool Relu, class T>
+void forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var, const T* inp,
+                   const T* gamma, const T* beta, const ops::BatchNormDesc& d) {
   const double M = static_cast<double>(d.N) * d.HW;
   for (int c = 0; c < d.C; ++c) {
     T sum = T(0);
@@ -27,7 +33,8 @@ void batch_norm2d_forward_train(T* out, T* save_mean, T* save_invstd, T* running
     for (int n = 0; n < d.N; ++n)
       for (int i = 0; i < d.HW; ++i) {
         const int j = (n * d.C + c) * d.HW + i;
-        out[j] = (inp[j] - mean) * invstd * gamma[c] + beta[c];
+        const T y = (inp[j] - mean) * invstd * gamma[c] + beta[c];
+        out[j] = Relu ? relu_value(y) : y;
       }
     save_mean[c] = mean;
     save_invstd[c] = invstd;
@@ -37,32 +44,35 @@ void batch_norm2d_forward_train(T* out, T* save_mean, T* save_invstd, T* running
   }
 }
 
-template <class T>
-void batch_norm2d_forward_eval(T* out, const T* inp, const T* gamma, const T* beta, const T* running_mean,
-                               const T* running_var, const ops::BatchNormDesc& d) {
+template <bool Relu, class T>
+void forward_eval(T* out, const T* inp, const T* gamma, const T* beta, const T* running_mean, const T* running_var,
+                  const ops::BatchNormDesc& d) {
   for (int c = 0; c < d.C; ++c) {
     const T invstd = T(1) / std::sqrt(running_var[c] + T(d.eps));
     for (int n = 0; n < d.N; ++n)
       for (int i = 0; i < d.HW; ++i) {
         const int j = (n * d.C + c) * d.HW + i;
-        out[j] = (inp[j] - running_mean[c]) * invstd * gamma[c] + beta[c];
+        const T y = (inp[j] - running_mean[c]) * invstd * gamma[c] + beta[c];
+        out[j] = Relu ? relu_value(y) : y;
       }
   }
 }
 
 // dinp overwritten; dgamma, dbeta accumulated. With xhat = (x - mean) * invstd and M = N*HW:
 // dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
+// out: null for plain batch norm (dy = dout); the fused forward's output for BN + ReLU (dy = relu_grad(dout, out))
 template <class T>
-void batch_norm2d_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* inp, const T* gamma,
-                           const T* save_mean, const T* save_invstd, const ops::BatchNormDesc& d) {
+void backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* inp, const T* out, const T* gamma,
+              const T* save_mean, const T* save_invstd, const ops::BatchNormDesc& d) {
   const T M = T(static_cast<double>(d.N) * d.HW);
+  const auto dy = [&](int j) { return out ? relu_grad(dout[j], out[j]) : dout[j]; };
   for (int c = 0; c < d.C; ++c) {
     T sum_dy = T(0), sum_dy_xhat = T(0);
     for (int n = 0; n < d.N; ++n)
       for (int i = 0; i < d.HW; ++i) {
         const int j = (n * d.C + c) * d.HW + i;
-        sum_dy += dout[j];
-        sum_dy_xhat += dout[j] * (inp[j] - save_mean[c]) * save_invstd[c];
+        sum_dy += dy(j);
+        sum_dy_xhat += dy(j) * (inp[j] - save_mean[c]) * save_invstd[c];
       }
     dgamma[c] += sum_dy_xhat;
     dbeta[c] += sum_dy;
@@ -71,9 +81,47 @@ void batch_norm2d_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T*
       for (int i = 0; i < d.HW; ++i) {
         const int j = (n * d.C + c) * d.HW + i;
         const T xhat = (inp[j] - save_mean[c]) * save_invstd[c];
-        dinp[j] = scale * (M * dout[j] - sum_dy - xhat * sum_dy_xhat);
+        dinp[j] = scale * (M * dy(j) - sum_dy - xhat * sum_dy_xhat);
       }
   }
+}
+
+}  // namespace bn_impl
+
+// ---- batch norm: inp, out (N,C,HW); gamma, beta, running_mean, running_var, save_mean, save_invstd (C)
+template <class T>
+void batch_norm2d_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var, const T* inp,
+                                const T* gamma, const T* beta, const ops::BatchNormDesc& d) {
+  bn_impl::forward_train<false>(out, save_mean, save_invstd, running_mean, running_var, inp, gamma, beta, d);
+}
+template <class T>
+void batch_norm2d_forward_eval(T* out, const T* inp, const T* gamma, const T* beta, const T* running_mean,
+                               const T* running_var, const ops::BatchNormDesc& d) {
+  bn_impl::forward_eval<false>(out, inp, gamma, beta, running_mean, running_var, d);
+}
+template <class T>
+void batch_norm2d_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* inp, const T* gamma,
+                           const T* save_mean, const T* save_invstd, const ops::BatchNormDesc& d) {
+  bn_impl::backward<T>(dinp, dgamma, dbeta, dout, inp, nullptr, gamma, save_mean, save_invstd, d);
+}
+
+// ---- BatchNorm2d + ReLU: out = relu(BN(x)), as above in every other respect
+template <class T>
+void batch_norm2d_relu_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
+                                     const T* inp, const T* gamma, const T* beta, const ops::BatchNormDesc& d) {
+  bn_impl::forward_train<true>(out, save_mean, save_invstd, running_mean, running_var, inp, gamma, beta, d);
+}
+template <class T>
+void batch_norm2d_relu_forward_eval(T* out, const T* inp, const T* gamma, const T* beta, const T* running_mean,
+                                    const T* running_var, const ops::BatchNormDesc& d) {
+  bn_impl::forward_eval<true>(out, inp, gamma, beta, running_mean, running_var, d);
+}
+// out (N,C,HW): the fused forward's output; the backward of batch norm applied to relu_backward(dout, out)
+template <class T>
+void batch_norm2d_relu_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* inp, const T* out,
+                                const T* gamma, const T* save_mean, const T* save_invstd,
+                                const ops::BatchNormDesc& d) {
+  bn_impl::backward<T>(dinp, dgamma, dbeta, dout, inp, out, gamma, save_mean, save_invstd, d);
 }
 
 }  // namespace keynet::cpu::ref

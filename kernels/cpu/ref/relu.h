@@ -11,18 +11,31 @@
 
 namespace keynet::cpu::ref {
 
+// The rule for one element, also used by the fused batch norm + ReLU (batch_norm2d.h):
+// max(y, 0) with NaN kept (`<= 0` is false for NaN)
+template <class T>
+inline T relu_value(T y) {
+  return y <= T(0) ? T(0) : y;
+}
+// the gradient that passes: dout where out > 0 or out is NaN, else 0 (a select: a NaN dout where out is 0
+// is dropped)
+template <class T>
+inline T relu_grad(T dout, T out) {
+  return out <= T(0) ? T(0) : dout;
+}
+
 // out (n) = max(inp, 0), NaN kept
 template <class T>
 void relu_forward(T* out, const T* inp, int64_t n) {
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (int64_t i = 0; i < n; ++i) out[i] = inp[i] <= T(0) ? T(0) : inp[i];
+  for (int64_t i = 0; i < n; ++i) out[i] = relu_value(inp[i]);
 }
 
 // dinp (n) overwritten: dout where out > 0 or out is NaN, else 0
 template <class T>
 void relu_backward(T* dinp, const T* dout, const T* out, int64_t n) {
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
-  for (int64_t i = 0; i < n; ++i) dinp[i] = out[i] <= T(0) ? T(0) : dout[i];
+  for (int64_t i = 0; i < n; ++i) dinp[i] = relu_grad(dout[i], out[i]);
 }
 
 // out (n) = a + b; out may alias a or b (each element is read before it is written)
