@@ -480,12 +480,13 @@ bool winograd_applies(const ops::ConvDesc& d) {
 
 bool winograd_pays(const ops::ConvDesc& d) {
   const Tiling<kTile> tiling(d);
-  // Measured by `bench_cpu --part winograd` (BENCHMARKS.md): Winograd wins on every 3x3 stride-1 shape of
-  // ResNet18 and the IMM nets except where the tiles are mostly padding (a 5x5 map in 4x4 tiles computes
-  // 64 points for 25: 0.39 useful; 7x7 is 0.77, 10x10 0.69). Below 8 channels (the gray input) the GEMMs
-  // are too thin to gain.
+  // Measured by `bench_cpu --part winograd` (BENCHMARKS.md). Per tile, Winograd saves GEMM work in
+  // proportion to C * K and pays transforms in proportion to C + K: below C K / (C + K) = 16 (24 -> 32
+  // channels, the NoseNet's 3x3) it loses by about 10%; from 32 -> 32 on it wins. And it loses where the
+  // tiles are mostly padding (a 5x5 map in 4x4 tiles computes 64 points for 25: 0.39 useful; 7x7 is
+  // 0.77 and 10x10 0.69, and win).
   const double useful = double(tiling.P * tiling.Q) / double(tiling.TH * tiling.TW * kTile * kTile);
-  return d.C >= 8 && d.K >= 8 && useful >= 0.5;
+  return int64_t(d.C) * d.K >= 16 * (int64_t(d.C) + d.K) && useful >= 0.5;
 }
 
 bool uses_winograd(const ops::ConvDesc& d, ConvDirection direction) {
