@@ -11,21 +11,6 @@ namespace keynet::cudnn {
 
 namespace {
 
-class ReluDescriptor {
- public:
-  ReluDescriptor() {
-    KEYNET_CUDNN_CHECK(cudnnCreateActivationDescriptor(&desc_));
-    KEYNET_CUDNN_CHECK(cudnnSetActivationDescriptor(desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
-  }
-  ~ReluDescriptor() { cudnnDestroyActivationDescriptor(desc_); }
-  ReluDescriptor(const ReluDescriptor&) = delete;
-  ReluDescriptor& operator=(const ReluDescriptor&) = delete;
-  cudnnActivationDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnActivationDescriptor_t desc_ = nullptr;
-};
-
 int checked_count(int64_t n) {
   KEYNET_CHECK(n > 0 && n <= std::numeric_limits<int>::max(), "cuDNN ReLU: ", n,
                " elements do not fit one cuDNN tensor; use impl=fast");

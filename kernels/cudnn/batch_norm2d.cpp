@@ -35,22 +35,6 @@ struct BatchNormDescriptors {
   cudnnTensorDescriptor_t channel = nullptr;
 };
 
-// ReLU that keeps NaN, as cudnn/activation.cpp's
-class ReluDescriptor {
- public:
-  ReluDescriptor() {
-    KEYNET_CUDNN_CHECK(cudnnCreateActivationDescriptor(&desc_));
-    KEYNET_CUDNN_CHECK(cudnnSetActivationDescriptor(desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
-  }
-  ~ReluDescriptor() { cudnnDestroyActivationDescriptor(desc_); }
-  ReluDescriptor(const ReluDescriptor&) = delete;
-  ReluDescriptor& operator=(const ReluDescriptor&) = delete;
-  cudnnActivationDescriptor_t get() const { return desc_; }
-
- private:
-  cudnnActivationDescriptor_t desc_ = nullptr;
-};
-
 // out = relu(out), in place (cudnnActivationForward allows x == y)
 void relu_in_place(float* out, const BatchNormDescriptors& desc) {
   const ReluDescriptor relu;

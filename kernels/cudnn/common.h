@@ -74,4 +74,20 @@ class TensorDescriptor {
   cudnnTensorDescriptor_t desc_ = nullptr;
 };
 
+// A ReLU activation descriptor that propagates NaN (as PyTorch's ReLU does), destroying itself.
+class ReluDescriptor {
+ public:
+  ReluDescriptor() {
+    KEYNET_CUDNN_CHECK(cudnnCreateActivationDescriptor(&desc_));
+    KEYNET_CUDNN_CHECK(cudnnSetActivationDescriptor(desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+  }
+  ~ReluDescriptor() { cudnnDestroyActivationDescriptor(desc_); }
+  ReluDescriptor(const ReluDescriptor&) = delete;
+  ReluDescriptor& operator=(const ReluDescriptor&) = delete;
+  cudnnActivationDescriptor_t get() const { return desc_; }
+
+ private:
+  cudnnActivationDescriptor_t desc_ = nullptr;
+};
+
 }  // namespace keynet::cudnn
