@@ -237,6 +237,24 @@ KEYNET_INLINE void split_row(float (*columns)[kLanes], const float* row, int64_t
     for (int j = 0; j < Columns; ++j) columns[j][l] = values[l * M + j];
 }
 
+// The 2-D transform of kLanes tiles of In x In values: a 1-D transform (In -> A values) along each row,
+// then down each column; the A x A results go to rows xi * A + nu of `to`, ld apart.
+template <int In, int A, typename Transform1d>
+KEYNET_INLINE void transform_tiles(float* to, int64_t ld, const float (*tiles)[In][kLanes], Transform1d transform) {
+  alignas(64) float rows[In][A][kLanes], result[A][kLanes];
+  for (int i = 0; i < In; ++i) {
+    const float* row[In];
+    for (int j = 0; j < In; ++j) row[j] = tiles[i][j];
+    transform(rows[i], row);
+  }
+  for (int nu = 0; nu < A; ++nu) {
+    const float* column[In];
+    for (int i = 0; i < In; ++i) column[i] = rows[i][nu];
+    transform(result, column);
+    for (int xi = 0; xi < A; ++xi) copy_lanes(to + (xi * A + nu) * ld, result[xi]);
+  }
+}
+
 // V (alpha^2 x C rows of the block's tiles) for a block of inp (N, C, H, W).
 template <int M>
 void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const Tiling<M>& tiling, const Block& block) {
@@ -248,7 +266,7 @@ void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const T
     const int64_t y0 = g.ty * M - d.pad, x0 = g.tx0 * M - d.pad, span = int64_t(g.lanes) * M + (A - M);
     for (int c = 0; c < d.C; ++c) {
       const float* image = inp + (g.n * d.C + c) * plane;
-      alignas(64) float columns[A][A][kLanes], rows[A][A][kLanes], result[A][kLanes];
+      alignas(64) float columns[A][A][kLanes];
       for (int i = 0; i < A; ++i) {
         const int64_t y = y0 + i;
         if (y >= 0 && y < d.H) {
@@ -256,17 +274,9 @@ void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const T
         } else {
           for (int j = 0; j < A; ++j) std::fill(columns[i][j], columns[i][j] + kLanes, 0.0f);
         }
-        const float* tile_row[A];
-        for (int j = 0; j < A; ++j) tile_row[j] = columns[i][j];
-        X::input(rows[i], tile_row);  // d B along each row: rows[i][nu]
       }
-      for (int nu = 0; nu < A; ++nu) {  // then B^T (d B) down each column
-        const float* column[A];
-        for (int i = 0; i < A; ++i) column[i] = rows[i][nu];
-        X::input(result, column);
-        for (int xi = 0; xi < A; ++xi)
-          copy_lanes(V + (int64_t(c) * A * A + xi * A + nu) * block.ld + first, result[xi]);
-      }
+      transform_tiles<A, A>(V + int64_t(c) * A * A * block.ld + first, block.ld, columns,  // B^T d B
+                            [](float (*y)[kLanes], const float* const* x) { X::input(y, x); });
     }
     first += g.lanes;
   }
@@ -323,7 +333,7 @@ void transform_output_gradient(float* Yhat, const float* dout, int K, const Tili
     const int64_t x0 = g.tx0 * M;
     for (int k = 0; k < K; ++k) {
       const float* dy = dout + (g.n * K + k) * plane;
-      alignas(64) float columns[M][M][kLanes], rows[M][A][kLanes], result[A][kLanes];
+      alignas(64) float columns[M][M][kLanes];
       for (int i = 0; i < M; ++i) {
         const int64_t y = g.ty * M + i;
         if (y < tiling.P) {
@@ -331,17 +341,9 @@ void transform_output_gradient(float* Yhat, const float* dout, int K, const Tili
         } else {
           for (int j = 0; j < M; ++j) std::fill(columns[i][j], columns[i][j] + kLanes, 0.0f);
         }
-        const float* tile_row[M];
-        for (int j = 0; j < M; ++j) tile_row[j] = columns[i][j];
-        X::output_adjoint(rows[i], tile_row);
       }
-      for (int nu = 0; nu < A; ++nu) {
-        const float* column[M];
-        for (int i = 0; i < M; ++i) column[i] = rows[i][nu];
-        X::output_adjoint(result, column);
-        for (int xi = 0; xi < A; ++xi)
-          copy_lanes(Yhat + (int64_t(k) * A * A + xi * A + nu) * block.ld + first, result[xi]);
-      }
+      transform_tiles<M, A>(Yhat + int64_t(k) * A * A * block.ld + first, block.ld, columns,  // A dY A^T
+                            [](float (*z)[kLanes], const float* const* y) { X::output_adjoint(z, y); });
     }
     first += g.lanes;
   }
