@@ -14,8 +14,8 @@
 //   data gradient    the forward algorithm on dout with the weights flipped and transposed (a 3x3
 //                    stride-1 convolution's data gradient is one, with padding 2 - pad);
 //   weight gradient  the adjoint of the forward map in g: dg = G^T [ sum_tiles (A dY A^T) .* (B^T d B) ] G,
-//                    i.e. alpha^2 GEMMs Z[xi] (K, C) += Yhat[xi] (K, T) * V[xi]^T (T, C), summed per thread
-//                    and then over threads in order (bit for bit the same at a given thread count).
+//                    i.e. alpha^2 GEMMs Z[xi] (K, C) += Yhat[xi] (K, T) * V[xi]^T (T, C), the threads
+//                    sharing the tiles or the input channels (see weight_gradient).
 // The transforms run on 16 tiles at a time in local arrays, which the compiler keeps in vector registers.
 // Errors: the transforms multiply by up to 8 (F(4x4)) and divide by 24, so the result is not rounded like
 // a dot product; docs/DESIGN.md gives the bound the parity suite holds it to.
@@ -255,16 +255,17 @@ KEYNET_INLINE void transform_tiles(float* to, int64_t ld, const float (*tiles)[I
   }
 }
 
-// V (alpha^2 x C rows of the block's tiles) for a block of inp (N, C, H, W).
+// V (alpha^2 x (c1 - c0) rows of the block's tiles) for input channels [c0, c1) of a block of inp (N, C, H, W).
 template <int M>
-void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const Tiling<M>& tiling, const Block& block) {
+void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const Tiling<M>& tiling, const Block& block,
+                     int c0, int c1) {
   using X = Transforms<M>;
   constexpr int A = X::kAlpha;
   const int64_t plane = int64_t(d.H) * d.W;
   for (int64_t first = 0; first < block.count;) {
     const Group g = group_at(tiling, block.t0 + first, block.count - first);
     const int64_t y0 = g.ty * M - d.pad, x0 = g.tx0 * M - d.pad, span = int64_t(g.lanes) * M + (A - M);
-    for (int c = 0; c < d.C; ++c) {
+    for (int c = c0; c < c1; ++c) {
       const float* image = inp + (g.n * d.C + c) * plane;
       alignas(64) float columns[A][A][kLanes];
       for (int i = 0; i < A; ++i) {
@@ -275,16 +276,17 @@ void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const T
           for (int j = 0; j < A; ++j) std::fill(columns[i][j], columns[i][j] + kLanes, 0.0f);
         }
       }
-      transform_tiles<A, A>(V + int64_t(c) * A * A * block.ld + first, block.ld, columns,  // B^T d B
+      transform_tiles<A, A>(V + int64_t(c - c0) * A * A * block.ld + first, block.ld, columns,  // B^T d B
                             [](float (*y)[kLanes], const float* const* x) { X::input(y, x); });
     }
     first += g.lanes;
   }
 }
 
-// out (N, K, P, Q) for a block's tiles from Mt (alpha^2 x K rows), plus bias (or null).
+// Output channels [k0, k1) of out (N, K, P, Q) for a block's tiles from Mt (alpha^2 x (k1 - k0) rows), plus bias
+// (or null).
 template <int M>
-void transform_output(float* out, const float* Mt, const float* bias, int K, const Tiling<M>& tiling,
+void transform_output(float* out, const float* Mt, const float* bias, int K, int k0, int k1, const Tiling<M>& tiling,
                       const Block& block) {
   using X = Transforms<M>;
   constexpr int A = X::kAlpha;
@@ -293,11 +295,11 @@ void transform_output(float* out, const float* Mt, const float* bias, int K, con
     const Group g = group_at(tiling, block.t0 + first, block.count - first);
     const int64_t rows_here = std::min<int64_t>(M, tiling.P - g.ty * M);
     const int64_t x0 = g.tx0 * M, width = std::min<int64_t>(int64_t(g.lanes) * M, tiling.Q - x0);
-    for (int k = 0; k < K; ++k) {
+    for (int k = k0; k < k1; ++k) {
       alignas(64) float half[A][M][kLanes], result[M][M][kLanes], values[kLanes * M];
       for (int xi = 0; xi < A; ++xi) {  // m A along each row (lanes past g.lanes hold whatever follows)
         const float* m_row[A];
-        for (int nu = 0; nu < A; ++nu) m_row[nu] = Mt + (int64_t(k) * A * A + xi * A + nu) * block.ld + first;
+        for (int nu = 0; nu < A; ++nu) m_row[nu] = Mt + (int64_t(k - k0) * A * A + xi * A + nu) * block.ld + first;
         X::output(half[xi], m_row);
       }
       for (int j = 0; j < M; ++j) {  // then A^T (m A) down each column
@@ -349,84 +351,154 @@ void transform_output_gradient(float* Yhat, const float* dout, int K, const Tili
   }
 }
 
+// Output channels [k0, k1) of out for one block of tiles: the input's transform (all channels), the alpha^2
+// GEMMs on U's rows for those channels, the output's transform.
+template <int M>
+void forward_block(float* out, const float* inp, const TransformedFilters& U, const float* bias,
+                   const ops::ConvDesc& d, const Tiling<M>& tiling, const Block& block, int k0, int k1) {
+  constexpr int positions = Tiling<M>::kPositions;
+  float* V = scratch(0, positions * d.C * block.ld);
+  float* Mt = scratch(1, positions * (k1 - k0) * block.ld);
+  transform_input<M>(V, inp, d, tiling, block, 0, d.C);
+  for (int xi = 0; xi < positions; ++xi)
+    sgemm_packed_a(*U.packed, xi * U.rows_per_position + k0, k1 - k0, block.count,
+                   [&](float* panels, int64_t r0, int64_t rc, int64_t j0, int64_t nc, int NR) {
+                     pack_b_panels(panels, V + xi * block.ld, positions * block.ld, false, r0, rc, j0, nc, NR);
+                   },
+                   Mt + xi * block.ld, positions * block.ld, false);
+  transform_output<M>(out, Mt, bias, d.K, k0, k1, tiling, block);
+}
+
 // out (N, K, P, Q) = the convolution of inp (N, C, H, W) by the filters packed in U (see
-// transformed_filters), plus bias; d describes this (forward-shaped) convolution.
+// transformed_filters), plus bias; d describes this (forward-shaped) convolution. The threads share the
+// blocks of tiles, or, where the tiles are few against the output channels ((threads - 1) T < threads K,
+// as in the weight gradient), the output channels: each thread then transforms the whole input and
+// multiplies by its rows of U (ResNet18's last stage has 64 tiles at batch 16, too few blocks to share).
 template <int M>
 void forward(float* out, const float* inp, const TransformedFilters& U, const float* bias,
              const ops::ConvDesc& d, int threads) {
   const Tiling<M> tiling(d);
-  constexpr int positions = Tiling<M>::kPositions;
-  const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
+  const int64_t tile = tile_rows(U.packed->kernel());  // a thread's first row of U must start a panel
+  if (threads > 1 && d.K >= threads * tile && (threads - 1) * tiling.T < int64_t(threads) * d.K) {
+#pragma omp parallel num_threads(threads)
+    {
+      const Range rows = split(d.K, omp_get_num_threads(), omp_get_thread_num(), tile);
+      const int64_t tiles = block_tiles<M>(d.C, int(rows.size()), tiling.T, 1),
+                    blocks = (tiling.T + tiles - 1) / tiles;
+      for (int64_t b = 0; rows.size() > 0 && b < blocks; ++b)
+        forward_block<M>(out, inp, U, bias, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)),
+                         int(rows.begin), int(rows.end));
+    }
+  } else {
+    const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
 #pragma omp parallel for schedule(static) num_threads(threads)
-  for (int64_t b = 0; b < blocks; ++b) {
-    const Block block(b * tiles, std::min(tiles, tiling.T - b * tiles));
-    float* V = scratch(0, positions * d.C * block.ld);
-    float* Mt = scratch(1, positions * d.K * block.ld);
-    transform_input<M>(V, inp, d, tiling, block);
-    for (int xi = 0; xi < positions; ++xi)
-      sgemm_packed_a(*U.packed, xi * U.rows_per_position, d.K, block.count,
-                     [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
-                       pack_b_panels(panels, V + xi * block.ld, positions * block.ld, false, k0, kc, j0, nc, NR);
-                     },
-                     Mt + xi * block.ld, positions * block.ld, false);
-    transform_output<M>(out, Mt, bias, d.K, tiling, block);
+    for (int64_t b = 0; b < blocks; ++b)
+      forward_block<M>(out, inp, U, bias, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)), 0,
+                       d.K);
   }
 }
 
+// Z[xi] (K, c1 - c0) (+)= Yhat[xi] (K, count) * V[xi]^T (count, c1 - c0) for one block's tiles and input
+// channels [c0, c1): the alpha^2 GEMMs of the weight gradient, on both transforms of the block.
+template <int M>
+void accumulate_block(float* Z, const float* dout, const float* inp, const ops::ConvDesc& d, const Tiling<M>& tiling,
+                      const Block& block, int c0, int c1, bool accumulate) {
+  constexpr int positions = Tiling<M>::kPositions;
+  const int channels = c1 - c0;
+  float* V = scratch(0, positions * channels * block.ld);
+  float* Yhat = scratch(1, positions * d.K * block.ld);
+  transform_input<M>(V, inp, d, tiling, block, c0, c1);
+  transform_output_gradient<M>(Yhat, dout, d.K, tiling, block);
+  for (int xi = 0; xi < positions; ++xi)
+    sgemm(false, true, d.K, channels, block.count, Yhat + xi * block.ld, positions * block.ld, V + xi * block.ld,
+          positions * block.ld, Z + xi * int64_t(d.K) * channels, channels, accumulate);
+}
+
+// dweight (k, c) += G^T z G for kLanes pairs of Z's planes (K x channels, for input channels c0 + [0,
+// channels) of C) from pair `first` on, where z is the sum of `count` partials `stride` floats apart,
+// added in order.
+template <int M>
+void finish_pairs(float* dweight, const float* Z, int64_t stride, int count, int K, int channels, int c0, int C,
+                  int64_t first) {
+  using X = Transforms<M>;
+  constexpr int A = X::kAlpha, positions = A * A;
+  const int64_t plane = int64_t(K) * channels;
+  const int lanes = int(std::min<int64_t>(kLanes, plane - first));
+  alignas(64) float z[A][A][kLanes] = {}, rows[A][3][kLanes], g[3][3][kLanes];
+  for (int xi = 0; xi < positions; ++xi)
+    for (int t = 0; t < count; ++t) {
+      const float* partial = Z + stride * t + xi * plane + first;
+      for (int l = 0; l < lanes; ++l) z[xi / A][xi % A][l] += partial[l];
+    }
+  for (int i = 0; i < A; ++i) {  // z G along each row
+    const float* row[A];
+    for (int j = 0; j < A; ++j) row[j] = z[i][j];
+    X::filter_adjoint(rows[i], row);
+  }
+  for (int s = 0; s < 3; ++s) {  // then G^T (z G) down each column
+    const float* column[A];
+    for (int i = 0; i < A; ++i) column[i] = rows[i][s];
+    float result[3][kLanes];
+    X::filter_adjoint(result, column);
+    for (int r = 0; r < 3; ++r) std::copy(result[r], result[r] + kLanes, g[r][s]);
+  }
+  for (int l = 0; l < lanes; ++l) {
+    const int64_t pair = first + l, k = pair / channels, c = c0 + pair % channels;
+    for (int r = 0; r < 3; ++r)
+      for (int s = 0; s < 3; ++s) dweight[(k * C + c) * 9 + r * 3 + s] += g[r][s][l];
+  }
+}
+
+// The threads share the work in one of two ways, each bit for bit the same run to run at a given thread
+// count:
+//   by tiles     each thread sums its blocks of tiles into a private Z over all channels; the partials
+//                are then added in thread order. The partials cost threads x K x C floats per position to
+//                write and add (75 MB for 512 -> 512 on two threads).
+//   by channels  each thread takes a slice of the input channels, transforms their input and the whole
+//                output gradient, and owns its slice of Z: nothing to add, but every thread repeats the
+//                output gradient's transform (K values per tile and position).
+// Channels when the partials would outweigh the repeated transforms: (threads - 1) T < threads C, i.e. few
+// tiles and many channels (ResNet18's 256 and 512 channel stages).
 template <int M>
 void weight_gradient(float* dweight, float* dbias, const float* dout, const float* inp, const ops::ConvDesc& d,
                      int threads) {
-  using X = Transforms<M>;
   const Tiling<M> tiling(d);
-  constexpr int A = X::kAlpha, positions = A * A;
-  const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
-  const int64_t plane = int64_t(d.K) * d.C, partial_size = positions * plane;
-  float* partials = scratch(2, partial_size * threads);
+  constexpr int positions = Tiling<M>::kPositions;
+  const bool by_channels = threads > 1 && d.C >= threads && (threads - 1) * tiling.T < int64_t(threads) * d.C;
+  if (by_channels) {
 #pragma omp parallel num_threads(threads)
-  {
-    float* Z = partials + partial_size * omp_get_thread_num();
-    bool empty = true;  // the first block assigns the partial, later ones add to it
-#pragma omp for schedule(static) nowait
-    for (int64_t b = 0; b < blocks; ++b) {
-      const Block block(b * tiles, std::min(tiles, tiling.T - b * tiles));
-      float* V = scratch(0, positions * d.C * block.ld);
-      float* Yhat = scratch(1, positions * d.K * block.ld);
-      transform_input<M>(V, inp, d, tiling, block);
-      transform_output_gradient<M>(Yhat, dout, d.K, tiling, block);
-      for (int xi = 0; xi < positions; ++xi)  // Z[xi] (K, C) (+)= Yhat[xi] (K, count) * V[xi]^T (count, C)
-        sgemm(false, true, d.K, d.C, block.count, Yhat + xi * block.ld, positions * block.ld, V + xi * block.ld,
-              positions * block.ld, Z + xi * plane, d.C, !empty);
-      empty = false;
+    {
+      const Range slice = split(d.C, omp_get_num_threads(), omp_get_thread_num());
+      const int c0 = int(slice.begin), channels = int(slice.size());
+      const int64_t tiles = block_tiles<M>(channels, d.K, tiling.T, 1), blocks = (tiling.T + tiles - 1) / tiles;
+      float* Z = scratch(2, positions * int64_t(d.K) * channels);
+      for (int64_t b = 0; b < blocks; ++b)
+        accumulate_block<M>(Z, dout, inp, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)), c0,
+                            c0 + channels, b > 0);
+      const int64_t plane = int64_t(d.K) * channels;
+      for (int64_t first = 0; first < plane; first += kLanes)
+        finish_pairs<M>(dweight, Z, 0, 1, d.K, channels, c0, d.C, first);
     }
-    if (empty) std::fill(Z, Z + partial_size, 0.0f);
+  } else {
+    const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
+    const int64_t plane = int64_t(d.K) * d.C, partial_size = positions * plane;
+    float* partials = scratch(2, partial_size * threads);
+#pragma omp parallel num_threads(threads)
+    {
+      float* Z = partials + partial_size * omp_get_thread_num();
+      bool empty = true;  // the first block assigns the partial, later ones add to it
+#pragma omp for schedule(static) nowait
+      for (int64_t b = 0; b < blocks; ++b) {
+        accumulate_block<M>(Z, dout, inp, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)), 0, d.C,
+                            !empty);
+        empty = false;
+      }
+      if (empty) std::fill(Z, Z + partial_size, 0.0f);
 #pragma omp barrier
-    // the threads' partials summed in thread order, then G^T Z G, kLanes (k, c) pairs at a time
-    const int team = omp_get_num_threads();
+      const int team = omp_get_num_threads();
 #pragma omp for schedule(static)
-    for (int64_t group = 0; group < (plane + kLanes - 1) / kLanes; ++group) {
-      const int64_t kc0 = group * kLanes;
-      const int lanes = int(std::min<int64_t>(kLanes, plane - kc0));
-      alignas(64) float z[A][A][kLanes] = {}, rows[A][3][kLanes], g[3][3][kLanes];
-      for (int xi = 0; xi < positions; ++xi)
-        for (int t = 0; t < team; ++t) {
-          const float* partial = partials + partial_size * t + xi * plane + kc0;
-          for (int l = 0; l < lanes; ++l) z[xi / A][xi % A][l] += partial[l];
-        }
-      for (int i = 0; i < A; ++i) {  // z G along each row
-        const float* row[A];
-        for (int j = 0; j < A; ++j) row[j] = z[i][j];
-        X::filter_adjoint(rows[i], row);
-      }
-      for (int s = 0; s < 3; ++s) {  // then G^T (z G) down each column
-        const float* column[A];
-        for (int i = 0; i < A; ++i) column[i] = rows[i][s];
-        float result[3][kLanes];
-        X::filter_adjoint(result, column);
-        for (int r = 0; r < 3; ++r) std::copy(result[r], result[r] + kLanes, g[r][s]);
-      }
-      for (int l = 0; l < lanes; ++l)
-        for (int r = 0; r < 3; ++r)
-          for (int s = 0; s < 3; ++s) dweight[(kc0 + l) * 9 + r * 3 + s] += g[r][s][l];
+      for (int64_t group = 0; group < (plane + kLanes - 1) / kLanes; ++group)
+        finish_pairs<M>(dweight, partials, partial_size, team, d.K, d.C, 0, d.C, group * kLanes);
     }
   }
   if (dbias) {  // row sums of dout, image by image
