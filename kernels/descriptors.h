@@ -32,6 +32,17 @@ struct BatchNormDesc {
   double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch (PyTorch)
 };
 
+// Wing loss (Feng et al., "Wing Loss for Robust Facial Landmark Localisation with CNNs", CVPR 2018), per
+// element of x = pred - target, in the targets' units:
+//   w ln(1 + |x| / epsilon)   for |x| < w: log-shaped, so small and medium errors keep a large gradient
+//   |x| - c                   otherwise, c = w - w ln(1 + w / epsilon) joining the two pieces
+// Both must be positive and finite (ops::wing_loss_* check); they have no defaults, as they depend on the
+// targets' units (the paper's w = 10, epsilon = 2 are pixels of a 256x256 input).
+struct WingDesc {
+  double w = 0.0, epsilon = 0.0;
+  double c() const;  // kernels/ops.cpp
+};
+
 // PyTorch semantics (torch.optim.Adam / AdamW); step counts from 1.
 struct AdamDesc {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;

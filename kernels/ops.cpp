@@ -12,6 +12,7 @@
 #include "kernels/ops.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
@@ -689,6 +690,54 @@ void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, d
     case Backend::CudaRef:
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::l1_loss_backward(f32(dpred), f32(pred), f32(target), dloss32, n));
+  }
+}
+
+double WingDesc::c() const { return w - w * std::log1p(w / epsilon); }
+
+namespace {
+void check_wing(const WingDesc& d, const char* op) {
+  KEYNET_CHECK(std::isfinite(d.w) && d.w > 0 && std::isfinite(d.epsilon) && d.epsilon > 0, op,
+               ": w and epsilon must be positive and finite, got w=", d.w, " epsilon=", d.epsilon);
+}
+}  // namespace
+
+void wing_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, const WingDesc& d, Impl impl) {
+  check_loss(loss, pred, target, "wing_loss_forward", false);
+  check_wing(d, "wing_loss_forward");
+  const int64_t n = pred.numel();
+  switch (choose_backend(pred, impl, "wing_loss_forward", Library::Neither)) {
+    case Backend::CpuRefF64:
+      *f64(loss) = cpu::ref::wing_loss_forward(f64(pred), f64(target), d.w, d.epsilon, d.c(), n);
+      return;
+    case Backend::CpuRef:
+      *f32(loss) = cpu::ref::wing_loss_forward(f32(pred), f32(target), float(d.w), float(d.epsilon), float(d.c()), n);
+      return;
+    case Backend::CpuFast:
+    case Backend::CpuEigen: *f32(loss) = cpu::fast::wing_loss_forward(f32(pred), f32(target), d, n); return;
+    case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::wing_loss_forward(f32(loss), f32(pred), f32(target), d, n));
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::wing_loss_forward(f32(loss), f32(pred), f32(target), d, n));
+  }
+}
+
+void wing_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, const WingDesc& d, double dloss,
+                        Impl impl) {
+  check_loss(dpred, pred, target, "wing_loss_backward", true);
+  check_wing(d, "wing_loss_backward");
+  const int64_t n = pred.numel();
+  const float dloss32 = static_cast<float>(dloss);
+  switch (choose_backend(pred, impl, "wing_loss_backward", Library::Neither)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::wing_loss_backward(f64(dpred), f64(pred), f64(target), d.w, d.epsilon, dloss, n);
+    case Backend::CpuRef:
+      return cpu::ref::wing_loss_backward(f32(dpred), f32(pred), f32(target), float(d.w), float(d.epsilon), dloss32, n);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::wing_loss_backward(f32(dpred), f32(pred), f32(target), d, dloss32, n);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::wing_loss_backward(f32(dpred), f32(pred), f32(target), d, dloss32, n));
   }
 }
 

@@ -98,6 +98,9 @@ void mse_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Im
 void mse_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl);
 void l1_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl);
 void l1_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl);
+void wing_loss_forward(Tensor& loss, const Tensor& pred, const Tensor& target, const WingDesc& d, Impl impl);
+void wing_loss_backward(Tensor& dpred, const Tensor& pred, const Tensor& target, const WingDesc& d, double dloss,
+                        Impl impl);
 
 // ---- optimizers, in place on param, m, v / momentum
 void adam_update(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, const AdamDesc& d, Impl impl);

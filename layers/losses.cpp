@@ -33,6 +33,13 @@ void L1Loss::gradient(Tensor& dpred, const Tensor& pred, const Tensor& target, d
   ops::l1_loss_backward(dpred, pred, target, dloss, impl);
 }
 
+void WingLoss::compute(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) {
+  ops::wing_loss_forward(loss, pred, target, desc_, impl);
+}
+void WingLoss::gradient(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl) {
+  ops::wing_loss_backward(dpred, pred, target, desc_, dloss, impl);
+}
+
 double loss_value(const Tensor& loss) {
   KEYNET_CHECK(loss.numel() == 1, "loss_value: expected a 1-element tensor, got ", loss.describe());
   return loss.to(Device::CPU).at({0});

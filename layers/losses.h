@@ -38,6 +38,20 @@ class L1Loss : public Loss {
   void gradient(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl) override;
 };
 
+// Wing loss (kernels/descriptors.h): w and epsilon in the targets' units.
+class WingLoss : public Loss {
+ public:
+  explicit WingLoss(ops::WingDesc desc) : desc_(desc) {}
+
+ protected:
+  const char* name() const override { return "WingLoss"; }
+  void compute(Tensor& loss, const Tensor& pred, const Tensor& target, Impl impl) override;
+  void gradient(Tensor& dpred, const Tensor& pred, const Tensor& target, double dloss, Impl impl) override;
+
+ private:
+  ops::WingDesc desc_;
+};
+
 // The scalar value of a 1-element loss tensor (copies it to the host, explicitly).
 double loss_value(const Tensor& loss);
 

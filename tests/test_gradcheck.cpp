@@ -212,21 +212,23 @@ TEST_CASE("the reference nets' shapes chain and their gradients check (tiny inpu
   expect_gradients_pass(*bn_net, random_input({2, 1, 12, 10}, 23));
 }
 
-TEST_CASE("MSE and L1 loss gradients") {
+TEST_CASE("MSE, L1 and Wing loss gradients") {
   Rng rng(20);
   Tensor pred = distinct_values({3, 4}, rng);
   Tensor target = Tensor::normal({3, 4}, rng, 0.0, 1.0, DType::F64);
-  for (int which = 0; which < 2; ++which) {
+  const char* names[] = {"MSELoss: ", "L1Loss: ", "WingLoss: "};
+  for (int which = 0; which < 3; ++which) {
     MSELoss mse;
     L1Loss l1;
-    Loss& loss = which == 0 ? static_cast<Loss&>(mse) : static_cast<Loss&>(l1);
+    WingLoss wing({.w = 0.3, .epsilon = 0.1});  // the errors here fall on both pieces
+    Loss& loss = which == 0 ? static_cast<Loss&>(mse) : which == 1 ? static_cast<Loss&>(l1) : wing;
     auto forward = [&]() { return loss.forward(pred, target); };
     auto analytic = [&](const Tensor& R) {
       loss.forward(pred, target);
       return std::vector<Tensor>{loss.backward(R.at({0}))};
     };
     const GradCheckReport report = check_gradients({{"pred", pred}}, forward, analytic);
-    MESSAGE(std::string(which == 0 ? "MSELoss: " : "L1Loss: "), report.summary());
+    MESSAGE(std::string(names[which]), report.summary());
     CHECK(report.passed());
   }
 }

@@ -194,6 +194,32 @@ TEST_CASE("ReLU at 0 and max-pool ties follow PyTorch's rules, by hand, in every
   }
 }
 
+TEST_CASE("Wing loss by hand: both pieces, their join, sign(0) = 0, and bad w or epsilon refused") {
+  // w = 10, epsilon = 2 (the paper's): c = 10 - 10 ln 6. Errors 0, 1 (log piece), 10 (the join: both
+  // pieces give 10 ln 6) and -20 (linear piece: 20 - c = 10 + 10 ln 6).
+  const double c = 10.0 - 10.0 * std::log(6.0);
+  const Tensor target = Tensor::from_vector({4}, std::vector<float>{0.0f, 0.0f, 0.0f, 0.0f});
+  const Tensor pred = Tensor::from_vector({4}, std::vector<float>{0.0f, 1.0f, 10.0f, -20.0f});
+  const double want = (0.0 + 10.0 * std::log(1.5) + 10.0 * std::log(6.0) + (20.0 - c)) / 4.0;
+  for (Impl impl : {Impl::Ref, Impl::Fast}) {
+    CAPTURE(to_string(impl));
+    WingLoss loss({.w = 10.0, .epsilon = 2.0});
+    loss.set_impl(impl);
+    CHECK(loss_value(loss.forward(pred, target)) == doctest::Approx(want).epsilon(1e-6));
+    // d/dx: 0 at x = 0, w / (epsilon + |x|) = 10/3 at 1, 1 from w on (the linear piece), each over n = 4
+    const std::vector<float> grad = loss.backward(1.0).to_float_vector();
+    CHECK(grad[0] == 0.0f);
+    CHECK(grad[1] == doctest::Approx(10.0 / 3.0 / 4.0).epsilon(1e-6));
+    CHECK(grad[2] == doctest::Approx(0.25).epsilon(1e-6));
+    CHECK(grad[3] == doctest::Approx(-0.25).epsilon(1e-6));
+  }
+  for (const ops::WingDesc bad : {ops::WingDesc{.w = 0.0, .epsilon = 2.0}, ops::WingDesc{.w = 10.0, .epsilon = -1.0},
+                                  ops::WingDesc{.w = NAN, .epsilon = 2.0}}) {
+    WingLoss loss(bad);
+    CHECK_THROWS_WITH_AS(loss.forward(pred, target), doctest::Contains("w and epsilon must be positive"), Error);
+  }
+}
+
 TEST_CASE("the reference nets produce the expected output shapes and names") {
   Rng rng(4);
   auto nose = make_nose_net(rng);

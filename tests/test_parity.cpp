@@ -109,7 +109,7 @@ double factor(const std::string& op, const Backend& b) {
   static const std::set<std::string> reductions = {
       "conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "batch_norm2d_train",
       "batch_norm2d_backward", "batch_norm2d_relu_train", "batch_norm2d_relu_backward", "global_avg_pool_forward",
-      "mse_loss_forward", "l1_loss_forward"};
+      "mse_loss_forward", "l1_loss_forward", "wing_loss_forward"};
   if (b.impl == Impl::Ref && reductions.count(op)) return 8;
   return 1;
 }
@@ -902,6 +902,13 @@ Case loss_case(int64_t n) {
     r.check("l1_loss_forward", "loss", l1, double(n));
     ops::l1_loss_backward(dl1, pred, target, dloss, r.impl());
     r.check("l1_loss_backward", "dpred", dl1, 1);
+    // w and epsilon put |pred - target| (up to 2) on both pieces of the Wing loss
+    const ops::WingDesc wing{.w = 0.5, .epsilon = 0.1};
+    Tensor wing_loss = r.output({1}), dwing = r.output({n});
+    ops::wing_loss_forward(wing_loss, pred, target, wing, r.impl());
+    r.check("wing_loss_forward", "loss", wing_loss, double(n));
+    ops::wing_loss_backward(dwing, pred, target, wing, dloss, r.impl());
+    r.check("wing_loss_backward", "dpred", dwing, 1);
   };
   return c;
 }

@@ -34,9 +34,10 @@ void place(Module& model, Loss& loss, Optimizer& optimizer, Device device, Impl 
   model.set_needs_input_grad(false);  // nothing reads the gradient of the images
 }
 
-std::unique_ptr<Loss> make_loss(const std::string& name) {
+std::unique_ptr<Loss> make_loss(const std::string& name, const ops::WingDesc& wing) {
   if (name == "l1") return std::make_unique<L1Loss>();
-  KEYNET_CHECK(name == "mse", "--loss: expected mse or l1, got '", name, "'");
+  if (name == "wing") return std::make_unique<WingLoss>(wing);
+  KEYNET_CHECK(name == "mse", "--loss: expected mse, l1 or wing, got '", name, "'");
   return std::make_unique<MSELoss>();
 }
 

@@ -31,8 +31,9 @@ Device resolve_device(const std::string& name);
 // the parameters.
 void place(Module& model, Loss& loss, Optimizer& optimizer, Device device, Impl impl);
 
-// The training loss an app's --loss names: "mse" or "l1" (on targets normalised to [-1, 1]).
-std::unique_ptr<Loss> make_loss(const std::string& name);
+// The training loss an app's --loss names: "mse", "l1" or "wing" (with `wing`'s w and epsilon), on targets
+// normalised to [-1, 1].
+std::unique_ptr<Loss> make_loss(const std::string& name, const ops::WingDesc& wing = {});
 
 struct Validation {
   double loss = 0;    // the training loss on the validation set (eval mode, no augmentation)

@@ -27,6 +27,8 @@ void add_common_recipe(train::ModelCard& card, const TrainFlags& flags, const Tr
   card.recipe["batch"] = std::to_string(flags.batch);
   card.recipe["seed"] = std::to_string(flags.seed);
   card.recipe["loss"] = settings.loss;
+  if (settings.loss == "wing")
+    card.recipe["wing"] = "w=" + std::to_string(settings.wing.w) + " epsilon=" + std::to_string(settings.wing.epsilon);
   card.recipe["schedule"] = flags.schedule;
   card.recipe["warmup_epochs"] = std::to_string(settings.warmup_epochs);
   card.recipe["weight_decay"] = std::to_string(settings.weight_decay);
@@ -38,8 +40,16 @@ void add_common_recipe(train::ModelCard& card, const TrainFlags& flags, const Tr
 }  // namespace
 
 void add_training_settings_flags(CLI::App& command, TrainingSettings& settings) {
-  command.add_option("--loss", settings.loss, "mse or l1, on targets normalised to [-1, 1]")
-      ->check(CLI::IsMember({"mse", "l1"}))
+  command.add_option("--loss", settings.loss, "mse, l1 or wing (Feng et al. 2018), on targets normalised to [-1, 1]")
+      ->check(CLI::IsMember({"mse", "l1", "wing"}))
+      ->capture_default_str();
+  command.add_option("--wing-w", settings.wing.w,
+                     "--loss wing: where its log piece ends, in target units (1 = half the network input)")
+      ->check(finite_number() & CLI::PositiveNumber)
+      ->capture_default_str();
+  command.add_option("--wing-epsilon", settings.wing.epsilon,
+                     "--loss wing: the log piece's curvature (smaller: steeper near 0), in target units")
+      ->check(finite_number() & CLI::PositiveNumber)
       ->capture_default_str();
   command.add_option("--weight-decay", settings.weight_decay, "AdamW's decoupled weight decay")
       ->check(finite_number() & CLI::Range(0.0, 1.0))
@@ -65,7 +75,7 @@ TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& mod
   KEYNET_CHECK(flags.batch % world.size == 0, "--batch ", flags.batch, " is the global batch: it must divide evenly "
                "among the ", world.size, " ranks");
   const bool writer = world.rank == 0;
-  auto loss = train::make_loss(settings.loss);
+  auto loss = train::make_loss(settings.loss, settings.wing);
   Adam adam(model, {.weight_decay = settings.weight_decay, .decoupled_weight_decay = true});
   train::place(model, *loss, adam, device, parse_impl(flags.impl));
   const auto communicator = train::make_communicator(device);

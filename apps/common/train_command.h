@@ -22,7 +22,10 @@ namespace keynet::apps {
 
 // The recipe's loss, optimizer and loop after the command line has had its say.
 struct TrainingSettings {
-  std::string loss = "mse";          // mse | l1 (train::make_loss)
+  std::string loss = "mse";          // mse | l1 | wing (train::make_loss)
+  // the Wing loss's w and epsilon in the targets' units ([-1, 1] across the network input): by default
+  // the paper's 10 and 2 pixels of a 256-pixel input
+  ops::WingDesc wing = {.w = 10.0 / 128, .epsilon = 2.0 / 128};
   double weight_decay = 0;           // AdamW's decoupled weight decay
   int warmup_epochs = 0;
   double final_lr_fraction = 0;      // cosine schedule's floor
@@ -31,7 +34,8 @@ struct TrainingSettings {
   bool test_time_mirror = false;     // validation averages each face with its mirror image's
 };
 
-// --loss, --weight-decay, --warmup and --test-time-mirror, their defaults those in `settings`.
+// --loss, --wing-w, --wing-epsilon, --weight-decay, --warmup and --test-time-mirror, their defaults those in
+// `settings`.
 void add_training_settings_flags(CLI::App& command, TrainingSettings& settings);
 
 // How an app reads predictions on its validation faces.

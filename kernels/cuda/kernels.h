@@ -43,6 +43,7 @@ using BatchNorm2dReluBackward = void(float* dinp, float* dgamma, float* dbeta, c
 using GlobalAvgPoolForward = void(float* out, const float* inp, int planes, int HW);
 // losses.cu: loss is a 1-element device buffer
 using LossForward = void(float* loss, const float* pred, const float* target, int64_t n);
+using WingLossForward = void(float* loss, const float* pred, const float* target, const ops::WingDesc& d, int64_t n);
 
 namespace ref {
 Conv2dForward conv2d_forward;
@@ -57,6 +58,7 @@ BatchNorm2dReluBackward batch_norm2d_relu_backward;
 GlobalAvgPoolForward global_avg_pool_forward;
 LossForward mse_loss_forward;
 LossForward l1_loss_forward;
+WingLossForward wing_loss_forward;
 }  // namespace ref
 
 namespace fast {
@@ -72,6 +74,7 @@ BatchNorm2dReluBackward batch_norm2d_relu_backward;
 GlobalAvgPoolForward global_avg_pool_forward;
 LossForward mse_loss_forward;
 LossForward l1_loss_forward;
+WingLossForward wing_loss_forward;
 }  // namespace fast
 
 // One kernel serves Ref and Fast.
@@ -86,6 +89,8 @@ void batch_norm2d_relu_forward_eval(float* out, const float* inp, const float* g
 void global_avg_pool_backward(float* dinp, const float* dout, int planes, int HW);
 void mse_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
 void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
+void wing_loss_backward(float* dpred, const float* pred, const float* target, const ops::WingDesc& d, float dloss,
+                        int64_t n);
 // optimizers.cu: in place, n elements
 void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamDesc& d);
 void sgd_update(float* param, const float* grad, float* momentum_buffer, int64_t n, const SgdDesc& d);

@@ -20,6 +20,13 @@ struct SquaredError {
 struct AbsoluteError {
   __device__ float operator()(float p, float t) const { return fabsf(p - t); }
 };
+struct WingError {  // kernels/descriptors.h's WingDesc
+  float w, epsilon, c;
+  __device__ float operator()(float p, float t) const {
+    const float x = fabsf(p - t);
+    return x < w ? w * log1pf(x / epsilon) : x - c;
+  }
+};
 
 template <class Term>
 __global__ void loss_serial_kernel(float* loss, const float* pred, const float* target, int64_t n, Term term) {
@@ -74,6 +81,21 @@ __global__ void l1_loss_backward_kernel(float* dpred, const float* pred, const f
   }
 }
 
+// dpred overwritten: dloss * sign(x) * (|x| < w ? w / (epsilon + |x|) : 1) / n, x = pred - target, sign(0) = 0
+__global__ void wing_loss_backward_kernel(float* dpred, const float* pred, const float* target, float w,
+                                          float epsilon, float dloss, int64_t n) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const float diff = pred[i] - target[i], x = fabsf(diff);
+    const float sign = diff > 0.0f ? 1.0f : (diff < 0.0f ? -1.0f : 0.0f);
+    dpred[i] = dloss * sign * (x < w ? w / (epsilon + x) : 1.0f) / static_cast<float>(n);
+  }
+}
+
+WingError wing_error(const ops::WingDesc& d) {
+  return {static_cast<float>(d.w), static_cast<float>(d.epsilon), static_cast<float>(d.c())};
+}
+
 }  // namespace
 
 void ref::mse_loss_forward(float* loss, const float* pred, const float* target, int64_t n) {
@@ -102,6 +124,22 @@ void fast::l1_loss_forward(float* loss, const float* pred, const float* target, 
 void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n) {
   l1_loss_backward_kernel<<<blocks_for(n), kThreads>>>(dpred, pred, target, dloss, n);
   KEYNET_CUDA_LAUNCHED("l1_loss_backward");
+}
+
+void ref::wing_loss_forward(float* loss, const float* pred, const float* target, const ops::WingDesc& d, int64_t n) {
+  loss_serial_kernel<<<1, 1>>>(loss, pred, target, n, wing_error(d));
+  KEYNET_CUDA_LAUNCHED("wing_loss_forward_ref");
+}
+
+void fast::wing_loss_forward(float* loss, const float* pred, const float* target, const ops::WingDesc& d, int64_t n) {
+  loss_fast(loss, pred, target, n, wing_error(d), "wing_loss_forward_fast");
+}
+
+void wing_loss_backward(float* dpred, const float* pred, const float* target, const ops::WingDesc& d, float dloss,
+                        int64_t n) {
+  wing_loss_backward_kernel<<<blocks_for(n), kThreads>>>(dpred, pred, target, static_cast<float>(d.w),
+                                                         static_cast<float>(d.epsilon), dloss, n);
+  KEYNET_CUDA_LAUNCHED("wing_loss_backward");
 }
 
 }  // namespace keynet::cuda

@@ -48,5 +48,8 @@ float mse_loss_forward(const float* pred, const float* target, int64_t n);
 void mse_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
 float l1_loss_forward(const float* pred, const float* target, int64_t n);
 void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
+float wing_loss_forward(const float* pred, const float* target, const ops::WingDesc& d, int64_t n);
+void wing_loss_backward(float* dpred, const float* pred, const float* target, const ops::WingDesc& d, float dloss,
+                        int64_t n);
 
 }  // namespace keynet::cpu::fast

@@ -59,4 +59,25 @@ void l1_loss_backward(float* dpred, const float* pred, const float* target, floa
   }
 }
 
+float wing_loss_forward(const float* pred, const float* target, const ops::WingDesc& d, int64_t n) {
+  const double w = d.w, epsilon = d.epsilon, c = d.c();
+  const double sum = deterministic_sum(n, [=](int64_t i) {
+    const double x = std::abs(double(pred[i]) - target[i]);
+    return x < w ? w * std::log1p(x / epsilon) : x - c;
+  });
+  return float(sum / double(n));
+}
+
+// dpred overwritten: dloss * sign(x) * (|x| < w ? w / (epsilon + |x|) : 1) / n, x = pred - target, sign(0) = 0
+void wing_loss_backward(float* dpred, const float* pred, const float* target, const ops::WingDesc& d, float dloss,
+                        int64_t n) {
+  const float scale = float(dloss / double(n)), w = float(d.w), epsilon = float(d.epsilon);
+#pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
+  for (int64_t i = 0; i < n; ++i) {
+    const float diff = pred[i] - target[i], x = std::abs(diff);
+    const float slope = scale * (x < w ? w / (epsilon + x) : 1.0f);
+    dpred[i] = diff > 0.0f ? slope : (diff < 0.0f ? -slope : 0.0f);
+  }
+}
+
 }  // namespace keynet::cpu::fast
