@@ -35,6 +35,8 @@ data::SampleOptions sample_options(const IbugRecipe& recipe, int size, double en
   options.framing = data::Framing::FaceBox;
   options.crop_enlarge = enlarge;
   options.augment = recipe.augment_options;
+  // the shift is the recipe's fraction of the crop at any --size (8 px of 160 is 5%)
+  options.augment.max_shift_px = recipe.augment_options.max_shift_px * size / recipe.input_size;
   options.mirror_permutation = mirror;  // used only for augmented samples
   return options;
 }
