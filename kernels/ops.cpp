@@ -459,6 +459,34 @@ void batch_norm2d_forward_eval(Tensor& out, const Tensor& inp, const Tensor& gam
   }
 }
 
+void batch_norm2d_fold(Tensor& weight_out, Tensor& bias_out, const Tensor& weight, const Tensor* bias,
+                       const Tensor& gamma, const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
+                       double eps) {
+  const char* op = "batch_norm2d_fold";
+  KEYNET_CHECK(weight.ndim() == 4, op, ": expected a convolution's weight (K,C,R,S), got ", to_string(weight.shape()));
+  KEYNET_CHECK(std::isfinite(eps) && eps > 0, op, ": eps must be positive, got ", eps);
+  const int K = static_cast<int>(weight.dim(0));
+  const int64_t CRS = weight.numel() / K;
+  check_pair(weight, "the weight", weight_out, "folded weight", op);
+  expect_shape(bias_out, {K}, weight, op, "folded bias");
+  if (bias) expect_shape(*bias, {K}, weight, op, "bias");
+  for (const Tensor* v : {&gamma, &beta, &running_mean, &running_var}) expect_shape(*v, {K}, weight, op, "batch norm's");
+  // on the host: a device's tensors are copied there and the results back
+  const auto host = [](const Tensor& t) { return t.to(Device::CPU); };
+  const Tensor w = host(weight), g = host(gamma), b = host(beta), m = host(running_mean), v = host(running_var);
+  const Tensor c = bias ? host(*bias) : Tensor();
+  Tensor w_out = Tensor::empty(weight.shape(), Device::CPU, weight.dtype());
+  Tensor b_out = Tensor::empty({K}, Device::CPU, weight.dtype());
+  if (weight.dtype() == DType::F64)
+    cpu::ref::batch_norm2d_fold(f64(w_out), f64(b_out), f64(w), bias ? f64(c) : nullptr, f64(g), f64(b), f64(m),
+                                f64(v), eps, K, CRS);
+  else
+    cpu::ref::batch_norm2d_fold(f32(w_out), f32(b_out), f32(w), bias ? f32(c) : nullptr, f32(g), f32(b), f32(m),
+                                f32(v), eps, K, CRS);
+  weight_out.copy_from(w_out);
+  bias_out.copy_from(b_out);
+}
+
 void batch_norm2d_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, const Tensor& dout, const Tensor& inp,
                            const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
                            const BatchNormDesc& d, Impl impl) {

@@ -86,6 +86,15 @@ void batch_norm2d_relu_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, con
                                 const Tensor& out, const Tensor& gamma, const Tensor& save_mean,
                                 const Tensor& save_invstd, const BatchNormDesc& d, Impl impl);
 
+// ---- a batch norm (evaluation) folded into the convolution before it, for inference: weight (K,C,R,S),
+// bias (K) or null, gamma, beta, running_mean, running_var (K); weight_out and bias_out on their device.
+// weight_out = weight * s per output channel and bias_out = beta + (bias - running_mean) * s, with
+// s = gamma / sqrt(running_var + eps). Computed once per model on the host in double, for every
+// backend (it touches each weight once; a kernel per backend would buy nothing).
+void batch_norm2d_fold(Tensor& weight_out, Tensor& bias_out, const Tensor& weight, const Tensor* bias,
+                       const Tensor& gamma, const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
+                       double eps);
+
 // ---- global average pool: inp (N,C,H,W), out (N,C)
 void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl);
 void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl);

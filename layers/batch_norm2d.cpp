@@ -31,6 +31,15 @@ ops::BatchNormDesc BatchNorm2d::descriptor(const Tensor& x) const {
 
 Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
   const ops::BatchNormDesc d = descriptor(x);
+  if (folded_) {
+    KEYNET_CHECK(mode == Mode::Eval, describe(), ": folded into the convolution before it for inference; it cannot train");
+    last_forward_trained_ = false;
+    mark_forward();
+    if (!relu_) return x;
+    Tensor y = empty_like_input(x, x.shape());
+    ops::relu_forward(y, x, impl());
+    return y;
+  }
   Tensor y = empty_like_input(x, x.shape());
   if (mode == Mode::Train) {
     KEYNET_CHECK(static_cast<int64_t>(d.N) * d.HW > 1, describe(),

@@ -23,6 +23,12 @@ class BatchNorm2d : public Module {
   Parameter& bias() { return bias_; }
   Tensor& running_mean() { return running_mean_; }
   Tensor& running_var() { return running_var_; }
+  int channels() const { return channels_; }
+  double eps() const { return eps_; }
+  // Folded into the convolution before it (Conv2d::fold_batch_norm): Mode::Eval passes the input through
+  // (or its ReLU); Mode::Train is refused.
+  void mark_folded() { folded_ = true; }
+  bool folded() const { return folded_; }
 
  protected:
   BatchNorm2d(int channels, double eps, double momentum, bool relu);
@@ -37,6 +43,7 @@ class BatchNorm2d : public Module {
   int64_t num_batches_tracked_ = 0;
   Tensor input_, output_, save_mean_, save_invstd_;  // output_: kept for the fused ReLU's mask only
   bool last_forward_trained_ = false;
+  bool folded_ = false;
 };
 
 // y = relu(BatchNorm2d(x)); the backward needs a Train-mode forward, as BatchNorm2d's.

@@ -33,10 +33,26 @@ ops::ConvDesc Conv2d::descriptor(const Tensor& x) const {
   return d;
 }
 
-Tensor Conv2d::forward(const Tensor& x, Mode) {
+void Conv2d::fold_batch_norm(BatchNorm2d& bn) {
+  KEYNET_CHECK(bn.channels() == out_channels_, describe(), ": cannot fold ", bn.describe(), " (", out_channels_,
+               " output channels)");
+  const Tensor& weight = weight_.value;
+  folded_weight_ = Tensor::empty(weight.shape(), weight.device(), weight.dtype());
+  folded_bias_ = Tensor::empty({out_channels_}, weight.device(), weight.dtype());
+  ops::batch_norm2d_fold(folded_weight_, folded_bias_, weight, has_bias_ ? &bias_.value : nullptr, bn.weight().value,
+                         bn.bias().value, bn.running_mean(), bn.running_var(), bn.eps());
+  bn.mark_folded();
+}
+
+Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   const ops::ConvDesc d = descriptor(x);
+  const bool folded = folded_weight_.defined();
+  KEYNET_CHECK(!folded || mode == Mode::Eval, describe(), ": a batch norm is folded into it for inference; it cannot train");
   Tensor y = empty_like_input(x, {d.N, d.K, d.P(), d.Q()});
-  ops::conv2d_forward(y, x, weight_.value, has_bias_ ? &bias_.value : nullptr, d, impl());
+  if (folded)
+    ops::conv2d_forward(y, x, folded_weight_, &folded_bias_, d, impl());
+  else
+    ops::conv2d_forward(y, x, weight_.value, has_bias_ ? &bias_.value : nullptr, d, impl());
   input_ = x;
   mark_forward();
   return y;

@@ -2,6 +2,10 @@
 
 namespace keynet {
 
+void Module::fold_batch_norms() {
+  for_each_child([](const std::string&, Module& child) { child.fold_batch_norms(); });
+}
+
 void Module::visit(ParamVisitor& visitor, const std::string& prefix) {
   for_each_child([&](const std::string& name, Module& child) { child.visit(visitor, join_name(prefix, name)); });
 }

@@ -32,6 +32,12 @@ class Module {
   virtual void for_each_child(const ChildFn&) {}
   // Named state; default: the children's, under join_name(prefix, child's name). Leaves with state override.
   virtual void visit(ParamVisitor& visitor, const std::string& prefix);
+  // For inference: every BatchNorm2d (or BatchNormReLU) that directly follows a Conv2d is folded into that
+  // convolution's weights and bias (ops::batch_norm2d_fold), which Mode::Eval uses from then on; the batch
+  // norm then passes its input through (BatchNormReLU: its ReLU). Fold after moving the model to its
+  // device. The named state keeps the unfolded parameters, so checkpoints are unchanged; a folded model
+  // refuses Mode::Train. Default: the children's; Sequential folds neighbours, BasicBlock its pairs.
+  virtual void fold_batch_norms();
   // Kernel implementation for this module and all its children; unset means default_impl().
   void set_impl(Impl impl);
   Impl impl() const { return impl_ ? *impl_ : default_impl(); }

@@ -40,6 +40,12 @@ void BasicBlock::for_each_child(const ChildFn& fn) {
   fn("relu_out", relu_out_);
 }
 
+void BasicBlock::fold_batch_norms() {
+  conv1_.fold_batch_norm(bn1_);
+  conv2_.fold_batch_norm(bn2_);
+  if (downsample_) downsample_->fold_batch_norms();
+}
+
 // The input feeds conv1 (the first child, as by default) and the skip path's projection.
 void BasicBlock::set_needs_input_grad(bool needed) {
   Module::set_needs_input_grad(needed);

@@ -22,6 +22,7 @@ class BasicBlock : public Module {
   std::string describe() const override;
   void for_each_child(const ChildFn& fn) override;
   void set_needs_input_grad(bool needed) override;
+  void fold_batch_norms() override;  // bn1 into conv1, bn2 into conv2, and the downsample's
   bool has_downsample() const { return downsample_ != nullptr; }
 
  private:
@@ -45,6 +46,7 @@ class ResNet18 : public Module {
   // The body's children are ResNet18's own, so names carry no extra level ("layer1.0.conv1.weight");
   // the body itself holds no state and runs no kernel.
   void for_each_child(const ChildFn& fn) override { body_.for_each_child(fn); }
+  void fold_batch_norms() override { body_.fold_batch_norms(); }
 
  private:
   int in_channels_, num_outputs_;

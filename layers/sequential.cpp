@@ -1,5 +1,8 @@
 #include "layers/sequential.h"
 
+#include "layers/batch_norm2d.h"
+#include "layers/conv2d.h"
+
 namespace keynet {
 
 Sequential& Sequential::add(std::unique_ptr<Module> child, const std::string& name) {
@@ -27,6 +30,15 @@ Tensor Sequential::backward(const Tensor& dy) {
 
 void Sequential::for_each_child(const ChildFn& fn) {
   for (auto& [name, child] : children_) fn(name, *child);
+}
+
+void Sequential::fold_batch_norms() {
+  for (std::size_t i = 0; i + 1 < children_.size(); ++i) {
+    auto* conv = dynamic_cast<Conv2d*>(children_[i].second.get());
+    auto* bn = dynamic_cast<BatchNorm2d*>(children_[i + 1].second.get());
+    if (conv && bn) conv->fold_batch_norm(*bn);
+  }
+  Module::fold_batch_norms();
 }
 
 std::string Sequential::describe() const {

@@ -23,6 +23,7 @@ class Sequential : public Module {
   Tensor backward(const Tensor& dy) override;
   std::string describe() const override;
   void for_each_child(const ChildFn& fn) override;
+  void fold_batch_norms() override;  // each Conv2d child followed by a BatchNorm2d child, then every child's
 
   std::size_t size() const { return children_.size(); }
   Module& child(std::size_t i) { return *children_.at(i).second; }

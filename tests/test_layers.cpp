@@ -3,10 +3,13 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "layers/losses.h"
 #include "support/errors.h"
 #include "layers/nets.h"
+#include "layers/resnet.h"
+#include "support/parity.h"
 
 using namespace keynet;
 using keynet::testing::error_of;
@@ -242,6 +245,46 @@ TEST_CASE("the reference nets produce the expected output shapes and names") {
       "11.bias", "1.running_mean", "1.running_var", "5.running_mean", "5.running_var"};
   CHECK(state == expected);
   CHECK(bn_net->forward(Tensor::zeros({2, 1, 12, 12}), Mode::Train).shape() == Shape{2, 2});
+}
+
+TEST_CASE("folding batch norms into convolutions: the same outputs in float rounding, the same state, no training") {
+  Rng rng(41);
+  ResNet18 resnet(1, 6, rng);
+  auto conv_net = make_conv_net({.stages = {{4, 5}, {6, 3}}, .hidden = {8}, .batch_norm = true}, 16, 14, 3, rng);
+  for (Module* model : {static_cast<Module*>(&resnet), static_cast<Module*>(conv_net.get())}) {
+    // batch norms that do something: random scales, shifts and running statistics
+    for (auto& [name, parameter] : named_parameters(*model))
+      if (parameter->value.ndim() == 1) parameter->value = Tensor::uniform(parameter->value.shape(), rng, 0.5, 1.5);
+    for (auto& [name, buffer] : named_buffers(*model)) *buffer = Tensor::uniform(buffer->shape(), rng, 0.2, 1.5);
+    const Tensor x = Tensor::normal({2, 1, 16, 14}, rng, 0, 1);
+    const std::vector<float> before = model->forward(x, Mode::Eval).to_float_vector();
+    std::vector<Tensor> state;
+    for (auto& [name, parameter] : named_parameters(*model)) state.push_back(parameter->value.clone());
+    model->fold_batch_norms();
+    const std::vector<float> after = model->forward(x, Mode::Eval).to_float_vector();
+    double scale = 0, worst = 0;
+    for (std::size_t i = 0; i < before.size(); ++i) {
+      scale = std::max(scale, std::abs(double(before[i])));
+      worst = std::max(worst, std::abs(double(after[i]) - before[i]));
+    }
+    CHECK(worst <= 1e-5 * scale);
+    CHECK(worst > 0);  // the folded path ran: its rounding differs
+    std::size_t i = 0;
+    for (auto& [name, parameter] : named_parameters(*model)) CHECK(parity::bitwise_equal(parameter->value, state[i++]));
+    CHECK_THROWS_WITH_AS(model->forward(x, Mode::Train), doctest::Contains("for inference"), Error);
+  }
+  // every batch norm of ResNet18 follows a convolution: the stem, two per block and three shortcuts
+  int folded = 0, batch_norms = 0;
+  std::function<void(Module&)> count = [&](Module& m) {
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
+      ++batch_norms;
+      folded += bn->folded();
+    }
+    m.for_each_child([&](const std::string&, Module& child) { count(child); });
+  };
+  count(resnet);
+  CHECK(batch_norms == 20);
+  CHECK(folded == 20);
 }
 
 TEST_CASE("kernel implementation is chosen at run time, per layer") {

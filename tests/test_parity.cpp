@@ -109,7 +109,7 @@ double factor(const std::string& op, const Backend& b) {
   static const std::set<std::string> reductions = {
       "conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "batch_norm2d_train",
       "batch_norm2d_backward", "batch_norm2d_relu_train", "batch_norm2d_relu_backward", "global_avg_pool_forward",
-      "mse_loss_forward", "l1_loss_forward", "wing_loss_forward"};
+      "mse_loss_forward", "l1_loss_forward", "wing_loss_forward", "conv2d_forward, batch norm folded"};
   if (b.impl == Impl::Ref && reductions.count(op)) return 8;
   return 1;
 }
@@ -383,6 +383,37 @@ std::vector<Case> winograd_cases() {
     ++index;
   }
   return cases;
+}
+
+// A batch norm (evaluation) folded into the convolution before it, for inference (ops::batch_norm2d_fold,
+// on the host in double for every backend): each backend's convolution with the folded weights against the
+// double reference's, which equals BN_eval(conv(x)) to double rounding. K: the convolution's, plus the bias.
+Case fold_case(const ops::ConvDesc& d, bool with_bias) {
+  using cpu::fast::ConvDirection;
+  Case c;
+  c.shape = describe(d, with_bias, false);
+  c.body = [=](Run& r) {
+    const Shape in_shape{d.N, d.C, d.H, d.W}, w_shape{d.K, d.C, d.R, d.S}, out_shape{d.N, d.K, d.P(), d.Q()};
+    const Tensor inp = r.uniform(in_shape, -1, 1), weight = r.uniform(w_shape, -0.5, 0.5);
+    const Tensor bias = r.uniform({d.K}, -1, 1), gamma = r.uniform({d.K}, 0.5, 1.5), beta = r.uniform({d.K}, -1, 1);
+    const Tensor mean = r.uniform({d.K}, -0.5, 0.5), var = r.uniform({d.K}, 0.05, 2);
+    Tensor folded_weight = r.output(w_shape), folded_bias = r.output({d.K}), out = r.output(out_shape);
+    ops::batch_norm2d_fold(folded_weight, folded_bias, weight, with_bias ? &bias : nullptr, gamma, beta, mean, var,
+                           1e-5);
+    ops::conv2d_forward(out, inp, folded_weight, &folded_bias, d, r.impl());
+    r.check("conv2d_forward, batch norm folded", "out", out, d.C * d.R * d.S + 1,
+            winograd(r, d, ConvDirection::forward));
+  };
+  return c;
+}
+
+// ResNet18's folded shapes (stem, a 3x3 stage that Winograd takes, the strided 1x1 shortcut) and the
+// IMM nets' biased 5x5.
+std::vector<Case> fold_cases() {
+  return {fold_case({.N = 2, .C = 1, .H = 40, .W = 36, .K = 8, .R = 7, .S = 7, .stride = 2, .pad = 3}, false),
+          fold_case({.N = 2, .C = 64, .H = 14, .W = 14, .K = 64, .R = 3, .S = 3, .stride = 1, .pad = 1}, false),
+          fold_case({.N = 3, .C = 16, .H = 9, .W = 11, .K = 32, .R = 1, .S = 1, .stride = 2, .pad = 0}, false),
+          fold_case({.N = 2, .C = 3, .H = 17, .W = 13, .K = 5, .R = 5, .S = 5, .stride = 1, .pad = 2}, true)};
 }
 
 std::vector<Case> conv_cases() {
@@ -1094,6 +1125,7 @@ TEST_CASE("the CUDA device query either works or reports no device") {
 }
 
 TEST_CASE("parity: conv2d") { run_table("conv2d", conv_cases(), 1); }
+TEST_CASE("parity: conv2d with a batch norm folded in") { run_table("conv2d folded", fold_cases(), 23); }
 TEST_CASE("parity: conv2d by Winograd, forced on every 3x3 stride-1 shape") {
   const cpu::fast::ConvAlgo saved = cpu::fast::conv_algo();
   cpu::fast::set_conv_algo(cpu::fast::ConvAlgo::winograd);

@@ -165,6 +165,7 @@ ImmModel load_imm_model(const ImmRecipe& recipe, const std::string& path, Device
   loaded.model = build_model(recipe, loaded.card.architecture, loaded.size, 2 * num_learned, 0);
   load_module(*loaded.model, file, path);
   to_device(*loaded.model, device);
+  loaded.model->fold_batch_norms();  // inference only: one pass fewer per convolution
   if (use_test_time_mirror(test_time_mirror, loaded.card.recipe)) loaded.mirror = mirror_permutation(loaded.learned);
   return loaded;
 }

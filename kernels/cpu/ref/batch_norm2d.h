@@ -105,6 +105,20 @@ void batch_norm2d_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T*
   bn_impl::backward<T>(dinp, dgamma, dbeta, dout, inp, nullptr, gamma, save_mean, save_invstd, d);
 }
 
+// ---- batch norm in evaluation folded into the convolution before it, for inference: with
+// s_k = gamma_k / sqrt(running_var_k + eps), weight_out (K, CRS) = weight's row k times s_k and
+// bias_out (K) = beta_k + (bias_k - running_mean_k) s_k (bias null: 0), so that conv(x; weight_out) +
+// bias_out = BN_eval(conv(x; weight) + bias) in exact arithmetic. In double, whatever T.
+template <class T>
+void batch_norm2d_fold(T* weight_out, T* bias_out, const T* weight, const T* bias, const T* gamma, const T* beta,
+                       const T* running_mean, const T* running_var, double eps, int K, int64_t CRS) {
+  for (int k = 0; k < K; ++k) {
+    const double s = double(gamma[k]) / std::sqrt(double(running_var[k]) + eps);
+    for (int64_t i = 0; i < CRS; ++i) weight_out[k * CRS + i] = T(double(weight[k * CRS + i]) * s);
+    bias_out[k] = T(double(beta[k]) + ((bias ? double(bias[k]) : 0.0) - double(running_mean[k])) * s);
+  }
+}
+
 // ---- BatchNorm2d + ReLU: out = relu(BN(x)), as above in every other respect
 template <class T>
 void batch_norm2d_relu_forward_train(T* out, T* save_mean, T* save_invstd, T* running_mean, T* running_var,
