@@ -470,7 +470,8 @@ void batch_norm2d_fold(Tensor& weight_out, Tensor& bias_out, const Tensor& weigh
   check_pair(weight, "the weight", weight_out, "folded weight", op);
   expect_shape(bias_out, {K}, weight, op, "folded bias");
   if (bias) expect_shape(*bias, {K}, weight, op, "bias");
-  for (const Tensor* v : {&gamma, &beta, &running_mean, &running_var}) expect_shape(*v, {K}, weight, op, "batch norm's");
+  for (const Tensor* v : {&gamma, &beta, &running_mean, &running_var})
+    expect_shape(*v, {K}, weight, op, "batch norm's");
   // on the host: a device's tensors are copied there and the results back
   const auto host = [](const Tensor& t) { return t.to(Device::CPU); };
   const Tensor w = host(weight), g = host(gamma), b = host(beta), m = host(running_mean), v = host(running_var);

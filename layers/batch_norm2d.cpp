@@ -32,7 +32,8 @@ ops::BatchNormDesc BatchNorm2d::descriptor(const Tensor& x) const {
 Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
   const ops::BatchNormDesc d = descriptor(x);
   if (folded_) {
-    KEYNET_CHECK(mode == Mode::Eval, describe(), ": folded into the convolution before it for inference; it cannot train");
+    KEYNET_CHECK(mode == Mode::Eval, describe(),
+                 ": folded into the convolution before it for inference; it cannot train");
     last_forward_trained_ = false;
     mark_forward();
     if (!relu_) return x;

@@ -47,7 +47,8 @@ void Conv2d::fold_batch_norm(BatchNorm2d& bn) {
 Tensor Conv2d::forward(const Tensor& x, Mode mode) {
   const ops::ConvDesc d = descriptor(x);
   const bool folded = folded_weight_.defined();
-  KEYNET_CHECK(!folded || mode == Mode::Eval, describe(), ": a batch norm is folded into it for inference; it cannot train");
+  KEYNET_CHECK(!folded || mode == Mode::Eval, describe(),
+               ": a batch norm is folded into it for inference; it cannot train");
   Tensor y = empty_like_input(x, {d.N, d.K, d.P(), d.Q()});
   if (folded)
     ops::conv2d_forward(y, x, folded_weight_, &folded_bias_, d, impl());

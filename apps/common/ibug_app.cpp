@@ -237,7 +237,8 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
       ->required()
       ->check(readable_file());
   eval_cli->add_option("--found-boxes", model_command.found_boxes,
-                       "also measure with boxes found by the app (about 0.2 s per face on a 2-core CPU, most of the eval's time)")
+                       "also measure with boxes found by the app (about 0.2 s per face on a 2-core CPU, most of eval's "
+                       "time)")
       ->capture_default_str();
   eval_cli->add_option("--out", model_command.out, "run folder for metrics.json, predictions/ and figures/");
   eval_cli->add_flag("--allow-training-faces", model_command.allow_training_faces,
