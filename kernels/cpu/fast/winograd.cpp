@@ -197,16 +197,31 @@ TransformedFilters transformed_filters(const float* weight, int K, int C, bool f
   return {rows, std::make_unique<PackedA>(false, positions * rows, C, u, C, threads)};
 }
 
-// Tiles per block: a block's transformed input (alpha^2 x C x tiles) and GEMM results (alpha^2 x K x
+// The tiles [0, T) cut into blocks of `size` tiles (the last one may hold fewer).
+struct Blocks {
+  int64_t size, T;
+  int64_t count() const { return (T + size - 1) / size; }
+  Block operator[](int64_t b) const { return Block(b * size, std::min(size, T - b * size)); }
+};
+
+// Blocks of the T tiles: a block's transformed input (alpha^2 x C x tiles) and GEMM results (alpha^2 x K x
 // tiles) should stay in the caches, with a block count that the threads share evenly; a multiple of 16
 // (the lanes), at least 48 (the AVX-512 micro-kernel's columns) unless the tiles are fewer.
 template <int M>
-int64_t block_tiles(int C, int K, int64_t tiles, int threads) {
+Blocks blocks_of(int C, int K, int64_t T, int threads) {
   constexpr int64_t kBudget = 2 << 20;  // bytes: about a core's L2
   const int64_t per_tile = int64_t(Tiling<M>::kPositions) * (C + K) * int64_t(sizeof(float));
   const int64_t most = std::clamp<int64_t>(kBudget / per_tile / 16 * 16, 48, 240);
-  const int64_t blocks = ((tiles + most - 1) / most + threads - 1) / threads * threads;
-  return std::max<int64_t>(48, ((tiles + blocks - 1) / blocks + 15) / 16 * 16);
+  const int64_t blocks = ((T + most - 1) / most + threads - 1) / threads * threads;
+  return {std::max<int64_t>(48, ((T + blocks - 1) / blocks + 15) / 16 * 16), T};
+}
+
+// Whether the threads share the channels (`channels` of them, at least `least` each) rather than the
+// blocks of tiles: where the tiles are few against the channels, (threads - 1) T < threads x channels, the
+// blocks are too few to share evenly (ResNet18's last stage has 64 tiles at batch 16), and the work a
+// channel split repeats on every thread (the other side's transform) costs less than what it saves.
+bool share_channels(int64_t T, int64_t channels, int threads, int64_t least) {
+  return threads > 1 && channels >= threads * least && (threads - 1) * T < threads * channels;
 }
 
 // A group of tiles transformed together: up to kLanes consecutive tiles of one tile row of one image.
@@ -371,30 +386,25 @@ void forward_block(float* out, const float* inp, const TransformedFilters& U, co
 
 // out (N, K, P, Q) = the convolution of inp (N, C, H, W) by the filters packed in U (see
 // transformed_filters), plus bias; d describes this (forward-shaped) convolution. The threads share the
-// blocks of tiles, or, where the tiles are few against the output channels ((threads - 1) T < threads K,
-// as in the weight gradient), the output channels: each thread then transforms the whole input and
-// multiplies by its rows of U (ResNet18's last stage has 64 tiles at batch 16, too few blocks to share).
+// blocks of tiles, or the output channels (share_channels): each thread then transforms the whole input
+// and multiplies by its rows of U.
 template <int M>
 void forward(float* out, const float* inp, const TransformedFilters& U, const float* bias,
              const ops::ConvDesc& d, int threads) {
   const Tiling<M> tiling(d);
   const int64_t tile = tile_rows(U.packed->kernel());  // a thread's first row of U must start a panel
-  if (threads > 1 && d.K >= threads * tile && (threads - 1) * tiling.T < int64_t(threads) * d.K) {
+  if (share_channels(tiling.T, d.K, threads, tile)) {
 #pragma omp parallel num_threads(threads)
     {
       const Range rows = split(d.K, omp_get_num_threads(), omp_get_thread_num(), tile);
-      const int64_t tiles = block_tiles<M>(d.C, int(rows.size()), tiling.T, 1),
-                    blocks = (tiling.T + tiles - 1) / tiles;
-      for (int64_t b = 0; rows.size() > 0 && b < blocks; ++b)
-        forward_block<M>(out, inp, U, bias, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)),
-                         int(rows.begin), int(rows.end));
+      const Blocks blocks = blocks_of<M>(d.C, int(rows.size()), tiling.T, 1);
+      for (int64_t b = 0; rows.size() > 0 && b < blocks.count(); ++b)
+        forward_block<M>(out, inp, U, bias, d, tiling, blocks[b], int(rows.begin), int(rows.end));
     }
   } else {
-    const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
+    const Blocks blocks = blocks_of<M>(d.C, d.K, tiling.T, threads);
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t b = 0; b < blocks; ++b)
-      forward_block<M>(out, inp, U, bias, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)), 0,
-                       d.K);
+    for (int64_t b = 0; b < blocks.count(); ++b) forward_block<M>(out, inp, U, bias, d, tiling, blocks[b], 0, d.K);
   }
 }
 
@@ -457,30 +467,28 @@ void finish_pairs(float* dweight, const float* Z, int64_t stride, int count, int
 //   by channels  each thread takes a slice of the input channels, transforms their input and the whole
 //                output gradient, and owns its slice of Z: nothing to add, but every thread repeats the
 //                output gradient's transform (K values per tile and position).
-// Channels when the partials would outweigh the repeated transforms: (threads - 1) T < threads C, i.e. few
-// tiles and many channels (ResNet18's 256 and 512 channel stages).
+// Channels where share_channels says so (ResNet18's 256- and 512-channel stages): there the partials would
+// outweigh the repeated transforms.
 template <int M>
 void weight_gradient(float* dweight, float* dbias, const float* dout, const float* inp, const ops::ConvDesc& d,
                      int threads) {
   const Tiling<M> tiling(d);
   constexpr int positions = Tiling<M>::kPositions;
-  const bool by_channels = threads > 1 && d.C >= threads && (threads - 1) * tiling.T < int64_t(threads) * d.C;
-  if (by_channels) {
+  if (share_channels(tiling.T, d.C, threads, 1)) {
 #pragma omp parallel num_threads(threads)
     {
       const Range slice = split(d.C, omp_get_num_threads(), omp_get_thread_num());
       const int c0 = int(slice.begin), channels = int(slice.size());
-      const int64_t tiles = block_tiles<M>(channels, d.K, tiling.T, 1), blocks = (tiling.T + tiles - 1) / tiles;
+      const Blocks blocks = blocks_of<M>(channels, d.K, tiling.T, 1);
       float* Z = scratch(2, positions * int64_t(d.K) * channels);
-      for (int64_t b = 0; b < blocks; ++b)
-        accumulate_block<M>(Z, dout, inp, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)), c0,
-                            c0 + channels, b > 0);
+      for (int64_t b = 0; b < blocks.count(); ++b)
+        accumulate_block<M>(Z, dout, inp, d, tiling, blocks[b], c0, c0 + channels, b > 0);
       const int64_t plane = int64_t(d.K) * channels;
       for (int64_t first = 0; first < plane; first += kLanes)
         finish_pairs<M>(dweight, Z, 0, 1, d.K, channels, c0, d.C, first);
     }
   } else {
-    const int64_t tiles = block_tiles<M>(d.C, d.K, tiling.T, threads), blocks = (tiling.T + tiles - 1) / tiles;
+    const Blocks blocks = blocks_of<M>(d.C, d.K, tiling.T, threads);
     const int64_t plane = int64_t(d.K) * d.C, partial_size = positions * plane;
     float* partials = scratch(2, partial_size * threads);
 #pragma omp parallel num_threads(threads)
@@ -488,9 +496,8 @@ void weight_gradient(float* dweight, float* dbias, const float* dout, const floa
       float* Z = partials + partial_size * omp_get_thread_num();
       bool empty = true;  // the first block assigns the partial, later ones add to it
 #pragma omp for schedule(static) nowait
-      for (int64_t b = 0; b < blocks; ++b) {
-        accumulate_block<M>(Z, dout, inp, d, tiling, Block(b * tiles, std::min(tiles, tiling.T - b * tiles)), 0, d.C,
-                            !empty);
+      for (int64_t b = 0; b < blocks.count(); ++b) {
+        accumulate_block<M>(Z, dout, inp, d, tiling, blocks[b], 0, d.C, !empty);
         empty = false;
       }
       if (empty) std::fill(Z, Z + partial_size, 0.0f);
