@@ -43,6 +43,25 @@ struct WingDesc {
   double c() const;  // kernels/ops.cpp
 };
 
+// inp (N,C,H,W) -> out (N,C,H*scale,W*scale): nearest-neighbour upsampling by an integer factor,
+// out[n,c,y,x] = inp[n,c,y/scale,x/scale] (PyTorch's nn.Upsample(scale_factor=scale, mode='nearest'))
+struct UpsampleDesc {
+  int N = 0, C = 0, H = 0, W = 0;
+  int scale = 2;
+  int OH() const { return H * scale; }
+  int OW() const { return W * scale; }
+};
+
+// Soft-argmax (integral regression, Sun et al., "Integral Human Pose Regression", ECCV 2018): inp (N,K,H,W)
+// scores -> probs (N,K,H,W), the softmax of beta * inp over each map's H*W cells, and out (N,2K), each
+// map's expected cell centre (x, y) interleaved, in keynet's normalised point coordinates: column j's
+// centre is (2j+1)/W - 1, row i's (2i+1)/H - 1 (data/dataset.cpp's normalize_points). beta > 0 sharpens
+// (large) or flattens (small) the distribution.
+struct SoftArgmaxDesc {
+  int N = 0, K = 0, H = 0, W = 0;
+  double beta = 1.0;
+};
+
 // PyTorch semantics (torch.optim.Adam / AdamW); step counts from 1.
 struct AdamDesc {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;

@@ -29,6 +29,8 @@
 #include "kernels/cpu/ref/max_pool2d.h"
 #include "kernels/cpu/ref/optimizers.h"
 #include "kernels/cpu/ref/relu.h"
+#include "kernels/cpu/ref/soft_argmax.h"
+#include "kernels/cpu/ref/upsample.h"
 #include "kernels/cuda/kernels.h"
 #include "kernels/cudnn/cudnn.h"
 
@@ -647,6 +649,96 @@ void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl) {
     case Backend::CudaRef:  // a broadcast, nothing to reduce: one kernel serves both
     case Backend::CudaFast:
     case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::global_avg_pool_backward(f32(dinp), f32(dout), planes, HW));
+  }
+}
+
+// ------------------------------------------------------------------------------------------ upsampling
+namespace {
+void check_upsample(const UpsampleDesc& d, const char* op) {
+  KEYNET_CHECK(d.N > 0 && d.C > 0 && d.H > 0 && d.W > 0 && d.scale > 0, op, ": invalid descriptor N=", d.N,
+               " C=", d.C, " H=", d.H, " W=", d.W, " scale=", d.scale);
+}
+}  // namespace
+
+// A copy and a block sum: one kernel per direction serves Ref and Fast, on the CPU (the reference
+// template, threaded) and on CUDA; no vendor library has it.
+void upsample_nearest2d_forward(Tensor& out, const Tensor& inp, const UpsampleDesc& d, Impl impl) {
+  check_upsample(d, "upsample_nearest2d_forward");
+  expect_shape(inp, {d.N, d.C, d.H, d.W}, inp, "upsample_nearest2d_forward", "input");
+  expect_shape(out, {d.N, d.C, d.OH(), d.OW()}, inp, "upsample_nearest2d_forward", "output");
+  switch (choose_backend(inp, impl, "upsample_nearest2d_forward", Library::Neither)) {
+    case Backend::CpuRefF64: return cpu::ref::upsample_nearest2d_forward(f64(out), f64(inp), d);
+    case Backend::CpuRef:
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::ref::upsample_nearest2d_forward(f32(out), f32(inp), d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::upsample_nearest2d_forward(f32(out), f32(inp), d));
+  }
+}
+
+void upsample_nearest2d_backward(Tensor& dinp, const Tensor& dout, const UpsampleDesc& d, Impl impl) {
+  check_upsample(d, "upsample_nearest2d_backward");
+  expect_shape(dinp, {d.N, d.C, d.H, d.W}, dinp, "upsample_nearest2d_backward", "input gradient");
+  expect_shape(dout, {d.N, d.C, d.OH(), d.OW()}, dinp, "upsample_nearest2d_backward", "output gradient");
+  switch (choose_backend(dinp, impl, "upsample_nearest2d_backward", Library::Neither)) {
+    case Backend::CpuRefF64: return cpu::ref::upsample_nearest2d_backward(f64(dinp), f64(dout), d);
+    case Backend::CpuRef:
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::ref::upsample_nearest2d_backward(f32(dinp), f32(dout), d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::upsample_nearest2d_backward(f32(dinp), f32(dout), d));
+  }
+}
+
+// ------------------------------------------------------------------------------------------ soft-argmax
+namespace {
+void check_soft_argmax(const SoftArgmaxDesc& d, const char* op) {
+  KEYNET_CHECK(d.N > 0 && d.K > 0 && d.H > 0 && d.W > 0, op, ": invalid descriptor N=", d.N, " K=", d.K,
+               " H=", d.H, " W=", d.W);
+  // beta scales the scores before the max is subtracted: a negative one would turn it into a min
+  KEYNET_CHECK(std::isfinite(d.beta) && d.beta > 0, op, ": beta must be positive and finite, got ", d.beta);
+}
+}  // namespace
+
+void soft_argmax2d_forward(Tensor& out, Tensor& probs, const Tensor& inp, const SoftArgmaxDesc& d, Impl impl) {
+  const char* op = "soft_argmax2d_forward";
+  check_soft_argmax(d, op);
+  expect_shape(inp, {d.N, d.K, d.H, d.W}, inp, op, "input");
+  expect_shape(probs, {d.N, d.K, d.H, d.W}, inp, op, "probabilities");
+  expect_shape(out, {d.N, 2 * d.K}, inp, op, "output");
+  switch (choose_backend(inp, impl, op, Library::Neither)) {
+    case Backend::CpuRefF64: return cpu::ref::soft_argmax2d_forward(f64(out), f64(probs), f64(inp), d);
+    case Backend::CpuRef: return cpu::ref::soft_argmax2d_forward(f32(out), f32(probs), f32(inp), d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen: return cpu::fast::soft_argmax2d_forward(f32(out), f32(probs), f32(inp), d);
+    case Backend::CudaRef: return KEYNET_ON_CUDA(cuda::ref::soft_argmax2d_forward(f32(out), f32(probs), f32(inp), d));
+    case Backend::CudaFast:
+    case Backend::Cudnn: return KEYNET_ON_CUDA(cuda::fast::soft_argmax2d_forward(f32(out), f32(probs), f32(inp), d));
+  }
+}
+
+// Elementwise once probs and the point are known: one kernel serves Ref and Fast, as for ReLU.
+void soft_argmax2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& probs, const Tensor& out,
+                            const SoftArgmaxDesc& d, Impl impl) {
+  const char* op = "soft_argmax2d_backward";
+  check_soft_argmax(d, op);
+  expect_shape(probs, {d.N, d.K, d.H, d.W}, probs, op, "probabilities");
+  expect_shape(out, {d.N, 2 * d.K}, probs, op, "output");
+  expect_shape(dout, {d.N, 2 * d.K}, probs, op, "output gradient");
+  expect_shape(dinp, {d.N, d.K, d.H, d.W}, probs, op, "input gradient");
+  switch (choose_backend(probs, impl, op, Library::Neither)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::soft_argmax2d_backward(f64(dinp), f64(dout), f64(probs), f64(out), d);
+    case Backend::CpuRef:
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::ref::soft_argmax2d_backward(f32(dinp), f32(dout), f32(probs), f32(out), d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::soft_argmax2d_backward(f32(dinp), f32(dout), f32(probs), f32(out), d));
   }
 }
 

@@ -99,6 +99,18 @@ void batch_norm2d_fold(Tensor& weight_out, Tensor& bias_out, const Tensor& weigh
 void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl);
 void global_avg_pool_backward(Tensor& dinp, const Tensor& dout, Impl impl);
 
+// ---- nearest-neighbour upsampling: inp (N,C,H,W) -> out (N,C,H*scale,W*scale); dinp = the sum of each
+// scale x scale block of dout
+void upsample_nearest2d_forward(Tensor& out, const Tensor& inp, const UpsampleDesc& d, Impl impl);
+void upsample_nearest2d_backward(Tensor& dinp, const Tensor& dout, const UpsampleDesc& d, Impl impl);
+
+// ---- soft-argmax: inp (N,K,H,W) -> probs (N,K,H,W), out (N,2K) (kernels/descriptors.h's SoftArgmaxDesc).
+// A NaN anywhere in a map (or +Inf, or a map of only -Inf) makes that map's probs and point NaN, as
+// PyTorch's softmax does. The backward takes the forward's probs and out.
+void soft_argmax2d_forward(Tensor& out, Tensor& probs, const Tensor& inp, const SoftArgmaxDesc& d, Impl impl);
+void soft_argmax2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& probs, const Tensor& out,
+                            const SoftArgmaxDesc& d, Impl impl);
+
 // ---- elementwise: out = a + b (any shape; out may alias a or b)
 void add(Tensor& out, const Tensor& a, const Tensor& b, Impl impl);
 

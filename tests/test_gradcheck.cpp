@@ -4,6 +4,8 @@
 #include "layers/losses.h"
 #include "layers/nets.h"
 #include "layers/param_visitor.h"
+#include "layers/soft_argmax.h"
+#include "layers/upsample.h"
 #include "support/gradcheck.h"
 
 using namespace keynet;
@@ -69,6 +71,26 @@ class MasklessBatchNormReLU : public Module {
   BatchNorm2d plain_;
 };
 
+// A soft-argmax whose backward is wrong in one term: its x and y terms scaled by x_scale and y_scale, by
+// scaling the columns of dy it passes on (y_scale = -1: the y term's sign flipped; both 1 / beta: beta left
+// out of the gradient).
+class CorruptedSoftArgmax : public Module {
+ public:
+  CorruptedSoftArgmax(double beta, double x_scale, double y_scale)
+      : inner_(beta), x_scale_(x_scale), y_scale_(y_scale) {}
+  Tensor forward(const Tensor& x, Mode mode) override { return inner_.forward(x, mode); }
+  Tensor backward(const Tensor& dy) override {
+    Tensor scaled = dy.clone();
+    for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<double>()[i] *= i % 2 == 0 ? x_scale_ : y_scale_;
+    return inner_.backward(scaled);
+  }
+  std::string describe() const override { return "Corrupted(" + inner_.describe() + ")"; }
+
+ private:
+  SoftArgmax2d inner_;
+  double x_scale_, y_scale_;
+};
+
 }  // namespace
 
 TEST_CASE("the gradient checker fails a deliberately broken backward") {
@@ -131,6 +153,38 @@ TEST_CASE("ReLU, Flatten and GlobalAvgPool2d gradients") {
   expect_gradients_pass(flatten, random_input({2, 3, 2, 2}, 9));
   GlobalAvgPool2d pool;
   expect_gradients_pass(pool, random_input({2, 3, 4, 5}, 10));
+}
+
+TEST_CASE("UpsampleNearest2d gradients") {
+  UpsampleNearest2d by2(2);
+  expect_gradients_pass(by2, random_input({2, 3, 3, 4}, 24));
+  UpsampleNearest2d by3(3);
+  expect_gradients_pass(by3, random_input({1, 2, 2, 3}, 25));
+}
+
+TEST_CASE("SoftArgmax2d gradients, and the checker fails a broken one") {
+  // non-square maps; beta 3 makes the maps peaked, so the gradient's terms differ from cell to cell
+  const Tensor x = random_input({2, 3, 4, 5}, 26);
+  SUBCASE("correct backward passes") {
+    for (double beta : {1.0, 3.0}) {
+      SoftArgmax2d soft_argmax(beta);
+      expect_gradients_pass(soft_argmax, x);
+    }
+    SoftArgmax2d column(1.0);
+    expect_gradients_pass(column, random_input({1, 2, 3, 1}, 27));
+  }
+  SUBCASE("the y term's sign flipped") {
+    CorruptedSoftArgmax broken(3.0, 1.0, -1.0);
+    const GradCheckReport report = check_module_gradients(broken, x, Mode::Train);
+    MESSAGE("y term's sign flipped: ", report.summary());
+    CHECK_FALSE(report.passed());
+  }
+  SUBCASE("beta left out of the backward") {
+    CorruptedSoftArgmax broken(3.0, 1.0 / 3.0, 1.0 / 3.0);
+    const GradCheckReport report = check_module_gradients(broken, x, Mode::Train);
+    MESSAGE("beta left out: ", report.summary());
+    CHECK_FALSE(report.passed());
+  }
 }
 
 TEST_CASE("BatchNorm2d gradients in train mode") {

@@ -4,11 +4,14 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "layers/losses.h"
 #include "support/errors.h"
 #include "layers/nets.h"
 #include "layers/resnet.h"
+#include "layers/soft_argmax.h"
+#include "layers/upsample.h"
 #include "support/parity.h"
 
 using namespace keynet;
@@ -221,6 +224,95 @@ TEST_CASE("Wing loss by hand: both pieces, their join, sign(0) = 0, and bad w or
     WingLoss loss(bad);
     CHECK_THROWS_WITH_AS(loss.forward(pred, target), doctest::Contains("w and epsilon must be positive"), Error);
   }
+}
+
+TEST_CASE("nearest upsampling by hand: a 2x2 map by 2, its backward sums each block, bad shapes refused") {
+  for (const DType dtype : {DType::F32, DType::F64})
+    for (Impl impl : {Impl::Ref, Impl::Fast, Impl::Vendor}) {
+      CAPTURE(to_string(impl));
+      CAPTURE(dtype == DType::F64 ? "float64" : "float32");
+      UpsampleNearest2d up(2);
+      up.set_impl(impl);
+      CHECK(up.describe() == "UpsampleNearest2d(scale=2)");
+      const Tensor x = Tensor::from_vector({1, 1, 2, 2}, std::vector<float>{1, 2, 3, 4}).to(dtype);
+      const Tensor y = up.forward(x, Mode::Train);
+      CHECK(y.shape() == Shape{1, 1, 4, 4});
+      CHECK(y.to_double_vector() == std::vector<double>{1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
+      std::vector<float> ramp(16);
+      for (int i = 0; i < 16; ++i) ramp[i] = float(i);
+      // blocks {0,1,4,5}, {2,3,6,7}, {8,9,12,13}, {10,11,14,15}
+      const Tensor dx = up.backward(Tensor::from_vector({1, 1, 4, 4}, ramp).to(dtype));
+      CHECK(dx.shape() == Shape{1, 1, 2, 2});
+      CHECK(dx.to_double_vector() == std::vector<double>{10, 18, 42, 50});
+    }
+  UpsampleNearest2d up(3);
+  const std::string flat = error_of([&] { up.forward(Tensor::zeros({2, 3}), Mode::Train); });
+  CHECK(flat.find("UpsampleNearest2d(scale=3): expected input (N,C,H,W), got [2,3]") != std::string::npos);
+  up.forward(Tensor::zeros({1, 2, 2, 3}), Mode::Train);
+  const std::string wrong = error_of([&] { up.backward(Tensor::zeros({1, 2, 6, 6})); });
+  CHECK(wrong.find("output gradient [1,2,6,6] does not match the output [1,2,6,9]") != std::string::npos);
+  CHECK_THROWS_WITH_AS(UpsampleNearest2d(0), doctest::Contains("scale must be a positive integer"), Error);
+}
+
+TEST_CASE("soft-argmax by hand: a peak lands on its cell's centre, a flat map at (0, 0), NaN spreads over its map") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (const DType dtype : {DType::F32, DType::F64})
+    for (Impl impl : {Impl::Ref, Impl::Fast, Impl::Vendor}) {
+      CAPTURE(to_string(impl));
+      CAPTURE(dtype == DType::F64 ? "float64" : "float32");
+      // 3x4 maps: column j's centre is (2j+1)/4 - 1, row i's (2i+1)/3 - 1. Map 0: one score of 100 at
+      // row 2, column 1 (the others 0), so the point is that cell's centre (-0.25, 2/3). Map 1: flat.
+      std::vector<float> scores(24, 0.0f);
+      scores[2 * 4 + 1] = 100.0f;
+      for (int c = 12; c < 24; ++c) scores[c] = 0.7f;
+      SoftArgmax2d soft_argmax(2.0);
+      soft_argmax.set_impl(impl);
+      CHECK(soft_argmax.describe() == "SoftArgmax2d(beta=2)");
+      const std::vector<double> y =
+          soft_argmax.forward(Tensor::from_vector({1, 2, 3, 4}, scores).to(dtype), Mode::Train).to_double_vector();
+      REQUIRE(y.size() == 4);
+      CHECK(y[0] == doctest::Approx(-0.25).epsilon(1e-6));
+      CHECK(y[1] == doctest::Approx(2.0 / 3.0).epsilon(1e-6));
+      CHECK(y[2] == doctest::Approx(0.0).epsilon(1e-6));
+      CHECK(y[3] == doctest::Approx(0.0).epsilon(1e-6));
+      // Backward on the flat map: p = 1/12, (x, y) = (0, 0), so dinp = beta / 12 * (gx(j) dx + gy(i) dy);
+      // with (dx, dy) = (1, -2), cell (2, 1): 2/12 * (-0.25 - 2 * 2/3). The peak map's gradient is ~0.
+      const std::vector<double> dx =
+          soft_argmax.backward(Tensor::from_vector({1, 4}, std::vector<float>{1, 1, 1, -2}).to(dtype))
+              .to_double_vector();
+      CHECK(dx[12 + 2 * 4 + 1] == doctest::Approx(2.0 / 12.0 * (-0.25 - 4.0 / 3.0)).epsilon(1e-6));
+      CHECK(dx[12 + 0] == doctest::Approx(2.0 / 12.0 * (-0.75 + 2 * 2.0 / 3.0)).epsilon(1e-6));
+      CHECK(std::abs(dx[2 * 4 + 1]) < 1e-6);
+
+      // NaN in map 0 (of 2x2 maps): its point, probabilities and gradient are NaN; map 1 is untouched.
+      SoftArgmax2d nan_map(1.0);
+      nan_map.set_impl(impl);
+      const Tensor with_nan = Tensor::from_vector({1, 2, 2, 2}, std::vector<float>{0, 5, nan, 1, 0, 0, 0, 0}).to(dtype);
+      const std::vector<double> points = nan_map.forward(with_nan, Mode::Train).to_double_vector();
+      CHECK(std::isnan(points[0]));
+      CHECK(std::isnan(points[1]));
+      CHECK(points[2] == doctest::Approx(0.0).epsilon(1e-6));
+      CHECK(points[3] == doctest::Approx(0.0).epsilon(1e-6));
+      const std::vector<double> grad =
+          nan_map.backward(Tensor::full({1, 4}, 1.0, dtype)).to_double_vector();
+      for (int c = 0; c < 4; ++c) CHECK(std::isnan(grad[c]));
+      for (int c = 4; c < 8; ++c) CHECK(std::isfinite(grad[c]));
+    }
+  SoftArgmax2d soft_argmax;
+  CHECK(soft_argmax.describe() == "SoftArgmax2d(beta=1)");
+  const std::string flat = error_of([&] { soft_argmax.forward(Tensor::zeros({2, 3, 4}), Mode::Train); });
+  CHECK(flat.find("SoftArgmax2d(beta=1): expected scores (N,K,H,W), got [2,3,4]") != std::string::npos);
+  soft_argmax.forward(Tensor::zeros({2, 3, 4, 5}), Mode::Train);
+  const std::string wrong = error_of([&] { soft_argmax.backward(Tensor::zeros({2, 3})); });
+  CHECK(wrong.find("SoftArgmax2d(beta=1): output gradient [2,3] does not match the output [2,6]") !=
+        std::string::npos);
+  Tensor out = Tensor::zeros({2, 6}), probs = Tensor::zeros({2, 3, 5, 4});
+  const ops::SoftArgmaxDesc d{.N = 2, .K = 3, .H = 4, .W = 5};
+  CHECK(error_of([&] { ops::soft_argmax2d_forward(out, probs, Tensor::zeros({2, 3, 4, 5}), d, Impl::Fast); })
+            .find("soft_argmax2d_forward: probabilities has shape [2,3,5,4], expected [2,3,4,5]") !=
+        std::string::npos);
+  for (const double beta : {0.0, -1.0, std::numeric_limits<double>::infinity()})
+    CHECK_THROWS_WITH_AS(SoftArgmax2d{beta}, doctest::Contains("beta must be positive and finite"), Error);
 }
 
 TEST_CASE("the reference nets produce the expected output shapes and names") {

@@ -12,11 +12,13 @@
 //   |got_i - want_i| <= factor(op, impl) * u * sqrt(K_i) * max|want|,   u = kRoundoffs * 2^-24
 // with K_i the reduction length behind each element: conv forward C*R*S, conv dinp K*R*S, conv
 // dweight/dbias N*P*Q; linear forward I, dinp O, dweight/dbias N; batch norm N*HW (eval 1); pool the
-// window size; global average pool HW (backward 1); losses n (backward 1); elementwise 1; an optimizer
-// the number of steps (each step rounds the state again). factor() below lists every factor above 1.
+// window size; global average pool HW (backward 1); losses n (backward 1); upsampling 1 (backward the
+// scale^2 block); soft-argmax H*W (its probabilities, point and gradient all rest on the map's sums);
+// elementwise 1; an optimizer the number of steps (each step rounds the state again). factor() below lists
+// every factor above 1.
 // NaN or Inf on either side fails, except in the cases that plant NaN and +-Inf in their inputs (ReLU, max
-// pooling and batch norm + ReLU, which must propagate NaN as PyTorch does): there the oracle's NaN must be
-// matched by a NaN and its infinities by the same infinity (parity::compare_nonfinite).
+// pooling, batch norm + ReLU and soft-argmax, which must propagate NaN as PyTorch does): there the oracle's
+// NaN must be matched by a NaN and its infinities by the same infinity (parity::compare_nonfinite).
 //
 // Pre-filling: outputs and input gradients start as NaN (every element must be written; in the cases with
 // NaN planted, as kUnwritten, a finite value no op of theirs produces); parameter
@@ -105,11 +107,13 @@ double factor(const std::string& op, const Backend& b) {
   if (b.device == Device::CUDA && b.impl == Impl::Vendor && op.rfind("conv2d", 0) == 0) return 256;
   // The naive kernels (Impl::Ref, CPU and CUDA) sum serially in float32, so their error follows the
   // partial sums, not the result: where a result cancels (a one-channel bias gradient of 0.79 out of
-  // partial sums near 20) it reaches 2.6 units of the formula on the CPU (batch-norm dbeta, C=1).
+  // partial sums near 20) it reaches 2.6 units of the formula on the CPU (batch-norm dbeta, C=1); a
+  // soft-argmax point (the sum of H*W terms of both signs) 2.3 units on maps up to 80x80.
   static const std::set<std::string> reductions = {
       "conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "batch_norm2d_train",
       "batch_norm2d_backward", "batch_norm2d_relu_train", "batch_norm2d_relu_backward", "global_avg_pool_forward",
-      "mse_loss_forward", "l1_loss_forward", "wing_loss_forward", "conv2d_forward, batch norm folded"};
+      "mse_loss_forward", "l1_loss_forward", "wing_loss_forward", "conv2d_forward, batch norm folded",
+      "soft_argmax2d_forward"};
   if (b.impl == Impl::Ref && reductions.count(op)) return 8;
   return 1;
 }
@@ -914,6 +918,95 @@ std::vector<Case> gap_cases() {
   return cases;
 }
 
+// ------------------------------------------------------------------------------------------ upsampling
+Case upsample_case(const ops::UpsampleDesc& d) {
+  Case c;
+  c.shape = "N=" + std::to_string(d.N) + " C=" + std::to_string(d.C) + " H=" + std::to_string(d.H) +
+            " W=" + std::to_string(d.W) + " scale=" + std::to_string(d.scale);
+  c.repeat = true;
+  c.body = [=](Run& r) {
+    const Shape in_shape{d.N, d.C, d.H, d.W}, out_shape{d.N, d.C, d.OH(), d.OW()};
+    const Tensor inp = r.uniform(in_shape, -1, 1), dout = r.uniform(out_shape, -1, 1);
+    Tensor out = r.output(out_shape), dinp = r.output(in_shape);
+    ops::upsample_nearest2d_forward(out, inp, d, r.impl());
+    r.check("upsample_nearest2d_forward", "out", out, 1);
+    ops::upsample_nearest2d_backward(dinp, dout, d, r.impl());
+    r.check("upsample_nearest2d_backward", "dinp", dinp, double(d.scale) * d.scale);
+  };
+  return c;
+}
+
+std::vector<Case> upsample_cases() {
+  std::vector<Case> cases;
+  for (const ops::UpsampleDesc& d : {ops::UpsampleDesc{.N = 2, .C = 16, .H = 5, .W = 5, .scale = 2},
+                                     ops::UpsampleDesc{.N = 2, .C = 16, .H = 5, .W = 5, .scale = 4},
+                                     ops::UpsampleDesc{.N = 2, .C = 3, .H = 5, .W = 7, .scale = 2},
+                                     ops::UpsampleDesc{.N = 2, .C = 3, .H = 5, .W = 7, .scale = 3},
+                                     ops::UpsampleDesc{.N = 1, .C = 1, .H = 1, .W = 1, .scale = 1},
+                                     ops::UpsampleDesc{.N = 16, .C = 64, .H = 7, .W = 7, .scale = 2}})
+    cases.push_back(upsample_case(d));
+  Rng rng(29);
+  for (int i = 0; i < 8; ++i)
+    cases.push_back(upsample_case({.N = pick(rng, 1, 8), .C = pick(rng, 1, 16), .H = pick(rng, 1, 13),
+                                   .W = pick(rng, 1, 13), .scale = pick(rng, 1, 5)}));
+  return cases;
+}
+
+// ------------------------------------------------------------------------------------------ soft-argmax
+// Scores uniform in +-3 (each map's softmax neither flat nor one-hot, so that the points spread and the
+// gradient's terms do not all vanish), or with NaN, +Inf and -Inf planted map by map.
+Case soft_argmax_case(const ops::SoftArgmaxDesc& d, bool nonfinite) {
+  Case c;
+  char text[160];
+  std::snprintf(text, sizeof text, "N=%d K=%d H=%d W=%d beta=%g%s", d.N, d.K, d.H, d.W, d.beta,
+                nonfinite ? " nan/inf" : "");
+  c.shape = text;
+  c.repeat = true;
+  c.nonfinite = nonfinite;
+  c.body = [=](Run& r) {
+    const int HW = d.H * d.W, maps = d.N * d.K;
+    const Shape shape{d.N, d.K, d.H, d.W}, points{d.N, 2 * d.K};
+    Tensor host = Tensor::uniform(shape, r.rng(), -3, 3);
+    if (nonfinite) {  // maps 0, 1, 2 mod 4: one NaN, one +Inf (both: the map is NaN), one -Inf (probability 0)
+      float* x = host.data<float>();
+      const float planted[] = {float(kNaN), float(kInf), float(-kInf)};
+      for (int map = 0; map < maps; ++map)
+        if (map % 4 < 3) x[int64_t(map) * HW + int64_t(r.rng().below(HW))] = planted[map % 4];
+      if (maps > 4)  // the last map all -Inf: NaN, as torch.softmax
+        for (int cell = 0; cell < HW; ++cell) x[int64_t(maps - 1) * HW + cell] = float(-kInf);
+    }
+    const Tensor inp = r.input(host), dout = r.uniform(points, -1, 1);
+    Tensor out = r.output(points), probs = r.output(shape), dinp = r.output(shape);
+    ops::soft_argmax2d_forward(out, probs, inp, d, r.impl());
+    r.check("soft_argmax2d_forward", "probs", probs, HW);
+    r.check("soft_argmax2d_forward", "out", out, HW);
+    ops::soft_argmax2d_backward(dinp, dout, probs, out, d, r.impl());
+    r.check("soft_argmax2d_backward", "dinp", dinp, HW);
+  };
+  return c;
+}
+
+std::vector<Case> soft_argmax_cases() {
+  std::vector<Case> cases;
+  for (const ops::SoftArgmaxDesc& d :
+       {ops::SoftArgmaxDesc{.N = 2, .K = 3, .H = 5, .W = 7}, ops::SoftArgmaxDesc{.N = 4, .K = 68, .H = 20, .W = 20},
+        ops::SoftArgmaxDesc{.N = 2, .K = 5, .H = 16, .W = 12, .beta = 2.5},
+        ops::SoftArgmaxDesc{.N = 3, .K = 2, .H = 1, .W = 9, .beta = 0.5},
+        ops::SoftArgmaxDesc{.N = 1, .K = 1, .H = 1, .W = 1},  // one cell: probability 1 at (0, 0), no gradient
+        ops::SoftArgmaxDesc{.N = 1, .K = 2, .H = 64, .W = 48, .beta = 4}})  // 3072 cells: many per CUDA thread
+    cases.push_back(soft_argmax_case(d, false));
+  Rng rng(31);
+  const double betas[] = {0.5, 1, 2.5};
+  for (int i = 0; i < 8; ++i)
+    cases.push_back(soft_argmax_case({.N = pick(rng, 1, 8), .K = pick(rng, 1, 20), .H = pick(rng, 1, 24),
+                                      .W = pick(rng, 1, 24), .beta = betas[i % 3]},
+                                     false));
+  for (const ops::SoftArgmaxDesc& d :
+       {ops::SoftArgmaxDesc{.N = 2, .K = 3, .H = 5, .W = 7}, ops::SoftArgmaxDesc{.N = 2, .K = 8, .H = 20, .W = 20}})
+    cases.push_back(soft_argmax_case(d, true));
+  return cases;
+}
+
 // ------------------------------------------------------------------------------------------ losses
 Case loss_case(int64_t n) {
   Case c;
@@ -1139,6 +1232,8 @@ TEST_CASE("parity: batch_norm2d") { run_table("batch_norm2d", batch_norm_cases()
 TEST_CASE("parity: batch_norm2d_relu (fused)") { run_table("batch_norm2d_relu", batch_norm_relu_cases(), 9); }
 TEST_CASE("parity: global_avg_pool") { run_table("global_avg_pool", gap_cases(), 6); }
 TEST_CASE("parity: mse and l1 losses") { run_table("losses", loss_cases(), 7); }
+TEST_CASE("parity: upsample_nearest2d") { run_table("upsample_nearest2d", upsample_cases(), 10); }
+TEST_CASE("parity: soft_argmax2d") { run_table("soft_argmax2d", soft_argmax_cases(), 11); }
 TEST_CASE("parity: adam, adamw and sgd") { run_table("optimizers", optimizer_cases(), 8); }
 
 // ------------------------------------------------------------------------------------------ NaN, as PyTorch
@@ -1331,6 +1426,27 @@ TEST_CASE("CPU fast linear, batch norm (with and without ReLU) and loss reductio
   for (std::size_t i = 0; i < first.size(); ++i) {
     INFO("result ", i);
     CHECK(parity::bitwise_equal(first[i], second[i]));
+  }
+}
+
+// Each map is one thread's, summed in a fixed order: the thread count cannot change a bit.
+TEST_CASE("CPU fast soft-argmax gives the same bits at any thread count") {
+  ThreadsGuard guard;
+  Rng rng(37);
+  const ops::SoftArgmaxDesc d{.N = 4, .K = 68, .H = 20, .W = 20};  // enough cells to start threads
+  const Shape shape{d.N, d.K, d.H, d.W};
+  const Tensor x = Tensor::uniform(shape, rng, -3, 3);
+  std::vector<std::pair<Tensor, Tensor>> runs;
+  for (int threads : {1, 2, 3, 7}) {
+    set_cpu_threads(threads);
+    Tensor out = Tensor::zeros({d.N, 2 * d.K}), probs = Tensor::zeros(shape);
+    ops::soft_argmax2d_forward(out, probs, x, d, Impl::Fast);
+    runs.emplace_back(out, probs);
+  }
+  for (std::size_t i = 1; i < runs.size(); ++i) {
+    INFO("run ", i, " against one thread");
+    CHECK(parity::bitwise_equal(runs[i].first, runs[0].first));
+    CHECK(parity::bitwise_equal(runs[i].second, runs[0].second));
   }
 }
 

@@ -15,6 +15,8 @@ using ops::BatchNormDesc;
 using ops::ConvDesc;
 using ops::PoolDesc;
 using ops::SgdDesc;
+using ops::SoftArgmaxDesc;
+using ops::UpsampleDesc;
 
 // The launchers that cuda::ref and cuda::fast both have, each signature written once as a function type
 // (the two namespaces below declare their functions by it, so the lists cannot drift apart).
@@ -44,6 +46,8 @@ using GlobalAvgPoolForward = void(float* out, const float* inp, int planes, int 
 // losses.cu: loss is a 1-element device buffer
 using LossForward = void(float* loss, const float* pred, const float* target, int64_t n);
 using WingLossForward = void(float* loss, const float* pred, const float* target, const ops::WingDesc& d, int64_t n);
+// soft_argmax2d.cu: inp, probs (N,K,H,W), out (N,2K)
+using SoftArgmax2dForward = void(float* out, float* probs, const float* inp, const SoftArgmaxDesc& d);
 
 namespace ref {
 Conv2dForward conv2d_forward;
@@ -59,6 +63,7 @@ GlobalAvgPoolForward global_avg_pool_forward;
 LossForward mse_loss_forward;
 LossForward l1_loss_forward;
 WingLossForward wing_loss_forward;
+SoftArgmax2dForward soft_argmax2d_forward;
 }  // namespace ref
 
 namespace fast {
@@ -75,6 +80,7 @@ GlobalAvgPoolForward global_avg_pool_forward;
 LossForward mse_loss_forward;
 LossForward l1_loss_forward;
 WingLossForward wing_loss_forward;
+SoftArgmax2dForward soft_argmax2d_forward;
 }  // namespace fast
 
 // One kernel serves Ref and Fast.
@@ -91,6 +97,12 @@ void mse_loss_backward(float* dpred, const float* pred, const float* target, flo
 void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
 void wing_loss_backward(float* dpred, const float* pred, const float* target, const ops::WingDesc& d, float dloss,
                         int64_t n);
+// upsample_nearest2d.cu: inp, dinp (N,C,H,W), out, dout (N,C,H*scale,W*scale)
+void upsample_nearest2d_forward(float* out, const float* inp, const UpsampleDesc& d);
+void upsample_nearest2d_backward(float* dinp, const float* dout, const UpsampleDesc& d);
+// soft_argmax2d.cu: dinp, probs (N,K,H,W), dout, out (N,2K)
+void soft_argmax2d_backward(float* dinp, const float* dout, const float* probs, const float* out,
+                            const SoftArgmaxDesc& d);
 // optimizers.cu: in place, n elements
 void adam_update(float* param, const float* grad, float* m, float* v, int64_t n, const AdamDesc& d);
 void sgd_update(float* param, const float* grad, float* momentum_buffer, int64_t n, const SgdDesc& d);

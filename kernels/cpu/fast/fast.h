@@ -1,7 +1,8 @@
 // Fast CPU kernels (float32): convolution and linear on our GEMM (gemm.h), vectorised loops for the rest,
 // OpenMP threads (cpu_threads()). Same semantics as kernels/cpu/ref, which they are tested against (and
 // against Eigen's, kernels/cpu/eigen). An op whose reference is already the fast loop (ReLU, add, the
-// optimizer updates) has no kernel here: its template in kernels/cpu/ref serves Impl::Fast as well.
+// optimizer updates, nearest upsampling, soft-argmax's backward) has no kernel here: its template in
+// kernels/cpu/ref serves Impl::Fast as well.
 #pragma once
 #include <cstdint>
 
@@ -51,5 +52,8 @@ void l1_loss_backward(float* dpred, const float* pred, const float* target, floa
 float wing_loss_forward(const float* pred, const float* target, const ops::WingDesc& d, int64_t n);
 void wing_loss_backward(float* dpred, const float* pred, const float* target, const ops::WingDesc& d, float dloss,
                         int64_t n);
+
+// inp, probs (N,K,H,W), out (N,2K)
+void soft_argmax2d_forward(float* out, float* probs, const float* inp, const ops::SoftArgmaxDesc& d);
 
 }  // namespace keynet::cpu::fast
