@@ -78,8 +78,10 @@ Tensor BasicBlock::backward(const Tensor& dy) {
   return dx;
 }
 
-ResNet18::ResNet18(int in_channels, int num_outputs, Rng& rng) : in_channels_(in_channels), num_outputs_(num_outputs) {
-  KEYNET_CHECK(in_channels > 0 && num_outputs > 0, "ResNet18: invalid configuration ", describe());
+ResNet18::ResNet18(int in_channels, int num_outputs, Rng& rng, ResNetHead head)
+    : in_channels_(in_channels), num_outputs_(num_outputs), head_(head) {
+  KEYNET_CHECK(in_channels > 0 && num_outputs > 0 && (head == ResNetHead::Linear || num_outputs % 2 == 0),
+               "ResNet18: invalid configuration ", describe());
   Conv2d& stem = body_.emplace<Conv2d>("conv1", in_channels, 64, 7, rng, 2, 3, false);
   init_kaiming_normal_fan_out(stem, rng);
   body_.emplace<BatchNormReLU>("bn1", 64);  // bn1 -> relu, fused; the stateless relu had no state to name
@@ -94,12 +96,30 @@ ResNet18::ResNet18(int in_channels, int num_outputs, Rng& rng) : in_channels_(in
     channels = widths[stage];
     body_.add(std::move(layer), "layer" + std::to_string(stage + 1));
   }
-  body_.emplace<GlobalAvgPool2d>("avgpool");
-  body_.emplace<Linear>("fc", 512, num_outputs, rng);
+  if (head == ResNetHead::Linear) {
+    body_.emplace<GlobalAvgPool2d>("avgpool");
+    body_.emplace<Linear>("fc", 512, num_outputs, rng);
+    return;
+  }
+  auto maps = std::make_unique<Sequential>();
+  const int head_widths[2] = {256, 128};
+  for (int width : head_widths) {
+    maps->emplace<UpsampleNearest2d>("", 2);
+    init_kaiming_normal_fan_out(maps->emplace<Conv2d>("", channels, width, 3, rng, 1, 1, false), rng);
+    maps->emplace<BatchNormReLU>("", width);
+    channels = width;
+  }
+  // Small initial scores: every map starts near uniform, its point near the crop's centre.
+  Conv2d& scores = maps->emplace<Conv2d>("", channels, num_outputs / 2, 1, rng);
+  scores.weight().value = Tensor::normal(scores.weight().value.shape(), rng, 0.0, 1e-3);
+  scores.bias()->value = Tensor::zeros({num_outputs / 2});
+  maps->emplace<SoftArgmax2d>("");
+  body_.add(std::move(maps), "head");
 }
 
 std::string ResNet18::describe() const {
-  return detail::concat("ResNet18(in_channels=", in_channels_, ", num_outputs=", num_outputs_, ")");
+  return detail::concat("ResNet18(in_channels=", in_channels_, ", num_outputs=", num_outputs_,
+                        head_ == ResNetHead::Integral ? ", head=integral" : "", ")");
 }
 
 Tensor ResNet18::forward(const Tensor& x, Mode mode) {

@@ -9,6 +9,8 @@
 #include "layers/linear.h"
 #include "layers/pooling.h"
 #include "layers/sequential.h"
+#include "layers/soft_argmax.h"
+#include "layers/upsample.h"
 
 namespace keynet {
 
@@ -35,11 +37,19 @@ class BasicBlock : public Module {
   ReLU relu_out_;
 };
 
-// conv1 7x7/2 -> bn1 -> relu -> maxpool 3/2 -> layer1..layer4 -> global average pool -> fc; bn1 and relu
-// are one BatchNormReLU named bn1.
+// What follows layer4. Linear: torchvision's global average pool and fc, one value per output.
+// Integral: integral regression (Sun et al. 2018) for num_outputs / 2 points: layer4's features (stride
+// 32) upsampled twice by 2 (nearest, each followed by a 3x3 conv and BatchNormReLU: 256, then 128
+// channels) to stride 8, one score map per point from a 1x1 conv, and each map's soft-argmax its point's
+// (x, y) in [-1, 1], interleaved as the Linear head's outputs are. The maps' cells are 8 input pixels
+// wide; the soft-argmax places points between cell centres.
+enum class ResNetHead { Linear, Integral };
+
+// conv1 7x7/2 -> bn1 -> relu -> maxpool 3/2 -> layer1..layer4 -> the head; bn1 and relu are one
+// BatchNormReLU named bn1.
 class ResNet18 : public Module {
  public:
-  ResNet18(int in_channels, int num_outputs, Rng& rng);
+  ResNet18(int in_channels, int num_outputs, Rng& rng, ResNetHead head = ResNetHead::Linear);
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
   std::string describe() const override;
@@ -50,6 +60,7 @@ class ResNet18 : public Module {
 
  private:
   int in_channels_, num_outputs_;
+  ResNetHead head_;
   Sequential body_;
 };
 

@@ -2,6 +2,7 @@
 // one backward per forward, parameter names, kernel selection, what composites pass to their children.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -341,9 +342,10 @@ TEST_CASE("the reference nets produce the expected output shapes and names") {
 
 TEST_CASE("folding batch norms into convolutions: the same outputs in float rounding, the same state, no training") {
   Rng rng(41);
-  ResNet18 resnet(1, 6, rng);
+  ResNet18 resnet(1, 6, rng), integral(1, 6, rng, ResNetHead::Integral);
   auto conv_net = make_conv_net({.stages = {{4, 5}, {6, 3}}, .hidden = {8}, .batch_norm = true}, 16, 14, 3, rng);
-  for (Module* model : {static_cast<Module*>(&resnet), static_cast<Module*>(conv_net.get())}) {
+  for (Module* model : {static_cast<Module*>(&resnet), static_cast<Module*>(&integral),
+                        static_cast<Module*>(conv_net.get())}) {
     // batch norms that do something: random scales, shifts and running statistics
     for (auto& [name, parameter] : named_parameters(*model))
       if (parameter->value.ndim() == 1) parameter->value = Tensor::uniform(parameter->value.shape(), rng, 0.5, 1.5);
@@ -377,6 +379,35 @@ TEST_CASE("folding batch norms into convolutions: the same outputs in float roun
   count(resnet);
   CHECK(batch_norms == 20);
   CHECK(folded == 20);
+  count(integral);  // and the integral head's two
+  CHECK(batch_norms == 42);
+  CHECK(folded == 42);
+}
+
+TEST_CASE("ResNet18's integral head: one score map per point at stride 8, points inside the crop, torchvision's "
+          "names for the body") {
+  Rng rng(43);
+  ResNet18 model(1, 2 * 5, rng, ResNetHead::Integral);
+  CHECK(model.describe() == "ResNet18(in_channels=1, num_outputs=10, head=integral)");
+  const Tensor x = Tensor::normal({3, 1, 64, 32}, rng, 0, 1);
+  const Tensor y = model.forward(x, Mode::Train);
+  CHECK(y.shape() == Shape{3, 10});
+  // layer4 at 2x1, the maps at 8x4: the outermost cell centres bound the points
+  for (int i = 0; i < 10; i += 2)
+    for (int n = 0; n < 3; ++n) {
+      CHECK(std::abs(y.data<float>()[n * 10 + i]) <= 1 - 1.0f / 4 + 1e-6f);
+      CHECK(std::abs(y.data<float>()[n * 10 + i + 1]) <= 1 - 1.0f / 8 + 1e-6f);
+    }
+  // the maps start near uniform: every point near the centre
+  for (float v : y.to_float_vector()) CHECK(std::abs(v) < 0.05f);
+  std::vector<std::string> names;
+  for (auto& [name, parameter] : named_parameters(model)) names.push_back(name);
+  CHECK(names.front() == "conv1.weight");
+  CHECK(std::find(names.begin(), names.end(), "layer4.1.bn2.bias") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "fc.weight") == names.end());
+  CHECK(names.back() == "head.6.bias");  // the 1x1 conv that scores each cell, before the soft-argmax
+  CHECK(model.backward(Tensor::full({3, 10}, 1.0)).shape() == x.shape());
+  CHECK_THROWS_WITH_AS(ResNet18(1, 7, rng, ResNetHead::Integral), doctest::Contains("invalid configuration"), Error);
 }
 
 TEST_CASE("kernel implementation is chosen at run time, per layer") {

@@ -470,7 +470,10 @@ TEST_CASE("--resume refuses another recipe, naming every difference; numbers com
   command.recipe = {{"split", "fold2"}, {"lr", "0.001"}, {"seed", "3"}};
   CHECK_NOTHROW(check_same_recipe(run, command, "last.safetensors"));
   command.recipe = {{"split", "final"}, {"lr", "0.002"}, {"seed", "3"}, {"split_seed", "0"}};
+  command.architecture = run.architecture + "-integral";
   const std::string message = error_of([&] { check_same_recipe(run, command, "last.safetensors"); });
+  CHECK(contains(message, "architecture: the run has '" + run.architecture + "', this command gives '" +
+                              run.architecture + "-integral'"));
   CHECK(contains(message, "last.safetensors: --resume continues the run as it was started"));
   CHECK(contains(message, "split: the run has 'fold2', this command gives 'final'"));
   CHECK(contains(message, "lr: the run has '0.001000', this command gives '0.002'"));

@@ -96,6 +96,9 @@ bool same_value(const std::string& a, const std::string& b) {
 
 void check_same_recipe(const ModelCard& found, const ModelCard& expected, const std::string& path) {
   std::string differences;
+  if (found.architecture != expected.architecture)
+    differences += "\n  architecture: the run has '" + found.architecture + "', this command gives '" +
+                   expected.architecture + "'";
   for (const auto& [key, value] : expected.recipe) {
     const auto recorded = found.recipe.find(key);
     if (recorded == found.recipe.end())

@@ -34,6 +34,7 @@ struct TrainCommand {
   int size = 0;
   double crop_enlarge = 0;
   uint64_t split_seed = 0;  // which photos validate, apart from --seed so that seeds share one validation set
+  std::string architecture = kIbugArchitectures[0];
 };
 
 void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
@@ -42,9 +43,9 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
   IbugData data = load_ibug_training(recipe, command.flags.data, command.split_seed,                  // data
                                      sample_options(recipe, command.size, command.crop_enlarge, mirror));
   Rng init(command.flags.seed);                                                                        // model
-  ResNet18 model(1, 2 * data::kIbugPoints, init);
+  const std::unique_ptr<ResNet18> model = build_ibug_network(command.architecture, init, "--arch");
 
-  train::ModelCard card = model_card(recipe, command.size, command.crop_enlarge);
+  train::ModelCard card = model_card(recipe, command.architecture, command.size, command.crop_enlarge);
   card.recipe = {{"train_faces", std::to_string(data.train.size())},
                  {"validation_faces", std::to_string(data.validation.size())},
                  {"split_seed", std::to_string(command.split_seed)},
@@ -59,7 +60,7 @@ void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
       .per_face_error = [](const train::Predictions& p) { return train::per_face_nme_percent(p.predicted, p.truth); },
       .csv_image_name = xml_image_names(data.labels),
       .time_to_metric = 6.4};
-  const TrainingOutcome outcome = run_training(command.flags, device, model, data.train, data.validation, card,
+  const TrainingOutcome outcome = run_training(command.flags, device, *model, data.train, data.validation, card,
                                                command.settings, mirror,             // loss, optimizer
                                                reading,                              // training loop, figures
                                                {.best_worst_count = 3, .best_worst_width = 240}, {{"app", recipe.app}});
@@ -208,6 +209,10 @@ void add_train_command(CLI::App& app, TrainCommand& train, const IbugRecipe& rec
       "train", "train on labels_ibug_300W_train.xml, validating on a seeded tenth of its photos; writes --out");
   add_train_flags(*cli, train.flags);
   add_training_settings_flags(*cli, train.settings);
+  cli->add_option("--arch", train.architecture, "network: ResNet18 with its pooled fc head, or with the integral "
+                  "(soft-argmax) head")
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kIbugArchitectures), std::end(kIbugArchitectures))))
+      ->capture_default_str();
   cli->add_option("--size", train.size, "network input side (square, gray)")->check(CLI::Range(32, 1024))->capture_default_str();
   cli->add_option("--crop-enlarge", train.crop_enlarge, "crop side over the face box's larger side")
       ->check(finite_number() & CLI::Range(1.0, 3.0))

@@ -19,7 +19,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int kEvalBatch = 32;
-constexpr const char* kArchitecture = "resnet18";
 constexpr double kFailureNme = 8.0;  // percent: the 300-W failure threshold
 
 void cache(data::KeypointDataset& set) {
@@ -41,10 +40,17 @@ data::SampleOptions sample_options(const IbugRecipe& recipe, int size, double en
   return options;
 }
 
-train::ModelCard model_card(const IbugRecipe& recipe, int size, double enlarge) {
+std::unique_ptr<ResNet18> build_ibug_network(const std::string& architecture, Rng& rng, const std::string& source) {
+  const ResNetHead head = architecture == kIbugArchitectures[1] ? ResNetHead::Integral : ResNetHead::Linear;
+  KEYNET_CHECK(architecture == kIbugArchitectures[0] || head == ResNetHead::Integral, source, ": unknown architecture '",
+               architecture, "' (known: ", kIbugArchitectures[0], ", ", kIbugArchitectures[1], ")");
+  return std::make_unique<ResNet18>(1, 2 * data::kIbugPoints, rng, head);
+}
+
+train::ModelCard model_card(const IbugRecipe& recipe, const std::string& architecture, int size, double enlarge) {
   train::ModelCard card;
   card.app = recipe.app;
-  card.architecture = kArchitecture;
+  card.architecture = architecture;
   card.input_width = card.input_height = size;
   card.num_points = data::kIbugPoints;
   std::ostringstream framing;
@@ -118,12 +124,12 @@ IbugModel load_ibug_model(const IbugRecipe& recipe, const std::string& path, Dev
   const SafetensorsFile file = read_safetensors(path);
   loaded.card = train::ModelCard::from_metadata(file.metadata, path);
   // The card's app, input size and points first (check_card does not read the framing), then the crop.
-  train::check_card(loaded.card, model_card(recipe, loaded.card.input_width, 1.0), path);
+  train::check_card(loaded.card, model_card(recipe, loaded.card.architecture, loaded.card.input_width, 1.0), path);
   const double enlarge = train::framing_enlarge(loaded.card, path);
   KEYNET_CHECK(loaded.card.input_width == loaded.card.input_height, path, ": input ", loaded.card.input_width, "x",
                loaded.card.input_height, " is not square");
   Rng unused(0);
-  loaded.model = std::make_unique<ResNet18>(1, 2 * data::kIbugPoints, unused);
+  loaded.model = build_ibug_network(loaded.card.architecture, unused, path);
   load_module(*loaded.model, file, path);
   to_device(*loaded.model, device);
   loaded.model->fold_batch_norms();  // inference only: one pass fewer per convolution
