@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Does data-parallel training reach one process's accuracy (issue 26)? nose_tip with seeds 0-2 on --split
-# fold1 (validating on persons 1-8, so that the held-out persons 33-40 are not measured), with BatchNorm
-# (bn4, the default) and without (course), and one part 3 run of --epochs 20, each on 1 process and on N
-# ranks (mpirun, the same global batch), one training at a time, alternating. Prints each run's final
-# validation metric (nose_tip: the course's MSE; part 3: NME %) and training seconds. Run folders go under
+# Does data-parallel training reach one process's accuracy (issue 26)? nose_tip with seeds $SEEDS (default
+# 0-9) on --split fold1 (validating on persons 1-8, so that the held-out persons 33-40 are not measured), with
+# BatchNorm (bn4, the default) and without (course), and part 3 runs of --epochs 20 with seeds $PART3_SEEDS
+# (default 0 1), each on 1 process and on N ranks (mpirun, the same global batch), one training at a time,
+# alternating. Prints each run's final validation metric (nose_tip: the course's MSE; part 3: NME %) and
+# training seconds, then scripts/distributed_accuracy_summary.py's medians and tests. Run folders go under
 # OUT (kept, for their logs and figures; a run whose metrics.json exists is not run again).
-#   [KEYNET_BIN=DIR] scripts/distributed-accuracy.sh OUT [ranks=2]   (needs KEYNET_MPI; about 1.5 h on 2 cores)
+#   [KEYNET_BIN=DIR] [SEEDS="0 1 2"] scripts/distributed-accuracy.sh OUT [ranks=2]
+# (needs KEYNET_MPI; about a minute per nose_tip run and 15 minutes per part 3 run on 2 quiet cores)
 set -euo pipefail
 out=${1:?usage: distributed-accuracy.sh OUT [ranks]}
 ranks=${2:-2}
@@ -28,7 +30,10 @@ train() {
   done
 }
 
-for arch in bn4 course; do
-  for seed in 0 1 2; do train "nose_tip-fold1-$arch-seed$seed" nose_tip --split fold1 --arch "$arch" --seed "$seed"; done
+for seed in ${SEEDS:-0 1 2 3 4 5 6 7 8 9}; do
+  for arch in bn4 course; do train "nose_tip-fold1-$arch-seed$seed" nose_tip --split fold1 --arch "$arch" --seed "$seed"; done
 done | tee "$out/results.txt"
-train ibug_landmarks-20epochs ibug_landmarks --epochs 20 | tee -a "$out/results.txt"
+for seed in ${PART3_SEEDS:-0 1}; do
+  train "ibug_landmarks-20epochs-seed$seed" ibug_landmarks --epochs 20 --seed "$seed"
+done | tee -a "$out/results.txt"
+python3 "$root/scripts/distributed_accuracy_summary.py" "$out" | tee -a "$out/results.txt"
