@@ -479,6 +479,14 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or
   CHECK(contains(refused(std::string(KEYNET_SOURCE_DIR) + "/models/face_points.safetensors"),
                  "trained by the app 'face_points', not 'ibug_landmarks'"));
 
+  // the shipped weights under the integral head's name: its head's tensors are missing
+  file.metadata["keynet.architecture"] = "resnet18-integral";
+  keynet::write_safetensors(dir.file("integral.safetensors"), file);
+  CHECK(contains(refused(dir.file("integral.safetensors")), "integral.safetensors"));
+  file.metadata["keynet.architecture"] = "resnet50";
+  keynet::write_safetensors(dir.file("resnet50.safetensors"), file);
+  CHECK(contains(refused(dir.file("resnet50.safetensors")), "resnet50.safetensors: unknown architecture 'resnet50'"));
+
   file.metadata["keynet.num_points"] = "5";
   keynet::write_safetensors(dir.file("points5.safetensors"), file);
   CHECK(contains(refused(dir.file("points5.safetensors")), "points5.safetensors"));
