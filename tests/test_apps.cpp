@@ -388,7 +388,9 @@ TEST_CASE("ibug_landmarks eval's metrics (NME, failure rate in percent, AUC@8, K
   REQUIRE(xml.find(box) != std::string::npos);
   xml.replace(xml.find(box), box.size(), "<box top='54' left='150' width='114' height='99'>");
   const std::string labels = dir.write("ibug/labels_moved.xml", xml);
-  const Outcome eval = run("ibug_landmarks eval --found-boxes false --labels " + labels + " --out " + dir.file("eval"));
+  // the shipped model against itself as the baseline: the same numbers under "baseline"
+  const Outcome eval = run("ibug_landmarks eval --found-boxes false --labels " + labels + " --baseline " +
+                           kIbugModel + " --out " + dir.file("eval"));
   INFO(eval.output);
   REQUIRE(eval.exit_code == 0);
 
@@ -411,8 +413,10 @@ TEST_CASE("ibug_landmarks eval's metrics (NME, failure rate in percent, AUC@8, K
   MESSAGE("per-face NME: ", nme[0], "%, ", nme[1], "%");
   REQUIRE(nme[0] < 8);  // the fixture face with its own box
   REQUIRE(nme[1] > 8);  // the moved box
-  const nlohmann::json metrics =
-      nlohmann::json::parse(read_text(dir.file("eval/metrics.json")))["eval_labels_moved"]["xml_boxes"];
+  const nlohmann::json all = nlohmann::json::parse(read_text(dir.file("eval/metrics.json")))["eval_labels_moved"];
+  const nlohmann::json& metrics = all["xml_boxes"];
+  CHECK(all["baseline"]["model"] == kIbugModel);
+  CHECK(all["baseline"]["xml_boxes"] == metrics);
   CHECK(metrics["faces"] == 2);
   CHECK(metrics["nme_percent"].get<double>() == doctest::Approx((nme[0] + nme[1]) / 2).epsilon(1e-4));
   CHECK(metrics["failure_rate_percent"].get<double>() == doctest::Approx(50));

@@ -77,6 +77,7 @@ struct ModelCommand : ModelFlags {
   bool force = false;                   // kaggle: replace the CSV
   bool allow_training_faces = false;    // eval: measure on the training XML anyway
   bool found_boxes = true;              // eval: also with the boxes the app finds itself
+  std::string baseline;                 // eval: a second model measured on the same faces, for comparison
   std::vector<double> box;              // predict: left top width height, instead of finding the face
   PredictFlags predict;
 };
@@ -127,6 +128,21 @@ void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
     metrics["found_boxes"]["no_face_answers"] = no_face;
     std::printf("boxes found by the app: %s\n", metrics["found_boxes"].dump().c_str());
     ced.series.push_back(ced_series("boxes found by the app", train::per_face_nme_percent(found.predicted, found.truth)));
+  }
+  if (!command.baseline.empty()) {  // the same faces and boxes through another model, its curves beside
+    IbugModel other = load_ibug_model(recipe, command.baseline, device, command.test_time_mirror);
+    const train::Predictions q = predict_labels(other, command.labels, device);
+    json& baseline = metrics["baseline"] = {{"model", command.baseline}, {"xml_boxes", landmark_metrics(q, to_original)}};
+    ced.series.push_back(ced_series("baseline, XML boxes", train::per_face_nme_percent(q.predicted, q.truth)));
+    if (command.found_boxes) {
+      int baseline_no_face = 0;
+      const train::Predictions q_found = with_found_boxes(other, q, device, baseline_no_face);
+      baseline["found_boxes"] = landmark_metrics(q_found, to_original);
+      baseline["found_boxes"]["no_face_answers"] = baseline_no_face;
+      ced.series.push_back(
+          ced_series("baseline, boxes found", train::per_face_nme_percent(q_found.predicted, q_found.truth)));
+    }
+    std::printf("baseline %s: %s\n", command.baseline.c_str(), baseline.dump().c_str());
   }
   metrics["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (command.out.empty()) return;
@@ -245,6 +261,10 @@ int run_ibug_app(int argc, char** argv, const IbugRecipe& recipe) {
                        "also measure with boxes found by the app (about 0.2 s per face on a 2-core CPU, most of eval's "
                        "time)")
       ->capture_default_str();
+  eval_cli->add_option("--baseline", model_command.baseline,
+                       "a second model file measured on the same faces: its metrics under \"baseline\" and its CED "
+                       "curves in the same figure")
+      ->check(readable_file());
   eval_cli->add_option("--out", model_command.out, "run folder for metrics.json, predictions/ and figures/");
   eval_cli->add_flag("--allow-training-faces", model_command.allow_training_faces,
                      "measure on the training XML although the models learned its faces");
