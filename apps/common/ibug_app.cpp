@@ -104,6 +104,20 @@ train::Predictions with_found_boxes(IbugModel& loaded, train::Predictions p, Dev
   return p;
 }
 
+// `loaded` on the faces of `p` with the boxes it finds itself: metrics["found_boxes"] and a CED curve
+// named after `curve_prefix`; returns those predictions.
+train::Predictions measure_found_boxes(IbugModel& loaded, const train::Predictions& p,
+                                       const std::vector<data::Affine>& to_original, Device device,
+                                       const std::string& curve_prefix, json& metrics, Panel& ced) {
+  int no_face = 0;
+  train::Predictions found = with_found_boxes(loaded, p, device, no_face);
+  metrics["found_boxes"] = landmark_metrics(found, to_original);
+  metrics["found_boxes"]["no_face_answers"] = no_face;
+  ced.series.push_back(
+      ced_series(curve_prefix + "boxes found by the app", train::per_face_nme_percent(found.predicted, found.truth)));
+  return found;
+}
+
 void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
   KEYNET_CHECK(command.allow_training_faces || fs::path(command.labels).filename() != kIbugTrainLabels, "--labels ",
                command.labels, ": the models train on these faces (all but a tenth of its photos), so the numbers "
@@ -121,27 +135,15 @@ void eval_command(const IbugRecipe& recipe, const ModelCommand& command) {
   const std::vector<double> nme = train::per_face_nme_percent(p.predicted, p.truth);
   Panel ced{"Cumulative error distribution", "NME (% of the outer-eye-corner distance)", "fraction of faces", false,
             {ced_series("XML boxes", nme)}};
-  int no_face = 0;
-  const train::Predictions found = command.found_boxes ? with_found_boxes(loaded, p, device, no_face) : p;
-  if (command.found_boxes) {
-    metrics["found_boxes"] = landmark_metrics(found, to_original);
-    metrics["found_boxes"]["no_face_answers"] = no_face;
-    std::printf("boxes found by the app: %s\n", metrics["found_boxes"].dump().c_str());
-    ced.series.push_back(ced_series("boxes found by the app", train::per_face_nme_percent(found.predicted, found.truth)));
-  }
+  const train::Predictions found =
+      command.found_boxes ? measure_found_boxes(loaded, p, to_original, device, "", metrics, ced) : p;
+  if (command.found_boxes) std::printf("boxes found by the app: %s\n", metrics["found_boxes"].dump().c_str());
   if (!command.baseline.empty()) {  // the same faces and boxes through another model, its curves beside
     IbugModel other = load_ibug_model(recipe, command.baseline, device, command.test_time_mirror);
     const train::Predictions q = predict_labels(other, command.labels, device);
     json& baseline = metrics["baseline"] = {{"model", command.baseline}, {"xml_boxes", landmark_metrics(q, to_original)}};
     ced.series.push_back(ced_series("baseline, XML boxes", train::per_face_nme_percent(q.predicted, q.truth)));
-    if (command.found_boxes) {
-      int baseline_no_face = 0;
-      const train::Predictions q_found = with_found_boxes(other, q, device, baseline_no_face);
-      baseline["found_boxes"] = landmark_metrics(q_found, to_original);
-      baseline["found_boxes"]["no_face_answers"] = baseline_no_face;
-      ced.series.push_back(
-          ced_series("baseline, boxes found", train::per_face_nme_percent(q_found.predicted, q_found.truth)));
-    }
+    if (command.found_boxes) measure_found_boxes(other, q, to_original, device, "baseline, ", baseline, ced);
     std::printf("baseline %s: %s\n", command.baseline.c_str(), baseline.dump().c_str());
   }
   metrics["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
