@@ -78,6 +78,15 @@ Tensor BasicBlock::backward(const Tensor& dy) {
   return dx;
 }
 
+ResNetHead resnet18_head(const std::string& architecture, const std::string& source) {
+  constexpr ResNetHead heads[] = {ResNetHead::Linear, ResNetHead::Integral};
+  static_assert(std::size(heads) == std::size(kResNet18Architectures));
+  for (size_t i = 0; i < std::size(heads); ++i)
+    if (architecture == kResNet18Architectures[i]) return heads[i];
+  throw Error(detail::concat(source, ": unknown architecture '", architecture, "' (known: ", kResNet18Architectures[0],
+                             ", ", kResNet18Architectures[1], ")"));
+}
+
 ResNet18::ResNet18(int in_channels, int num_outputs, Rng& rng, ResNetHead head)
     : in_channels_(in_channels), num_outputs_(num_outputs), head_(head) {
   KEYNET_CHECK(in_channels > 0 && num_outputs > 0 && (head == ResNetHead::Linear || num_outputs % 2 == 0),

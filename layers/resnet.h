@@ -2,6 +2,7 @@
 // torchvision's parameter names so that checkpoints load into torchvision.models.resnet18.
 #pragma once
 #include <memory>
+#include <string>
 
 #include "layers/activation.h"
 #include "layers/batch_norm2d.h"
@@ -44,6 +45,10 @@ class BasicBlock : public Module {
 // (x, y) in [-1, 1], interleaved as the Linear head's outputs are. The maps' cells are 8 input pixels
 // wide; the soft-argmax places points between cell centres.
 enum class ResNetHead { Linear, Integral };
+// The names a model card's architecture gives the heads, in ResNetHead's order.
+inline constexpr const char* kResNet18Architectures[] = {"resnet18", "resnet18-integral"};
+// The head an architecture name stands for; an unknown name is refused naming `source` and the known names.
+ResNetHead resnet18_head(const std::string& architecture, const std::string& source);
 
 // conv1 7x7/2 -> bn1 -> relu -> maxpool 3/2 -> layer1..layer4 -> the head; bn1 and relu are one
 // BatchNormReLU named bn1.

@@ -74,7 +74,7 @@ TEST_CASE("the face finder's batches change nothing: every crop alone gives the 
   const SafetensorsFile file = read_safetensors(path);
   const train::ModelCard card = train::ModelCard::from_metadata(file.metadata, path);
   Rng unused(0);
-  ResNet18 model(card.input_channels, 2 * card.num_points, unused);
+  ResNet18 model(card.input_channels, 2 * card.num_points, unused, resnet18_head(card.architecture, path));
   load_module(model, file, path);
   train::FaceFinderOptions options;
   options.framing.framing = data::Framing::FaceBox;

@@ -410,6 +410,14 @@ TEST_CASE("ResNet18's integral head: one score map per point at stride 8, points
   CHECK_THROWS_WITH_AS(ResNet18(1, 7, rng, ResNetHead::Integral), doctest::Contains("invalid configuration"), Error);
 }
 
+TEST_CASE("a model card's architecture name picks ResNet18's head; an unknown name is refused naming its source") {
+  CHECK(resnet18_head("resnet18", "card") == ResNetHead::Linear);
+  CHECK(resnet18_head("resnet18-integral", "card") == ResNetHead::Integral);
+  CHECK_THROWS_WITH_AS(resnet18_head("resnet50", "m.safetensors"),
+                       "m.safetensors: unknown architecture 'resnet50' (known: resnet18, resnet18-integral)", Error);
+  CHECK_THROWS_AS(resnet18_head("", "card"), Error);
+}
+
 TEST_CASE("kernel implementation is chosen at run time, per layer") {
   CHECK(parse_impl("ref") == Impl::Ref);
   CHECK(parse_impl("vendor") == Impl::Vendor);

@@ -66,3 +66,31 @@ TEST_CASE("ResNet18 with weights by formula gives torchvision's outputs (eval mo
     for (size_t i = 0; i < got.size(); ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-4 * scale);
   }
 }
+
+TEST_CASE("ResNet18's integral head with weights by formula gives the PyTorch integral head's outputs") {
+  // The PyTorch side is scripts/torch_load_model.py's IntegralResNet18, the one PyTorch users load our
+  // model files into: this pins that both read the same state names the same way.
+  const nlohmann::json reference =
+      nlohmann::json::parse(keynet::data::testing::read_text(keynet::data::testing::fixture("resnet18_formula_outputs.json")));
+  Rng rng(1);
+  ResNet18 net(1, 4, rng, ResNetHead::Integral);
+  std::map<std::string, Tensor*> tensors;
+  for (auto& [name, parameter] : named_parameters(net)) tensors[name] = &parameter->value;
+  for (auto& [name, buffer] : named_buffers(net)) tensors[name] = buffer;
+  int k = 0;
+  for (auto& [name, tensor] : tensors) set_by_formula(*tensor, name, k++);
+  REQUIRE(k == 112);  // the body's 100 float tensors, the head's two convolutions (3) and two BatchNorms (8)
+
+  std::vector<float> input(2 * 64 * 64);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(0.5 * std::sin(0.05 * static_cast<double>(i)));
+  const Tensor x = Tensor::from_vector({2, 1, 64, 64}, input);
+  const std::vector<double> want = reference["integral_eval"].get<std::vector<double>>();
+  for (Impl impl : {Impl::Ref, Impl::Fast}) {
+    CAPTURE(to_string(impl));
+    net.set_impl(impl);
+    const std::vector<float> got = net.forward(x, Mode::Eval).to_float_vector();
+    REQUIRE(got.size() == want.size());
+    // points in [-1, 1], here within 0.004 of the centre (near-uniform maps): 1e-5 of the range pins them
+    for (size_t i = 0; i < got.size(); ++i) CHECK(std::abs(got[i] - want[i]) <= 1e-5);
+  }
+}

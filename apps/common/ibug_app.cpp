@@ -34,7 +34,7 @@ struct TrainCommand {
   int size = 0;
   double crop_enlarge = 0;
   uint64_t split_seed = 0;  // which photos validate, apart from --seed so that seeds share one validation set
-  std::string architecture = kIbugArchitectures[0];
+  std::string architecture = kResNet18Architectures[0];
 };
 
 void train_command(const IbugRecipe& recipe, const TrainCommand& command) {
@@ -229,7 +229,7 @@ void add_train_command(CLI::App& app, TrainCommand& train, const IbugRecipe& rec
   add_training_settings_flags(*cli, train.settings);
   cli->add_option("--arch", train.architecture, "network: ResNet18 with its pooled fc head, or with the integral "
                   "(soft-argmax) head")
-      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kIbugArchitectures), std::end(kIbugArchitectures))))
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(kResNet18Architectures), std::end(kResNet18Architectures))))
       ->capture_default_str();
   cli->add_option("--size", train.size, "network input side (square, gray)")->check(CLI::Range(32, 1024))->capture_default_str();
   cli->add_option("--crop-enlarge", train.crop_enlarge, "crop side over the face box's larger side")

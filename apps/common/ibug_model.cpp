@@ -41,12 +41,7 @@ data::SampleOptions sample_options(const IbugRecipe& recipe, int size, double en
 }
 
 std::unique_ptr<ResNet18> build_ibug_network(const std::string& architecture, Rng& rng, const std::string& source) {
-  constexpr ResNetHead heads[] = {ResNetHead::Linear, ResNetHead::Integral};  // in kIbugArchitectures' order
-  static_assert(std::size(heads) == std::size(kIbugArchitectures));
-  for (size_t i = 0; i < std::size(heads); ++i)
-    if (architecture == kIbugArchitectures[i]) return std::make_unique<ResNet18>(1, 2 * data::kIbugPoints, rng, heads[i]);
-  throw Error(detail::concat(source, ": unknown architecture '", architecture, "' (known: ", kIbugArchitectures[0], ", ",
-                             kIbugArchitectures[1], ")"));
+  return std::make_unique<ResNet18>(1, 2 * data::kIbugPoints, rng, resnet18_head(architecture, source));
 }
 
 train::ModelCard model_card(const IbugRecipe& recipe, const std::string& architecture, int size, double enlarge) {

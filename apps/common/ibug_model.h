@@ -26,9 +26,8 @@ inline constexpr const char* kIbugTrainLabels = "labels_ibug_300W_train.xml";
 // recipe's augmentation applies to augmented samples only.
 data::SampleOptions sample_options(const IbugRecipe& recipe, int size, double enlarge, const std::vector<int>& mirror);
 
-// The networks a model card's architecture names (--arch): ResNet18 with torchvision's pooled fc head,
-// or with the integral-regression head (layers/resnet.h); `source` names where the name came from.
-inline constexpr const char* kIbugArchitectures[] = {"resnet18", "resnet18-integral"};
+// The network a model card's architecture names (--arch, one of kResNet18Architectures): ResNet18 with
+// torchvision's pooled fc head, or with the integral-regression head; `source` names where the name came from.
 std::unique_ptr<ResNet18> build_ibug_network(const std::string& architecture, Rng& rng, const std::string& source);
 
 train::ModelCard model_card(const IbugRecipe& recipe, const std::string& architecture, int size, double enlarge);

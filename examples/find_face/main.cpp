@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
     const keynet::SafetensorsFile file = keynet::read_safetensors(argv[1]);
     const keynet::train::ModelCard card = keynet::train::ModelCard::from_metadata(file.metadata, argv[1]);
     keynet::Rng unused(0);
-    keynet::ResNet18 model(card.input_channels, 2 * card.num_points, unused);
+    keynet::ResNet18 model(card.input_channels, 2 * card.num_points, unused,
+                           keynet::resnet18_head(card.architecture, argv[1]));
     keynet::load_module(model, file, argv[1]);
 
     keynet::train::FaceFinderOptions options;
