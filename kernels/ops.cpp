@@ -620,6 +620,149 @@ void batch_norm2d_relu_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, con
   }
 }
 
+// ---- batch norm over ranks: cuDNN has no split statistics, so Vendor runs our kernels on both devices
+namespace {
+void check_sync_count(double count, const BatchNormDesc& d, const char* op) {
+  KEYNET_CHECK(std::isfinite(count) && count >= static_cast<double>(d.N) * d.HW && count > 1, op, ": count ", count,
+               " of values per channel over the ranks is less than this rank's ", static_cast<double>(d.N) * d.HW,
+               " or not more than 1");
+}
+}  // namespace
+
+void batch_norm2d_channel_sums(Tensor& sums, const Tensor& inp, const Tensor* total_sum, double count,
+                               const BatchNormDesc& d, Impl impl) {
+  const char* op = "batch_norm2d_channel_sums";
+  check_bn(inp, d, op);
+  check_channel_vectors(inp, {&sums}, d.C, op);
+  if (total_sum) {
+    check_channel_vectors(inp, {total_sum}, d.C, op);
+    check_sync_count(count, d, op);
+  }
+  switch (choose_backend(inp, impl, op, Library::Neither)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_channel_sums(f64(sums), f64(inp), f64(total_sum), count, d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_channel_sums(f32(sums), f32(inp), f32(total_sum), count, d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::fast::batch_norm2d_channel_sums(f32(sums), f32(inp), f32(total_sum), count, d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::batch_norm2d_channel_sums(f32(sums), f32(inp), f32(total_sum), count, d));
+  }
+}
+
+void batch_norm2d_stats_from_sums(Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
+                                  const Tensor& total_sum, const Tensor& total_squares, double count,
+                                  const BatchNormDesc& d, Impl impl) {
+  const char* op = "batch_norm2d_stats_from_sums";
+  check_channel_vectors(total_sum, {&save_mean, &save_invstd, &running_mean, &running_var, &total_sum, &total_squares},
+                        d.C, op);
+  check_sync_count(count, d, op);
+  switch (choose_backend(total_sum, impl, op, Library::Neither)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_stats_from_sums(f64(save_mean), f64(save_invstd), f64(running_mean),
+                                                    f64(running_var), f64(total_sum), f64(total_squares), count, d);
+    case Backend::CpuRef:
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::ref::batch_norm2d_stats_from_sums(f32(save_mean), f32(save_invstd), f32(running_mean),
+                                                    f32(running_var), f32(total_sum), f32(total_squares), count, d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::batch_norm2d_stats_from_sums(f32(save_mean), f32(save_invstd), f32(running_mean),
+                                                               f32(running_var), f32(total_sum), f32(total_squares),
+                                                               count, d));
+  }
+}
+
+void batch_norm2d_normalize(Tensor& out, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                            const Tensor& save_mean, const Tensor& save_invstd, bool relu, const BatchNormDesc& d,
+                            Impl impl) {
+  const char* op = "batch_norm2d_normalize";
+  check_bn(inp, d, op);
+  check_pair(inp, "the input", out, "output", op);
+  check_channel_vectors(inp, {&gamma, &beta, &save_mean, &save_invstd}, d.C, op);
+  switch (choose_backend(inp, impl, op, Library::Neither)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_normalize(f64(out), f64(inp), f64(gamma), f64(beta), f64(save_mean),
+                                              f64(save_invstd), relu, d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_normalize(f32(out), f32(inp), f32(gamma), f32(beta), f32(save_mean),
+                                              f32(save_invstd), relu, d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::fast::batch_norm2d_normalize(f32(out), f32(inp), f32(gamma), f32(beta), f32(save_mean),
+                                               f32(save_invstd), relu, d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::batch_norm2d_normalize(f32(out), f32(inp), f32(gamma), f32(beta), f32(save_mean),
+                                                         f32(save_invstd), relu, d));
+  }
+}
+
+void batch_norm2d_backward_sums(Tensor& sums, Tensor& dgamma, Tensor& dbeta, const Tensor& dout, const Tensor& inp,
+                                const Tensor* out, const Tensor& save_mean, const Tensor& save_invstd,
+                                const BatchNormDesc& d, Impl impl) {
+  const char* op = "batch_norm2d_backward_sums";
+  check_bn(inp, d, op);
+  check_pair(inp, "the input", dout, "output gradient", op);
+  if (out) check_pair(inp, "the input", *out, "output", op);
+  check_channel_vectors(inp, {&dgamma, &dbeta, &save_mean, &save_invstd}, d.C, op);
+  expect_shape(sums, {2 * d.C}, inp, op, "sums");
+  switch (choose_backend(inp, impl, op, Library::Neither)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_backward_sums(f64(sums), f64(dgamma), f64(dbeta), f64(dout), f64(inp), f64(out),
+                                                  f64(save_mean), f64(save_invstd), d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_backward_sums(f32(sums), f32(dgamma), f32(dbeta), f32(dout), f32(inp), f32(out),
+                                                  f32(save_mean), f32(save_invstd), d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::fast::batch_norm2d_backward_sums(f32(sums), f32(dgamma), f32(dbeta), f32(dout), f32(inp), f32(out),
+                                                   f32(save_mean), f32(save_invstd), d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::batch_norm2d_backward_sums(f32(sums), f32(dgamma), f32(dbeta), f32(dout), f32(inp),
+                                                             f32(out), f32(save_mean), f32(save_invstd), d));
+  }
+}
+
+void batch_norm2d_backward_apply(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor* out,
+                                 const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                                 const Tensor& total_sums, double count, const BatchNormDesc& d, Impl impl) {
+  const char* op = "batch_norm2d_backward_apply";
+  check_bn(inp, d, op);
+  check_pair(inp, "the input", dout, "output gradient", op);
+  check_pair(inp, "the input", dinp, "input gradient", op);
+  if (out) check_pair(inp, "the input", *out, "output", op);
+  check_channel_vectors(inp, {&gamma, &save_mean, &save_invstd}, d.C, op);
+  expect_shape(total_sums, {2 * d.C}, inp, op, "sums");
+  check_sync_count(count, d, op);
+  switch (choose_backend(inp, impl, op, Library::Neither)) {
+    case Backend::CpuRefF64:
+      return cpu::ref::batch_norm2d_backward_apply(f64(dinp), f64(dout), f64(inp), f64(out), f64(gamma),
+                                                   f64(save_mean), f64(save_invstd), f64(total_sums), count, d);
+    case Backend::CpuRef:
+      return cpu::ref::batch_norm2d_backward_apply(f32(dinp), f32(dout), f32(inp), f32(out), f32(gamma),
+                                                   f32(save_mean), f32(save_invstd), f32(total_sums), count, d);
+    case Backend::CpuFast:
+    case Backend::CpuEigen:
+      return cpu::fast::batch_norm2d_backward_apply(f32(dinp), f32(dout), f32(inp), f32(out), f32(gamma),
+                                                    f32(save_mean), f32(save_invstd), f32(total_sums), count, d);
+    case Backend::CudaRef:
+    case Backend::CudaFast:
+    case Backend::Cudnn:
+      return KEYNET_ON_CUDA(cuda::batch_norm2d_backward_apply(f32(dinp), f32(dout), f32(inp), f32(out), f32(gamma),
+                                                              f32(save_mean), f32(save_invstd), f32(total_sums),
+                                                              count, d));
+  }
+}
+
 // ------------------------------------------------------------------------------------------ global avg pool
 void global_avg_pool_forward(Tensor& out, const Tensor& inp, Impl impl) {
   KEYNET_CHECK(inp.ndim() == 4, "global_avg_pool_forward: expected input (N,C,H,W), got ", to_string(inp.shape()));

@@ -86,6 +86,34 @@ void batch_norm2d_relu_backward(Tensor& dinp, Tensor& dgamma, Tensor& dbeta, con
                                 const Tensor& out, const Tensor& gamma, const Tensor& save_mean,
                                 const Tensor& save_invstd, const BatchNormDesc& d, Impl impl);
 
+// ---- batch norm over the ranks of a data-parallel job (SyncBatchNorm): the train-mode ops above split
+// where the ranks must agree, their per-channel sums summed over the ranks in between (the caller's
+// all-reduce). Forward: channel_sums(sum), all-reduce; channel_sums(squares, &sum), all-reduce;
+// stats_from_sums; normalize. Backward: backward_sums, all-reduce; backward_apply. `count` is the
+// number of values per channel over all ranks (the sum of the ranks' N*HW). On one rank the composition
+// is batch_norm2d(_relu)_forward_train and _backward up to float rounding (the sums are summed twice).
+// sums (C): sum of x when total_sum is null, else the sum of (x - total_sum / count)^2.
+void batch_norm2d_channel_sums(Tensor& sums, const Tensor& inp, const Tensor* total_sum, double count,
+                               const BatchNormDesc& d, Impl impl);
+// From the ranks' total_sum and total_squares (C): save_mean, save_invstd = 1 / sqrt(squares / count + eps),
+// and the running statistics' update with the unbiased variance squares / (count - 1).
+void batch_norm2d_stats_from_sums(Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
+                                  const Tensor& total_sum, const Tensor& total_squares, double count,
+                                  const BatchNormDesc& d, Impl impl);
+// out = (x - save_mean) * save_invstd * gamma + beta, then ReLU when relu.
+void batch_norm2d_normalize(Tensor& out, const Tensor& inp, const Tensor& gamma, const Tensor& beta,
+                            const Tensor& save_mean, const Tensor& save_invstd, bool relu, const BatchNormDesc& d,
+                            Impl impl);
+// sums (2C): this rank's sum(dy) in [0, C) and sum(dy * xhat) in [C, 2C), also added to dbeta and dgamma;
+// dy = dout, or relu_backward(dout, out) when out (the fused forward's output) is given.
+void batch_norm2d_backward_sums(Tensor& sums, Tensor& dgamma, Tensor& dbeta, const Tensor& dout, const Tensor& inp,
+                                const Tensor* out, const Tensor& save_mean, const Tensor& save_invstd,
+                                const BatchNormDesc& d, Impl impl);
+// dinp = gamma * invstd / count * (count * dy - sum(dy) - xhat * sum(dy * xhat)), the sums the ranks' totals.
+void batch_norm2d_backward_apply(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor* out,
+                                 const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                                 const Tensor& total_sums, double count, const BatchNormDesc& d, Impl impl);
+
 // ---- a batch norm (evaluation) folded into the convolution before it, for inference: weight (K,C,R,S),
 // bias (K) or null, gamma, beta, running_mean, running_var (K); weight_out and bias_out on their device.
 // weight_out = weight * s per output channel and bias_out = beta + (bias - running_mean) * s, with

@@ -47,7 +47,9 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
                  ": training needs more than one value per channel, got input ", to_string(x.shape()));
     save_mean_ = empty_like_input(x, {channels_});
     save_invstd_ = empty_like_input(x, {channels_});
-    if (relu_)
+    if (ranks_)
+      forward_synchronised(y, x, d);
+    else if (relu_)
       ops::batch_norm2d_relu_forward_train(y, save_mean_, save_invstd_, running_mean_, running_var_, x,
                                            weight_.value, bias_.value, d, impl());
     else
@@ -69,6 +71,7 @@ Tensor BatchNorm2d::forward(const Tensor& x, Mode mode) {
 Tensor BatchNorm2d::backward(const Tensor& dy) {
   take_forward(relu_ ? "BatchNormReLU" : "BatchNorm2d");
   KEYNET_CHECK(last_forward_trained_, describe(), ": backward needs a forward in Mode::Train (batch statistics)");
+  if (ranks_) return backward_synchronised(dy, descriptor(input_));
   Tensor dx = empty_like_input(input_, input_.shape());
   if (relu_)
     ops::batch_norm2d_relu_backward(dx, weight_.grad, bias_.grad, dy, input_, output_, weight_.value, save_mean_,
@@ -79,6 +82,37 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
   input_ = Tensor();
   output_ = Tensor();
   return dx;
+}
+
+void BatchNorm2d::forward_synchronised(Tensor& y, const Tensor& x, const ops::BatchNormDesc& d) {
+  synchronised_count_ = ranks_->sum(static_cast<double>(d.N) * d.HW);
+  Tensor sum = empty_like_input(x, {channels_}), squares = empty_like_input(x, {channels_});
+  ops::batch_norm2d_channel_sums(sum, x, nullptr, synchronised_count_, d, impl());
+  ranks_->sum(sum);
+  ops::batch_norm2d_channel_sums(squares, x, &sum, synchronised_count_, d, impl());
+  ranks_->sum(squares);
+  ops::batch_norm2d_stats_from_sums(save_mean_, save_invstd_, running_mean_, running_var_, sum, squares,
+                                    synchronised_count_, d, impl());
+  ops::batch_norm2d_normalize(y, x, weight_.value, bias_.value, save_mean_, save_invstd_, relu_, d, impl());
+}
+
+Tensor BatchNorm2d::backward_synchronised(const Tensor& dy, const ops::BatchNormDesc& d) {
+  Tensor sums = empty_like_input(input_, {2 * channels_});
+  const Tensor* out = relu_ ? &output_ : nullptr;
+  ops::batch_norm2d_backward_sums(sums, weight_.grad, bias_.grad, dy, input_, out, save_mean_, save_invstd_, d,
+                                  impl());
+  ranks_->sum(sums);
+  Tensor dx = empty_like_input(input_, input_.shape());
+  ops::batch_norm2d_backward_apply(dx, dy, input_, out, weight_.value, save_mean_, save_invstd_, sums,
+                                   synchronised_count_, d, impl());
+  input_ = Tensor();
+  output_ = Tensor();
+  return dx;
+}
+
+void synchronise_batch_norms(Module& model, RankSum* ranks) {
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&model)) bn->synchronise(ranks);
+  model.for_each_child([&](const std::string&, Module& child) { synchronise_batch_norms(child, ranks); });
 }
 
 void BatchNorm2d::visit(ParamVisitor& visitor, const std::string& prefix) {

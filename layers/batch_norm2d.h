@@ -4,11 +4,23 @@
 // BatchNormReLU is BatchNorm2d followed by ReLU, one fused op per direction (ops::batch_norm2d_relu_*),
 // with BatchNorm2d's state under BatchNorm2d's names: a stateless ReLU adds nothing to a state dict, so a
 // checkpoint of conv -> bn -> relu loads into conv -> bn+relu and back, and into PyTorch.
+// Synchronised over the ranks of a data-parallel job (synchronise_batch_norms), a BatchNorm2d normalises
+// with the statistics of the global batch instead of its rank's (PyTorch's SyncBatchNorm): the ranks sum
+// their per-channel sums twice in the forward (sums, then squares about the global mean) and once in the
+// backward, through the split ops of kernels/ops.h.
 #pragma once
 #include "layers/module.h"
 #include "layers/param_visitor.h"
 
 namespace keynet {
+
+// Sums over the ranks of a data-parallel job, in place (train::DataParallel provides it).
+class RankSum {
+ public:
+  virtual ~RankSum() = default;
+  virtual void sum(Tensor& values) = 0;   // every element, on the tensor's device
+  virtual double sum(double value) = 0;  // a host number
+};
 
 class BatchNorm2d : public Module {
  public:
@@ -29,12 +41,16 @@ class BatchNorm2d : public Module {
   // (or its ReLU); Mode::Train is refused.
   void mark_folded() { folded_ = true; }
   bool folded() const { return folded_; }
+  // Train-mode statistics over the ranks `ranks` sums across (null: this process's batch alone).
+  void synchronise(RankSum* ranks) { ranks_ = ranks; }
 
  protected:
   BatchNorm2d(int channels, double eps, double momentum, bool relu);
 
  private:
   ops::BatchNormDesc descriptor(const Tensor& x) const;
+  void forward_synchronised(Tensor& y, const Tensor& x, const ops::BatchNormDesc& d);
+  Tensor backward_synchronised(const Tensor& dy, const ops::BatchNormDesc& d);
   int channels_;
   double eps_, momentum_;
   bool relu_ = false;  // ReLU fused after the normalisation (BatchNormReLU)
@@ -44,6 +60,8 @@ class BatchNorm2d : public Module {
   Tensor input_, output_, save_mean_, save_invstd_;  // output_: kept for the fused ReLU's mask only
   bool last_forward_trained_ = false;
   bool folded_ = false;
+  RankSum* ranks_ = nullptr;
+  double synchronised_count_ = 0;  // values per channel over the ranks in the last synchronised forward
 };
 
 // y = relu(BatchNorm2d(x)); the backward needs a Train-mode forward, as BatchNorm2d's.
@@ -52,5 +70,8 @@ class BatchNormReLU : public BatchNorm2d {
   explicit BatchNormReLU(int channels, double eps = 1e-5, double momentum = 0.1)
       : BatchNorm2d(channels, eps, momentum, true) {}
 };
+
+// Every BatchNorm2d in `model` (BatchNormReLU included) synchronised over `ranks` (null: none is).
+void synchronise_batch_norms(Module& model, RankSum* ranks);
 
 }  // namespace keynet

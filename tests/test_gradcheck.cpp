@@ -231,6 +231,24 @@ TEST_CASE("BatchNormReLU gradients in train mode, and the checker fails a broken
   }
 }
 
+TEST_CASE("a synchronised BatchNormReLU's gradients on one rank: the split ops compose to the layer's gradient") {
+  class OneRank : public RankSum {  // the sums of a job of one rank: this batch's own
+   public:
+    void sum(Tensor&) override { ++sums; }
+    double sum(double value) override { return value; }
+    int sums = 0;
+  } rank;
+  BatchNormReLU bn(3);
+  to_dtype(bn, DType::F64);
+  Rng rng(21);
+  bn.weight().value = Tensor::uniform({3}, rng, 0.5, 1.5, DType::F64);
+  bn.weight().value.data<double>()[1] *= -1;
+  bn.bias().value = Tensor::uniform({3}, rng, -0.5, 0.5, DType::F64);
+  synchronise_batch_norms(bn, &rank);
+  expect_gradients_pass(bn, random_input({2, 3, 4, 3}, 22));
+  CHECK(rank.sums > 0);  // the synchronised path ran
+}
+
 TEST_CASE("BasicBlock gradients with and without downsample") {
   Rng rng(13);
   BasicBlock identity(3, 3, 1, rng);

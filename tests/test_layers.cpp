@@ -180,6 +180,77 @@ TEST_CASE("BatchNorm2d in evaluation: a dead channel (running variance 0 or 1e-7
   }
 }
 
+namespace {
+// Sums over "ranks" in one process: `copies` ranks that hold this batch each (1: only this one).
+class CopiedRanks : public RankSum {
+ public:
+  explicit CopiedRanks(int copies) : copies_(copies) {}
+  void sum(Tensor& values) override {
+    Tensor scaled = Tensor::from_vector(values.shape(), values.to_float_vector());
+    for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<float>()[i] *= static_cast<float>(copies_);
+    values.copy_from(scaled);
+    ++tensor_sums;
+  }
+  double sum(double value) override { return value * copies_; }
+  int tensor_sums = 0;
+
+ private:
+  int copies_;
+};
+
+double largest_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double largest = 0;
+  for (size_t i = 0; i < a.size(); ++i) largest = std::max(largest, std::abs(double(a[i]) - b[i]));
+  return largest;
+}
+}  // namespace
+
+TEST_CASE("a synchronised BatchNorm2d: one rank is the plain layer; two ranks with the same batch change only the "
+          "running variance's count") {
+  for (const bool relu : {false, true})
+    for (Impl impl : {Impl::Ref, Impl::Fast}) {
+      CAPTURE(relu);
+      CAPTURE(to_string(impl));
+      const auto make = [&] {
+        std::unique_ptr<BatchNorm2d> bn = relu ? std::make_unique<BatchNormReLU>(3) : std::make_unique<BatchNorm2d>(3);
+        bn->set_impl(impl);
+        bn->weight().value = Tensor::from_vector({3}, std::vector<float>{1.5f, -0.7f, 0.9f});
+        bn->bias().value = Tensor::from_vector({3}, std::vector<float>{0.2f, 0.1f, -0.3f});
+        return bn;
+      };
+      Rng rng(5);
+      const Tensor x = Tensor::uniform({4, 3, 5, 6}, rng, -1.0, 2.0), dy = Tensor::uniform({4, 3, 5, 6}, rng, -1, 1);
+      auto plain = make();
+      const std::vector<float> y = plain->forward(x, Mode::Train).to_float_vector();
+      const std::vector<float> dx = plain->backward(dy).to_float_vector();
+      const double M = 4 * 5 * 6;
+      for (const int copies : {1, 2}) {
+        CAPTURE(copies);
+        auto synchronised = make();
+        CopiedRanks ranks(copies);
+        synchronise_batch_norms(*synchronised, &ranks);
+        const std::vector<float> sy = synchronised->forward(x, Mode::Train).to_float_vector();
+        const std::vector<float> sdx = synchronised->backward(dy).to_float_vector();
+        CHECK(ranks.tensor_sums == 3);  // the sums and the squares forward, the two gradient sums backward
+        CHECK(largest_difference(sy, y) < 1e-5);
+        CHECK(largest_difference(sdx, dx) < 1e-5);
+        CHECK(largest_difference(synchronised->weight().grad.to_float_vector(),
+                                         plain->weight().grad.to_float_vector()) < 1e-4);
+        CHECK(largest_difference(synchronised->bias().grad.to_float_vector(),
+                                         plain->bias().grad.to_float_vector()) < 1e-4);
+        CHECK(largest_difference(synchronised->running_mean().to_float_vector(),
+                                         plain->running_mean().to_float_vector()) < 1e-6);
+        // running_var = 0.9 + 0.1 * squares / (count - 1): the same squares per copy, count = copies * M
+        for (int c = 0; c < 3; ++c) {
+          const double squares = (plain->running_var().data<float>()[c] - 0.9) / 0.1 * (M - 1);
+          CHECK(synchronised->running_var().data<float>()[c] ==
+                doctest::Approx(0.9 + 0.1 * copies * squares / (copies * M - 1)).epsilon(1e-5));
+        }
+      }
+    }
+}
+
 TEST_CASE("ReLU at 0 and max-pool ties follow PyTorch's rules, by hand, in every CPU implementation") {
   // Fast is checked against Ref elsewhere; a rule wrong in both is only caught by values written here.
   for (Impl impl : {Impl::Ref, Impl::Fast}) {

@@ -113,7 +113,8 @@ double factor(const std::string& op, const Backend& b) {
       "conv2d_forward", "conv2d_backward", "linear_forward", "linear_backward", "batch_norm2d_train",
       "batch_norm2d_backward", "batch_norm2d_relu_train", "batch_norm2d_relu_backward", "global_avg_pool_forward",
       "mse_loss_forward", "l1_loss_forward", "wing_loss_forward", "conv2d_forward, batch norm folded",
-      "soft_argmax2d_forward"};
+      "soft_argmax2d_forward", "batch_norm2d_channel_sums", "batch_norm2d_stats_from_sums", "batch_norm2d_normalize",
+      "batch_norm2d_backward_sums", "batch_norm2d_backward_apply"};
   if (b.impl == Impl::Ref && reductions.count(op)) return 8;
   return 1;
 }
@@ -694,6 +695,39 @@ std::vector<Case> linear_cases() {
 }
 
 // ------------------------------------------------------------------------------------------ batch norm
+// The train-mode ops split as over ranks (SyncBatchNorm), here one rank's: count is this batch's N*HW.
+// mask: null for plain batch norm, else the fused forward's output whose ReLU mask the backward applies.
+void sync_batch_norm_body(Run& r, const Tensor& x, const Tensor& dout, const Tensor* mask, const Tensor& gamma,
+                          const Tensor& beta, const Tensor& running_mean0, const Tensor& running_var0,
+                          const ops::BatchNormDesc& d) {
+  const double K = double(d.N) * d.HW;
+  Tensor sum = r.output({d.C}), squares = r.output({d.C});
+  ops::batch_norm2d_channel_sums(sum, x, nullptr, K, d, r.impl());
+  r.check("batch_norm2d_channel_sums", "sum", sum, K);
+  ops::batch_norm2d_channel_sums(squares, x, &sum, K, d, r.impl());
+  r.check("batch_norm2d_channel_sums", "centred squares", squares, K);
+  Tensor mean = r.output({d.C}), invstd = r.output({d.C});
+  Tensor running_mean = running_mean0.clone(), running_var = running_var0.clone();
+  ops::batch_norm2d_stats_from_sums(mean, invstd, running_mean, running_var, sum, squares, K, d, r.impl());
+  r.check("batch_norm2d_stats_from_sums", "save_mean", mean, K);
+  r.check("batch_norm2d_stats_from_sums", "save_invstd", invstd, K);
+  r.check("batch_norm2d_stats_from_sums", "running_mean", running_mean, K);
+  r.check("batch_norm2d_stats_from_sums", "running_var", running_var, K);
+  Tensor out = r.output(x.shape());
+  ops::batch_norm2d_normalize(out, x, gamma, beta, mean, invstd, mask != nullptr, d, r.impl());
+  r.check("batch_norm2d_normalize", mask ? "out, relu" : "out", out, K);
+  // their own sentinels: a case's parameter gradients are told apart by name
+  Tensor sums = r.output({2 * d.C}), dgamma = r.param_grad("dgamma, split", {d.C}),
+         dbeta = r.param_grad("dbeta, split", {d.C});
+  ops::batch_norm2d_backward_sums(sums, dgamma, dbeta, dout, x, mask, mean, invstd, d, r.impl());
+  r.check("batch_norm2d_backward_sums", mask ? "sums, relu" : "sums", sums, K);
+  r.check("batch_norm2d_backward_sums", "dgamma, split", dgamma, K);
+  r.check("batch_norm2d_backward_sums", "dbeta, split", dbeta, K);
+  Tensor dinp = r.output(x.shape());
+  ops::batch_norm2d_backward_apply(dinp, dout, x, mask, gamma, mean, invstd, sums, K, d, r.impl());
+  r.check("batch_norm2d_backward_apply", mask ? "dinp, relu" : "dinp", dinp, K);
+}
+
 // offset: the inputs' mean (statistics must also be right away from zero); dead: channel 0 constant,
 // variance 0, so 1/sqrt(var + eps) is at its largest.
 Case batch_norm_case(int N, int C, int H, int W, double offset, bool dead) {
@@ -728,6 +762,7 @@ Case batch_norm_case(int N, int C, int H, int W, double offset, bool dead) {
     r.check("batch_norm2d_backward", "dinp", dinp, K);
     r.check("batch_norm2d_backward", "dgamma", dgamma, K);
     r.check("batch_norm2d_backward", "dbeta", dbeta, K);
+    sync_batch_norm_body(r, x, dout, nullptr, gamma, beta, running_mean0, running_var0, d);
   };
   return c;
 }
@@ -813,6 +848,7 @@ void bn_relu_body(Run& r, const BnReluInputs& in, const Tensor& dout_host, const
   r.check("batch_norm2d_relu_backward", "dinp", dinp, K);
   r.check("batch_norm2d_relu_backward", "dgamma", dgamma, K);
   r.check("batch_norm2d_relu_backward", "dbeta", dbeta, K);
+  sync_batch_norm_body(r, in.x, dout, &mask, in.gamma, in.beta, in.running_mean0, in.running_var0, d);
 }
 
 Case batch_norm_relu_case(int N, int C, int H, int W, double offset, bool dead) {

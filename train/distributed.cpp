@@ -151,6 +151,10 @@ double DataParallel::mean(double value) {
   return static_cast<double>(there.to(Device::CPU).data<float>()[0]) / size();
 }
 
+void DataParallel::sum(Tensor& values) {
+  communicator_.all_reduce_sum(values.data<float>(), values.numel(), values.device());
+}
+
 bool DataParallel::any(bool local) { return mean(local ? 1.0 : 0.0) > 0; }
 
 }  // namespace keynet::train

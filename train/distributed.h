@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "layers/batch_norm2d.h"
 #include "layers/module.h"
 #include "optim/optimizer.h"
 
@@ -53,8 +54,9 @@ void abort_all_ranks(int code);
 // Waits for every rank (MPI_Barrier); nothing for a single process.
 void barrier();
 
-// What train::step and the Trainer need to train one model on several ranks.
-class DataParallel {
+// What train::step and the Trainer need to train one model on several ranks; also the sums over ranks
+// that synchronised BatchNorm layers take (synchronise_batch_norms(model, &parallel)).
+class DataParallel : public RankSum {
  public:
   // `bucket_bytes`: gradients are copied into flat buckets of about this size (each parameter whole)
   // and summed one bucket per message: a few large messages instead of one per parameter.
@@ -70,6 +72,9 @@ class DataParallel {
   void sum_gradients();
   // The mean of the ranks' `value`s (a loss: non-finite when any rank's is).
   double mean(double value);
+  // RankSum: the ranks' sum of every element of `values` (on the parameters' device), and of a host number.
+  void sum(Tensor& values) override;
+  double sum(double value) override { return mean(value) * size(); }
   // True on every rank when `local` is true on any: a stop (Ctrl-C) or a decision all ranks must share.
   bool any(bool local);
   // Seconds spent in sum_gradients so far (copies into the buckets and the all-reduce, waiting for the

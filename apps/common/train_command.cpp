@@ -33,6 +33,7 @@ void add_common_recipe(train::ModelCard& card, const TrainFlags& flags, const Tr
   card.recipe["warmup_epochs"] = std::to_string(settings.warmup_epochs);
   card.recipe["weight_decay"] = std::to_string(settings.weight_decay);
   card.recipe["test_time_mirror"] = settings.test_time_mirror ? "on" : "off";
+  card.recipe["batch_norm_statistics"] = settings.sync_batch_norm ? "global batch" : "each rank's batch";
   card.recipe["data_checksum"] =
       data::records_checksum(train_set.records()) + "/" + data::records_checksum(validation_set.records());
 }
@@ -61,6 +62,10 @@ void add_training_settings_flags(CLI::App& command, TrainingSettings& settings) 
                      "validate on each face and its mirror image, averaging the two (the model file records it, so "
                      "eval and predict do the same)")
       ->capture_default_str();
+  command.add_option("--sync-batch-norm", settings.sync_batch_norm,
+                     "under mpirun, normalise with the statistics of the whole global batch (PyTorch's "
+                     "SyncBatchNorm) instead of each rank's share of it")
+      ->capture_default_str();
 }
 
 TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& model, data::KeypointDataset& train_set,
@@ -81,6 +86,7 @@ TrainingOutcome run_training(const TrainFlags& flags, Device device, Module& mod
   const auto communicator = train::make_communicator(device);
   std::optional<train::DataParallel> parallel;
   if (communicator) parallel.emplace(*communicator, model);
+  if (parallel && settings.sync_batch_norm) synchronise_batch_norms(model, &*parallel);
 
   add_common_recipe(card, flags, settings, train_set, validation_set);
   // Rank 0 alone claims the run folder (and checks a resumed run's recipe); the others wait for it.

@@ -32,9 +32,10 @@ struct TrainingSettings {
   bool augment = true;               // the training set's augmentation
   bool drop_last = false;            // drop an epoch's last, smaller batch
   bool test_time_mirror = false;     // validation averages each face with its mirror image's
+  bool sync_batch_norm = false;      // under mpirun, BatchNorm's statistics over the global batch
 };
 
-// --loss, --wing-w, --wing-epsilon, --weight-decay, --warmup and --test-time-mirror, their defaults those in
+// --loss, --wing-w, --wing-epsilon, --weight-decay, --warmup, --test-time-mirror and --sync-batch-norm, their defaults those in
 // `settings`.
 void add_training_settings_flags(CLI::App& command, TrainingSettings& settings);
 

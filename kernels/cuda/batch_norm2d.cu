@@ -208,6 +208,34 @@ __global__ void bn_backward_finish_kernel(float* sums, float* dgamma, float* dbe
   dbeta[c] += sum_dy;
 }
 
+// ---- batch norm over ranks (ops.h): the fast kernels above, split where the ranks' sums are taken
+
+__global__ void bn_mean_from_sum_kernel(float* mean, const float* total_sum, int C, float count) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c < C) mean[c] = total_sum[c] / count;
+}
+
+__global__ void bn_partials_finish_kernel(float* sums, const float* partials, int chunks, int C) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  float sum = 0.0f;
+  for (int i = 0; i < chunks; ++i) sum += partials[c * chunks + i];
+  sums[c] = sum;
+}
+
+__global__ void bn_stats_from_sums_kernel(float* save_mean, float* save_invstd, float* running_mean,
+                                          float* running_var, const float* total_sum, const float* total_squares,
+                                          int C, double count, float eps, float momentum) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= C) return;
+  const float mean = total_sum[c] / static_cast<float>(count), var = total_squares[c] / static_cast<float>(count);
+  save_mean[c] = mean;
+  save_invstd[c] = 1.0f / sqrtf(var + eps);
+  const float unbiased_var = count > 1 ? total_squares[c] / static_cast<float>(count - 1) : var;
+  running_mean[c] = (1.0f - momentum) * running_mean[c] + momentum * mean;
+  running_var[c] = (1.0f - momentum) * running_var[c] + momentum * unbiased_var;
+}
+
 // The launchers, each direction once with Relu a template argument; the public functions below pick it.
 template <bool Relu>
 void forward_train_ref(float* out, float* save_mean, float* save_invstd, float* running_mean, float* running_var,
@@ -355,6 +383,79 @@ void fast::batch_norm2d_relu_backward(float* dinp, float* dgamma, float* dbeta, 
                                        const float* save_invstd, const BatchNormDesc& d) {
   backward_fast<true>(dinp, dgamma, dbeta, dout, inp, out, gamma, save_mean, save_invstd, d,
                       "batch_norm2d_relu_backward");
+}
+
+// ---- batch norm over ranks (ops.h): one kernel set serves Ref, Fast and Vendor (cuDNN has no split)
+void batch_norm2d_channel_sums(float* sums, const float* inp, const float* total_sum, double count,
+                               const BatchNormDesc& d) {
+  const int chunks = chunk_count(d, "batch_norm2d_channel_sums");
+  Tensor partials = Tensor::empty({static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
+  const dim3 grid(chunks, d.C);
+  if (total_sum) {
+    Tensor mean = Tensor::empty({d.C}, Device::CUDA);
+    bn_mean_from_sum_kernel<<<blocks_for(d.C), kThreads>>>(mean.data<float>(), total_sum, d.C,
+                                                            static_cast<float>(count));
+    KEYNET_CUDA_LAUNCHED("batch_norm2d_mean_from_sum");
+    bn_chunk_sum_kernel<true><<<grid, kThreads>>>(partials.data<float>(), inp, mean.data<float>(), d.N, d.C, d.HW);
+  } else {
+    bn_chunk_sum_kernel<false><<<grid, kThreads>>>(partials.data<float>(), inp, nullptr, d.N, d.C, d.HW);
+  }
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_chunk_sum");
+  bn_partials_finish_kernel<<<blocks_for(d.C), kThreads>>>(sums, partials.data<float>(), chunks, d.C);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_partials_finish");
+}
+
+void batch_norm2d_stats_from_sums(float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                                  const float* total_sum, const float* total_squares, double count,
+                                  const BatchNormDesc& d) {
+  bn_stats_from_sums_kernel<<<blocks_for(d.C), kThreads>>>(save_mean, save_invstd, running_mean, running_var,
+                                                            total_sum, total_squares, d.C, count,
+                                                            static_cast<float>(d.eps), static_cast<float>(d.momentum));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_stats_from_sums");
+}
+
+void batch_norm2d_normalize(float* out, const float* inp, const float* gamma, const float* beta,
+                            const float* save_mean, const float* save_invstd, bool relu, const BatchNormDesc& d) {
+  const long total = static_cast<long>(d.N) * d.C * d.HW;
+  if (relu)
+    bn_normalise_kernel<true><<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total,
+                                                                d.C, d.HW);
+  else
+    bn_normalise_kernel<false><<<blocks_for(total), kThreads>>>(out, inp, save_mean, save_invstd, gamma, beta, total,
+                                                                 d.C, d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_normalise");
+}
+
+void batch_norm2d_backward_sums(float* sums, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* out, const float* save_mean, const float* save_invstd,
+                                const BatchNormDesc& d) {
+  const int chunks = chunk_count(d, "batch_norm2d_backward_sums");
+  Tensor partials = Tensor::empty({2 * static_cast<int64_t>(chunks) * d.C}, Device::CUDA);
+  const dim3 grid(chunks, d.C);
+  if (out)
+    bn_backward_chunk_kernel<true><<<grid, kThreads>>>(partials.data<float>(), dout, out, inp, save_mean, save_invstd,
+                                                        d.N, d.C, d.HW);
+  else
+    bn_backward_chunk_kernel<false><<<grid, kThreads>>>(partials.data<float>(), dout, nullptr, inp, save_mean,
+                                                         save_invstd, d.N, d.C, d.HW);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_chunk");
+  bn_backward_finish_kernel<<<blocks_for(d.C), kThreads>>>(sums, dgamma, dbeta, partials.data<float>(), chunks, d.C);
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_finish");
+}
+
+void batch_norm2d_backward_apply(float* dinp, const float* dout, const float* inp, const float* out,
+                                 const float* gamma, const float* save_mean, const float* save_invstd,
+                                 const float* total_sums, double count, const BatchNormDesc& d) {
+  const long total = static_cast<long>(d.N) * d.C * d.HW;
+  if (out)
+    bn_backward_data_kernel<true><<<blocks_for(total), kThreads>>>(dinp, dout, out, inp, gamma, save_mean,
+                                                                    save_invstd, total_sums, total, d.C, d.HW,
+                                                                    static_cast<float>(count));
+  else
+    bn_backward_data_kernel<false><<<blocks_for(total), kThreads>>>(dinp, dout, nullptr, inp, gamma, save_mean,
+                                                                     save_invstd, total_sums, total, d.C, d.HW,
+                                                                     static_cast<float>(count));
+  KEYNET_CUDA_LAUNCHED("batch_norm2d_backward_data");
 }
 
 }  // namespace keynet::cuda

@@ -97,6 +97,20 @@ void mse_loss_backward(float* dpred, const float* pred, const float* target, flo
 void l1_loss_backward(float* dpred, const float* pred, const float* target, float dloss, int64_t n);
 void wing_loss_backward(float* dpred, const float* pred, const float* target, const ops::WingDesc& d, float dloss,
                         int64_t n);
+// batch norm over ranks (ops.h, batch_norm2d.cu); out null: no ReLU
+void batch_norm2d_channel_sums(float* sums, const float* inp, const float* total_sum, double count,
+                               const BatchNormDesc& d);
+void batch_norm2d_stats_from_sums(float* save_mean, float* save_invstd, float* running_mean, float* running_var,
+                                  const float* total_sum, const float* total_squares, double count,
+                                  const BatchNormDesc& d);
+void batch_norm2d_normalize(float* out, const float* inp, const float* gamma, const float* beta,
+                            const float* save_mean, const float* save_invstd, bool relu, const BatchNormDesc& d);
+void batch_norm2d_backward_sums(float* sums, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* out, const float* save_mean, const float* save_invstd,
+                                const BatchNormDesc& d);
+void batch_norm2d_backward_apply(float* dinp, const float* dout, const float* inp, const float* out,
+                                 const float* gamma, const float* save_mean, const float* save_invstd,
+                                 const float* total_sums, double count, const BatchNormDesc& d);
 // upsample_nearest2d.cu: inp, dinp (N,C,H,W), out, dout (N,C,H*scale,W*scale)
 void upsample_nearest2d_forward(float* out, const float* inp, const UpsampleDesc& d);
 void upsample_nearest2d_backward(float* dinp, const float* dout, const UpsampleDesc& d);

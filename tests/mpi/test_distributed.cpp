@@ -141,6 +141,36 @@ TEST_CASE("with BatchNorm, two ranks equal one process that normalises each half
   CHECK(difference < kTolerance);
 }
 
+TEST_CASE("with synchronised BatchNorm, two ranks take the steps one process takes with batch 8, running "
+          "statistics included") {
+  require_two_ranks();
+  const Batches data = synthetic_batches(3);
+  auto communicator = make_communicator(Device::CPU);
+  auto net = small_net(true);
+  Adam adam(*net, {.lr = 1e-2});
+  MSELoss loss;
+  DataParallel parallel(*communicator, *net);
+  synchronise_batch_norms(*net, &parallel);
+  auto alone = small_net(true);
+  Adam alone_adam(*alone, {.lr = 1e-2});
+  MSELoss alone_loss;
+  for (size_t s = 0; s < data.images.size(); ++s) {
+    const int r = parallel.rank();
+    step(*net, loss, adam, half(data.images[s], r), half(data.targets[s], r), ReadLoss::Yes, &parallel);
+    step(*alone, alone_loss, alone_adam, data.images[s], data.targets[s]);
+  }
+  const double difference = max_relative_difference(parameters_and_adam_state(*net, adam),
+                                                    parameters_and_adam_state(*alone, alone_adam));
+  StateCollector state, alone_state;  // parameters, BatchNorm's running statistics and counters
+  net->visit(state, "");
+  alone->visit(alone_state, "");
+  const double buffers = max_relative_difference(state.values, alone_state.values);
+  MESSAGE("rank ", parallel.rank(), ": largest difference ", difference, " (parameters and Adam), ", buffers,
+          " (with the running statistics) of the largest value");
+  CHECK(difference < kTolerance);
+  CHECK(buffers < kTolerance);
+}
+
 namespace {
 
 // Four faces (the three IMM fixtures, the first twice): four divides among two ranks.

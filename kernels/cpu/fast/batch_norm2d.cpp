@@ -163,4 +163,108 @@ void batch_norm2d_relu_backward(float* dinp, float* dgamma, float* dbeta, const 
   backward<true>(dinp, dgamma, dbeta, dout, inp, out, gamma, save_mean, save_invstd, d);
 }
 
+// ---- batch norm over ranks (ops.h, "SyncBatchNorm"), threaded over channels, sums in double
+void batch_norm2d_channel_sums(float* sums, const float* inp, const float* total_sum, double count,
+                               const ops::BatchNormDesc& d) {
+#pragma omp parallel for schedule(static) num_threads(channel_threads(d))
+  for (int c = 0; c < d.C; ++c) {
+    const double mean = total_sum ? double(total_sum[c]) / count : 0.0;
+    double sum = 0.0;
+    for (int n = 0; n < d.N; ++n) {
+      const float* x = inp + (int64_t(n) * d.C + c) * d.HW;
+      if (total_sum) {
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < d.HW; ++i) sum += (x[i] - mean) * (x[i] - mean);
+      } else {
+#pragma omp simd reduction(+ : sum)
+        for (int i = 0; i < d.HW; ++i) sum += x[i];
+      }
+    }
+    sums[c] = float(sum);
+  }
+}
+
+void batch_norm2d_normalize(float* out, const float* inp, const float* gamma, const float* beta,
+                            const float* save_mean, const float* save_invstd, bool relu, const ops::BatchNormDesc& d) {
+#pragma omp parallel for schedule(static) num_threads(channel_threads(d))
+  for (int c = 0; c < d.C; ++c) {
+    const float mean = save_mean[c], scale = save_invstd[c] * gamma[c], shift = beta[c];
+    for (int n = 0; n < d.N; ++n) {
+      const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
+      if (relu) {
+#pragma omp simd
+        for (int i = 0; i < d.HW; ++i) out[offset + i] = activate<true>((inp[offset + i] - mean) * scale + shift);
+      } else {
+#pragma omp simd
+        for (int i = 0; i < d.HW; ++i) out[offset + i] = (inp[offset + i] - mean) * scale + shift;
+      }
+    }
+  }
+}
+
+namespace {
+
+template <bool Relu>
+void backward_sums(float* sums, float* dgamma, float* dbeta, const float* dout, const float* inp, const float* out,
+                   const float* save_mean, const float* save_invstd, const ops::BatchNormDesc& d) {
+#pragma omp parallel for schedule(static) num_threads(channel_threads(d))
+  for (int c = 0; c < d.C; ++c) {
+    const float mean = save_mean[c];
+    double sum_dy = 0.0, sum_dy_x = 0.0;
+    for (int n = 0; n < d.N; ++n) {
+      const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_x)
+      for (int i = 0; i < d.HW; ++i) {
+        const float dy = masked<Relu>(dout, out, offset + i);
+        sum_dy += dy;
+        sum_dy_x += double(dy) * inp[offset + i];
+      }
+    }
+    const double sum_dy_xhat = (sum_dy_x - mean * sum_dy) * save_invstd[c];
+    sums[c] = float(sum_dy);
+    sums[d.C + c] = float(sum_dy_xhat);
+    dbeta[c] += float(sum_dy);
+    dgamma[c] += float(sum_dy_xhat);
+  }
+}
+
+template <bool Relu>
+void backward_apply(float* dinp, const float* dout, const float* inp, const float* out, const float* gamma,
+                    const float* save_mean, const float* save_invstd, const float* total_sums, double count,
+                    const ops::BatchNormDesc& d) {
+#pragma omp parallel for schedule(static) num_threads(channel_threads(d))
+  for (int c = 0; c < d.C; ++c) {
+    const float mean = save_mean[c];
+    const double invstd = save_invstd[c], scale = double(gamma[c]) * invstd / count;
+    const float a = float(scale * count), b = float(-scale * total_sums[d.C + c] * invstd),
+                e = float(-scale * total_sums[c]);
+    for (int n = 0; n < d.N; ++n) {
+      const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
+#pragma omp simd
+      for (int i = 0; i < d.HW; ++i)
+        dinp[offset + i] = a * masked<Relu>(dout, out, offset + i) + b * (inp[offset + i] - mean) + e;
+    }
+  }
+}
+
+}  // namespace
+
+void batch_norm2d_backward_sums(float* sums, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* out, const float* save_mean, const float* save_invstd,
+                                const ops::BatchNormDesc& d) {
+  if (out)
+    backward_sums<true>(sums, dgamma, dbeta, dout, inp, out, save_mean, save_invstd, d);
+  else
+    backward_sums<false>(sums, dgamma, dbeta, dout, inp, nullptr, save_mean, save_invstd, d);
+}
+
+void batch_norm2d_backward_apply(float* dinp, const float* dout, const float* inp, const float* out,
+                                 const float* gamma, const float* save_mean, const float* save_invstd,
+                                 const float* total_sums, double count, const ops::BatchNormDesc& d) {
+  if (out)
+    backward_apply<true>(dinp, dout, inp, out, gamma, save_mean, save_invstd, total_sums, count, d);
+  else
+    backward_apply<false>(dinp, dout, inp, nullptr, gamma, save_mean, save_invstd, total_sums, count, d);
+}
+
 }  // namespace keynet::cpu::fast

@@ -41,6 +41,17 @@ void batch_norm2d_relu_forward_eval(float* out, const float* inp, const float* g
 void batch_norm2d_relu_backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp,
                                 const float* out, const float* gamma, const float* save_mean,
                                 const float* save_invstd, const ops::BatchNormDesc& d);
+// batch norm over ranks (ops.h): the ops that pass over the activations; stats_from_sums is the reference's
+void batch_norm2d_channel_sums(float* sums, const float* inp, const float* total_sum, double count,
+                               const ops::BatchNormDesc& d);
+void batch_norm2d_normalize(float* out, const float* inp, const float* gamma, const float* beta,
+                            const float* save_mean, const float* save_invstd, bool relu, const ops::BatchNormDesc& d);
+void batch_norm2d_backward_sums(float* sums, float* dgamma, float* dbeta, const float* dout, const float* inp,
+                                const float* out, const float* save_mean, const float* save_invstd,
+                                const ops::BatchNormDesc& d);
+void batch_norm2d_backward_apply(float* dinp, const float* dout, const float* inp, const float* out,
+                                 const float* gamma, const float* save_mean, const float* save_invstd,
+                                 const float* total_sums, double count, const ops::BatchNormDesc& d);
 
 void global_avg_pool_forward(float* out, const float* inp, int planes, int HW);
 void global_avg_pool_backward(float* dinp, const float* dout, int planes, int HW);

@@ -138,4 +138,79 @@ void batch_norm2d_relu_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, con
   bn_impl::backward<T>(dinp, dgamma, dbeta, dout, inp, out, gamma, save_mean, save_invstd, d);
 }
 
+// ---- batch norm over ranks (ops.h, "SyncBatchNorm"): the train-mode ops split at the ranks' sums.
+// inp, out, dout, dinp (N,C,HW); per-channel vectors (C); count: values per channel over all ranks.
+template <class T>
+void batch_norm2d_channel_sums(T* sums, const T* inp, const T* total_sum, double count, const ops::BatchNormDesc& d) {
+  for (int c = 0; c < d.C; ++c) {
+    const T mean = total_sum ? total_sum[c] / T(count) : T(0);
+    T sum = T(0);
+    for (int n = 0; n < d.N; ++n)
+      for (int i = 0; i < d.HW; ++i) {
+        const T x = inp[(n * d.C + c) * d.HW + i];
+        sum += total_sum ? (x - mean) * (x - mean) : x;
+      }
+    sums[c] = sum;
+  }
+}
+template <class T>
+void batch_norm2d_stats_from_sums(T* save_mean, T* save_invstd, T* running_mean, T* running_var, const T* total_sum,
+                                  const T* total_squares, double count, const ops::BatchNormDesc& d) {
+  for (int c = 0; c < d.C; ++c) {
+    const T mean = total_sum[c] / T(count);
+    const T var = total_squares[c] / T(count);
+    save_mean[c] = mean;
+    save_invstd[c] = T(1) / std::sqrt(var + T(d.eps));
+    const T unbiased_var = count > 1 ? total_squares[c] / T(count - 1) : var;
+    running_mean[c] = T(1 - d.momentum) * running_mean[c] + T(d.momentum) * mean;
+    running_var[c] = T(1 - d.momentum) * running_var[c] + T(d.momentum) * unbiased_var;
+  }
+}
+template <class T>
+void batch_norm2d_normalize(T* out, const T* inp, const T* gamma, const T* beta, const T* save_mean,
+                            const T* save_invstd, bool relu, const ops::BatchNormDesc& d) {
+  for (int c = 0; c < d.C; ++c)
+    for (int n = 0; n < d.N; ++n)
+      for (int i = 0; i < d.HW; ++i) {
+        const int j = (n * d.C + c) * d.HW + i;
+        const T y = (inp[j] - save_mean[c]) * save_invstd[c] * gamma[c] + beta[c];
+        out[j] = relu ? relu_value(y) : y;
+      }
+}
+// sums (2C): sum(dy), then sum(dy * xhat); out null: dy = dout, else relu_grad(dout, out)
+template <class T>
+void batch_norm2d_backward_sums(T* sums, T* dgamma, T* dbeta, const T* dout, const T* inp, const T* out,
+                                const T* save_mean, const T* save_invstd, const ops::BatchNormDesc& d) {
+  for (int c = 0; c < d.C; ++c) {
+    T sum_dy = T(0), sum_dy_xhat = T(0);
+    for (int n = 0; n < d.N; ++n)
+      for (int i = 0; i < d.HW; ++i) {
+        const int j = (n * d.C + c) * d.HW + i;
+        const T dy = out ? relu_grad(dout[j], out[j]) : dout[j];
+        sum_dy += dy;
+        sum_dy_xhat += dy * (inp[j] - save_mean[c]) * save_invstd[c];
+      }
+    sums[c] = sum_dy;
+    sums[d.C + c] = sum_dy_xhat;
+    dbeta[c] += sum_dy;
+    dgamma[c] += sum_dy_xhat;
+  }
+}
+template <class T>
+void batch_norm2d_backward_apply(T* dinp, const T* dout, const T* inp, const T* out, const T* gamma,
+                                 const T* save_mean, const T* save_invstd, const T* total_sums, double count,
+                                 const ops::BatchNormDesc& d) {
+  const T M = T(count);
+  for (int c = 0; c < d.C; ++c) {
+    const T scale = gamma[c] * save_invstd[c] / M;
+    for (int n = 0; n < d.N; ++n)
+      for (int i = 0; i < d.HW; ++i) {
+        const int j = (n * d.C + c) * d.HW + i;
+        const T dy = out ? relu_grad(dout[j], out[j]) : dout[j];
+        const T xhat = (inp[j] - save_mean[c]) * save_invstd[c];
+        dinp[j] = scale * (M * dy - total_sums[c] - xhat * total_sums[d.C + c]);
+      }
+  }
+}
+
 }  // namespace keynet::cpu::ref
