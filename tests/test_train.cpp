@@ -479,6 +479,13 @@ TEST_CASE("--resume refuses another recipe, naming every difference; numbers com
   CHECK(contains(message, "lr: the run has '0.001000', this command gives '0.002'"));
   CHECK(contains(message, "split_seed: not recorded in the run"));
   CHECK(!contains(message, "seed: the run has"));
+  // and the other way: an entry the run recorded that this command does not give
+  run.recipe["batch_norm_statistics"] = "global batch (--sync-batch-norm)";
+  command.recipe = {{"split", "fold2"}, {"lr", "0.001"}, {"seed", "3"}};
+  command.architecture = run.architecture;
+  const std::string recorded = error_of([&] { check_same_recipe(run, command, "last.safetensors"); });
+  CHECK(contains(recorded, "recipe differs:\n  batch_norm_statistics: the run has 'global batch (--sync-batch-norm)', "
+                           "this command does not set it\npass the run's flags again"));
 }
 
 TEST_CASE("a run folder has one writer: a second lock names the holder's pid, and the lock dies with it") {

@@ -106,6 +106,10 @@ void check_same_recipe(const ModelCard& found, const ModelCard& expected, const 
     else if (!same_value(recorded->second, value))
       differences += "\n  " + key + ": the run has '" + recorded->second + "', this command gives '" + value + "'";
   }
+  // an entry recorded only when a setting is on (e.g. --sync-batch-norm's) that this command leaves off
+  for (const auto& [key, value] : found.recipe)
+    if (!expected.recipe.count(key))
+      differences += "\n  " + key + ": the run has '" + value + "', this command does not set it";
   KEYNET_CHECK(differences.empty(), path, ": --resume continues the run as it was started, but this command's "
                "recipe differs:", differences, "\npass the run's flags again, or start a new run (another --out, or "
                "--force to move this one aside)");

@@ -33,7 +33,8 @@ void add_common_recipe(train::ModelCard& card, const TrainFlags& flags, const Tr
   card.recipe["warmup_epochs"] = std::to_string(settings.warmup_epochs);
   card.recipe["weight_decay"] = std::to_string(settings.weight_decay);
   card.recipe["test_time_mirror"] = settings.test_time_mirror ? "on" : "off";
-  card.recipe["batch_norm_statistics"] = settings.sync_batch_norm ? "global batch" : "each rank's batch";
+  // only when on, so that runs started before the flag existed resume as they were
+  if (settings.sync_batch_norm) card.recipe["batch_norm_statistics"] = "global batch (--sync-batch-norm)";
   card.recipe["data_checksum"] =
       data::records_checksum(train_set.records()) + "/" + data::records_checksum(validation_set.records());
 }
