@@ -5,8 +5,9 @@
 # (default 0 1), each on 1 process and on N ranks (mpirun, the same global batch), one training at a time,
 # alternating. Prints each run's final validation metric (nose_tip: the course's MSE; part 3: NME %) and
 # training seconds, then scripts/distributed_accuracy_summary.py's medians and tests. Run folders go under
-# OUT (kept, for their logs and figures; a run whose metrics.json exists is not run again).
-#   [KEYNET_BIN=DIR] [SEEDS="0 1 2"] scripts/distributed-accuracy.sh OUT [ranks=2]
+# OUT (kept, for their logs and figures; a run whose metrics.json exists is not run again). SYNC_BATCH_NORM=1
+# trains the ranks with --sync-batch-norm (the global batch's BatchNorm statistics, as one process has them).
+#   [KEYNET_BIN=DIR] [SEEDS="0 1 2"] [PART3_SEEDS="0"] [SYNC_BATCH_NORM=1] scripts/distributed-accuracy.sh OUT [ranks=2]
 # (needs KEYNET_MPI; about a minute per nose_tip run and 15 minutes per part 3 run on 2 quiet cores)
 set -euo pipefail
 out=${1:?usage: distributed-accuracy.sh OUT [ranks]}
@@ -20,11 +21,14 @@ mkdir -p "$out"
 train() {
   local name=$1 app=$2; shift 2
   for side in one ranks; do
-    local dir=$out/$name-$side launcher=()
-    [ "$side" = ranks ] && launcher=(mpirun -np "$ranks")
+    local dir=$out/$name-$side launcher=() sync=()
+    if [ "$side" = ranks ]; then
+      launcher=(mpirun -np "$ranks")
+      if [ "${SYNC_BATCH_NORM:-0}" = 1 ]; then sync=(--sync-batch-norm); fi
+    fi
     if [ ! -f "$dir/metrics.json" ]; then
       rm -rf "$dir"
-      "${launcher[@]}" "$bin/$app" train --out "$dir" "$@" > "$dir.log" 2>&1 || { tail "$dir.log" >&2; exit 1; }
+      "${launcher[@]}" "$bin/$app" train --out "$dir" "$@" "${sync[@]}" > "$dir.log" 2>&1 || { tail "$dir.log" >&2; exit 1; }
     fi
     echo "$name $side $(jq -r '.validation | (.mse_normalized // .nme_percent)' "$dir/metrics.json") $(jq -r .train_seconds "$dir/metrics.json")"
   done
