@@ -63,7 +63,7 @@ void add_training_settings_flags(CLI::App& command, TrainingSettings& settings) 
                      "validate on each face and its mirror image, averaging the two (the model file records it, so "
                      "eval and predict do the same)")
       ->capture_default_str();
-  command.add_option("--sync-batch-norm", settings.sync_batch_norm,
+  command.add_flag("--sync-batch-norm", settings.sync_batch_norm,
                      "under mpirun, normalise with the statistics of the whole global batch (PyTorch's "
                      "SyncBatchNorm) instead of each rank's share of it")
       ->capture_default_str();
