@@ -90,40 +90,56 @@ inline float masked(const float* dout, const float* out, int64_t j) {
   }
 }
 
-// dinp overwritten; dgamma, dbeta accumulated. With xhat = (x - mean) * invstd and M = N*HW:
-// dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)); out (the forward's) only with Relu
+// Channel c's sum(dy) and sum(dy * xhat) in double, dy = masked<Relu>; out (the forward's) only with Relu.
+struct GradientSums {
+  double dy = 0.0, dy_xhat = 0.0;
+};
 template <bool Relu>
-void backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp, const float* out,
-              const float* gamma, const float* save_mean, const float* save_invstd, const ops::BatchNormDesc& d) {
-  const double M = double(d.N) * d.HW;
-#pragma omp parallel for schedule(static) num_threads(channel_threads(d))
-  for (int c = 0; c < d.C; ++c) {
-    const float mean = save_mean[c], invstd = save_invstd[c];
-    double sum_dy = 0.0, sum_dy_x = 0.0;
-    for (int n = 0; n < d.N; ++n) {
-      const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
+inline GradientSums channel_gradient_sums(int c, const float* dout, const float* inp, const float* out, float mean,
+                                          float invstd, const ops::BatchNormDesc& d) {
+  double sum_dy = 0.0, sum_dy_x = 0.0;
+  for (int n = 0; n < d.N; ++n) {
+    const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_x)
-      for (int i = 0; i < d.HW; ++i) {
-        const float dy = masked<Relu>(dout, out, offset + i);
-        sum_dy += dy;
-        sum_dy_x += double(dy) * inp[offset + i];
-      }
+    for (int i = 0; i < d.HW; ++i) {
+      const float dy = masked<Relu>(dout, out, offset + i);
+      sum_dy += dy;
+      sum_dy_x += double(dy) * inp[offset + i];
     }
-    const double sum_dy_xhat = (sum_dy_x - mean * sum_dy) * invstd;  // sum(dy * (x - mean)) * invstd
-    dgamma[c] += float(sum_dy_xhat);
-    dbeta[c] += float(sum_dy);
-    // dx = a * dy + b * (x - mean) + e: the formula above with the per-channel factors hoisted
-    const double scale = double(gamma[c]) * invstd / M;
-    const float a = float(scale * M), b = float(-scale * sum_dy_xhat * invstd), e = float(-scale * sum_dy);
-    for (int n = 0; n < d.N; ++n) {
-      const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
+  }
+  return {sum_dy, (sum_dy_x - mean * sum_dy) * invstd};  // sum(dy * (x - mean)) * invstd
+}
+
+// Channel c's dinp from its sums over M values (this batch's, or the ranks' totals):
+// dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat)) = a * dy + b * (x - mean) + e, the
+// per-channel factors hoisted.
+template <bool Relu>
+inline void channel_input_gradient(int c, float* dinp, const float* dout, const float* inp, const float* out,
+                                   float gamma, float mean, float invstd, GradientSums sums, double M,
+                                   const ops::BatchNormDesc& d) {
+  const double scale = double(gamma) * invstd / M;
+  const float a = float(scale * M), b = float(-scale * sums.dy_xhat * invstd), e = float(-scale * sums.dy);
+  for (int n = 0; n < d.N; ++n) {
+    const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
 #pragma omp simd
-      for (int i = 0; i < d.HW; ++i)
-        dinp[offset + i] = a * masked<Relu>(dout, out, offset + i) + b * (inp[offset + i] - mean) + e;
-    }
+    for (int i = 0; i < d.HW; ++i)
+      dinp[offset + i] = a * masked<Relu>(dout, out, offset + i) + b * (inp[offset + i] - mean) + e;
   }
 }
 
+// dinp overwritten; dgamma, dbeta accumulated (M = N*HW); out (the forward's) only with Relu
+template <bool Relu>
+void backward(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp, const float* out,
+              const float* gamma, const float* save_mean, const float* save_invstd, const ops::BatchNormDesc& d) {
+#pragma omp parallel for schedule(static) num_threads(channel_threads(d))
+  for (int c = 0; c < d.C; ++c) {
+    const GradientSums sums = channel_gradient_sums<Relu>(c, dout, inp, out, save_mean[c], save_invstd[c], d);
+    dgamma[c] += float(sums.dy_xhat);
+    dbeta[c] += float(sums.dy);
+    channel_input_gradient<Relu>(c, dinp, dout, inp, out, gamma[c], save_mean[c], save_invstd[c], sums,
+                                 double(d.N) * d.HW, d);
+  }
+}
 }  // namespace
 
 // ---- batch norm
@@ -209,22 +225,11 @@ void backward_sums(float* sums, float* dgamma, float* dbeta, const float* dout, 
                    const float* save_mean, const float* save_invstd, const ops::BatchNormDesc& d) {
 #pragma omp parallel for schedule(static) num_threads(channel_threads(d))
   for (int c = 0; c < d.C; ++c) {
-    const float mean = save_mean[c];
-    double sum_dy = 0.0, sum_dy_x = 0.0;
-    for (int n = 0; n < d.N; ++n) {
-      const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
-#pragma omp simd reduction(+ : sum_dy, sum_dy_x)
-      for (int i = 0; i < d.HW; ++i) {
-        const float dy = masked<Relu>(dout, out, offset + i);
-        sum_dy += dy;
-        sum_dy_x += double(dy) * inp[offset + i];
-      }
-    }
-    const double sum_dy_xhat = (sum_dy_x - mean * sum_dy) * save_invstd[c];
-    sums[c] = float(sum_dy);
-    sums[d.C + c] = float(sum_dy_xhat);
-    dbeta[c] += float(sum_dy);
-    dgamma[c] += float(sum_dy_xhat);
+    const GradientSums channel = channel_gradient_sums<Relu>(c, dout, inp, out, save_mean[c], save_invstd[c], d);
+    sums[c] = float(channel.dy);
+    sums[d.C + c] = float(channel.dy_xhat);
+    dbeta[c] += float(channel.dy);
+    dgamma[c] += float(channel.dy_xhat);
   }
 }
 
@@ -233,18 +238,9 @@ void backward_apply(float* dinp, const float* dout, const float* inp, const floa
                     const float* save_mean, const float* save_invstd, const float* total_sums, double count,
                     const ops::BatchNormDesc& d) {
 #pragma omp parallel for schedule(static) num_threads(channel_threads(d))
-  for (int c = 0; c < d.C; ++c) {
-    const float mean = save_mean[c];
-    const double invstd = save_invstd[c], scale = double(gamma[c]) * invstd / count;
-    const float a = float(scale * count), b = float(-scale * total_sums[d.C + c] * invstd),
-                e = float(-scale * total_sums[c]);
-    for (int n = 0; n < d.N; ++n) {
-      const int64_t offset = (int64_t(n) * d.C + c) * d.HW;
-#pragma omp simd
-      for (int i = 0; i < d.HW; ++i)
-        dinp[offset + i] = a * masked<Relu>(dout, out, offset + i) + b * (inp[offset + i] - mean) + e;
-    }
-  }
+  for (int c = 0; c < d.C; ++c)
+    channel_input_gradient<Relu>(c, dinp, dout, inp, out, gamma[c], save_mean[c], save_invstd[c],
+                                 {total_sums[c], total_sums[d.C + c]}, count, d);
 }
 
 }  // namespace
