@@ -8,6 +8,7 @@
 # OUT (kept, for their logs and figures; a run whose metrics.json exists is not run again). SYNC_BATCH_NORM=1
 # trains the ranks with --sync-batch-norm (the global batch's BatchNorm statistics, as one process has them).
 #   [KEYNET_BIN=DIR] [SEEDS="0 1 2"] [PART3_SEEDS="0"] [SYNC_BATCH_NORM=1] scripts/distributed-accuracy.sh OUT [ranks=2]
+# (an empty SEEDS= or PART3_SEEDS= skips that part)
 # (needs KEYNET_MPI; about a minute per nose_tip run and 15 minutes per part 3 run on 2 quiet cores)
 set -euo pipefail
 out=${1:?usage: distributed-accuracy.sh OUT [ranks]}
@@ -34,10 +35,10 @@ train() {
   done
 }
 
-for seed in ${SEEDS:-0 1 2 3 4 5 6 7 8 9}; do
+for seed in ${SEEDS-0 1 2 3 4 5 6 7 8 9}; do
   for arch in bn4 course; do train "nose_tip-fold1-$arch-seed$seed" nose_tip --split fold1 --arch "$arch" --seed "$seed"; done
 done | tee "$out/results.txt"
-for seed in ${PART3_SEEDS:-0 1}; do
+for seed in ${PART3_SEEDS-0 1}; do
   train "ibug_landmarks-20epochs-seed$seed" ibug_landmarks --epochs 20 --seed "$seed"
 done | tee -a "$out/results.txt"
 python3 "$root/scripts/distributed_accuracy_summary.py" "$out" | tee -a "$out/results.txt"
