@@ -469,24 +469,26 @@ TEST_CASE("ibug_landmarks refuses a model whose head does not give 68 points, or
     return outcome.output;
   };
   keynet::SafetensorsFile file = keynet::read_safetensors(kIbugModel);
-  auto& weight = file.tensors.at("fc.weight");
+  // the shipped model has the integral head: its 1x1 convolution scores one map per point (68, 128, 1, 1)
+  REQUIRE(file.metadata.at("keynet.architecture") == "resnet18-integral");
+  auto& weight = file.tensors.at("head.6.weight");
   const std::size_t element = keynet::safetensors_element_size(weight.dtype);  // the shipped model's F16: 2 bytes
-  weight.shape = {10, 512};
-  weight.data.resize(10 * 512 * element);
-  file.tensors.at("fc.bias").shape = {10};
-  file.tensors.at("fc.bias").data.resize(10 * element);
-  keynet::write_safetensors(dir.file("head10.safetensors"), file);
-  const std::string wrong_head = refused(dir.file("head10.safetensors"));
-  CHECK(contains(wrong_head, "head10.safetensors"));
-  CHECK(contains(wrong_head, "fc.weight"));
+  weight.shape = {5, 128, 1, 1};
+  weight.data.resize(5 * 128 * element);
+  file.tensors.at("head.6.bias").shape = {5};
+  file.tensors.at("head.6.bias").data.resize(5 * element);
+  keynet::write_safetensors(dir.file("head5.safetensors"), file);
+  const std::string wrong_head = refused(dir.file("head5.safetensors"));
+  CHECK(contains(wrong_head, "head5.safetensors"));
+  CHECK(contains(wrong_head, "head.6.weight"));
 
   CHECK(contains(refused(std::string(KEYNET_SOURCE_DIR) + "/models/face_points.safetensors"),
                  "trained by the app 'face_points', not 'ibug_landmarks'"));
 
-  // the shipped weights under the integral head's name: its head's tensors are missing
-  file.metadata["keynet.architecture"] = "resnet18-integral";
-  keynet::write_safetensors(dir.file("integral.safetensors"), file);
-  CHECK(contains(refused(dir.file("integral.safetensors")), "integral.safetensors"));
+  // the shipped weights under the pooled fc head's name: its fc tensors are missing
+  file.metadata["keynet.architecture"] = "resnet18";
+  keynet::write_safetensors(dir.file("pooled.safetensors"), file);
+  CHECK(contains(refused(dir.file("pooled.safetensors")), "pooled.safetensors"));
   file.metadata["keynet.architecture"] = "resnet50";
   keynet::write_safetensors(dir.file("resnet50.safetensors"), file);
   CHECK(contains(refused(dir.file("resnet50.safetensors")), "resnet50.safetensors: unknown architecture 'resnet50'"));
