@@ -37,6 +37,24 @@ void set_by_formula(Tensor& tensor, const std::string& name, int k) {
   tensor = Tensor::from_vector(shape, values);
 }
 
+// Every parameter and buffer of `net` by the formula, k counting the tensors in name order as the generator
+// does; returns how many were set.
+int set_all_by_formula(ResNet18& net) {
+  std::map<std::string, Tensor*> tensors;  // sorted by name, as the generator sorts them
+  for (auto& [name, parameter] : named_parameters(net)) tensors[name] = &parameter->value;
+  for (auto& [name, buffer] : named_buffers(net)) tensors[name] = buffer;
+  int k = 0;
+  for (auto& [name, tensor] : tensors) set_by_formula(*tensor, name, k++);
+  return k;
+}
+
+// The generator's input, (2, 1, 64, 64).
+Tensor formula_input() {
+  std::vector<float> input(2 * 64 * 64);
+  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(0.5 * std::sin(0.05 * static_cast<double>(i)));
+  return Tensor::from_vector({2, 1, 64, 64}, input);
+}
+
 }  // namespace
 
 TEST_CASE("ResNet18 with weights by formula gives torchvision's outputs (eval mode, every CPU implementation)") {
@@ -44,17 +62,8 @@ TEST_CASE("ResNet18 with weights by formula gives torchvision's outputs (eval mo
       nlohmann::json::parse(keynet::data::testing::read_text(keynet::data::testing::fixture("resnet18_formula_outputs.json")));
   Rng rng(1);
   ResNet18 net(1, 4, rng);
-  std::map<std::string, Tensor*> tensors;  // sorted by name, as the generator sorts them
-  for (auto& [name, parameter] : named_parameters(net)) tensors[name] = &parameter->value;
-  for (auto& [name, buffer] : named_buffers(net)) tensors[name] = buffer;
-  int k = 0;
-  for (auto& [name, tensor] : tensors) set_by_formula(*tensor, name, k++);
-  REQUIRE(k == 102);  // torchvision's float tensors of resnet18: 62 parameters, 20 BatchNorms' mean and variance
-
-  const Shape shape = {2, 1, 64, 64};
-  std::vector<float> input(2 * 64 * 64);
-  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(0.5 * std::sin(0.05 * static_cast<double>(i)));
-  const Tensor x = Tensor::from_vector(shape, input);
+  REQUIRE(set_all_by_formula(net) == 102);  // torchvision's float tensors of resnet18: 62 parameters, 20 BatchNorms' mean and variance
+  const Tensor x = formula_input();
   const std::vector<double> want = reference["eval"].get<std::vector<double>>();
   for (Impl impl : {Impl::Ref, Impl::Fast}) {
     CAPTURE(to_string(impl));
@@ -74,16 +83,9 @@ TEST_CASE("ResNet18's integral head with weights by formula gives the PyTorch in
       nlohmann::json::parse(keynet::data::testing::read_text(keynet::data::testing::fixture("resnet18_formula_outputs.json")));
   Rng rng(1);
   ResNet18 net(1, 4, rng, ResNetHead::Integral);
-  std::map<std::string, Tensor*> tensors;
-  for (auto& [name, parameter] : named_parameters(net)) tensors[name] = &parameter->value;
-  for (auto& [name, buffer] : named_buffers(net)) tensors[name] = buffer;
-  int k = 0;
-  for (auto& [name, tensor] : tensors) set_by_formula(*tensor, name, k++);
-  REQUIRE(k == 112);  // the body's 100 float tensors, the head's two convolutions (3) and two BatchNorms (8)
-
-  std::vector<float> input(2 * 64 * 64);
-  for (size_t i = 0; i < input.size(); ++i) input[i] = static_cast<float>(0.5 * std::sin(0.05 * static_cast<double>(i)));
-  const Tensor x = Tensor::from_vector({2, 1, 64, 64}, input);
+  // the body's 100 float tensors, the head's two convolutions (3) and two BatchNorms (8)
+  REQUIRE(set_all_by_formula(net) == 112);
+  const Tensor x = formula_input();
   const std::vector<double> want = reference["integral_eval"].get<std::vector<double>>();
   for (Impl impl : {Impl::Ref, Impl::Fast}) {
     CAPTURE(to_string(impl));
