@@ -85,7 +85,7 @@ Tensor BatchNorm2d::backward(const Tensor& dy) {
 }
 
 void BatchNorm2d::forward_synchronised(Tensor& y, const Tensor& x, const ops::BatchNormDesc& d) {
-  synchronised_count_ = ranks_->sum(static_cast<double>(d.N) * d.HW);
+  synchronised_count_ = static_cast<double>(ranks_->global_batch(d.N)) * d.HW;
   Tensor sum = empty_like_input(x, {channels_}), squares = empty_like_input(x, {channels_});
   ops::batch_norm2d_channel_sums(sum, x, nullptr, synchronised_count_, d, impl());
   ranks_->sum(sum);

@@ -18,8 +18,9 @@ namespace keynet {
 class RankSum {
  public:
   virtual ~RankSum() = default;
-  virtual void sum(Tensor& values) = 0;   // every element, on the tensor's device
-  virtual double sum(double value) = 0;  // a host number
+  virtual void sum(Tensor& values) = 0;  // every element, on the tensor's device
+  // The global batch of this step, given this rank's: the same for every layer of a step, so summed once.
+  virtual int64_t global_batch(int64_t local_batch) = 0;
 };
 
 class BatchNorm2d : public Module {

@@ -235,7 +235,7 @@ TEST_CASE("a synchronised BatchNormReLU's gradients on one rank: the split ops c
   class OneRank : public RankSum {  // the sums of a job of one rank: this batch's own
    public:
     void sum(Tensor&) override { ++sums; }
-    double sum(double value) override { return value; }
+    int64_t global_batch(int64_t local_batch) override { return local_batch; }
     int sums = 0;
   } rank;
   BatchNormReLU bn(3);

@@ -191,7 +191,7 @@ class CopiedRanks : public RankSum {
     values.copy_from(scaled);
     ++tensor_sums;
   }
-  double sum(double value) override { return value * copies_; }
+  int64_t global_batch(int64_t local_batch) override { return local_batch * copies_; }
   int tensor_sums = 0;
 
  private:

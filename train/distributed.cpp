@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -140,6 +141,7 @@ void DataParallel::sum_gradients() {
     }
   }
   seconds_summing_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  step_global_batch_ = 0;  // the next step's batches may differ
 }
 
 double DataParallel::mean(double value) {
@@ -153,6 +155,16 @@ double DataParallel::mean(double value) {
 
 void DataParallel::sum(Tensor& values) {
   communicator_.all_reduce_sum(values.data<float>(), values.numel(), values.device());
+}
+
+int64_t DataParallel::global_batch(int64_t local_batch) {
+  if (step_global_batch_ == 0) {
+    step_local_batch_ = local_batch;
+    step_global_batch_ = std::llround(mean(static_cast<double>(local_batch)) * size());
+  }
+  KEYNET_CHECK(local_batch == step_local_batch_, "a synchronised BatchNorm saw a batch of ", local_batch,
+               " in a step whose batch is ", step_local_batch_);
+  return step_global_batch_;
 }
 
 bool DataParallel::any(bool local) { return mean(local ? 1.0 : 0.0) > 0; }

@@ -72,9 +72,11 @@ class DataParallel : public RankSum {
   void sum_gradients();
   // The mean of the ranks' `value`s (a loss: non-finite when any rank's is).
   double mean(double value);
-  // RankSum: the ranks' sum of every element of `values` (on the parameters' device), and of a host number.
+  // RankSum: the ranks' sum of every element of `values` (on the parameters' device), and the sum of
+  // the ranks' batches (one message in the step's first synchronised BatchNorm, kept until sum_gradients:
+  // a rank's batch can be shorter than the others' when it skipped a bad image).
   void sum(Tensor& values) override;
-  double sum(double value) override { return mean(value) * size(); }
+  int64_t global_batch(int64_t local_batch) override;
   // True on every rank when `local` is true on any: a stop (Ctrl-C) or a decision all ranks must share.
   bool any(bool local);
   // Seconds spent in sum_gradients so far (copies into the buckets and the all-reduce, waiting for the
@@ -89,6 +91,7 @@ class DataParallel : public RankSum {
   };
   std::vector<Bucket> buckets_;
   double seconds_summing_ = 0;
+  int64_t step_local_batch_ = 0, step_global_batch_ = 0;  // 0: not yet summed this step
 };
 
 }  // namespace keynet::train

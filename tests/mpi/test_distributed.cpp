@@ -77,11 +77,14 @@ Batches synthetic_batches(int steps) {
   return b;
 }
 
-Tensor half(const Tensor& t, int which) {  // rows 4 * which .. 4 * which + 3 of a batch of 8
+Tensor rows(const Tensor& t, int64_t first, int64_t count) {  // rows first .. first + count - 1 of a batch
   Shape shape = t.shape();
-  shape[0] = 4;
-  return t.view(which * (t.numel() / 2), shape).clone();
+  const int64_t row = t.numel() / shape[0];
+  shape[0] = count;
+  return t.view(first * row, shape).clone();
 }
+
+Tensor half(const Tensor& t, int which) { return rows(t, 4 * which, 4); }  // of a batch of 8
 
 void require_two_ranks() { REQUIRE_MESSAGE(world().size == 2, "run this suite with mpirun -np 2"); }
 
@@ -169,6 +172,32 @@ TEST_CASE("with synchronised BatchNorm, two ranks take the steps one process tak
           " (with the running statistics) of the largest value");
   CHECK(difference < kTolerance);
   CHECK(buffers < kTolerance);
+}
+
+TEST_CASE("with synchronised BatchNorm, ranks with unequal batches (a skipped image) normalise as one "
+          "process does their union") {
+  require_two_ranks();
+  const Batches data = synthetic_batches(2);
+  auto communicator = make_communicator(Device::CPU);
+  auto net = small_net(true);
+  DataParallel parallel(*communicator, *net);
+  synchronise_batch_norms(*net, &parallel);
+  auto alone = small_net(true);
+  for (size_t s = 0; s < data.images.size(); ++s) {
+    // Batches of 3 and 5, then 5 and 3: the global batch is summed again in every step.
+    const int64_t first_rows = s == 0 ? 3 : 5;
+    const int64_t first = parallel.rank() == 0 ? 0 : first_rows;
+    const int64_t count = parallel.rank() == 0 ? first_rows : 8 - first_rows;
+    const std::vector<float> mine = net->forward(rows(data.images[s], first, count), Mode::Train).to_float_vector();
+    const Tensor whole = alone->forward(data.images[s], Mode::Train);
+    const std::vector<float> expected = rows(whole, first, count).to_float_vector();
+    CHECK(max_relative_difference({mine.begin(), mine.end()}, {expected.begin(), expected.end()}) < kTolerance);
+    parallel.sum_gradients();  // the step's end
+  }
+  StateCollector state, alone_state;
+  net->visit(state, "");
+  alone->visit(alone_state, "");
+  CHECK(max_relative_difference(state.values, alone_state.values) < kTolerance);
 }
 
 namespace {
