@@ -161,7 +161,7 @@ void settle(Module& model, const data::Image& image, std::vector<Candidate>& can
 }
 
 // A settled box's self-consistency and final points, from one batch: the crop around the box, the
-// four perturbed crops and, with test-time mirroring, the crop mirrored (averaged into the points).
+// four perturbed crops and, with test-time mirroring, the crop mirrored; the points average them all.
 FoundFace score(Module& model, const data::Image& image, const data::FaceBox& box, const FaceFinderOptions& options,
                 Device device) {
   std::vector<Crop> crops;
@@ -179,10 +179,14 @@ FoundFace score(Module& model, const data::Image& image, const data::FaceBox& bo
   face.inconsistency_percent = eyes > 0 ? 100 * displacement / eyes : 1e9;
   face.found = face.inconsistency_percent <= options.max_inconsistency_percent;
   face.box = box;
+  // The points: the mean of every crop's guess, which the consistency probes give for free (0.05 points
+  // of validation NME better than the centred crop and its mirror alone, RESULTS.md).
   face.points = p[0];
-  if (mirror)
-    for (size_t j = 0; j < face.points.size(); ++j)
-      face.points[j] = {0.5 * (p[0][j].x + p[5][j].x), 0.5 * (p[0][j].y + p[5][j].y)};
+  for (size_t j = 0; j < face.points.size(); ++j) {
+    double x = 0, y = 0;
+    for (const Points& guess : p) x += guess[j].x, y += guess[j].y;
+    face.points[j] = {x / p.size(), y / p.size()};
+  }
   return face;
 }
 
