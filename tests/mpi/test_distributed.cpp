@@ -47,6 +47,13 @@ std::vector<double> parameters_and_adam_state(Module& model, Optimizer& optimize
   return collector.values;
 }
 
+// Every float of the parameters and buffers (BatchNorm's running statistics) and the counters, in visiting order.
+std::vector<double> module_state(Module& model) {
+  StateCollector collector;
+  model.visit(collector, "");
+  return collector.values;
+}
+
 // The largest difference relative to the values' scale.
 double max_relative_difference(const std::vector<double>& a, const std::vector<double>& b) {
   REQUIRE(a.size() == b.size());
@@ -85,6 +92,14 @@ Tensor rows(const Tensor& t, int64_t first, int64_t count) {  // rows first .. f
 }
 
 Tensor half(const Tensor& t, int which) { return rows(t, 4 * which, 4); }  // of a batch of 8
+
+// A BatchNorm net synchronised over the two ranks, and the same net alone in this process.
+struct SynchronisedNets {
+  std::unique_ptr<Communicator> communicator = make_communicator(Device::CPU);
+  std::unique_ptr<Sequential> net = small_net(true), alone = small_net(true);
+  DataParallel parallel{*communicator, *net};
+  SynchronisedNets() { synchronise_batch_norms(*net, &parallel); }
+};
 
 void require_two_ranks() { REQUIRE_MESSAGE(world().size == 2, "run this suite with mpirun -np 2"); }
 
@@ -148,13 +163,10 @@ TEST_CASE("with synchronised BatchNorm, two ranks take the steps one process tak
           "statistics included") {
   require_two_ranks();
   const Batches data = synthetic_batches(3);
-  auto communicator = make_communicator(Device::CPU);
-  auto net = small_net(true);
+  SynchronisedNets nets;
+  auto& [communicator, net, alone, parallel] = nets;
   Adam adam(*net, {.lr = 1e-2});
   MSELoss loss;
-  DataParallel parallel(*communicator, *net);
-  synchronise_batch_norms(*net, &parallel);
-  auto alone = small_net(true);
   Adam alone_adam(*alone, {.lr = 1e-2});
   MSELoss alone_loss;
   for (size_t s = 0; s < data.images.size(); ++s) {
@@ -164,10 +176,7 @@ TEST_CASE("with synchronised BatchNorm, two ranks take the steps one process tak
   }
   const double difference = max_relative_difference(parameters_and_adam_state(*net, adam),
                                                     parameters_and_adam_state(*alone, alone_adam));
-  StateCollector state, alone_state;  // parameters, BatchNorm's running statistics and counters
-  net->visit(state, "");
-  alone->visit(alone_state, "");
-  const double buffers = max_relative_difference(state.values, alone_state.values);
+  const double buffers = max_relative_difference(module_state(*net), module_state(*alone));
   MESSAGE("rank ", parallel.rank(), ": largest difference ", difference, " (parameters and Adam), ", buffers,
           " (with the running statistics) of the largest value");
   CHECK(difference < kTolerance);
@@ -178,11 +187,8 @@ TEST_CASE("with synchronised BatchNorm, ranks with unequal batches (a skipped im
           "process does their union") {
   require_two_ranks();
   const Batches data = synthetic_batches(2);
-  auto communicator = make_communicator(Device::CPU);
-  auto net = small_net(true);
-  DataParallel parallel(*communicator, *net);
-  synchronise_batch_norms(*net, &parallel);
-  auto alone = small_net(true);
+  SynchronisedNets nets;
+  auto& [communicator, net, alone, parallel] = nets;
   for (size_t s = 0; s < data.images.size(); ++s) {
     // Batches of 3 and 5, then 5 and 3: the global batch is summed again in every step.
     const int64_t first_rows = s == 0 ? 3 : 5;
@@ -194,10 +200,7 @@ TEST_CASE("with synchronised BatchNorm, ranks with unequal batches (a skipped im
     CHECK(max_relative_difference({mine.begin(), mine.end()}, {expected.begin(), expected.end()}) < kTolerance);
     parallel.sum_gradients();  // the step's end
   }
-  StateCollector state, alone_state;
-  net->visit(state, "");
-  alone->visit(alone_state, "");
-  CHECK(max_relative_difference(state.values, alone_state.values) < kTolerance);
+  CHECK(max_relative_difference(module_state(*net), module_state(*alone)) < kTolerance);
 }
 
 namespace {
