@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/common/gif.h"
+#include "apps/common/plots.h"
 #include "data/ibug.h"
 #include "data/image.h"
 #include "io/safetensors.h"
@@ -704,4 +705,34 @@ TEST_CASE("the main job's report in headless Chromium: every image loads, the he
   MESSAGE("screenshot: ", colours.size(), " colours (4 bits a channel), luma mean ", mean, ", deviation ", deviation);
   CHECK(colours.size() >= 200);
   CHECK(deviation > 20);
+}
+
+TEST_CASE("a figure's legend goes to the corner its lines leave free") {
+  using keynet::apps::legend_corner;
+  using keynet::apps::LegendCorner;
+  using keynet::apps::Panel;
+  using keynet::apps::Series;
+  // Cumulative error distributions rise from the bottom left to 1 at the right: the bottom right is free.
+  Series ced{"XML boxes", {}, {}}, baseline{"baseline", {}, {}};
+  for (int i = 0; i <= 100; ++i) {
+    const double x = 0.1 * i;
+    ced.x.push_back(x), ced.y.push_back(std::clamp((x - 2) / 3, 0.0, 1.0));
+    baseline.x.push_back(x), baseline.y.push_back(std::clamp((x - 2.2) / 3.5, 0.0, 1.0));
+  }
+  CHECK(legend_corner(Panel{"CED", "NME", "fraction", false, {ced, baseline}}) == LegendCorner::BottomRight);
+  // A loss falling over the epochs (log axis) leaves the top right free; five epochs, so the line
+  // between two points must be followed too.
+  Series loss{"training loss", {1, 2, 3, 4, 5}, {1.0, 0.3, 0.1, 0.05, 0.04}};
+  CHECK(legend_corner(Panel{"loss", "epoch", "loss", true, {loss}}) == LegendCorner::TopRight);
+  // A straight line falling from the top left to the bottom right leaves the top right and the bottom
+  // left: the top right wins the tie.
+  Series line{"line", {0, 1}, {1, 0}};
+  CHECK(legend_corner(Panel{"line", "x", "y", false, {line}}) == LegendCorner::TopRight);
+  // A line rising from the bottom left to the top right leaves the top left and bottom right: the bottom
+  // right comes first.
+  Series rising{"rising", {0, 1}, {0, 1}};
+  CHECK(legend_corner(Panel{"rising", "x", "y", false, {rising}}) == LegendCorner::BottomRight);
+  // A line along the bottom and up the right side leaves only the top left.
+  Series hook{"hook", {0, 1, 1}, {0, 0, 1}};
+  CHECK(legend_corner(Panel{"hook", "x", "y", false, {hook}}) == LegendCorner::TopLeft);
 }

@@ -17,6 +17,11 @@ struct Panel {
   std::vector<Series> series;
 };
 
+// The corner of a panel's plot area where its legend goes: the one its lines cross least (a falling loss
+// leaves the top right free, a cumulative distribution the bottom right), the top right on a tie.
+enum class LegendCorner { TopRight, BottomRight, TopLeft, BottomLeft };
+LegendCorner legend_corner(const Panel& panel);
+
 // Writes a PNG of `panels` side by side, each panel_width x panel_height pixels; a build without PLplot
 // (KEYNET_PLOTS=OFF) draws nothing and says so once.
 void plot_panels(const std::string& path, const std::vector<Panel>& panels, int panel_width = 640,
