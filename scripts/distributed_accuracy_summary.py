@@ -3,7 +3,9 @@
 scripts/distributed-accuracy.sh left in its folders (one process against N ranks, per architecture and
 seed), with each side's median and range, whether the ranks' median lies inside the one process's
 range (the issue's bar), an exact two-sided permutation test of the two medians' difference, and a sign
-test over the seeds (both sides of a seed start from the same weights and see the same batches).
+test over the seeds (both sides of a seed start from the same weights and see the same batches); and
+each part 3 pair's final validation NME, one process against the ranks, with the issue's bar (within 0.3
+points).
 
     scripts/distributed_accuracy_summary.py OUT [OUT...]"""
 import glob
@@ -47,6 +49,21 @@ def main():
         sign_p = min(1.0, 2 * sum(math.comb(n, i) for i in range(fewer + 1)) / 2 ** n)
         print(f"  medians {observed:.2f} apart: permutation p = {as_far / len(splits):.3f}; the ranks higher for "
               f"{higher} of {n} seeds: sign test p = {sign_p:.3f}")
+
+    part3 = {}
+    for root in sys.argv[1:]:
+        for path in glob.glob(f"{root}/ibug_landmarks-*-seed*-*/metrics.json"):
+            match = re.fullmatch(r"ibug_landmarks-(\w+)-seed(\d+)-(one|ranks)", os.path.basename(os.path.dirname(path)))
+            if match:
+                recipe, seed, side = match.groups()
+                part3[(recipe, int(seed), side)] = json.load(open(path))["validation"]["nme_percent"]
+    for recipe, seed, side in sorted(part3):
+        if side != "one" or (recipe, seed, "ranks") not in part3:
+            continue
+        one, ranks = part3[(recipe, seed, "one")], part3[(recipe, seed, "ranks")]
+        apart = abs(ranks - one)
+        print(f"ibug_landmarks {recipe} seed {seed} (validation NME %): 1 process {one:.3f}, ranks {ranks:.3f}: "
+              f"{apart:.3f} points apart ({'within' if apart <= 0.3 else 'outside'} 0.3)")
 
 
 if __name__ == "__main__":
