@@ -18,14 +18,21 @@ import statistics
 import sys
 
 
-def main():
+def final_metrics(roots, prefix, metric):
+    """{(name, seed, side): the validation `metric`} of the run folders PREFIX-NAME-seedS-SIDE under roots."""
     runs = {}
-    for root in sys.argv[1:] or sys.exit(__doc__):
-        for path in glob.glob(f"{root}/nose_tip-fold1-*-seed*-*/metrics.json"):
-            match = re.fullmatch(r"nose_tip-fold1-(\w+)-seed(\d+)-(one|ranks)", os.path.basename(os.path.dirname(path)))
+    for root in roots:
+        for path in glob.glob(f"{root}/{prefix}-*-seed*-*/metrics.json"):
+            match = re.fullmatch(rf"{prefix}-(\w+)-seed(\d+)-(one|ranks)", os.path.basename(os.path.dirname(path)))
             if match:
-                arch, seed, side = match.groups()
-                runs[(arch, int(seed), side)] = json.load(open(path))["validation"]["mse_normalized"] * 1e4
+                name, seed, side = match.groups()
+                runs[(name, int(seed), side)] = json.load(open(path))["validation"][metric]
+    return runs
+
+
+def main():
+    roots = sys.argv[1:] or sys.exit(__doc__)
+    runs = {key: mse * 1e4 for key, mse in final_metrics(roots, "nose_tip-fold1", "mse_normalized").items()}
     for arch in sorted({a for a, _, _ in runs}):
         seeds = sorted(s for a, s, side in runs if a == arch and side == "one" and (a, s, "ranks") in runs)
         if not seeds:
@@ -50,13 +57,7 @@ def main():
         print(f"  medians {observed:.2f} apart: permutation p = {as_far / len(splits):.3f}; the ranks higher for "
               f"{higher} of {n} seeds: sign test p = {sign_p:.3f}")
 
-    part3 = {}
-    for root in sys.argv[1:]:
-        for path in glob.glob(f"{root}/ibug_landmarks-*-seed*-*/metrics.json"):
-            match = re.fullmatch(r"ibug_landmarks-(\w+)-seed(\d+)-(one|ranks)", os.path.basename(os.path.dirname(path)))
-            if match:
-                recipe, seed, side = match.groups()
-                part3[(recipe, int(seed), side)] = json.load(open(path))["validation"]["nme_percent"]
+    part3 = final_metrics(roots, "ibug_landmarks", "nme_percent")
     for recipe, seed, side in sorted(part3):
         if side != "one" or (recipe, seed, "ranks") not in part3:
             continue

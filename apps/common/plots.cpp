@@ -37,10 +37,8 @@ Window window_of(const Panel& panel) {
   return {x_min, x_max, y_min - margin, y_max + margin};
 }
 
-}  // namespace
-
-LegendCorner legend_corner(const Panel& panel) {
-  const Window w = window_of(panel);
+// legend_corner for the panel's window `w` (draw_panel has it already).
+LegendCorner emptiest_corner(const Panel& panel, const Window& w) {
   // The legend's size as a fraction of the plot area: about its longest labels' width, a line per series.
   const double width = 0.5, height = std::min(0.9, 0.05 + 0.065 * static_cast<double>(panel.series.size()));
   constexpr std::array kCorners = {LegendCorner::TopRight, LegendCorner::BottomRight, LegendCorner::TopLeft,
@@ -71,6 +69,10 @@ LegendCorner legend_corner(const Panel& panel) {
   }
   return kCorners[std::min_element(crossings.begin(), crossings.end()) - crossings.begin()];
 }
+
+}  // namespace
+
+LegendCorner legend_corner(const Panel& panel) { return emptiest_corner(panel, window_of(panel)); }
 
 }  // namespace keynet::apps
 
@@ -128,7 +130,7 @@ void draw_panel(plstream& pls, const Panel& panel) {
   }
   pls.width(1);
   std::vector<PLINT> text_colors(panel.series.size(), 1);
-  const LegendCorner corner = legend_corner(panel);
+  const LegendCorner corner = emptiest_corner(panel, w);
   const PLINT vertical = corner == LegendCorner::TopRight || corner == LegendCorner::TopLeft ? PL_POSITION_TOP
                                                                                              : PL_POSITION_BOTTOM;
   const PLINT horizontal = corner == LegendCorner::TopRight || corner == LegendCorner::BottomRight ? PL_POSITION_RIGHT
