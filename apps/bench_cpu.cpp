@@ -15,12 +15,13 @@
 //   bench_cpu --threads 2 --reps 7            # everything
 //   bench_cpu --part nets --impl fast
 //   bench_cpu --part ops --impl vendor         # conv and linear on Eigen's GEMM, to set beside fast
-// Part 4 (winograd, only when asked for): each direction (forward, data gradient, weight gradient) of
-// the 3x3 stride-1 convolutions of ResNet18 (224 and part 3's 160 input) and of the IMM nets, by the GEMM
-// convolution and by Winograd (kernels/cpu/fast/winograd.h) in alternation, with which one the automatic
-// rule picks: the measurements behind that rule.
+// Part 4 (algorithms, only when asked for): each direction (forward, data gradient, weight gradient) of
+// the 3x3 stride-1 convolutions of ResNet18 (224 and part 3's 160 input) and of every stride-1
+// convolution of the IMM nets, by the GEMM convolution, Winograd (kernels/cpu/fast/winograd.h) and the
+// direct convolution (direct_conv.h) in alternation, with which one the automatic rules pick: the
+// measurements behind those rules.
 //   bench_cpu --part gemm --threads 2 --reps 7
-//   bench_cpu --part winograd --threads 1 --clock cpu
+//   bench_cpu --part algorithms --threads 1 --clock cpu
 #include <CLI/CLI.hpp>
 #include <omp.h>
 
@@ -37,6 +38,7 @@
 
 #include <Eigen/Core>
 
+#include "kernels/cpu/fast/direct_conv.h"
 #include "kernels/cpu/fast/gemm.h"
 #include "kernels/cpu/fast/winograd.h"
 #include "kernels/ops.h"
@@ -107,14 +109,17 @@ ops::ConvDesc conv(int N, int C, int H, int K, int kernel, int stride, int pad) 
   return {.N = N, .C = C, .H = H, .W = H, .K = K, .R = kernel, .S = kernel, .stride = stride, .pad = pad};
 }
 
-void bench_winograd(int reps) {
+// The IMM nets' convolutions: H x W maps, stride 1.
+ops::ConvDesc rect(int N, int C, int H, int W, int K, int kernel, int pad) {
+  return {.N = N, .C = C, .H = H, .W = W, .K = K, .R = kernel, .S = kernel, .stride = 1, .pad = pad};
+}
+
+// Each direction of the 3x3 stride-1 convolutions (Winograd's shapes) and of the IMM nets' convolutions by
+// every algorithm that applies to it, alternating; "-" where one does not apply.
+void bench_conv_algorithms(int reps) {
   using cpu::fast::ConvAlgo;
   using cpu::fast::ConvDirection;
   Rng rng(1);
-  // the IMM benchmark nets' 3x3 convolutions (their maps after each stage's 2x2 pooling)
-  const auto rect = [](int N, int C, int H, int W, int K, int pad) {
-    return ops::ConvDesc{.N = N, .C = C, .H = H, .W = W, .K = K, .R = 3, .S = 3, .stride = 1, .pad = pad};
-  };
   const std::vector<ConvCase> cases = {
       {"resnet224 64->64 56 N16", conv(16, 64, 56, 64, 3, 1, 1)},
       {"resnet224 128->128 28 N16", conv(16, 128, 28, 128, 3, 1, 1)},
@@ -124,15 +129,24 @@ void bench_winograd(int reps) {
       {"resnet160 128->128 20 N16", conv(16, 128, 20, 128, 3, 1, 1)},
       {"resnet160 256->256 10 N16", conv(16, 256, 10, 256, 3, 1, 1)},
       {"resnet160 512->512 5 N16", conv(16, 512, 5, 512, 3, 1, 1)},
-      {"facenet 32->64 30x40 N32", rect(32, 32, 30, 40, 64, 1)},
-      {"facenet 64->128 15x20 N32", rect(32, 64, 15, 20, 128, 1)},
-      {"facenet 128->256 7x10 N32", rect(32, 128, 7, 10, 256, 1)},
-      {"nosenet 24->32 13x18 pad 0 N64", rect(64, 24, 13, 18, 32, 0)},
+      {"facenet 7x7 1->16 120x160 N32", rect(32, 1, 120, 160, 16, 7, 3)},
+      {"facenet 5x5 16->32 60x80 N32", rect(32, 16, 60, 80, 32, 5, 2)},
+      {"facenet 32->64 30x40 N32", rect(32, 32, 30, 40, 64, 3, 1)},
+      {"facenet 64->128 15x20 N32", rect(32, 64, 15, 20, 128, 3, 1)},
+      {"facenet 128->256 7x10 N32", rect(32, 128, 7, 10, 256, 3, 1)},
+      {"nosenet 5x5 1->12 60x80 N64", rect(64, 1, 60, 80, 12, 5, 2)},
+      {"nosenet 5x5 12->24 30x40 pad 0 N64", rect(64, 12, 30, 40, 24, 5, 0)},
+      {"nosenet 24->32 13x18 pad 0 N64", rect(64, 24, 13, 18, 32, 3, 0)},
   };
-  std::printf("\n== 3x3 stride-1 convolutions by direction, ms (median of %d, GEMM and Winograd alternating); "
+  const ConvAlgo algos[3] = {ConvAlgo::gemm, ConvAlgo::winograd, ConvAlgo::direct};
+  const ConvDirection directions[3] = {ConvDirection::forward, ConvDirection::data_gradient,
+                                       ConvDirection::weight_gradient};
+  std::printf("\n== stride-1 convolutions by direction and algorithm, ms (median of %d, alternating); "
               "* = the automatic rule's choice\n", reps);
-  std::printf("%-28s %17s %17s %17s\n", "shape", "forward", "data grad", "weight grad");
-  std::printf("%-28s %8s %8s %8s %8s %8s %8s\n", "", "gemm", "wino", "gemm", "wino", "gemm", "wino");
+  std::printf("%-34s %26s %26s %26s\n", "shape", "forward", "data grad", "weight grad");
+  std::printf("%-34s", "");
+  for (int dir = 0; dir < 3; ++dir) std::printf(" %8s %8s %8s", "gemm", "wino", "direct");
+  std::printf("\n");
   const ConvAlgo saved = cpu::fast::conv_algo();
   for (const ConvCase& c : cases) {
     const ops::ConvDesc& d = c.d;
@@ -141,12 +155,14 @@ void bench_winograd(int reps) {
     Tensor out = Tensor::empty({d.N, d.K, d.P(), d.Q()});
     Tensor dout = Tensor::uniform(out.shape(), rng, -1, 1);
     Tensor dinp = Tensor::empty(inp.shape()), dweight = Tensor::zeros(weight.shape());
+    const bool applies[3] = {true, cpu::fast::winograd_applies(d), cpu::fast::direct_applies(d)};
     // [direction][algorithm]: the weight gradient alone, then with the data gradient (the difference is
     // the data gradient's time)
-    std::vector<double> times[3][2];
+    std::vector<double> times[3][3];
     for (int rep = 0; rep <= reps; ++rep)
-      for (int algo = 0; algo < 2; ++algo) {
-        cpu::fast::set_conv_algo(algo == 0 ? ConvAlgo::gemm : ConvAlgo::winograd);
+      for (int algo = 0; algo < 3; ++algo) {
+        if (!applies[algo]) continue;
+        cpu::fast::set_conv_algo(algos[algo]);
         const double t0 = now_seconds();
         ops::conv2d_forward(out, inp, weight, nullptr, d, Impl::Fast);
         const double t1 = now_seconds();
@@ -160,15 +176,19 @@ void bench_winograd(int reps) {
         times[1][algo].push_back((t3 - t2) - (t2 - t1));
       }
     cpu::fast::set_conv_algo(ConvAlgo::automatic);
-    const ConvDirection directions[3] = {ConvDirection::forward, ConvDirection::data_gradient,
-                                         ConvDirection::weight_gradient};
-    std::printf("%-28s", c.name.c_str());
+    std::printf("%-34s", c.name.c_str());
     for (int dir = 0; dir < 3; ++dir) {
-      const bool wino = cpu::fast::uses_winograd(d, directions[dir]);
-      for (int algo = 0; algo < 2; ++algo) {
+      const int chosen = cpu::fast::uses_winograd(d, directions[dir]) ? 1
+                         : cpu::fast::uses_direct(d, directions[dir]) ? 2
+                                                                      : 0;
+      for (int algo = 0; algo < 3; ++algo) {
         std::vector<double>& v = times[dir][algo];
+        if (v.empty()) {
+          std::printf(" %8s", "-");
+          continue;
+        }
         std::sort(v.begin(), v.end());
-        std::printf(" %7.2f%s", v[v.size() / 2] * 1e3, (algo == 1) == wino ? "*" : " ");
+        std::printf(" %7.2f%s", v[v.size() / 2] * 1e3, algo == chosen ? "*" : " ");
       }
     }
     std::printf("\n");
@@ -197,6 +217,14 @@ void bench_ops(int reps, Impl impl) {
       {"resnet 3x3 512->512 7 N16", conv(16, 512, 7, 512, 3, 1, 1)},
       {"1x1 256->64 28 N16 (direct path)", conv(16, 256, 28, 64, 1, 1, 0)},
       {"3x3 128->128 28x28 N1", conv(1, 128, 28, 128, 3, 1, 1)},
+      {"nosenet 5x5 1->12 60x80 N64", rect(64, 1, 60, 80, 12, 5, 2), false},
+      {"nosenet 5x5 12->24 30x40 pad 0 N64", rect(64, 12, 30, 40, 24, 5, 0)},
+      {"nosenet 3x3 24->32 13x18 pad 0 N64", rect(64, 24, 13, 18, 32, 3, 0)},
+      {"facenet 7x7 1->16 120x160 N32", rect(32, 1, 120, 160, 16, 7, 3), false},
+      {"facenet 5x5 16->32 60x80 N32", rect(32, 16, 60, 80, 32, 5, 2)},
+      {"facenet 3x3 32->64 30x40 N32", rect(32, 32, 30, 40, 64, 3, 1)},
+      {"facenet 3x3 64->128 15x20 N32", rect(32, 64, 15, 20, 128, 3, 1)},
+      {"facenet 3x3 128->256 7x10 N32", rect(32, 128, 7, 10, 256, 3, 1)},
   };
   for (const ConvCase& c : cases) bench_conv(c, reps, impl, rng);
 
@@ -448,8 +476,8 @@ int main(int argc, char** argv) {
   std::string part = "all", impl_name = "fast", only, clock = "wall";
   app.add_option("--threads", threads, "CPU threads (KEYNET_THREADS)")->check(CLI::PositiveNumber);
   app.add_option("--reps", reps, "timed runs per measurement (the median is printed)")->check(CLI::PositiveNumber);
-  app.add_option("--part", part, "ops, nets, all (ops and nets), gemm or winograd")
-      ->check(CLI::IsMember({"ops", "nets", "all", "gemm", "winograd"}));
+  app.add_option("--part", part, "ops, nets, all (ops and nets), gemm or algorithms")
+      ->check(CLI::IsMember({"ops", "nets", "all", "gemm", "algorithms"}));
   app.add_option("--impl", impl_name, "ref, fast or vendor (Eigen's GEMM for conv and linear)")
       ->check(CLI::IsMember({"ref", "fast", "vendor"}));
   app.add_option("--net", only, "only this net: nosenet, facenet or resnet18");
@@ -465,8 +493,8 @@ int main(int argc, char** argv) {
       bench_gemm(reps, threads);
       return 0;
     }
-    if (part == "winograd") {
-      bench_winograd(reps);
+    if (part == "algorithms") {
+      bench_conv_algorithms(reps);
       return 0;
     }
     if (part != "nets") bench_ops(reps, impl);

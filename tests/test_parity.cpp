@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/fast/direct_conv.h"
 #include "kernels/cpu/fast/winograd.h"
 #include "kernels/ops.h"
 #include "support/parity.h"
@@ -336,8 +337,12 @@ std::string describe(const ops::ConvDesc& d, bool bias, bool dinp) {
 // and both gradients); 4 leaves room for inputs less tame than uniform ones (docs/DESIGN.md).
 constexpr double kWinogradFactor = 4;
 
-std::pair<double, std::string> winograd(const Run& r, const ops::ConvDesc& d, cpu::fast::ConvDirection direction) {
+// The direct convolution (kernels/cpu/fast/direct_conv.cpp) sums each element as one dot product, as the
+// GEMM path does: the same bound, reported on its own line.
+std::pair<double, std::string> conv_algorithm(const Run& r, const ops::ConvDesc& d,
+                                              cpu::fast::ConvDirection direction) {
   if (r.cpu_fast() && cpu::fast::uses_winograd(d, direction)) return {kWinogradFactor, "winograd"};
+  if (r.cpu_fast() && cpu::fast::uses_direct(d, direction)) return {1, "direct"};
   return {1, ""};
 }
 
@@ -351,13 +356,13 @@ Case conv_case(const ops::ConvDesc& d, bool with_bias, bool with_dinp) {
     const Tensor bias = r.uniform({d.K}, -1, 1), dout = r.uniform(out_shape, -1, 1);
     Tensor out = r.output(out_shape);
     ops::conv2d_forward(out, inp, weight, with_bias ? &bias : nullptr, d, r.impl());
-    r.check("conv2d_forward", "out", out, d.C * d.R * d.S, winograd(r, d, ConvDirection::forward));
+    r.check("conv2d_forward", "out", out, d.C * d.R * d.S, conv_algorithm(r, d, ConvDirection::forward));
     Tensor dinp = r.output(in_shape), dweight = r.param_grad("dweight", w_shape), dbias = r.param_grad("dbias", {d.K});
     ops::conv2d_backward(with_dinp ? &dinp : nullptr, dweight, with_bias ? &dbias : nullptr, dout, inp, weight, d,
                          r.impl());
     if (with_dinp)
-      r.check("conv2d_backward", "dinp", dinp, d.K * d.R * d.S, winograd(r, d, ConvDirection::data_gradient));
-    const auto weight_algorithm = winograd(r, d, ConvDirection::weight_gradient);
+      r.check("conv2d_backward", "dinp", dinp, d.K * d.R * d.S, conv_algorithm(r, d, ConvDirection::data_gradient));
+    const auto weight_algorithm = conv_algorithm(r, d, ConvDirection::weight_gradient);
     r.check("conv2d_backward", "dweight", dweight, double(d.N) * d.P() * d.Q(), weight_algorithm);
     // without a bias, dbias must come back as its sentinel, untouched
     r.check("conv2d_backward", "dbias", dbias, double(d.N) * d.P() * d.Q(), weight_algorithm);
@@ -407,7 +412,7 @@ Case fold_case(const ops::ConvDesc& d, bool with_bias) {
                            1e-5);
     ops::conv2d_forward(out, inp, folded_weight, &folded_bias, d, r.impl());
     r.check("conv2d_forward, batch norm folded", "out", out, d.C * d.R * d.S + 1,
-            winograd(r, d, ConvDirection::forward));
+            conv_algorithm(r, d, ConvDirection::forward));
   };
   return c;
 }
@@ -1259,6 +1264,14 @@ TEST_CASE("parity: conv2d by Winograd, forced on every 3x3 stride-1 shape") {
   const cpu::fast::ConvAlgo saved = cpu::fast::conv_algo();
   cpu::fast::set_conv_algo(cpu::fast::ConvAlgo::winograd);
   run_table("conv2d winograd", winograd_cases(), 9);
+  cpu::fast::set_conv_algo(saved);
+}
+TEST_CASE("parity: conv2d by the direct convolution, forced on every shape it applies to") {
+  const cpu::fast::ConvAlgo saved = cpu::fast::conv_algo();
+  cpu::fast::set_conv_algo(cpu::fast::ConvAlgo::direct);
+  std::vector<Case> cases = conv_cases();
+  for (Case& c : winograd_cases()) cases.push_back(c);
+  run_table("conv2d direct", cases, 12);
   cpu::fast::set_conv_algo(saved);
 }
 TEST_CASE("parity: max_pool2d") { run_table("max_pool2d", pool_cases(), 2); }

@@ -1,5 +1,7 @@
-// Fast convolution as GEMMs (3x3 stride-1 shapes where it pays go to Winograd instead: winograd.h), threaded over images (or over output columns when the batch is smaller
-// than the thread count). 1x1 stride-1 unpadded convolutions use the image as the column matrix directly.
+// Fast convolution as GEMMs, threaded over images (or over output columns when the batch is smaller than
+// the thread count); 3x3 stride-1 shapes where it pays go to Winograd instead (winograd.h), and stride-1
+// shapes with few channels to the direct convolution (direct_conv.h). 1x1 stride-1 unpadded convolutions
+// use the image as the column matrix directly.
 //
 // inp (N,C,H,W), weight (K,C,R,S) viewed as W (K, CRS), out (N,K,P,Q) viewed per image as (K, PQ);
 // col (CRS, PQ) holds, for every output position, the input patch it sees (zeros for padding).
@@ -20,6 +22,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "kernels/cpu/fast/direct_conv.h"
 #include "kernels/cpu/fast/fast.h"
 #include "kernels/cpu/fast/gemm.h"
 #include "kernels/cpu/fast/parallel.h"
@@ -126,19 +129,6 @@ int64_t slice_channels(const Geometry& g, int64_t columns) {
   constexpr int64_t kSliceBytes = 768 << 10;
   const int64_t channels = kSliceBytes / (int64_t(sizeof(float)) * g.RS * columns);
   return std::max<int64_t>(1, channels);
-}
-
-// x[0] + ... + x[n - 1] in 64 interleaved partial sums, which the compiler keeps in vector registers
-// (several, so that the additions do not wait on each other).
-float sum_of(const float* x, int64_t n) {
-  float lanes[64] = {};
-  int64_t i = 0;
-  for (; i + 64 <= n; i += 64)
-    for (int j = 0; j < 64; ++j) lanes[j] += x[i + j];
-  float total = 0.0f;
-  for (; i < n; ++i) total += x[i];
-  for (float lane : lanes) total += lane;
-  return total;
 }
 
 // A unit of work: images [first, first + count) and, of each, output columns cols. Either one image (or
@@ -270,6 +260,7 @@ void pack_columns(float* panels, const float* inp, const WorkItem& w, const ops:
 
 void conv2d_forward(float* out, const float* inp, const float* weight, const float* bias, const ops::ConvDesc& d) {
   if (uses_winograd(d, ConvDirection::forward)) return winograd_conv2d_forward(out, inp, weight, bias, d);
+  if (uses_direct(d, ConvDirection::forward)) return direct_conv2d_forward(out, inp, weight, bias, d);
   const Geometry g(d);
   const int threads = kernel_threads();
   const WorkPlan plan = plan_work(d, g, threads, true);
@@ -435,11 +426,15 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
   const int threads = kernel_threads();
   if (uses_winograd(d, ConvDirection::weight_gradient))
     winograd_conv2d_backward_weight(dweight, dbias, dout, inp, d);
+  else if (uses_direct(d, ConvDirection::weight_gradient))
+    direct_conv2d_backward_weight(dweight, dbias, dout, inp, d);
   else
     conv2d_backward_weight(dweight, dbias, dout, inp, d, g, threads);
   if (!dinp) return;
   if (uses_winograd(d, ConvDirection::data_gradient))
     winograd_conv2d_backward_data(dinp, dout, weight, d);
+  else if (uses_direct(d, ConvDirection::data_gradient))
+    direct_conv2d_backward_data(dinp, dout, weight, d);
   else
     conv2d_backward_data(dinp, dout, weight, d, g, threads);
 }

@@ -93,11 +93,6 @@ __attribute__((target("avx512f,avx512vl,fma"))) void micro_kernel_avx512(int64_t
 
 constexpr int kAvx2Rows = 6, kAvx2Cols = 16;
 
-// Lane j of the result is all ones when j < n (the maskload/maskstore convention).
-__attribute__((target("avx2,fma"))) __m256i lanes_below(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c,
                                                            int64_t ldc, int m, int n, bool accumulate) {
   constexpr int MR = kAvx2Rows;

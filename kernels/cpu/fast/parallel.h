@@ -33,6 +33,26 @@ inline __mmask16 first_lanes(int64_t n) {
   return n <= 0 ? __mmask16(0) : n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1);
 }
 
+// The AVX2 mask of the first n of 8 lanes: lane j all ones when j < n (the maskload/maskstore convention).
+__attribute__((target("avx2,fma"))) inline __m256i lanes_below(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::clamp<int64_t>(n, 0, 8))),
+                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// x[0] + ... + x[n - 1] in 64 interleaved partial sums, which the compiler keeps in vector registers
+// (several, so that the additions do not wait on each other).
+inline float sum_of(const float* x, int64_t n) {
+  float lanes[64] = {};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 64; ++j) lanes[j] += x[i + j];
+  float total = 0.0f;
+  for (; i < n; ++i) total += x[i];
+  for (float lane : lanes) total += lane;
+  return total;
+}
+
+
 // Per-thread scratch memory, 64-byte aligned, that lives as long as the thread (OpenMP keeps its pool),
 // so that steady state training does not allocate. `slot` (0-3) separates the buffers one kernel needs at
 // the same time.

@@ -523,24 +523,14 @@ void weight_gradient(float* dweight, float* dbias, const float* dout, const floa
   }
 }
 
-// The data gradient's convolution: dout (N, K, P, Q) convolved with the flipped filters gives (N, C, H, W).
-ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d) {
-  ops::ConvDesc flipped = d;
-  flipped.C = d.K;
-  flipped.K = d.C;
-  flipped.H = d.P();
-  flipped.W = d.Q();
-  flipped.pad = d.R - 1 - d.pad;
-  return flipped;
-}
-
 ConvAlgo algo_from_environment() {
   const char* text = std::getenv("KEYNET_CONV_ALGO");
   const std::string value = text ? text : "";
   if (value.empty() || value == "auto") return ConvAlgo::automatic;
   if (value == "gemm") return ConvAlgo::gemm;
   if (value == "winograd") return ConvAlgo::winograd;
-  KEYNET_FAIL("KEYNET_CONV_ALGO must be auto, gemm or winograd, not '", value, "'");
+  if (value == "direct") return ConvAlgo::direct;
+  KEYNET_FAIL("KEYNET_CONV_ALGO must be auto, gemm, winograd or direct, not '", value, "'");
 }
 
 ConvAlgo& current_algo() {
@@ -553,6 +543,16 @@ constexpr int kTile = 4;  // F(4x4, 3x3): see docs/DESIGN.md for why not 2 or 6
 }  // namespace
 
 ConvAlgo conv_algo() { return current_algo(); }
+
+ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d) {
+  ops::ConvDesc flipped = d;
+  flipped.C = d.K;
+  flipped.K = d.C;
+  flipped.H = d.P();
+  flipped.W = d.Q();
+  flipped.pad = d.R - 1 - d.pad;
+  return flipped;
+}
 void set_conv_algo(ConvAlgo algo) { current_algo() = algo; }
 
 bool winograd_applies(const ops::ConvDesc& d) {
@@ -561,7 +561,7 @@ bool winograd_applies(const ops::ConvDesc& d) {
 
 bool winograd_pays(const ops::ConvDesc& d) {
   const Tiling<kTile> tiling(d);
-  // Measured by `bench_cpu --part winograd` (BENCHMARKS.md). Per tile, Winograd saves GEMM work in
+  // Measured by `bench_cpu --part algorithms` (BENCHMARKS.md). Per tile, Winograd saves GEMM work in
   // proportion to C * K and pays transforms in proportion to C + K: below C K / (C + K) = 16 (24 -> 32
   // channels, the NoseNet's 3x3) it loses by about 10%; from 32 -> 32 on it wins. And it loses where the
   // tiles are mostly padding (a 5x5 map in 4x4 tiles computes 64 points for 25: 0.39 useful; 7x7 is
@@ -574,7 +574,8 @@ bool uses_winograd(const ops::ConvDesc& d, ConvDirection direction) {
   const ops::ConvDesc shape = direction == ConvDirection::data_gradient ? data_gradient_desc(d) : d;
   if (!winograd_applies(d) || !winograd_applies(shape)) return false;
   switch (conv_algo()) {
-    case ConvAlgo::gemm: return false;
+    case ConvAlgo::gemm:
+    case ConvAlgo::direct: return false;
     case ConvAlgo::winograd: return true;
     case ConvAlgo::automatic: return winograd_pays(shape);
   }

@@ -1,17 +1,21 @@
 // Winograd convolution F(4x4, 3x3) for the fast CPU path (kernels/cpu/fast/winograd.cpp), and the rule
 // that chooses it over the GEMM convolution (conv2d.cpp) per shape and direction. KEYNET_CONV_ALGO=
-// auto|gemm|winograd (read once) or set_conv_algo() forces one for comparisons and tests; the Ref and
-// Vendor paths are not affected.
+// auto|gemm|winograd|direct (read once) or set_conv_algo() forces one for comparisons and tests (direct:
+// direct_conv.h); the Ref and Vendor paths are not affected.
 #pragma once
 #include "kernels/descriptors.h"
 
 namespace keynet::cpu::fast {
 
-enum class ConvAlgo { automatic, gemm, winograd };
+enum class ConvAlgo { automatic, gemm, winograd, direct };
 ConvAlgo conv_algo();
 void set_conv_algo(ConvAlgo algo);
 
 enum class ConvDirection { forward, data_gradient, weight_gradient };
+// The data gradient as a convolution: dout (N, K, P, Q) convolved with the flipped filters (C outputs from K
+// inputs, padding R - 1 - pad) gives dinp (N, C, H, W).
+ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d);
+
 // 3x3, stride 1, padding at most 2: the shapes Winograd computes.
 bool winograd_applies(const ops::ConvDesc& d);
 // Where it is faster than the GEMM convolution here (BENCHMARKS.md measures the rule).

@@ -1,0 +1,423 @@
+// Direct convolution (direct_conv.h) for stride-1 convolutions with few channels.
+//
+// Each image is copied into a zero-padded buffer of C planes of Hp x Wp (Hp = H + 2 pad, Wp = W + 2 pad).
+// Output (p, q) is the "flat" position j = p * Wp + q; the input under it at filter tap t = (c, r, s) lies at
+// j + offset(t), offset(t) = c * Hp * Wp + r * Wp + s, so consecutive outputs read consecutive inputs at
+// every tap: vector loads straight from the padded image, no column matrix.
+//   forward:         out[k][j] = sum_t W[k][t] * x[j + offset(t)], in register tiles of MR output channels by
+//                    NJ flat positions: per tap NJ / lanes vector loads and MR broadcast weights feed
+//                    MR * NJ / lanes FMAs. The Wp - Q positions at the end of each row are computed and
+//                    dropped.
+//   backward data:   the forward kernels on the padded output gradient with the flipped filters
+//                    (data_gradient_desc): no column matrix and no col2im.
+//   backward weight: dW[k][t] = sum_n sum_(p,q) dout_n[k][p][q] * x_n[p * Wp + q + offset(t)], in register
+//                    tiles of KB output channels by TB taps, accumulated in vectors along q (masked past Q,
+//                    so that no dropped position enters a sum) and summed across the lanes once per image.
+// Every element is one dot product, summed in an order fixed for a given thread count: the GEMM path's
+// parity tolerance, and bit-for-bit repeatable training.
+#include "kernels/cpu/fast/direct_conv.h"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <optional>
+#include <vector>
+
+#include "kernels/cpu/fast/gemm.h"
+#include "kernels/cpu/fast/parallel.h"
+
+namespace keynet::cpu::fast {
+
+namespace {
+
+enum class Isa { avx512, avx2 };
+
+// The vector instructions of the GEMM's micro-kernel (KEYNET_GEMM_KERNEL), so that the tests that force
+// AVX2 run the AVX2 kernels here too; none with the generic micro-kernel.
+std::optional<Isa> direct_isa() {
+  switch (gemm_default_kernel()) {
+    case GemmKernel::avx512: return Isa::avx512;
+    case GemmKernel::avx2: return Isa::avx2;
+    default: return std::nullopt;
+  }
+}
+
+// The zero-padded planes of convolution d's input and the offset of each filter tap, in the weights'
+// (c, r, s) order.
+struct Padded {
+  int64_t Hp, Wp, plane, P, Q, taps;
+  std::vector<int64_t> offsets;
+  explicit Padded(const ops::ConvDesc& d)
+      : Hp(d.H + 2 * d.pad), Wp(d.W + 2 * d.pad), plane(Hp * Wp), P(d.P()), Q(d.Q()),
+        taps(int64_t(d.C) * d.R * d.S) {
+    offsets.reserve(std::size_t(taps));
+    for (int c = 0; c < d.C; ++c)
+      for (int r = 0; r < d.R; ++r)
+        for (int s = 0; s < d.S; ++s) offsets.push_back(c * plane + r * Wp + s);
+  }
+};
+
+// image (C, H, W) into dst: C planes of Hp x Wp holding it at (pad, pad) with zeros around, then `slack` zeros.
+void pad_image(float* dst, const float* image, const ops::ConvDesc& d, const Padded& g, int64_t slack) {
+  std::fill(dst, dst + d.C * g.plane + slack, 0.0f);
+  for (int c = 0; c < d.C; ++c)
+    for (int h = 0; h < d.H; ++h)
+      std::memcpy(dst + c * g.plane + (h + d.pad) * g.Wp + d.pad, image + (int64_t(c) * d.H + h) * d.W,
+                  sizeof(float) * std::size_t(d.W));
+}
+
+// ---- forward tiles: tile[i * ld + j] = sum over taps t of w[t * MR + i] * x[offsets[t] + j], i < MR, j < NJ
+
+template <int MR, int V>
+__attribute__((target("avx512f,fma"))) void forward_tile_avx512(const float* x, const int64_t* offsets,
+                                                                 int64_t taps, const float* w, float* tile,
+                                                                 int64_t ld) {
+  __m512 acc[MR][V];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = x + offsets[t];
+    __m512 xv[V];
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(xt + 16 * v);
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) {
+      const __m512 wi = _mm512_set1_ps(w[i]);
+#pragma GCC unroll 3
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(wi, xv[v], acc[i][v]);
+    }
+    w += MR;
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(tile + i * ld + 16 * v, acc[i][v]);
+}
+
+template <int MR, int V>
+__attribute__((target("avx2,fma"))) void forward_tile_avx2(const float* x, const int64_t* offsets, int64_t taps,
+                                                           const float* w, float* tile, int64_t ld) {
+  __m256 acc[MR][V];
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* xt = x + offsets[t];
+    __m256 xv[V];
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) xv[v] = _mm256_loadu_ps(xt + 8 * v);
+#pragma GCC unroll 4
+    for (int i = 0; i < MR; ++i) {
+      const __m256 wi = _mm256_broadcast_ss(w + i);
+#pragma GCC unroll 3
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(wi, xv[v], acc[i][v]);
+    }
+    w += MR;
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 3
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(tile + i * ld + 8 * v, acc[i][v]);
+}
+
+using ForwardTile = void (*)(const float*, const int64_t*, int64_t, const float*, float*, int64_t);
+struct ForwardKernel {
+  ForwardTile run;
+  int MR, NJ;
+};
+
+// The tile for K output channels. AVX-512: 8 x 48, 24 accumulators fed by 3 loads and 8 broadcasts per
+// tap; 12 x 32 where K is a multiple of 12 and not of 8 (the NoseNet's 12 channels, without 4 rows of
+// padding). AVX2: 4 x 24, 12 accumulators of its 16 registers.
+ForwardKernel forward_kernel(Isa isa, int K) {
+  if (isa == Isa::avx2) return {forward_tile_avx2<4, 3>, 4, 24};
+  if (K % 8 != 0 && K % 12 == 0) return {forward_tile_avx512<12, 2>, 12, 32};
+  return {forward_tile_avx512<8, 3>, 8, 48};
+}
+
+// The filters of d for tiles of MR output channels: block b holds, tap after tap, the MR weights of channels
+// b * MR ... (zeros past the last channel). flipped: those of d's data gradient (data_gradient_desc), whose
+// output channel c at tap (k, r, s) weighs W[k][c][R - 1 - r][S - 1 - s].
+void pack_filters(float* packed, const float* weight, const ops::ConvDesc& d, bool flipped, int MR) {
+  const int outputs = flipped ? d.C : d.K, inputs = flipped ? d.K : d.C;
+  const int64_t taps = int64_t(inputs) * d.R * d.S, rows = (outputs + MR - 1) / MR * MR;
+  for (int64_t o = 0; o < rows; ++o)
+    for (int in = 0; in < inputs; ++in)
+      for (int r = 0; r < d.R; ++r)
+        for (int s = 0; s < d.S; ++s) {
+          const int64_t t = (int64_t(in) * d.R + r) * d.S + s;
+          float value = 0.0f;
+          if (o < outputs)
+            value = flipped ? weight[((int64_t(in) * d.C + o) * d.R + (d.R - 1 - r)) * d.S + (d.S - 1 - s)]
+                            : weight[(o * d.C + in) * d.R * d.S + r * d.S + s];
+          packed[o / MR * taps * MR + t * MR + o % MR] = value;
+        }
+}
+
+int64_t packed_filters_size(const ops::ConvDesc& d, bool flipped, int MR) {
+  const int outputs = flipped ? d.C : d.K, inputs = flipped ? d.K : d.C;
+  return (outputs + MR - 1) / MR * MR * int64_t(inputs) * d.R * d.S;
+}
+
+// out (N, e.K, P, Q) = the stride-1 convolution e of inp (N, e.C, e.H, e.W) by filters packed for kernel f,
+// plus bias (may be null). Threads take whole images, or blocks of output rows when there are fewer images
+// than threads.
+void convolve(float* out, const float* inp, const float* packed, const float* bias, const ops::ConvDesc& e,
+              const ForwardKernel& f) {
+  const Padded g(e);
+  const int threads = kernel_threads();
+  const int parts = threads / std::gcd(e.N, threads);
+  const int64_t blocks = (e.K + f.MR - 1) / f.MR;
+  // A tile's last vector reads up to NJ - 1 positions past the last output row's end, and the taps reach
+  // S - 1 further: after the last plane, NJ + S zeros cover both.
+  const int64_t slack = f.NJ + e.S;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int64_t item = 0; item < int64_t(e.N) * parts; ++item) {
+    const int64_t n = item / parts;
+    const Range rows = split(g.P, parts, int(item % parts));
+    if (rows.size() == 0) continue;
+    float* x = scratch(0, e.C * g.plane + slack);
+    pad_image(x, inp + n * e.C * e.H * e.W, e, g, slack);
+    const int64_t width = (rows.size() * g.Wp + f.NJ - 1) / f.NJ * f.NJ;  // flat positions computed
+    float* flat = scratch(1, blocks * f.MR * width);
+    const float* first = x + rows.begin * g.Wp;
+    for (int64_t j = 0; j < width; j += f.NJ)  // the image's window stays in L1 across the channel blocks
+      for (int64_t b = 0; b < blocks; ++b)
+        f.run(first + j, g.offsets.data(), g.taps, packed + b * g.taps * f.MR, flat + b * f.MR * width + j, width);
+    for (int k = 0; k < e.K; ++k) {
+      const float b = bias ? bias[k] : 0.0f;
+      for (int64_t p = rows.begin; p < rows.end; ++p) {
+        float* dst = out + ((n * e.K + k) * g.P + p) * g.Q;
+        const float* src = flat + k * width + (p - rows.begin) * g.Wp;
+        for (int64_t q = 0; q < g.Q; ++q) dst[q] = src[q] + b;
+      }
+    }
+  }
+}
+
+// ---- weight-gradient tiles: acc[(a * ld + b) * lanes ...] (vectors along j) += dy[a][j] * x[offsets[b] + j]
+// over the flat positions j of a block of rows (dy: the output gradient laid out with the padded image's
+// row stride Wp), vector u under masks[u], which drops the Wp - Q positions past each row's end; for a < kb
+// and b < tb (the tile's rows and taps past those repeat the last one and are neither loaded nor stored)
+
+constexpr int kMaxRows = 4, kMaxTaps = 6;
+
+template <int KB, int TB>
+__attribute__((target("avx512f,fma"))) void weight_tile_avx512(const float* const* dy, const float* x,
+                                                                const int64_t* offsets, int64_t vectors,
+                                                                const void* masks, float* acc_memory, int64_t ld,
+                                                                int kb, int tb) {
+  __m512 acc[KB][TB];
+#pragma GCC unroll 4
+  for (int a = 0; a < KB; ++a)
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; ++b)
+      acc[a][b] = a < kb && b < tb ? _mm512_load_ps(acc_memory + (a * ld + b) * 16) : _mm512_setzero_ps();
+  const float* dy_rows[KB];
+  const float* x_taps[TB];
+  for (int a = 0; a < KB; ++a) dy_rows[a] = dy[a];
+  for (int b = 0; b < TB; ++b) x_taps[b] = x + offsets[b];
+  const auto* mask = static_cast<const __mmask16*>(masks);
+  for (int64_t u = 0; u < vectors; ++u) {
+    const __mmask16 m = mask[u];
+    const int64_t j = 16 * u;
+    __m512 dv[KB];
+#pragma GCC unroll 4
+    for (int a = 0; a < KB; ++a) dv[a] = _mm512_maskz_loadu_ps(m, dy_rows[a] + j);
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; ++b) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x_taps[b] + j);
+#pragma GCC unroll 4
+      for (int a = 0; a < KB; ++a) acc[a][b] = _mm512_fmadd_ps(dv[a], xv, acc[a][b]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < KB; ++a)
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; ++b)
+      if (a < kb && b < tb) _mm512_store_ps(acc_memory + (a * ld + b) * 16, acc[a][b]);
+}
+
+template <int KB, int TB>
+__attribute__((target("avx2,fma"))) void weight_tile_avx2(const float* const* dy, const float* x,
+                                                           const int64_t* offsets, int64_t vectors, const void* masks,
+                                                           float* acc_memory, int64_t ld, int kb, int tb) {
+  __m256 acc[KB][TB];
+#pragma GCC unroll 4
+  for (int a = 0; a < KB; ++a)
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; ++b)
+      acc[a][b] = a < kb && b < tb ? _mm256_load_ps(acc_memory + (a * ld + b) * 8) : _mm256_setzero_ps();
+  const float* dy_rows[KB];
+  const float* x_taps[TB];
+  for (int a = 0; a < KB; ++a) dy_rows[a] = dy[a];
+  for (int b = 0; b < TB; ++b) x_taps[b] = x + offsets[b];
+  const auto* mask = static_cast<const int32_t*>(masks);
+  for (int64_t u = 0; u < vectors; ++u) {
+    const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask + 8 * u));
+    const int64_t j = 8 * u;
+    __m256 dv[KB];
+#pragma GCC unroll 4
+    for (int a = 0; a < KB; ++a) dv[a] = _mm256_maskload_ps(dy_rows[a] + j, m);
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; ++b) {
+      const __m256 xv = _mm256_maskload_ps(x_taps[b] + j, m);
+#pragma GCC unroll 4
+      for (int a = 0; a < KB; ++a) acc[a][b] = _mm256_fmadd_ps(dv[a], xv, acc[a][b]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int a = 0; a < KB; ++a)
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; ++b)
+      if (a < kb && b < tb) _mm256_store_ps(acc_memory + (a * ld + b) * 8, acc[a][b]);
+}
+
+using WeightTile = void (*)(const float* const*, const float*, const int64_t*, int64_t, const void*, float*, int64_t,
+                            int, int);
+struct WeightKernel {
+  WeightTile run;
+  int KB, TB, lanes;
+};
+
+// AVX-512: 4 channels by 6 taps, 24 accumulators fed by 10 loads; AVX2: 2 by 5, 10 accumulators (with the
+// 2 + 1 loaded vectors, 13 of its 16 registers).
+WeightKernel weight_kernel(Isa isa) {
+  if (isa == Isa::avx2) return {weight_tile_avx2<2, 5>, 2, 5, 8};
+  return {weight_tile_avx512<4, 6>, 4, 6, 16};
+}
+
+// The masks of a block of `rows` output rows in flat positions (row stride Wp): vector u's lanes j = lanes * u
+// + i with j % Wp < Q and j < rows * Wp. AVX-512: a 16-bit mask per vector; AVX2: 8 lanes of 0 or -1.
+struct RowMasks {
+  std::vector<uint16_t> bits;
+  std::vector<int32_t> lanes;
+  int64_t vectors;
+  RowMasks(Isa isa, int lane_count, int64_t rows, int64_t Wp, int64_t Q)
+      : vectors((rows * Wp + lane_count - 1) / lane_count) {
+    if (isa == Isa::avx512) bits.assign(std::size_t(vectors), 0);
+    else lanes.assign(std::size_t(vectors * lane_count), 0);
+    for (int64_t j = 0; j < rows * Wp; ++j) {
+      if (j % Wp >= Q) continue;
+      if (isa == Isa::avx512) bits[std::size_t(j / 16)] |= uint16_t(1u << (j % 16));
+      else lanes[std::size_t(j)] = -1;
+    }
+  }
+  const void* data() const { return bits.empty() ? static_cast<const void*>(lanes.data()) : bits.data(); }
+};
+
+}  // namespace
+
+bool direct_applies(const ops::ConvDesc& d) {
+  return direct_isa().has_value() && d.stride == 1 && d.R == d.S && d.R > 1 && d.pad < d.R && d.P() > 0 &&
+         d.Q() > 0;
+}
+
+bool direct_pays(const ops::ConvDesc& d, ConvDirection direction) {
+  const ops::ConvDesc shape = direction == ConvDirection::data_gradient ? data_gradient_desc(d) : d;
+  // Measured by `bench_cpu --part algorithms` (BENCHMARKS.md). Fewer than 8 output channels leave most of a
+  // forward tile's rows as padding (the stem's data gradient, 1 channel, ran 3x slower than the GEMM);
+  // beyond 800 taps (C R S) a tile's window of the padded input no longer stays in L1, and the GEMM, whose
+  // packing is then cheap next to its products, wins (ResNet18's 512 channels: 1.6x slower).
+  return shape.K >= 8 && int64_t(shape.C) * shape.R * shape.S <= 800;
+}
+
+bool uses_direct(const ops::ConvDesc& d, ConvDirection direction) {
+  if (!direct_applies(d)) return false;
+  switch (conv_algo()) {
+    case ConvAlgo::direct: return true;
+    case ConvAlgo::automatic: return !uses_winograd(d, direction) && direct_pays(d, direction);
+    case ConvAlgo::gemm:
+    case ConvAlgo::winograd: return false;
+  }
+  return false;
+}
+
+void direct_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
+                           const ops::ConvDesc& d) {
+  const ForwardKernel f = forward_kernel(*direct_isa(), d.K);
+  float* packed = scratch(2, packed_filters_size(d, false, f.MR));
+  pack_filters(packed, weight, d, false, f.MR);
+  convolve(out, inp, packed, bias, d, f);
+}
+
+void direct_conv2d_backward_data(float* dinp, const float* dout, const float* weight, const ops::ConvDesc& d) {
+  const ops::ConvDesc e = data_gradient_desc(d);
+  const ForwardKernel f = forward_kernel(*direct_isa(), e.K);
+  float* packed = scratch(2, packed_filters_size(d, true, f.MR));
+  pack_filters(packed, weight, d, true, f.MR);
+  convolve(dinp, dout, packed, nullptr, e, f);
+}
+
+// Each thread sums its images into private vector accumulators (a vector of lanes per weight), summed
+// across the lanes into a partial of dweight once its images are done; the partials are then added in
+// thread order, so that the result repeats bit for bit. The rows of an image go in blocks whose output
+// gradient (KB channels of them) stays in L1 while every block of taps passes over it; the taps' rows of
+// the padded image come from L2, each vector load serving KB channels.
+void direct_conv2d_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp,
+                                   const ops::ConvDesc& d) {
+  const Isa isa = *direct_isa();
+  const WeightKernel f = weight_kernel(isa);
+  const Padded g(d);
+  const int threads = kernel_threads();
+  const int64_t weight_size = d.K * g.taps, partial_size = weight_size + d.K, PQ = g.P * g.Q;
+  constexpr int64_t kBlockBytes = 16 << 10;  // of output gradient per channel block and row block
+  const int64_t block_rows = std::clamp<int64_t>(kBlockBytes / (int64_t(sizeof(float)) * f.KB * g.Wp), 1, g.P);
+  const RowMasks full(isa, f.lanes, block_rows, g.Wp, g.Q), last(isa, f.lanes, (g.P - 1) % block_rows + 1, g.Wp, g.Q);
+  float* partials = scratch(2, partial_size * threads);
+#pragma omp parallel num_threads(threads)
+  {
+    float* partial = partials + partial_size * omp_get_thread_num();
+    std::fill(partial, partial + partial_size, 0.0f);
+    float* acc = scratch(3, weight_size * f.lanes);
+    std::fill(acc, acc + weight_size * f.lanes, 0.0f);
+    float* x = scratch(0, d.C * g.plane);
+    float* dy = scratch(1, d.K * g.P * g.Wp);  // the image's output gradient with row stride Wp
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < d.N; ++n) {
+      pad_image(x, inp + n * d.C * d.H * d.W, d, g, 0);
+      const float* dout_n = dout + n * d.K * PQ;
+      for (int64_t row = 0; row < d.K * g.P; ++row) {
+        std::memcpy(dy + row * g.Wp, dout_n + row * g.Q, sizeof(float) * std::size_t(g.Q));
+        std::fill(dy + row * g.Wp + g.Q, dy + (row + 1) * g.Wp, 0.0f);
+      }
+      for (int64_t p0 = 0; p0 < g.P; p0 += block_rows) {
+        const RowMasks& masks = p0 + block_rows <= g.P ? full : last;
+        for (int k0 = 0; k0 < d.K; k0 += f.KB) {
+          const int kb = std::min(f.KB, d.K - k0);
+          const float* channels[kMaxRows];
+          for (int a = 0; a < f.KB; ++a) channels[a] = dy + ((k0 + std::min(a, kb - 1)) * g.P + p0) * g.Wp;
+          for (int64_t t0 = 0; t0 < g.taps; t0 += f.TB) {
+            const int tb = int(std::min<int64_t>(f.TB, g.taps - t0));
+            int64_t offsets[kMaxTaps];
+            for (int b = 0; b < f.TB; ++b) offsets[b] = g.offsets[t0 + std::min(b, tb - 1)];
+            f.run(channels, x + p0 * g.Wp, offsets, masks.vectors, masks.data(), acc + (k0 * g.taps + t0) * f.lanes,
+                  g.taps, kb, tb);
+          }
+        }
+      }
+      if (dbias)
+        for (int k = 0; k < d.K; ++k) partial[weight_size + k] += sum_of(dout_n + k * PQ, PQ);
+    }
+    for (int64_t i = 0; i < weight_size; ++i) partial[i] = sum_of(acc + i * f.lanes, f.lanes);
+#pragma omp barrier
+    const int64_t reduce_size = dbias ? partial_size : weight_size;
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < reduce_size; ++i) {
+      float sum = 0.0f;
+      for (int t = 0; t < omp_get_num_threads(); ++t) sum += partials[partial_size * t + i];
+      if (i < weight_size)
+        dweight[i] += sum;
+      else
+        dbias[i - weight_size] += sum;
+    }
+  }
+}
+
+}  // namespace keynet::cpu::fast
