@@ -187,8 +187,8 @@ void convolve(float* out, const float* inp, const float* packed, const float* bi
     const int64_t width = (rows.size() * g.Wp + f.NJ - 1) / f.NJ * f.NJ;  // flat positions computed
     float* flat = scratch(1, blocks * f.MR * width);
     const float* first = x + rows.begin * g.Wp;
-    for (int64_t j = 0; j < width; j += f.NJ)  // the image's window stays in L1 across the channel blocks
-      for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t b = 0; b < blocks; ++b)  // a block's filters stay in L1 while the image passes under them
+      for (int64_t j = 0; j < width; j += f.NJ)
         f.run(first + j, g.offsets.data(), g.taps, packed + b * g.taps * f.MR, flat + b * f.MR * width + j, width);
     for (int k = 0; k < e.K; ++k) {
       const float b = bias ? bias[k] : 0.0f;
