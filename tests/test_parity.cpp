@@ -1344,6 +1344,33 @@ TEST_CASE("ReLU and max pooling give PyTorch's results on NaN and Inf, on every 
 // batch_norm2d_relu_* is batch_norm2d_* followed by relu_* (PyTorch's BatchNorm2d then ReLU): forward, eval
 // and backward, on the CPU reference in double and float32 and on the fast CPU kernels, finite inputs and
 // NaN/Inf planted (where the composition's NaN and infinities must be matched in place).
+// The direct convolution computes the positions past each row's end and drops them; in the weight gradient
+// they are masked off, so an infinite input reaches only the weights that multiply it, as in the reference
+// (and PyTorch): here the last column, which only the rightmost tap of each row sees.
+TEST_CASE("conv2d: an infinite input reaches only the weight gradients it multiplies, by GEMM and direct") {
+  const ops::ConvDesc d{.N = 2, .C = 2, .H = 6, .W = 9, .K = 3, .R = 3, .S = 3, .stride = 1, .pad = 0};
+  Rng rng(7);
+  Tensor inp = Tensor::uniform({d.N, d.C, d.H, d.W}, rng, -1, 1);
+  inp.data<float>()[(1 * d.C + 1) * d.H * d.W + 2 * d.W + d.W - 1] = std::numeric_limits<float>::infinity();
+  const Tensor weight = Tensor::uniform({d.K, d.C, d.R, d.S}, rng, -1, 1);
+  const Tensor dout = Tensor::uniform({d.N, d.K, d.P(), d.Q()}, rng, -1, 1);
+  const auto weight_gradient = [&](Impl impl) {
+    Tensor dweight = Tensor::zeros(weight.shape());
+    ops::conv2d_backward(nullptr, dweight, nullptr, dout, inp, weight, d, impl);
+    return parity::host_values(dweight);
+  };
+  const std::vector<double> want = weight_gradient(Impl::Ref);
+  const auto finite = std::count_if(want.begin(), want.end(), [](double v) { return std::isfinite(v); });
+  REQUIRE(finite == int64_t(want.size()) - d.K * d.R);  // tap s = 2 of each (k, c = 1, r) only
+  const cpu::fast::ConvAlgo saved = cpu::fast::conv_algo();
+  for (const cpu::fast::ConvAlgo algo : {cpu::fast::ConvAlgo::gemm, cpu::fast::ConvAlgo::direct}) {
+    cpu::fast::set_conv_algo(algo);
+    INFO("algorithm ", int(algo));
+    CHECK(parity::compare_nonfinite(weight_gradient(Impl::Fast), want, double(d.N) * d.P() * d.Q(), 1).ok);
+  }
+  cpu::fast::set_conv_algo(saved);
+}
+
 TEST_CASE("batch_norm2d_relu equals batch_norm2d then relu, forward and backward, NaN included") {
   struct Row {
     DType dtype;
@@ -1417,6 +1444,7 @@ TEST_CASE("CPU fast conv2d repeats bit for bit at a fixed thread count") {
   Rng rng(99);
   for (const ops::ConvDesc& d :
        {ops::ConvDesc{.N = 1, .C = 16, .H = 23, .W = 19, .K = 24, .R = 3, .S = 3, .stride = 1, .pad = 1},
+        ops::ConvDesc{.N = 5, .C = 12, .H = 30, .W = 40, .K = 24, .R = 5, .S = 5, .stride = 1, .pad = 2},
         ops::ConvDesc{.N = 4, .C = 32, .H = 28, .W = 28, .K = 32, .R = 3, .S = 3, .stride = 1, .pad = 1},
         ops::ConvDesc{.N = 6, .C = 8, .H = 17, .W = 20, .K = 12, .R = 5, .S = 5, .stride = 2, .pad = 2},
         ops::ConvDesc{.N = 3, .C = 32, .H = 9, .W = 9, .K = 16, .R = 1, .S = 1, .stride = 1, .pad = 0}}) {

@@ -11,8 +11,9 @@
 //   backward data:   the forward kernels on the padded output gradient with the flipped filters
 //                    (data_gradient_desc): no column matrix and no col2im.
 //   backward weight: dW[k][t] = sum_n sum_(p,q) dout_n[k][p][q] * x_n[p * Wp + q + offset(t)], in register
-//                    tiles of KB output channels by TB taps, accumulated in vectors along q (masked past Q,
-//                    so that no dropped position enters a sum) and summed across the lanes once per image.
+//                    tiles of KB output channels by one filter row's S taps, accumulated in vectors along j
+//                    (the image's loads masked past each row's Q outputs, so that no dropped position enters
+//                    a sum) and summed across the lanes once per thread.
 // Every element is one dot product, summed in an order fixed for a given thread count: the GEMM path's
 // parity tolerance, and bit-for-bit repeatable training.
 #include "kernels/cpu/fast/direct_conv.h"
@@ -24,6 +25,7 @@
 #include <cstring>
 #include <numeric>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/fast/gemm.h"
@@ -201,122 +203,166 @@ void convolve(float* out, const float* inp, const float* packed, const float* bi
   }
 }
 
-// ---- weight-gradient tiles: acc[(a * ld + b) * lanes ...] (vectors along j) += dy[a][j] * x[offsets[b] + j]
-// over the flat positions j of a block of rows (dy: the output gradient laid out with the padded image's
-// row stride Wp), vector u under masks[u], which drops the Wp - Q positions past each row's end; for a < kb
-// and b < tb (the tile's rows and taps past those repeat the last one and are neither loaded nor stored)
+// ---- weight-gradient tiles. The output gradient of an image is laid out for them in blocks of KB channels,
+// flat vector by flat vector (positions j with row stride Wp, as the padded image's): block b, vector u
+// holds channels b * KB ... side by side, LANES values each, with zeros at the dropped positions and for
+// channels past K. A tile takes one block, `vectors` vectors from u0, and the S taps of one filter row
+// (c, r): x points at the padded image at c * Hp * Wp + r * Wp + lanes * u0, so tap s reads x[j + s]; each
+// vector's lanes past a row's end are masked off (masks[u]), so that no dropped position enters a sum.
+//   acc[(a * ld + s) * lanes ...] += sum over the tile's vectors of dy[u][a] * x[u + s], a < kb (stored).
 
-constexpr int kMaxRows = 4, kMaxTaps = 6;
-
-template <int KB, int TB>
-__attribute__((target("avx512f,fma"))) void weight_tile_avx512(const float* const* dy, const float* x,
-                                                                const int64_t* offsets, int64_t vectors,
+template <int KB, int S>
+__attribute__((target("avx512f,fma"))) void weight_tile_avx512(const float* dy, const float* x, int64_t vectors,
                                                                 const void* masks, float* acc_memory, int64_t ld,
-                                                                int kb, int tb) {
-  __m512 acc[KB][TB];
-#pragma GCC unroll 4
+                                                                int kb) {
+  __m512 acc[KB][S];
+#pragma GCC unroll 8
   for (int a = 0; a < KB; ++a)
-#pragma GCC unroll 6
-    for (int b = 0; b < TB; ++b)
-      acc[a][b] = a < kb && b < tb ? _mm512_load_ps(acc_memory + (a * ld + b) * 16) : _mm512_setzero_ps();
-  const float* dy_rows[KB];
-  const float* x_taps[TB];
-  for (int a = 0; a < KB; ++a) dy_rows[a] = dy[a];
-  for (int b = 0; b < TB; ++b) x_taps[b] = x + offsets[b];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s)
+      acc[a][s] = a < kb ? _mm512_load_ps(acc_memory + (a * ld + s) * 16) : _mm512_setzero_ps();
   const auto* mask = static_cast<const __mmask16*>(masks);
   for (int64_t u = 0; u < vectors; ++u) {
     const __mmask16 m = mask[u];
-    const int64_t j = 16 * u;
     __m512 dv[KB];
-#pragma GCC unroll 4
-    for (int a = 0; a < KB; ++a) dv[a] = _mm512_maskz_loadu_ps(m, dy_rows[a] + j);
-#pragma GCC unroll 6
-    for (int b = 0; b < TB; ++b) {
-      const __m512 xv = _mm512_maskz_loadu_ps(m, x_taps[b] + j);
-#pragma GCC unroll 4
-      for (int a = 0; a < KB; ++a) acc[a][b] = _mm512_fmadd_ps(dv[a], xv, acc[a][b]);
+#pragma GCC unroll 8
+    for (int a = 0; a < KB; ++a) dv[a] = _mm512_load_ps(dy + a * 16);
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + s);
+#pragma GCC unroll 8
+      for (int a = 0; a < KB; ++a) acc[a][s] = _mm512_fmadd_ps(dv[a], xv, acc[a][s]);
     }
+    dy += KB * 16;
+    x += 16;
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int a = 0; a < KB; ++a)
-#pragma GCC unroll 6
-    for (int b = 0; b < TB; ++b)
-      if (a < kb && b < tb) _mm512_store_ps(acc_memory + (a * ld + b) * 16, acc[a][b]);
+    if (a < kb)
+#pragma GCC unroll 8
+      for (int s = 0; s < S; ++s) _mm512_store_ps(acc_memory + (a * ld + s) * 16, acc[a][s]);
 }
 
-template <int KB, int TB>
-__attribute__((target("avx2,fma"))) void weight_tile_avx2(const float* const* dy, const float* x,
-                                                           const int64_t* offsets, int64_t vectors, const void* masks,
-                                                           float* acc_memory, int64_t ld, int kb, int tb) {
-  __m256 acc[KB][TB];
-#pragma GCC unroll 4
+template <int KB, int S>
+__attribute__((target("avx2,fma"))) void weight_tile_avx2(const float* dy, const float* x, int64_t vectors,
+                                                           const void* masks, float* acc_memory, int64_t ld, int kb) {
+  __m256 acc[KB][S];
+#pragma GCC unroll 8
   for (int a = 0; a < KB; ++a)
-#pragma GCC unroll 6
-    for (int b = 0; b < TB; ++b)
-      acc[a][b] = a < kb && b < tb ? _mm256_load_ps(acc_memory + (a * ld + b) * 8) : _mm256_setzero_ps();
-  const float* dy_rows[KB];
-  const float* x_taps[TB];
-  for (int a = 0; a < KB; ++a) dy_rows[a] = dy[a];
-  for (int b = 0; b < TB; ++b) x_taps[b] = x + offsets[b];
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s)
+      acc[a][s] = a < kb ? _mm256_load_ps(acc_memory + (a * ld + s) * 8) : _mm256_setzero_ps();
   const auto* mask = static_cast<const int32_t*>(masks);
   for (int64_t u = 0; u < vectors; ++u) {
     const __m256i m = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(mask + 8 * u));
-    const int64_t j = 8 * u;
     __m256 dv[KB];
-#pragma GCC unroll 4
-    for (int a = 0; a < KB; ++a) dv[a] = _mm256_maskload_ps(dy_rows[a] + j, m);
-#pragma GCC unroll 6
-    for (int b = 0; b < TB; ++b) {
-      const __m256 xv = _mm256_maskload_ps(x_taps[b] + j, m);
-#pragma GCC unroll 4
-      for (int a = 0; a < KB; ++a) acc[a][b] = _mm256_fmadd_ps(dv[a], xv, acc[a][b]);
+#pragma GCC unroll 8
+    for (int a = 0; a < KB; ++a) dv[a] = _mm256_load_ps(dy + a * 8);
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) {
+      const __m256 xv = _mm256_maskload_ps(x + s, m);
+#pragma GCC unroll 8
+      for (int a = 0; a < KB; ++a) acc[a][s] = _mm256_fmadd_ps(dv[a], xv, acc[a][s]);
     }
+    dy += KB * 8;
+    x += 8;
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int a = 0; a < KB; ++a)
-#pragma GCC unroll 6
-    for (int b = 0; b < TB; ++b)
-      if (a < kb && b < tb) _mm256_store_ps(acc_memory + (a * ld + b) * 8, acc[a][b]);
+    if (a < kb)
+#pragma GCC unroll 8
+      for (int s = 0; s < S; ++s) _mm256_store_ps(acc_memory + (a * ld + s) * 8, acc[a][s]);
 }
 
-using WeightTile = void (*)(const float* const*, const float*, const int64_t*, int64_t, const void*, float*, int64_t,
-                            int, int);
+using WeightTile = void (*)(const float*, const float*, int64_t, const void*, float*, int64_t, int);
 struct WeightKernel {
   WeightTile run;
-  int KB, TB, lanes;
+  int KB, lanes;
 };
 
-// AVX-512: 4 channels by 6 taps, 24 accumulators fed by 10 loads; AVX2: 2 by 5, 10 accumulators (with the
-// 2 + 1 loaded vectors, 13 of its 16 registers).
-WeightKernel weight_kernel(Isa isa) {
-  if (isa == Isa::avx2) return {weight_tile_avx2<2, 5>, 2, 5, 8};
-  return {weight_tile_avx512<4, 6>, 4, 6, 16};
+// The tiles for filter rows of S taps, KB = 1 ... the most channels whose S x KB accumulators, KB
+// output-gradient vectors and one image vector fit the registers: KB (S + 1) + 1 <= 25 of AVX-512's 32
+// (5 taps: 4 channels ran 4-12% faster than 5, which take 31 and leave the compiler none to spare), <= 16
+// on AVX2.
+template <int S, int... KB>
+std::vector<WeightKernel> weight_kernels_avx512(std::integer_sequence<int, KB...>) {
+  return {WeightKernel{weight_tile_avx512<KB + 1, S>, KB + 1, 16}...};
+}
+template <int S, int... KB>
+std::vector<WeightKernel> weight_kernels_avx2(std::integer_sequence<int, KB...>) {
+  return {WeightKernel{weight_tile_avx2<KB + 1, S>, KB + 1, 8}...};
 }
 
-// The masks of a block of `rows` output rows in flat positions (row stride Wp): vector u's lanes j = lanes * u
-// + i with j % Wp < Q and j < rows * Wp. AVX-512: a 16-bit mask per vector; AVX2: 8 lanes of 0 or -1.
-struct RowMasks {
+const std::vector<WeightKernel>& weight_kernels(Isa isa, int S) {
+  static const std::vector<WeightKernel> avx512[3] = {
+      weight_kernels_avx512<3>(std::make_integer_sequence<int, 6>()),
+      weight_kernels_avx512<5>(std::make_integer_sequence<int, 4>()),
+      weight_kernels_avx512<7>(std::make_integer_sequence<int, 3>())};
+  static const std::vector<WeightKernel> avx2[3] = {weight_kernels_avx2<3>(std::make_integer_sequence<int, 3>()),
+                                                    weight_kernels_avx2<5>(std::make_integer_sequence<int, 2>()),
+                                                    weight_kernels_avx2<7>(std::make_integer_sequence<int, 1>())};
+  return (isa == Isa::avx512 ? avx512 : avx2)[(S - 3) / 2];
+}
+
+// The channel block for K output channels: the fewest loads per FMA over the padded channels,
+// ceil(K / KB) KB (KB + S) / (KB S) (K = 12 with 5 taps: 4 channels, not 5 with 3 rows of padding).
+WeightKernel weight_kernel(Isa isa, int K, int S) {
+  const std::vector<WeightKernel>& kernels = weight_kernels(isa, S);
+  const auto cost = [&](const WeightKernel& f) {
+    return double((K + f.KB - 1) / f.KB * f.KB) * (f.KB + S) / (f.KB * S);
+  };
+  return *std::min_element(kernels.begin(), kernels.end(),
+                           [&](const WeightKernel& a, const WeightKernel& b) { return cost(a) < cost(b); });
+}
+
+// The masks of an image's flat vectors (row stride Wp): vector u's lanes j = lanes * u + i with j % Wp < Q
+// and j < P * Wp. AVX-512: a 16-bit mask per vector; AVX2: 8 lanes of 0 or -1.
+struct FlatMasks {
   std::vector<uint16_t> bits;
   std::vector<int32_t> lanes;
   int64_t vectors;
-  RowMasks(Isa isa, int lane_count, int64_t rows, int64_t Wp, int64_t Q)
-      : vectors((rows * Wp + lane_count - 1) / lane_count) {
-    if (isa == Isa::avx512) bits.assign(std::size_t(vectors), 0);
-    else lanes.assign(std::size_t(vectors * lane_count), 0);
-    for (int64_t j = 0; j < rows * Wp; ++j) {
+  FlatMasks(Isa isa, int lane_count, int64_t P, int64_t Wp, int64_t Q)
+      : vectors((P * Wp + lane_count - 1) / lane_count) {
+    if (isa == Isa::avx512)
+      bits.assign(std::size_t(vectors), 0);
+    else
+      lanes.assign(std::size_t(vectors * lane_count), 0);
+    for (int64_t j = 0; j < P * Wp; ++j) {
       if (j % Wp >= Q) continue;
-      if (isa == Isa::avx512) bits[std::size_t(j / 16)] |= uint16_t(1u << (j % 16));
-      else lanes[std::size_t(j)] = -1;
+      if (isa == Isa::avx512)
+        bits[std::size_t(j / 16)] |= uint16_t(1u << (j % 16));
+      else
+        lanes[std::size_t(j)] = -1;
     }
   }
-  const void* data() const { return bits.empty() ? static_cast<const void*>(lanes.data()) : bits.data(); }
+  const void* at(int64_t u) const {
+    return bits.empty() ? static_cast<const void*>(lanes.data() + u * 8) : bits.data() + u;
+  }
 };
+
+// dout_n (K, P, Q) into the tiles' layout (above): blocks of KB channels of `vectors` flat vectors each.
+void interleave_output_gradient(float* dy, const float* dout_n, const ops::ConvDesc& d, const Padded& g, int KB,
+                                int lanes, int64_t vectors) {
+  const int64_t blocks = (d.K + KB - 1) / KB, block_size = vectors * KB * lanes;
+  std::fill(dy, dy + blocks * block_size, 0.0f);
+  for (int k = 0; k < d.K; ++k) {
+    float* block = dy + k / KB * block_size + k % KB * lanes;
+    for (int64_t p = 0; p < g.P; ++p) {
+      const float* row = dout_n + (int64_t(k) * g.P + p) * g.Q;
+      for (int64_t q = 0; q < g.Q;) {  // runs that stay within one vector
+        const int64_t j = p * g.Wp + q, lane = j % lanes, run = std::min(g.Q - q, lanes - lane);
+        std::memcpy(block + j / lanes * KB * lanes + lane, row + q, sizeof(float) * std::size_t(run));
+        q += run;
+      }
+    }
+  }
+}
 
 }  // namespace
 
 bool direct_applies(const ops::ConvDesc& d) {
-  return direct_isa().has_value() && d.stride == 1 && d.R == d.S && d.R > 1 && d.pad < d.R && d.P() > 0 &&
-         d.Q() > 0;
+  return direct_isa().has_value() && d.stride == 1 && d.R == d.S && (d.R == 3 || d.R == 5 || d.R == 7) &&
+         d.pad < d.R && d.P() > 0 && d.Q() > 0;
 }
 
 bool direct_pays(const ops::ConvDesc& d, ConvDirection direction) {
@@ -357,19 +403,20 @@ void direct_conv2d_backward_data(float* dinp, const float* dout, const float* we
 
 // Each thread sums its images into private vector accumulators (a vector of lanes per weight), summed
 // across the lanes into a partial of dweight once its images are done; the partials are then added in
-// thread order, so that the result repeats bit for bit. The rows of an image go in blocks whose output
-// gradient (KB channels of them) stays in L1 while every block of taps passes over it; the taps' rows of
-// the padded image come from L2, each vector load serving KB channels.
+// thread order, so that the result repeats bit for bit. The flat vectors of an image go in spans whose
+// output gradient (one channel block of it) stays in L1 while every filter row passes over it; each vector
+// load of the padded image serves the block's KB channels.
 void direct_conv2d_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp,
                                    const ops::ConvDesc& d) {
   const Isa isa = *direct_isa();
-  const WeightKernel f = weight_kernel(isa);
+  const WeightKernel f = weight_kernel(isa, d.K, d.S);
   const Padded g(d);
+  const FlatMasks masks(isa, f.lanes, g.P, g.Wp, g.Q);
   const int threads = kernel_threads();
   const int64_t weight_size = d.K * g.taps, partial_size = weight_size + d.K, PQ = g.P * g.Q;
-  constexpr int64_t kBlockBytes = 16 << 10;  // of output gradient per channel block and row block
-  const int64_t block_rows = std::clamp<int64_t>(kBlockBytes / (int64_t(sizeof(float)) * f.KB * g.Wp), 1, g.P);
-  const RowMasks full(isa, f.lanes, block_rows, g.Wp, g.Q), last(isa, f.lanes, (g.P - 1) % block_rows + 1, g.Wp, g.Q);
+  const int64_t blocks = (d.K + f.KB - 1) / f.KB, block_size = masks.vectors * f.KB * f.lanes;
+  constexpr int64_t kSpanBytes = 16 << 10;  // of one channel block's output gradient
+  const int64_t span = std::max<int64_t>(1, kSpanBytes / (int64_t(sizeof(float)) * f.KB * f.lanes));
   float* partials = scratch(2, partial_size * threads);
 #pragma omp parallel num_threads(threads)
   {
@@ -378,28 +425,22 @@ void direct_conv2d_backward_weight(float* dweight, float* dbias, const float* do
     float* acc = scratch(3, weight_size * f.lanes);
     std::fill(acc, acc + weight_size * f.lanes, 0.0f);
     float* x = scratch(0, d.C * g.plane);
-    float* dy = scratch(1, d.K * g.P * g.Wp);  // the image's output gradient with row stride Wp
+    float* dy = scratch(1, blocks * block_size);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < d.N; ++n) {
       pad_image(x, inp + n * d.C * d.H * d.W, d, g, 0);
       const float* dout_n = dout + n * d.K * PQ;
-      for (int64_t row = 0; row < d.K * g.P; ++row) {
-        std::memcpy(dy + row * g.Wp, dout_n + row * g.Q, sizeof(float) * std::size_t(g.Q));
-        std::fill(dy + row * g.Wp + g.Q, dy + (row + 1) * g.Wp, 0.0f);
-      }
-      for (int64_t p0 = 0; p0 < g.P; p0 += block_rows) {
-        const RowMasks& masks = p0 + block_rows <= g.P ? full : last;
-        for (int k0 = 0; k0 < d.K; k0 += f.KB) {
-          const int kb = std::min(f.KB, d.K - k0);
-          const float* channels[kMaxRows];
-          for (int a = 0; a < f.KB; ++a) channels[a] = dy + ((k0 + std::min(a, kb - 1)) * g.P + p0) * g.Wp;
-          for (int64_t t0 = 0; t0 < g.taps; t0 += f.TB) {
-            const int tb = int(std::min<int64_t>(f.TB, g.taps - t0));
-            int64_t offsets[kMaxTaps];
-            for (int b = 0; b < f.TB; ++b) offsets[b] = g.offsets[t0 + std::min(b, tb - 1)];
-            f.run(channels, x + p0 * g.Wp, offsets, masks.vectors, masks.data(), acc + (k0 * g.taps + t0) * f.lanes,
-                  g.taps, kb, tb);
-          }
+      interleave_output_gradient(dy, dout_n, d, g, f.KB, f.lanes, masks.vectors);
+      for (int64_t u0 = 0; u0 < masks.vectors; u0 += span) {
+        const int64_t vectors = std::min(span, masks.vectors - u0);
+        for (int64_t b = 0; b < blocks; ++b) {
+          const int kb = int(std::min<int64_t>(f.KB, d.K - b * f.KB));
+          for (int c = 0; c < d.C; ++c)
+            for (int r = 0; r < d.R; ++r) {
+              const int64_t tap = (int64_t(c) * d.R + r) * d.S;  // (c, r, 0)
+              f.run(dy + b * block_size + u0 * f.KB * f.lanes, x + g.offsets[tap] + u0 * f.lanes, vectors,
+                    masks.at(u0), acc + (b * f.KB * g.taps + tap) * f.lanes, g.taps, kb);
+            }
         }
       }
       if (dbias)

@@ -9,7 +9,7 @@
 
 namespace keynet::cpu::fast {
 
-// Stride 1, a square filter larger than 1x1, padding below the filter's size (so that the data gradient is
+// Stride 1, a square 3x3, 5x5 or 7x7 filter, padding below the filter's size (so that the data gradient is
 // a convolution of the same kind, with one padding), and a micro-kernel with vector registers (AVX-512 or
 // AVX2).
 bool direct_applies(const ops::ConvDesc& d);
