@@ -64,11 +64,18 @@ struct Padded {
 
 // image (C, H, W) into dst: C planes of Hp x Wp holding it at (pad, pad) with zeros around, then `slack` zeros.
 void pad_image(float* dst, const float* image, const ops::ConvDesc& d, const Padded& g, int64_t slack) {
-  std::fill(dst, dst + d.C * g.plane + slack, 0.0f);
-  for (int c = 0; c < d.C; ++c)
-    for (int h = 0; h < d.H; ++h)
-      std::memcpy(dst + c * g.plane + (h + d.pad) * g.Wp + d.pad, image + (int64_t(c) * d.H + h) * d.W,
-                  sizeof(float) * std::size_t(d.W));
+  for (int c = 0; c < d.C; ++c) {
+    float* plane = dst + c * g.plane;
+    std::fill(plane, plane + d.pad * g.Wp, 0.0f);
+    for (int h = 0; h < d.H; ++h) {
+      float* row = plane + (h + d.pad) * g.Wp;
+      std::fill(row, row + d.pad, 0.0f);
+      std::memcpy(row + d.pad, image + (int64_t(c) * d.H + h) * d.W, sizeof(float) * std::size_t(d.W));
+      std::fill(row + d.pad + d.W, row + g.Wp, 0.0f);
+    }
+    std::fill(plane + (d.pad + d.H) * g.Wp, plane + g.plane, 0.0f);
+  }
+  std::fill(dst + d.C * g.plane, dst + d.C * g.plane + slack, 0.0f);
 }
 
 // ---- forward tiles: tile[i * ld + j] = sum over taps t of w[t * MR + i] * x[offsets[t] + j], i < MR, j < NJ
@@ -351,7 +358,8 @@ void interleave_output_gradient(float* dy, const float* dout_n, const ops::ConvD
       const float* row = dout_n + (int64_t(k) * g.P + p) * g.Q;
       for (int64_t q = 0; q < g.Q;) {  // runs that stay within one vector
         const int64_t j = p * g.Wp + q, lane = j % lanes, run = std::min(g.Q - q, lanes - lane);
-        std::memcpy(block + j / lanes * KB * lanes + lane, row + q, sizeof(float) * std::size_t(run));
+        float* dst = block + j / lanes * KB * lanes + lane;  // runs of at most a vector: no memcpy call
+        for (int64_t t = 0; t < run; ++t) dst[t] = row[q + t];
         q += run;
       }
     }
