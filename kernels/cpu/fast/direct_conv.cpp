@@ -347,22 +347,28 @@ struct FlatMasks {
   }
 };
 
-// dout_n (K, P, Q) into the tiles' layout (above): blocks of KB channels of `vectors` flat vectors each.
-void interleave_output_gradient(float* dy, const float* dout_n, const ops::ConvDesc& d, const Padded& g, int KB,
-                                int lanes, int64_t vectors) {
+// dout_n (K, P, Q) into the tiles' layout (above): blocks of KB channels of `vectors` flat vectors each. Each
+// channel goes first into `flat` (its rows Wp apart, zeros between and after them), then vector by vector
+// into its place in the block.
+void interleave_output_gradient(float* dy, float* flat, const float* dout_n, const ops::ConvDesc& d,
+                                const Padded& g, int KB, int lanes, int64_t vectors) {
   const int64_t blocks = (d.K + KB - 1) / KB, block_size = vectors * KB * lanes;
-  std::fill(dy, dy + blocks * block_size, 0.0f);
-  for (int k = 0; k < d.K; ++k) {
+  std::fill(flat + g.P * g.Wp, flat + vectors * lanes, 0.0f);
+  for (int k = 0; k < blocks * KB; ++k) {
     float* block = dy + k / KB * block_size + k % KB * lanes;
-    for (int64_t p = 0; p < g.P; ++p) {
-      const float* row = dout_n + (int64_t(k) * g.P + p) * g.Q;
-      for (int64_t q = 0; q < g.Q;) {  // runs that stay within one vector
-        const int64_t j = p * g.Wp + q, lane = j % lanes, run = std::min(g.Q - q, lanes - lane);
-        float* dst = block + j / lanes * KB * lanes + lane;  // runs of at most a vector: no memcpy call
-        for (int64_t t = 0; t < run; ++t) dst[t] = row[q + t];
-        q += run;
-      }
+    if (k >= d.K) {  // the last block's channels past K
+      for (int64_t u = 0; u < vectors; ++u) std::fill_n(block + u * KB * lanes, lanes, 0.0f);
+      continue;
     }
+    for (int64_t p = 0; p < g.P; ++p) {
+      std::memcpy(flat + p * g.Wp, dout_n + (int64_t(k) * g.P + p) * g.Q, sizeof(float) * std::size_t(g.Q));
+      std::fill(flat + p * g.Wp + g.Q, flat + (p + 1) * g.Wp, 0.0f);
+    }
+    // whole vectors of a size known here, so that each is a register's load and store, not a memcpy call
+    if (lanes == 16)
+      for (int64_t u = 0; u < vectors; ++u) std::memcpy(block + u * KB * 16, flat + u * 16, 16 * sizeof(float));
+    else
+      for (int64_t u = 0; u < vectors; ++u) std::memcpy(block + u * KB * 8, flat + u * 8, 8 * sizeof(float));
   }
 }
 
@@ -376,9 +382,12 @@ bool direct_applies(const ops::ConvDesc& d) {
 bool direct_pays(const ops::ConvDesc& d, ConvDirection direction) {
   const ops::ConvDesc shape = direction == ConvDirection::data_gradient ? data_gradient_desc(d) : d;
   // Measured by `bench_cpu --part algorithms` (BENCHMARKS.md). Fewer than 8 output channels leave most of a
-  // forward tile's rows as padding (the stem's data gradient, 1 channel, ran 3x slower than the GEMM);
+  // forward tile's rows as padding (the stem's data gradient, 1 channel, ran 3-5x slower than the GEMM);
   // beyond 800 taps (C R S) a tile's window of the padded input no longer stays in L1, and the GEMM, whose
-  // packing is then cheap next to its products, wins (ResNet18's 512 channels: 1.6x slower).
+  // packing is then cheap next to its products, wins (ResNet18's 512 channels: 1.6x slower). A 3x3 filter
+  // row gives the weight gradient's tile 3 taps to share each output-gradient load, and its column
+  // matrix is small: the GEMM took 0.8-0.9x the direct time for the NoseNet's 3x3 gradients.
+  if (d.R == 3 && direction != ConvDirection::forward) return false;
   return shape.K >= 8 && int64_t(shape.C) * shape.R * shape.S <= 800;
 }
 
@@ -430,15 +439,16 @@ void direct_conv2d_backward_weight(float* dweight, float* dbias, const float* do
   {
     float* partial = partials + partial_size * omp_get_thread_num();
     std::fill(partial, partial + partial_size, 0.0f);
-    float* acc = scratch(3, weight_size * f.lanes);
+    float* acc = scratch(4, weight_size * f.lanes);
     std::fill(acc, acc + weight_size * f.lanes, 0.0f);
     float* x = scratch(0, d.C * g.plane);
     float* dy = scratch(1, blocks * block_size);
+    float* flat = scratch(3, masks.vectors * f.lanes);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < d.N; ++n) {
       pad_image(x, inp + n * d.C * d.H * d.W, d, g, 0);
       const float* dout_n = dout + n * d.K * PQ;
-      interleave_output_gradient(dy, dout_n, d, g, f.KB, f.lanes, masks.vectors);
+      interleave_output_gradient(dy, flat, dout_n, d, g, f.KB, f.lanes, masks.vectors);
       for (int64_t u0 = 0; u0 < masks.vectors; u0 += span) {
         const int64_t vectors = std::min(span, masks.vectors - u0);
         for (int64_t b = 0; b < blocks; ++b) {

@@ -19,7 +19,7 @@ struct Buffer {
 }  // namespace
 
 float* scratch(int slot, int64_t count) {
-  thread_local std::array<Buffer, 4> buffers;
+  thread_local std::array<Buffer, 5> buffers;
   Buffer& buffer = buffers.at(static_cast<std::size_t>(slot));
   if (buffer.size < count) {  // grows without keeping the old contents: callers fill what they use
     const auto bytes = static_cast<std::size_t>((count * int64_t(sizeof(float)) + 63) / 64 * 64);

@@ -54,7 +54,7 @@ inline float sum_of(const float* x, int64_t n) {
 
 
 // Per-thread scratch memory, 64-byte aligned, that lives as long as the thread (OpenMP keeps its pool),
-// so that steady state training does not allocate. `slot` (0-3) separates the buffers one kernel needs at
+// so that steady state training does not allocate. `slot` (0-4) separates the buffers one kernel needs at
 // the same time.
 float* scratch(int slot, int64_t count);
 
