@@ -334,17 +334,7 @@ void conv2d_backward_weight(float* dweight, float* dbias, const float* dout, con
       empty = false;
     }
     if (empty) std::fill(partial, partial + partial_size, 0.0f);
-#pragma omp barrier
-    const int64_t reduce_size = dbias ? partial_size : weight_size;
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < reduce_size; ++i) {
-      float sum = 0.0f;
-      for (int t = 0; t < omp_get_num_threads(); ++t) sum += partials[partial_size * t + i];
-      if (i < weight_size)
-        dweight[i] += sum;
-      else
-        dbias[i - weight_size] += sum;
-    }
+    add_partials_in_thread_order(dweight, dbias, partials, weight_size, partial_size);
   }
 }
 

@@ -465,17 +465,7 @@ void direct_conv2d_backward_weight(float* dweight, float* dbias, const float* do
         for (int k = 0; k < d.K; ++k) partial[weight_size + k] += sum_of(dout_n + k * PQ, PQ);
     }
     for (int64_t i = 0; i < weight_size; ++i) partial[i] = sum_of(acc + i * f.lanes, f.lanes);
-#pragma omp barrier
-    const int64_t reduce_size = dbias ? partial_size : weight_size;
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < reduce_size; ++i) {
-      float sum = 0.0f;
-      for (int t = 0; t < omp_get_num_threads(); ++t) sum += partials[partial_size * t + i];
-      if (i < weight_size)
-        dweight[i] += sum;
-      else
-        dbias[i - weight_size] += sum;
-    }
+    add_partials_in_thread_order(dweight, dbias, partials, weight_size, partial_size);
   }
 }
 

@@ -2,6 +2,7 @@
 // Internal to kernels/cpu/fast.
 #pragma once
 #include <immintrin.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -52,6 +53,25 @@ inline float sum_of(const float* x, int64_t n) {
   return total;
 }
 
+
+// Called by every thread of a parallel region once each has written its partial (partial_size floats per
+// thread, thread after thread in `partials`: weight_size of a weight gradient, then its bias's): waits for
+// all, then adds the partials in thread order to dweight and, unless null, dbias, shared out over the team,
+// so that the sums repeat bit for bit.
+inline void add_partials_in_thread_order(float* dweight, float* dbias, const float* partials, int64_t weight_size,
+                                         int64_t partial_size) {
+#pragma omp barrier
+  const int64_t reduce_size = dbias ? partial_size : weight_size;
+#pragma omp for schedule(static)
+  for (int64_t i = 0; i < reduce_size; ++i) {
+    float sum = 0.0f;
+    for (int t = 0; t < omp_get_num_threads(); ++t) sum += partials[partial_size * t + i];
+    if (i < weight_size)
+      dweight[i] += sum;
+    else
+      dbias[i - weight_size] += sum;
+  }
+}
 
 // Per-thread scratch memory, 64-byte aligned, that lives as long as the thread (OpenMP keeps its pool),
 // so that steady state training does not allocate. `slot` (0-4) separates the buffers one kernel needs at
