@@ -2,8 +2,9 @@
 //
 // Part 1 (ops): forward and backward time of each op through kernels/ops.h, median of --reps runs after
 // one warm-up, with GFLOP/s for convolutions (forward 2*N*K*P*Q*C*R*S flops, backward twice that)
-// and linear layers: the 3x3 128->128 conv at 28x28 (batch 16) and every convolution shape of ResNet18
-// at 224x224 (batch 16), plus the other ops at ResNet18 sizes.
+// and linear layers: the 3x3 128->128 conv at 28x28 (batch 16), every convolution shape of ResNet18 at
+// 224x224 (batch 16) and of the NoseNet (batch 64) and FaceNet (batch 32), plus the other ops at ResNet18
+// sizes.
 // Part 2 (nets): one train::step (forward, MSE, backward, Adam) of NoseNet, FaceNet and ResNet18, in
 // the same table layout as scripts/bench_torch_cpu.py prints, so the two can be compared side by side.
 // Part 3 (gemm, only when asked for): our SGEMM (kernels/cpu/fast/gemm.h) against Eigen's product in
