@@ -61,15 +61,19 @@ inline float sum_of(const float* x, int64_t n) {
 inline void add_partials_in_thread_order(float* dweight, float* dbias, const float* partials, int64_t weight_size,
                                          int64_t partial_size) {
 #pragma omp barrier
-  const int64_t reduce_size = dbias ? partial_size : weight_size;
+  const int team = omp_get_num_threads();  // a library call: not once per element
 #pragma omp for schedule(static)
-  for (int64_t i = 0; i < reduce_size; ++i) {
+  for (int64_t i = 0; i < weight_size; ++i) {
     float sum = 0.0f;
-    for (int t = 0; t < omp_get_num_threads(); ++t) sum += partials[partial_size * t + i];
-    if (i < weight_size)
-      dweight[i] += sum;
-    else
-      dbias[i - weight_size] += sum;
+    for (int t = 0; t < team; ++t) sum += partials[partial_size * t + i];
+    dweight[i] += sum;
+  }
+  if (!dbias) return;
+#pragma omp for schedule(static)
+  for (int64_t i = weight_size; i < partial_size; ++i) {
+    float sum = 0.0f;
+    for (int t = 0; t < team; ++t) sum += partials[partial_size * t + i];
+    dbias[i - weight_size] += sum;
   }
 }
 
