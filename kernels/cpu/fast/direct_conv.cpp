@@ -7,7 +7,8 @@
 //   forward:         out[k][j] = sum_t W[k][t] * x[j + offset(t)], in register tiles of MR output channels by
 //                    NJ flat positions: per tap NJ / lanes vector loads and MR broadcast weights feed
 //                    MR * NJ / lanes FMAs. The Wp - Q positions at the end of each row are computed and
-//                    dropped.
+//                    dropped; the filter rows that meet only padding rows for all of a tile's outputs are
+//                    skipped.
 //   backward data:   the forward kernels on the padded output gradient with the flipped filters
 //                    (data_gradient_desc): no column matrix and no col2im.
 //   backward weight: dW[k][t] = sum_n sum_(p,q) dout_n[k][p][q] * x_n[p * Wp + q + offset(t)], in register
@@ -78,30 +79,38 @@ void pad_image(float* dst, const float* image, const ops::ConvDesc& d, const Pad
   std::fill(dst + d.C * g.plane, dst + d.C * g.plane + slack, 0.0f);
 }
 
-// ---- forward tiles: tile[i * ld + j] = sum over taps t of w[t * MR + i] * x[offsets[t] + j], i < MR, j < NJ
+// ---- forward tiles: tile[i * ld + j] = sum over taps t of w[t * MR + i] * x[offsets[t] + j], i < MR, j < NJ,
+// over the taps of a TapRange:
+
+// Of each of `channels` input channels, `count` consecutive taps from `first` (of the channel's per_channel =
+// R S, in (r, s) order): the filter rows that reach image rows, not only padding, for a tile's output rows.
+struct TapRange {
+  int channels;
+  int64_t per_channel, first, count;
+};
 
 template <int MR, int V>
-__attribute__((target("avx512f,fma"))) void forward_tile_avx512(const float* x, const int64_t* offsets,
-                                                                 int64_t taps, const float* w, float* tile,
-                                                                 int64_t ld) {
+__attribute__((target("avx512f,fma"))) void forward_tile_avx512(const float* x, const int64_t* offsets, const float* w,
+                                                                const TapRange& taps, float* tile, int64_t ld) {
   __m512 acc[MR][V];
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 3
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_setzero_ps();
-  for (int64_t t = 0; t < taps; ++t) {
-    const float* xt = x + offsets[t];
-    __m512 xv[V];
+  for (int c = 0; c < taps.channels; ++c)
+    for (int64_t t = c * taps.per_channel + taps.first, end = t + taps.count; t < end; ++t) {
+      const float* xt = x + offsets[t];
+      const float* wt = w + t * MR;
+      __m512 xv[V];
 #pragma GCC unroll 3
-    for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(xt + 16 * v);
+      for (int v = 0; v < V; ++v) xv[v] = _mm512_loadu_ps(xt + 16 * v);
 #pragma GCC unroll 12
-    for (int i = 0; i < MR; ++i) {
-      const __m512 wi = _mm512_set1_ps(w[i]);
+      for (int i = 0; i < MR; ++i) {
+        const __m512 wi = _mm512_set1_ps(wt[i]);
 #pragma GCC unroll 3
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(wi, xv[v], acc[i][v]);
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(wi, xv[v], acc[i][v]);
+      }
     }
-    w += MR;
-  }
 #pragma GCC unroll 12
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 3
@@ -109,33 +118,34 @@ __attribute__((target("avx512f,fma"))) void forward_tile_avx512(const float* x, 
 }
 
 template <int MR, int V>
-__attribute__((target("avx2,fma"))) void forward_tile_avx2(const float* x, const int64_t* offsets, int64_t taps,
-                                                           const float* w, float* tile, int64_t ld) {
+__attribute__((target("avx2,fma"))) void forward_tile_avx2(const float* x, const int64_t* offsets, const float* w,
+                                                           const TapRange& taps, float* tile, int64_t ld) {
   __m256 acc[MR][V];
 #pragma GCC unroll 4
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 3
     for (int v = 0; v < V; ++v) acc[i][v] = _mm256_setzero_ps();
-  for (int64_t t = 0; t < taps; ++t) {
-    const float* xt = x + offsets[t];
-    __m256 xv[V];
+  for (int c = 0; c < taps.channels; ++c)
+    for (int64_t t = c * taps.per_channel + taps.first, end = t + taps.count; t < end; ++t) {
+      const float* xt = x + offsets[t];
+      const float* wt = w + t * MR;
+      __m256 xv[V];
 #pragma GCC unroll 3
-    for (int v = 0; v < V; ++v) xv[v] = _mm256_loadu_ps(xt + 8 * v);
+      for (int v = 0; v < V; ++v) xv[v] = _mm256_loadu_ps(xt + 8 * v);
 #pragma GCC unroll 4
-    for (int i = 0; i < MR; ++i) {
-      const __m256 wi = _mm256_broadcast_ss(w + i);
+      for (int i = 0; i < MR; ++i) {
+        const __m256 wi = _mm256_broadcast_ss(wt + i);
 #pragma GCC unroll 3
-      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(wi, xv[v], acc[i][v]);
+        for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(wi, xv[v], acc[i][v]);
+      }
     }
-    w += MR;
-  }
 #pragma GCC unroll 4
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 3
     for (int v = 0; v < V; ++v) _mm256_storeu_ps(tile + i * ld + 8 * v, acc[i][v]);
 }
 
-using ForwardTile = void (*)(const float*, const int64_t*, int64_t, const float*, float*, int64_t);
+using ForwardTile = void (*)(const float*, const int64_t*, const float*, const TapRange&, float*, int64_t);
 struct ForwardKernel {
   ForwardTile run;
   int MR, NJ;
@@ -197,8 +207,15 @@ void convolve(float* out, const float* inp, const float* packed, const float* bi
     float* flat = scratch(1, blocks * f.MR * width);
     const float* first = x + rows.begin * g.Wp;
     for (int64_t b = 0; b < blocks; ++b)  // a block's filters stay in L1 while the image passes under them
-      for (int64_t j = 0; j < width; j += f.NJ)
-        f.run(first + j, g.offsets.data(), g.taps, packed + b * g.taps * f.MR, flat + b * f.MR * width + j, width);
+      for (int64_t j = 0; j < width; j += f.NJ) {
+        // filter rows r reach image rows p + r - pad for the tile's output rows p; rows outside the image
+        // are padding, zeros (a convolution without padding has a data gradient padded by R - 1)
+        const int64_t p_first = rows.begin + j / g.Wp, p_last = std::min(g.P - 1, rows.begin + (j + f.NJ - 1) / g.Wp);
+        const int64_t r0 = std::clamp<int64_t>(e.pad - p_last, 0, e.R),
+                      r1 = std::clamp<int64_t>(e.pad + e.H - p_first, r0, e.R);
+        const TapRange taps{e.C, int64_t(e.R) * e.S, r0 * e.S, (r1 - r0) * e.S};
+        f.run(first + j, g.offsets.data(), packed + b * g.taps * f.MR, taps, flat + b * f.MR * width + j, width);
+      }
     for (int k = 0; k < e.K; ++k) {
       const float b = bias ? bias[k] : 0.0f;
       for (int64_t p = rows.begin; p < rows.end; ++p) {
