@@ -110,9 +110,22 @@ ops::ConvDesc conv(int N, int C, int H, int K, int kernel, int stride, int pad) 
   return {.N = N, .C = C, .H = H, .W = H, .K = K, .R = kernel, .S = kernel, .stride = stride, .pad = pad};
 }
 
-// The IMM nets' convolutions: H x W maps, stride 1.
-ops::ConvDesc rect(int N, int C, int H, int W, int K, int kernel, int pad) {
-  return {.N = N, .C = C, .H = H, .W = W, .K = K, .R = kernel, .S = kernel, .stride = 1, .pad = pad};
+// Every convolution of the IMM benchmark nets (stride 1, H x W maps: FaceNet at batch 32, NoseNet at 64);
+// the first layers need no input gradient.
+std::vector<ConvCase> imm_convolutions() {
+  const auto rect = [](int N, int C, int H, int W, int K, int kernel, int pad) {
+    return ops::ConvDesc{.N = N, .C = C, .H = H, .W = W, .K = K, .R = kernel, .S = kernel, .stride = 1, .pad = pad};
+  };
+  return {
+      {"facenet 7x7 1->16 120x160 N32", rect(32, 1, 120, 160, 16, 7, 3), false},
+      {"facenet 5x5 16->32 60x80 N32", rect(32, 16, 60, 80, 32, 5, 2)},
+      {"facenet 3x3 32->64 30x40 N32", rect(32, 32, 30, 40, 64, 3, 1)},
+      {"facenet 3x3 64->128 15x20 N32", rect(32, 64, 15, 20, 128, 3, 1)},
+      {"facenet 3x3 128->256 7x10 N32", rect(32, 128, 7, 10, 256, 3, 1)},
+      {"nosenet 5x5 1->12 60x80 N64", rect(64, 1, 60, 80, 12, 5, 2), false},
+      {"nosenet 5x5 12->24 30x40 pad 0 N64", rect(64, 12, 30, 40, 24, 5, 0)},
+      {"nosenet 3x3 24->32 13x18 pad 0 N64", rect(64, 24, 13, 18, 32, 3, 0)},
+  };
 }
 
 // Each direction of the 3x3 stride-1 convolutions (Winograd's shapes) and of the IMM nets' convolutions by
@@ -121,7 +134,7 @@ void bench_conv_algorithms(int reps) {
   using cpu::fast::ConvAlgo;
   using cpu::fast::ConvDirection;
   Rng rng(1);
-  const std::vector<ConvCase> cases = {
+  std::vector<ConvCase> cases = {
       {"resnet224 64->64 56 N16", conv(16, 64, 56, 64, 3, 1, 1)},
       {"resnet224 128->128 28 N16", conv(16, 128, 28, 128, 3, 1, 1)},
       {"resnet224 256->256 14 N16", conv(16, 256, 14, 256, 3, 1, 1)},
@@ -130,15 +143,8 @@ void bench_conv_algorithms(int reps) {
       {"resnet160 128->128 20 N16", conv(16, 128, 20, 128, 3, 1, 1)},
       {"resnet160 256->256 10 N16", conv(16, 256, 10, 256, 3, 1, 1)},
       {"resnet160 512->512 5 N16", conv(16, 512, 5, 512, 3, 1, 1)},
-      {"facenet 7x7 1->16 120x160 N32", rect(32, 1, 120, 160, 16, 7, 3)},
-      {"facenet 5x5 16->32 60x80 N32", rect(32, 16, 60, 80, 32, 5, 2)},
-      {"facenet 32->64 30x40 N32", rect(32, 32, 30, 40, 64, 3, 1)},
-      {"facenet 64->128 15x20 N32", rect(32, 64, 15, 20, 128, 3, 1)},
-      {"facenet 128->256 7x10 N32", rect(32, 128, 7, 10, 256, 3, 1)},
-      {"nosenet 5x5 1->12 60x80 N64", rect(64, 1, 60, 80, 12, 5, 2)},
-      {"nosenet 5x5 12->24 30x40 pad 0 N64", rect(64, 12, 30, 40, 24, 5, 0)},
-      {"nosenet 24->32 13x18 pad 0 N64", rect(64, 24, 13, 18, 32, 3, 0)},
   };
+  for (const ConvCase& c : imm_convolutions()) cases.push_back(c);  // every direction, the first layers' too
   const ConvAlgo algos[3] = {ConvAlgo::gemm, ConvAlgo::winograd, ConvAlgo::direct};
   const ConvDirection directions[3] = {ConvDirection::forward, ConvDirection::data_gradient,
                                        ConvDirection::weight_gradient};
@@ -218,15 +224,8 @@ void bench_ops(int reps, Impl impl) {
       {"resnet 3x3 512->512 7 N16", conv(16, 512, 7, 512, 3, 1, 1)},
       {"1x1 256->64 28 N16 (direct path)", conv(16, 256, 28, 64, 1, 1, 0)},
       {"3x3 128->128 28x28 N1", conv(1, 128, 28, 128, 3, 1, 1)},
-      {"nosenet 5x5 1->12 60x80 N64", rect(64, 1, 60, 80, 12, 5, 2), false},
-      {"nosenet 5x5 12->24 30x40 pad 0 N64", rect(64, 12, 30, 40, 24, 5, 0)},
-      {"nosenet 3x3 24->32 13x18 pad 0 N64", rect(64, 24, 13, 18, 32, 3, 0)},
-      {"facenet 7x7 1->16 120x160 N32", rect(32, 1, 120, 160, 16, 7, 3), false},
-      {"facenet 5x5 16->32 60x80 N32", rect(32, 16, 60, 80, 32, 5, 2)},
-      {"facenet 3x3 32->64 30x40 N32", rect(32, 32, 30, 40, 64, 3, 1)},
-      {"facenet 3x3 64->128 15x20 N32", rect(32, 64, 15, 20, 128, 3, 1)},
-      {"facenet 3x3 128->256 7x10 N32", rect(32, 128, 7, 10, 256, 3, 1)},
   };
+  for (const ConvCase& c : imm_convolutions()) cases.push_back(c);
   for (const ConvCase& c : cases) bench_conv(c, reps, impl, rng);
 
   std::printf("\n== other ops at ResNet18 sizes (batch 16), median of %d\n", reps);

@@ -160,12 +160,13 @@ ForwardKernel forward_kernel(Isa isa, int K) {
   return {forward_tile_avx512<8, 3>, 8, 48};
 }
 
-// The filters of d for tiles of MR output channels: block b holds, tap after tap, the MR weights of channels
-// b * MR ... (zeros past the last channel). flipped: those of d's data gradient (data_gradient_desc), whose
-// output channel c at tap (k, r, s) weighs W[k][c][R - 1 - r][S - 1 - s].
-void pack_filters(float* packed, const float* weight, const ops::ConvDesc& d, bool flipped, int MR) {
+// The filters of d for tiles of MR output channels, in the calling thread's scratch slot 2: block b holds,
+// tap after tap, the MR weights of channels b * MR ... (zeros past the last channel). flipped: those of d's
+// data gradient (data_gradient_desc), whose output channel c at tap (k, r, s) weighs W[k][c][R-1-r][S-1-s].
+const float* packed_filters(const float* weight, const ops::ConvDesc& d, bool flipped, int MR) {
   const int outputs = flipped ? d.C : d.K, inputs = flipped ? d.K : d.C;
   const int64_t taps = int64_t(inputs) * d.R * d.S, rows = (outputs + MR - 1) / MR * MR;
+  float* packed = scratch(2, rows * taps);
   for (int64_t o = 0; o < rows; ++o)
     for (int in = 0; in < inputs; ++in)
       for (int r = 0; r < d.R; ++r)
@@ -177,11 +178,7 @@ void pack_filters(float* packed, const float* weight, const ops::ConvDesc& d, bo
                             : weight[(o * d.C + in) * d.R * d.S + r * d.S + s];
           packed[o / MR * taps * MR + t * MR + o % MR] = value;
         }
-}
-
-int64_t packed_filters_size(const ops::ConvDesc& d, bool flipped, int MR) {
-  const int outputs = flipped ? d.C : d.K, inputs = flipped ? d.K : d.C;
-  return (outputs + MR - 1) / MR * MR * int64_t(inputs) * d.R * d.S;
+  return packed;
 }
 
 // out (N, e.K, P, Q) = the stride-1 convolution e of inp (N, e.C, e.H, e.W) by filters packed for kernel f,
@@ -210,9 +207,10 @@ void convolve(float* out, const float* inp, const float* packed, const float* bi
       for (int64_t j = 0; j < width; j += f.NJ) {
         // filter rows r reach image rows p + r - pad for the tile's output rows p; rows outside the image
         // are padding, zeros (a convolution without padding has a data gradient padded by R - 1)
-        const int64_t p_first = rows.begin + j / g.Wp, p_last = std::min(g.P - 1, rows.begin + (j + f.NJ - 1) / g.Wp);
-        const int64_t r0 = std::clamp<int64_t>(e.pad - p_last, 0, e.R),
-                      r1 = std::clamp<int64_t>(e.pad + e.H - p_first, r0, e.R);
+        const int64_t p_first = rows.begin + j / g.Wp;
+        const int64_t p_last = std::min(g.P - 1, rows.begin + (j + f.NJ - 1) / g.Wp);
+        const int64_t r0 = std::clamp<int64_t>(e.pad - p_last, 0, e.R);
+        const int64_t r1 = std::clamp<int64_t>(e.pad + e.H - p_first, r0, e.R);
         const TapRange taps{e.C, int64_t(e.R) * e.S, r0 * e.S, (r1 - r0) * e.S};
         f.run(first + j, g.offsets.data(), packed + b * g.taps * f.MR, taps, flat + b * f.MR * width + j, width);
       }
@@ -422,17 +420,13 @@ bool uses_direct(const ops::ConvDesc& d, ConvDirection direction) {
 void direct_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
                            const ops::ConvDesc& d) {
   const ForwardKernel f = forward_kernel(*direct_isa(), d.K);
-  float* packed = scratch(2, packed_filters_size(d, false, f.MR));
-  pack_filters(packed, weight, d, false, f.MR);
-  convolve(out, inp, packed, bias, d, f);
+  convolve(out, inp, packed_filters(weight, d, false, f.MR), bias, d, f);
 }
 
 void direct_conv2d_backward_data(float* dinp, const float* dout, const float* weight, const ops::ConvDesc& d) {
   const ops::ConvDesc e = data_gradient_desc(d);
   const ForwardKernel f = forward_kernel(*direct_isa(), e.K);
-  float* packed = scratch(2, packed_filters_size(d, true, f.MR));
-  pack_filters(packed, weight, d, true, f.MR);
-  convolve(dinp, dout, packed, nullptr, e, f);
+  convolve(dinp, dout, packed_filters(weight, d, true, f.MR), nullptr, e, f);
 }
 
 // Each thread sums its images into private vector accumulators (a vector of lanes per weight), summed
@@ -454,8 +448,8 @@ void direct_conv2d_backward_weight(float* dweight, float* dbias, const float* do
   float* partials = scratch(2, partial_size * threads);
 #pragma omp parallel num_threads(threads)
   {
-    float* partial = partials + partial_size * omp_get_thread_num();
-    std::fill(partial, partial + partial_size, 0.0f);
+    float* partial = partials + partial_size * omp_get_thread_num();  // its weights: the lane sums, below
+    std::fill(partial + weight_size, partial + partial_size, 0.0f);
     float* acc = scratch(4, weight_size * f.lanes);
     std::fill(acc, acc + weight_size * f.lanes, 0.0f);
     float* x = scratch(0, d.C * g.plane);

@@ -53,7 +53,6 @@ inline float sum_of(const float* x, int64_t n) {
   return total;
 }
 
-
 // Called by every thread of a parallel region once each has written its partial (partial_size floats per
 // thread, thread after thread in `partials`: weight_size of a weight gradient, then its bias's): waits for
 // all, then adds the partials in thread order to dweight and, unless null, dbias, shared out over the team,

@@ -543,6 +543,7 @@ constexpr int kTile = 4;  // F(4x4, 3x3): see docs/DESIGN.md for why not 2 or 6
 }  // namespace
 
 ConvAlgo conv_algo() { return current_algo(); }
+void set_conv_algo(ConvAlgo algo) { current_algo() = algo; }
 
 ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d) {
   ops::ConvDesc flipped = d;
@@ -553,7 +554,6 @@ ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d) {
   flipped.pad = d.R - 1 - d.pad;
   return flipped;
 }
-void set_conv_algo(ConvAlgo algo) { current_algo() = algo; }
 
 bool winograd_applies(const ops::ConvDesc& d) {
   return d.R == 3 && d.S == 3 && d.stride == 1 && d.pad <= 2 && d.P() > 0 && d.Q() > 0;
