@@ -323,7 +323,10 @@ const std::vector<WeightKernel>& weight_kernels(Isa isa, int S) {
   static const std::vector<WeightKernel> avx2[3] = {weight_kernels_avx2<3>(std::make_integer_sequence<int, 3>()),
                                                     weight_kernels_avx2<5>(std::make_integer_sequence<int, 2>()),
                                                     weight_kernels_avx2<7>(std::make_integer_sequence<int, 1>())};
-  return (isa == Isa::avx512 ? avx512 : avx2)[(S - 3) / 2];
+  // Indexed in each branch: GCC 12 under -fsanitize=shift or signed-integer-overflow dropped the index of
+  // `(cond ? avx512 : avx2)[row]` in the AVX2 branch, so that every filter width got the 3-tap tiles.
+  const int row = (S - 3) / 2;
+  return isa == Isa::avx512 ? avx512[row] : avx2[row];
 }
 
 // The channel block for K output channels: the fewest loads per FMA over the padded channels,
