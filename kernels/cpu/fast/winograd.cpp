@@ -16,11 +16,13 @@
 //   weight gradient  the adjoint of the forward map in g: dg = G^T [ sum_tiles (A dY A^T) .* (B^T d B) ] G,
 //                    i.e. alpha^2 GEMMs Z[xi] (K, C) += Yhat[xi] (K, T) * V[xi]^T (T, C), the threads
 //                    sharing the tiles or the input channels (see weight_gradient).
-// The transforms run on 16 tiles at a time in local arrays, which the compiler keeps in vector registers.
+// The transforms run on 16 tiles at a time in local arrays, which the compiler keeps in vector registers:
+// tiles of one tile row, or (where a row holds 8 or fewer) 16 consecutive tiles gathered across rows.
 // Errors: the transforms multiply by up to 8 (F(4x4)) and divide by 24, so the result is not rounded like
 // a dot product; docs/DESIGN.md gives the bound the parity suite holds it to.
 #include "kernels/cpu/fast/winograd.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -270,6 +272,71 @@ KEYNET_INLINE void transform_tiles(float* to, int64_t ld, const float (*tiles)[I
   }
 }
 
+// A tile row of ResNet18's 20x20 and 10x10 maps (part 3's 160x160 input) holds 5 and 3 tiles, so that a
+// row's group leaves 11 and 13 of the 16 lanes idle. There the input transforms take groups of kLanes
+// consecutive tiles from any rows and images instead, each lane's In x In window gathered value by value
+// (AVX-512's masked gathers, zeros outside the map): 3-5x fewer transforms for the same tiles, the same
+// values bit for bit.
+#if defined(__AVX512F__)
+constexpr bool kGatherTiles = true;
+#else
+constexpr bool kGatherTiles = false;
+#endif
+
+// The windows of up to kLanes consecutive tiles [t, t + lanes): lane l's window starts at (ty M - pad, tx M
+// - pad) of its image, `offset[l]` floats from the same point of the first tile's image (image_stride
+// floats apart); row_ok[i] and col_ok[j] mark the lanes whose row i and column j of the window lie on the
+// map (H x W).
+template <int In>
+struct TileWindows {
+  alignas(64) int32_t offset[kLanes] = {};
+  uint32_t row_ok[In] = {}, col_ok[In] = {};
+  int64_t n0 = 0;
+  int lanes = 0;
+};
+
+// Whether tile windows of this map are gathered: where a tile row fills at most half the lanes (36 gathers
+// of 16 values cost more than the idle lanes of 10 or 14 tiles a row, less than those of 8 or fewer:
+// BENCHMARKS.md), and the lanes' offsets fit the gather's 32-bit indices.
+bool gathers_windows(int64_t TW, int64_t N, int64_t image_stride) {
+  return kGatherTiles && TW <= kLanes / 2 && N * image_stride < (int64_t(1) << 31);
+}
+
+template <int M, int In>
+TileWindows<In> windows_of(const Tiling<M>& tiling, int64_t t, int64_t left, int pad, int64_t H, int64_t W,
+                              int64_t image_stride) {
+  TileWindows<In> w;
+  w.lanes = int(std::min<int64_t>(kLanes, left));
+  w.n0 = t / tiling.TW / tiling.TH;
+  for (int l = 0; l < w.lanes; ++l) {
+    const int64_t row = (t + l) / tiling.TW, n = row / tiling.TH;
+    const int64_t y0 = row % tiling.TH * M - pad, x0 = (t + l) % tiling.TW * M - pad;
+    w.offset[l] = int32_t((n - w.n0) * image_stride + y0 * W + x0);
+    for (int i = 0; i < In; ++i) {
+      if (y0 + i >= 0 && y0 + i < H) w.row_ok[i] |= 1u << l;
+      if (x0 + i >= 0 && x0 + i < W) w.col_ok[i] |= 1u << l;
+    }
+  }
+  return w;
+}
+
+// columns[i][j][l] = lane l's window value (i, j), read from `image` (the first tile's image, row stride W).
+template <int In>
+KEYNET_INLINE void gather_windows(float (*columns)[In][kLanes], const float* image, const TileWindows<In>& w,
+                                  int64_t W) {
+#if defined(__AVX512F__)
+  const __m512i offsets = _mm512_load_si512(w.offset);
+  for (int i = 0; i < In; ++i)
+    for (int j = 0; j < In; ++j) {
+      const __mmask16 ok = __mmask16(w.row_ok[i] & w.col_ok[j]);
+      const __m512i at = _mm512_add_epi32(offsets, _mm512_set1_epi32(int32_t(i * W + j)));
+      _mm512_store_ps(columns[i][j], _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, at, image, 4));
+    }
+#else
+  (void)columns, (void)image, (void)w, (void)W;
+#endif
+}
+
 // V (alpha^2 x (c1 - c0) rows of the block's tiles) for input channels [c0, c1) of a block of inp (N, C, H, W).
 template <int M>
 void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const Tiling<M>& tiling, const Block& block,
@@ -277,6 +344,18 @@ void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const T
   using X = Transforms<M>;
   constexpr int A = X::kAlpha;
   const int64_t plane = int64_t(d.H) * d.W;
+  if (gathers_windows(tiling.TW, d.N, d.C * plane)) {
+    for (int64_t first = 0; first < block.count; first += kLanes) {
+      const auto w = windows_of<M, A>(tiling, block.t0 + first, block.count - first, d.pad, d.H, d.W, d.C * plane);
+      for (int c = c0; c < c1; ++c) {
+        alignas(64) float columns[A][A][kLanes];
+        gather_windows<A>(columns, inp + (w.n0 * d.C + c) * plane, w, d.W);
+        transform_tiles<A, A>(V + int64_t(c - c0) * A * A * block.ld + first, block.ld, columns,  // B^T d B
+                              [](float (*y)[kLanes], const float* const* x) { X::input(y, x); });
+      }
+    }
+    return;
+  }
   for (int64_t first = 0; first < block.count;) {
     const Group g = group_at(tiling, block.t0 + first, block.count - first);
     const int64_t y0 = g.ty * M - d.pad, x0 = g.tx0 * M - d.pad, span = int64_t(g.lanes) * M + (A - M);
@@ -345,6 +424,18 @@ void transform_output_gradient(float* Yhat, const float* dout, int K, const Tili
   using X = Transforms<M>;
   constexpr int A = X::kAlpha;
   const int64_t plane = tiling.P * tiling.Q;
+  if (gathers_windows(tiling.TW, tiling.T / (tiling.TH * tiling.TW), K * plane)) {
+    for (int64_t first = 0; first < block.count; first += kLanes) {
+      const auto w = windows_of<M, M>(tiling, block.t0 + first, block.count - first, 0, tiling.P, tiling.Q, K * plane);
+      for (int k = 0; k < K; ++k) {
+        alignas(64) float columns[M][M][kLanes];
+        gather_windows<M>(columns, dout + (w.n0 * K + k) * plane, w, tiling.Q);
+        transform_tiles<M, A>(Yhat + int64_t(k) * A * A * block.ld + first, block.ld, columns,  // A dY A^T
+                              [](float (*z)[kLanes], const float* const* y) { X::output_adjoint(z, y); });
+      }
+    }
+    return;
+  }
   for (int64_t first = 0; first < block.count;) {
     const Group g = group_at(tiling, block.t0 + first, block.count - first);
     const int64_t x0 = g.tx0 * M;
