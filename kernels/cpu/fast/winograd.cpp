@@ -650,15 +650,17 @@ bool winograd_applies(const ops::ConvDesc& d) {
   return d.R == 3 && d.S == 3 && d.stride == 1 && d.pad <= 2 && d.P() > 0 && d.Q() > 0;
 }
 
-bool winograd_pays(const ops::ConvDesc& d) {
+bool winograd_pays(const ops::ConvDesc& d, ConvDirection direction) {
   const Tiling<kTile> tiling(d);
   // Measured by `bench_cpu --part algorithms` (BENCHMARKS.md). Per tile, Winograd saves GEMM work in
   // proportion to C * K and pays transforms in proportion to C + K: below C K / (C + K) = 16 (24 -> 32
-  // channels, the NoseNet's 3x3) it loses by about 10%; from 32 -> 32 on it wins. And it loses where the
-  // tiles are mostly padding (a 5x5 map in 4x4 tiles computes 64 points for 25: 0.39 useful; 7x7 is
-  // 0.77 and 10x10 0.69, and win).
+  // channels, the NoseNet's 3x3: 13.7) its forward and data gradient lose to the GEMM's or tie; from 32 ->
+  // 32 on they win. The GEMM's weight gradient costs more (the input's columns, transposed), and there
+  // Winograd took 0.45x its time at the NoseNet's 13.7. And it loses where the tiles are mostly padding (a
+  // 5x5 map in 4x4 tiles computes 64 points for 25: 0.39 useful; 7x7 is 0.77 and 10x10 0.69, and win).
+  const int64_t least = direction == ConvDirection::weight_gradient ? 12 : 16;
   const double useful = double(tiling.P * tiling.Q) / double(tiling.TH * tiling.TW * kTile * kTile);
-  return int64_t(d.C) * d.K >= 16 * (int64_t(d.C) + d.K) && useful >= 0.5;
+  return int64_t(d.C) * d.K >= least * (int64_t(d.C) + d.K) && useful >= 0.5;
 }
 
 bool uses_winograd(const ops::ConvDesc& d, ConvDirection direction) {
@@ -668,7 +670,7 @@ bool uses_winograd(const ops::ConvDesc& d, ConvDirection direction) {
     case ConvAlgo::gemm:
     case ConvAlgo::direct: return false;
     case ConvAlgo::winograd: return true;
-    case ConvAlgo::automatic: return winograd_pays(shape);
+    case ConvAlgo::automatic: return winograd_pays(shape, direction);
   }
   return false;
 }

@@ -18,8 +18,9 @@ ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d);
 
 // 3x3, stride 1, padding at most 2: the shapes Winograd computes.
 bool winograd_applies(const ops::ConvDesc& d);
-// Where it is faster than the GEMM convolution here (BENCHMARKS.md measures the rule).
-bool winograd_pays(const ops::ConvDesc& d);
+// Where it is faster than the GEMM convolution here for `direction` of a convolution whose computed shape
+// (data_gradient_desc for the data gradient) is d (BENCHMARKS.md measures the rule).
+bool winograd_pays(const ops::ConvDesc& d, ConvDirection direction);
 // Whether conv2d_forward / conv2d_backward run `direction` of d by Winograd, under conv_algo().
 bool uses_winograd(const ops::ConvDesc& d, ConvDirection direction);
 
