@@ -384,7 +384,7 @@ std::vector<Case> winograd_cases() {
       {.N = 5, .C = 17, .H = 31, .W = 29, .K = 19, .R = 3, .S = 3, .stride = 1, .pad = 1},
       {.N = 1, .C = 1, .H = 3, .W = 3, .K = 1, .R = 3, .S = 3, .stride = 1, .pad = 0},
       {.N = 4, .C = 2, .H = 1, .W = 6, .K = 3, .R = 3, .S = 3, .stride = 1, .pad = 1},
-      // 10 tiles a row: the transforms take the tiles row by row (up to 8 a row, they gather them)
+      // 10 tiles a row: the transforms take the tiles row by row (up to 5 a row, they gather them)
       {.N = 2, .C = 6, .H = 6, .W = 37, .K = 5, .R = 3, .S = 3, .stride = 1, .pad = 1},
   };
   int index = 0;

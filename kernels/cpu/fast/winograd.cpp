@@ -17,7 +17,7 @@
 //                    i.e. alpha^2 GEMMs Z[xi] (K, C) += Yhat[xi] (K, T) * V[xi]^T (T, C), the threads
 //                    sharing the tiles or the input channels (see weight_gradient).
 // The transforms run on 16 tiles at a time in local arrays, which the compiler keeps in vector registers:
-// tiles of one tile row, or (where a row holds 8 or fewer) 16 consecutive tiles gathered across rows.
+// tiles of one tile row, or (where a row holds 5 or fewer) 16 consecutive tiles gathered across rows.
 // Errors: the transforms multiply by up to 8 (F(4x4)) and divide by 24, so the result is not rounded like
 // a dot product; docs/DESIGN.md gives the bound the parity suite holds it to.
 #include "kernels/cpu/fast/winograd.h"
@@ -295,11 +295,11 @@ struct TileWindows {
   int lanes = 0;
 };
 
-// Whether tile windows of this map are gathered: where a tile row fills at most half the lanes (36 gathers
-// of 16 values cost more than the idle lanes of 10 or 14 tiles a row, less than those of 8 or fewer:
-// BENCHMARKS.md), and the lanes' offsets fit the gather's 32-bit indices.
+// Whether tile windows of this map are gathered: where a tile row fills at most a third of the lanes (36
+// gathers of 16 values cost more than the idle lanes of 7, 10 or 14 tiles a row, less than those of 5 or
+// fewer: BENCHMARKS.md), and the lanes' offsets fit the gather's 32-bit indices.
 bool gathers_windows(int64_t TW, int64_t N, int64_t image_stride) {
-  return kGatherTiles && TW <= kLanes / 2 && N * image_stride < (int64_t(1) << 31);
+  return kGatherTiles && 3 * TW <= kLanes && N * image_stride < (int64_t(1) << 31);
 }
 
 template <int M, int In>
