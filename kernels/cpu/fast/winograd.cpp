@@ -292,7 +292,6 @@ struct TileWindows {
   alignas(64) int32_t offset[kLanes] = {};
   uint32_t row_ok[In] = {}, col_ok[In] = {};
   int64_t n0 = 0;
-  int lanes = 0;
 };
 
 // Whether tile windows of this map are gathered: where a tile row fills at most a third of the lanes (36
@@ -304,11 +303,10 @@ bool gathers_windows(int64_t TW, int64_t N, int64_t image_stride) {
 
 template <int M, int In>
 TileWindows<In> windows_of(const Tiling<M>& tiling, int64_t t, int64_t left, int pad, int64_t H, int64_t W,
-                              int64_t image_stride) {
+                           int64_t image_stride) {
   TileWindows<In> w;
-  w.lanes = int(std::min<int64_t>(kLanes, left));
   w.n0 = t / tiling.TW / tiling.TH;
-  for (int l = 0; l < w.lanes; ++l) {
+  for (int l = 0; l < std::min<int64_t>(kLanes, left); ++l) {
     const int64_t row = (t + l) / tiling.TW, n = row / tiling.TH;
     const int64_t y0 = row % tiling.TH * M - pad, x0 = (t + l) % tiling.TW * M - pad;
     w.offset[l] = int32_t((n - w.n0) * image_stride + y0 * W + x0);
