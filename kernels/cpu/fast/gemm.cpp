@@ -96,6 +96,10 @@ constexpr int kAvx2Rows = 6, kAvx2Cols = 16;
 __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const float* a, const float* b, float* c,
                                                            int64_t ldc, int m, int n, bool accumulate) {
   constexpr int MR = kAvx2Rows;
+  for (int i = 0; i < m; ++i) {  // C's tile, needed at the end: fetched while the products run
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kAvx2Cols - 1), _MM_HINT_T0);
+  }
   __m256 acc[MR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -109,6 +113,20 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const flo
     }
     a += MR;
     b += kAvx2Cols;
+  }
+  if (n == kAvx2Cols) {  // whole rows: plain moves (AMD's masked stores are microcoded, many times slower)
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; ++i) {
+      if (i >= m) break;
+      float* row = c + i * ldc;
+      if (accumulate) {
+        acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(row));
+        acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(row + 8));
+      }
+      _mm256_storeu_ps(row, acc[i][0]);
+      _mm256_storeu_ps(row + 8, acc[i][1]);
+    }
+    return;
   }
   const __m256i mask0 = lanes_below(n), mask1 = lanes_below(n - 8);
 #pragma GCC unroll 6
