@@ -275,9 +275,9 @@ KEYNET_INLINE void transform_tiles(float* to, int64_t ld, const float (*tiles)[I
 // A tile row of ResNet18's 20x20 and 10x10 maps (part 3's 160x160 input) holds 5 and 3 tiles, so that a
 // row's group leaves 11 and 13 of the 16 lanes idle. There the input transforms take groups of kLanes
 // consecutive tiles from any rows and images instead, each lane's In x In window gathered value by value
-// (AVX-512's masked gathers, zeros outside the map): 3-5x fewer transforms for the same tiles, the same
-// values bit for bit.
-#if defined(__AVX512F__)
+// (masked gathers: one of 16 lanes with AVX-512, two of 8 with AVX2; zeros outside the map): 3-5x fewer
+// transforms for the same tiles, the same values bit for bit.
+#if defined(__AVX512F__) || defined(__AVX2__)
 constexpr bool kGatherTiles = true;
 #else
 constexpr bool kGatherTiles = false;
@@ -329,6 +329,22 @@ KEYNET_INLINE void gather_windows(float (*columns)[In][kLanes], const float* ima
       const __mmask16 ok = __mmask16(w.row_ok[i] & w.col_ok[j]);
       const __m512i at = _mm512_add_epi32(offsets, _mm512_set1_epi32(int32_t(i * W + j)));
       _mm512_store_ps(columns[i][j], _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok, at, image, 4));
+    }
+#elif defined(__AVX2__)
+  const __m256i offsets[2] = {_mm256_load_si256(reinterpret_cast<const __m256i*>(w.offset)),
+                              _mm256_load_si256(reinterpret_cast<const __m256i*>(w.offset + 8))};
+  const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int i = 0; i < In; ++i)
+    for (int j = 0; j < In; ++j) {
+      const uint32_t ok = w.row_ok[i] & w.col_ok[j];
+      const __m256i shift = _mm256_set1_epi32(int32_t(i * W + j));
+      for (int half = 0; half < 2; ++half) {  // lanes 8 half + [0, 8), each all ones where its bit of ok is set
+        const __m256i lane_bits = _mm256_and_si256(_mm256_set1_epi32(int32_t(ok >> (8 * half))), bits);
+        const __m256i lanes_ok = _mm256_cmpeq_epi32(lane_bits, bits);
+        _mm256_store_ps(columns[i][j] + 8 * half,
+                        _mm256_mask_i32gather_ps(_mm256_setzero_ps(), image, _mm256_add_epi32(offsets[half], shift),
+                                                 _mm256_castsi256_ps(lanes_ok), 4));
+      }
     }
 #else
   (void)columns, (void)image, (void)w, (void)W;
