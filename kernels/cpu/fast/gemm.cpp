@@ -228,12 +228,12 @@ PackBuffers& pack_buffers() {
   return buffers;
 }
 
-// dst[k * width + i] = src[i * ld + k] for i, k < 8: an 8x8 block transposed in registers (24 shuffles for
+// dst[j * width + i] = rows[i][k + j] for i, j < 8: an 8x8 block transposed in registers (24 shuffles for
 // 64 values instead of 64 scattered stores).
-__attribute__((target("avx2"), always_inline)) inline void transpose8x8(const float* src, int64_t ld, float* dst,
-                                                                         int64_t width) {
+__attribute__((target("avx2"), always_inline)) inline void transpose8x8(const float* const* rows, int64_t k,
+                                                                         float* dst, int64_t width) {
   __m256 r[8], t[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * ld);
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(rows[i] + k);
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
     t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
@@ -258,17 +258,36 @@ void interleave_rest(float* out, int width, const float* src, int64_t ld, int fi
     for (int64_t k = 0; k < kc; ++k) std::fill(out + k * width + count, out + k * width + read, 0.0f);
 }
 
-// Whole 8-row groups through 8x8 transposes (each group's last kc % 8 steps one by one).
+// Whole 8-row groups through 8x8 transposes (each group's last kc % 8 steps one by one); then the rows left
+// (the AVX2 micro-kernel's panels have 6) through the same transposes with the missing rows repeating the
+// last one, into a small block whose first values of each k are copied out.
 __attribute__((target("avx2"))) int interleave_rows_avx2(float* out, int width, const float* src, int64_t ld,
                                                         int count, int64_t kc) {
   int i = 0;
-  for (; i + 8 <= count; i += 8) {
+  for (; i < count; i += 8) {
+    const int group = std::min(8, count - i);
+    const float* rows[8];
+    for (int r = 0; r < 8; ++r) rows[r] = src + (i + std::min(r, group - 1)) * ld;
     int64_t k = 0;
-    for (; k + 8 <= kc; k += 8) transpose8x8(src + i * ld + k, ld, out + k * width + i, width);
+    if (group == 8) {
+      for (; k + 8 <= kc; k += 8) transpose8x8(rows, k, out + k * width + i, width);
+    } else {
+      alignas(32) float block[8 * 8];
+      for (; k + 8 <= kc; k += 8) {
+        transpose8x8(rows, k, block, 8);
+        for (int j = 0; j < 8; ++j) {
+          float* to = out + (k + j) * width + i;
+          if (group == kAvx2Rows)  // a fixed size: two moves, not a call to memcpy
+            std::memcpy(to, block + j * 8, sizeof(float) * kAvx2Rows);
+          else
+            std::memcpy(to, block + j * 8, sizeof(float) * group);
+        }
+      }
+    }
     for (; k < kc; ++k)
-      for (int r = 0; r < 8; ++r) out[k * width + i + r] = src[(i + r) * ld + k];
+      for (int r = 0; r < group; ++r) out[k * width + i + r] = rows[r][k];
   }
-  return i;
+  return count;
 }
 
 // out[k * width + i] = row i's k-th value (row i at src + i * ld) for i < count, k < kc: the layout of a
