@@ -114,31 +114,25 @@ __attribute__((target("avx2,fma"))) void micro_kernel_avx2(int64_t kc, const flo
     a += MR;
     b += kAvx2Cols;
   }
-  if (n == kAvx2Cols) {  // whole rows: plain moves (AMD's masked stores are microcoded, many times slower)
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; ++i) {
-      if (i >= m) break;
-      float* row = c + i * ldc;
-      if (accumulate) {
-        acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(row));
-        acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(row + 8));
-      }
-      _mm256_storeu_ps(row, acc[i][0]);
-      _mm256_storeu_ps(row + 8, acc[i][1]);
-    }
-    return;
-  }
+  // Whole 16-column rows by plain moves; masks only for a last partial panel (AMD microcodes masked stores,
+  // many times slower).
+  const bool whole = n == kAvx2Cols;
   const __m256i mask0 = lanes_below(n), mask1 = lanes_below(n - 8);
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
     if (i >= m) break;
     float* row = c + i * ldc;
     if (accumulate) {
-      acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_maskload_ps(row, mask0));
-      acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_maskload_ps(row + 8, mask1));
+      acc[i][0] = _mm256_add_ps(acc[i][0], whole ? _mm256_loadu_ps(row) : _mm256_maskload_ps(row, mask0));
+      acc[i][1] = _mm256_add_ps(acc[i][1], whole ? _mm256_loadu_ps(row + 8) : _mm256_maskload_ps(row + 8, mask1));
     }
-    _mm256_maskstore_ps(row, mask0, acc[i][0]);
-    _mm256_maskstore_ps(row + 8, mask1, acc[i][1]);
+    if (whole) {
+      _mm256_storeu_ps(row, acc[i][0]);
+      _mm256_storeu_ps(row + 8, acc[i][1]);
+    } else {
+      _mm256_maskstore_ps(row, mask0, acc[i][0]);
+      _mm256_maskstore_ps(row + 8, mask1, acc[i][1]);
+    }
   }
 }
 
@@ -261,8 +255,8 @@ void interleave_rest(float* out, int width, const float* src, int64_t ld, int fi
 // Whole 8-row groups through 8x8 transposes (each group's last kc % 8 steps one by one); then the rows left
 // (the AVX2 micro-kernel's panels have 6) through the same transposes with the missing rows repeating the
 // last one, into a small block whose first values of each k are copied out.
-__attribute__((target("avx2"))) int interleave_rows_avx2(float* out, int width, const float* src, int64_t ld,
-                                                        int count, int64_t kc) {
+__attribute__((target("avx2"))) void interleave_rows_avx2(float* out, int width, const float* src, int64_t ld,
+                                                         int count, int64_t kc) {
   int i = 0;
   for (; i < count; i += 8) {
     const int group = std::min(8, count - i);
@@ -287,7 +281,6 @@ __attribute__((target("avx2"))) int interleave_rows_avx2(float* out, int width, 
     for (; k < kc; ++k)
       for (int r = 0; r < group; ++r) out[k * width + i + r] = rows[r][k];
   }
-  return count;
 }
 
 // out[k * width + i] = row i's k-th value (row i at src + i * ld) for i < count, k < kc: the layout of a
@@ -296,8 +289,8 @@ __attribute__((target("avx2"))) int interleave_rows_avx2(float* out, int width, 
 // kernels read no further).
 void interleave_rows(float* out, int width, const float* src, int64_t ld, int count, int64_t kc) {
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  const int done = avx2 ? interleave_rows_avx2(out, width, src, ld, count, kc) : 0;
-  interleave_rest(out, width, src, ld, done, count, kc);
+  if (avx2) interleave_rows_avx2(out, width, src, ld, count, kc);
+  interleave_rest(out, width, src, ld, avx2 ? count : 0, count, kc);
 }
 
 // Rows [i0, i0 + mc) and reduction steps [k0, k0 + kc) of op(A) into micro-panels of MR rows: panel p holds
