@@ -199,24 +199,30 @@ TransformedFilters transformed_filters(const float* weight, int K, int C, bool f
   return {rows, std::make_unique<PackedA>(false, positions * rows, C, u, C, threads)};
 }
 
-// The tiles [0, T) cut into blocks of `size` tiles (the last one may hold fewer).
+// The tiles [first, last) cut into blocks of `size` tiles (the last one may hold fewer).
 struct Blocks {
-  int64_t size, T;
-  int64_t count() const { return (T + size - 1) / size; }
-  Block operator[](int64_t b) const { return Block(b * size, std::min(size, T - b * size)); }
+  int64_t first, size, last;
+  int64_t count() const { return (last - first + size - 1) / size; }
+  Block operator[](int64_t b) const { return Block(first + b * size, std::min(size, last - first - b * size)); }
 };
 
-// Blocks of the T tiles: a block's transformed input (alpha^2 x C x tiles) and GEMM results (alpha^2 x K x
-// tiles) should stay in the caches, with a block count that the threads share evenly; a multiple of 16
-// (the lanes), at least 48 (the AVX-512 micro-kernel's columns) unless the tiles are fewer.
+// Blocks of a thread's tiles: a block's transformed input (alpha^2 x C x tiles) and GEMM results (alpha^2 x
+// K x tiles) should stay in the caches; blocks of near-equal size, a multiple of 16 (the lanes), at least 48
+// (the AVX-512 micro-kernel's columns) unless the tiles are fewer. The threads split the tiles first and
+// each cuts its share into blocks: cutting all tiles into blocks and sharing those leaves one thread a
+// block more than the other where the count is odd (15 blocks at 40x40, 9 at 20x20: 8 against 7 and 5
+// against 4), and the other waiting.
 template <int M>
-Blocks blocks_of(int C, int K, int64_t T, int threads) {
+Blocks blocks_of(int C, int K, Range tiles) {
   constexpr int64_t kBudget = 2 << 20;  // bytes: about a core's L2
   const int64_t per_tile = int64_t(Tiling<M>::kPositions) * (C + K) * int64_t(sizeof(float));
   const int64_t most = std::clamp<int64_t>(kBudget / per_tile / 16 * 16, 48, 240);
-  const int64_t blocks = ((T + most - 1) / most + threads - 1) / threads * threads;
-  return {std::max<int64_t>(48, ((T + blocks - 1) / blocks + 15) / 16 * 16), T};
+  const int64_t count = std::max<int64_t>(1, (tiles.size() + most - 1) / most);
+  return {tiles.begin, std::max<int64_t>(48, ((tiles.size() + count - 1) / count + 15) / 16 * 16), tiles.end};
 }
+
+// The share of the T tiles that thread `index` of `team` takes.
+Range tiles_of_thread(int64_t T, int team, int index) { return split(T, team, index, kLanes); }
 
 // Whether the threads share the channels (`channels` of them, at least `least` each) rather than the
 // blocks of tiles: where the tiles are few against the channels, (threads - 1) T < threads x channels, the
@@ -400,32 +406,93 @@ void transform_input(float* V, const float* inp, const ops::ConvDesc& d, const T
   }
 }
 
+// The places of up to kLanes consecutive output tiles [t, t + lanes): lane l's tile starts `offset[l]`
+// floats from the same point of the first tile's image (image_stride floats apart) and has rows[l] x
+// cols[l] of its M x M points inside the output (P x Q).
+template <int M>
+struct TilePlaces {
+  int64_t offset[kLanes], n0;
+  int rows[kLanes], cols[kLanes];
+  TilePlaces(const Tiling<M>& tiling, int64_t t, int lanes, int64_t image_stride) : n0(t / tiling.TW / tiling.TH) {
+    for (int l = 0; l < lanes; ++l) {
+      const int64_t row = (t + l) / tiling.TW, n = row / tiling.TH;
+      const int64_t y0 = row % tiling.TH * M, x0 = (t + l) % tiling.TW * M;
+      offset[l] = (n - n0) * image_stride + y0 * tiling.Q + x0;
+      rows[l] = int(std::min<int64_t>(M, tiling.P - y0));
+      cols[l] = int(std::min<int64_t>(M, tiling.Q - x0));
+    }
+  }
+};
+
+// The M x M outputs of kLanes tiles, result[i][j][l] (row i, column j, tile l), computed from the alpha^2
+// rows of Mt (ld apart, kLanes tiles each): A^T m A.
+template <int M>
+KEYNET_INLINE void output_tiles(float (*result)[M][kLanes], const float* Mt, int64_t ld) {
+  using X = Transforms<M>;
+  constexpr int A = X::kAlpha;
+  alignas(64) float half[A][M][kLanes];
+  for (int xi = 0; xi < A; ++xi) {  // m A along each row
+    const float* m_row[A];
+    for (int nu = 0; nu < A; ++nu) m_row[nu] = Mt + (xi * A + nu) * ld;
+    X::output(half[xi], m_row);
+  }
+  for (int j = 0; j < M; ++j) {  // then A^T (m A) down each column
+    const float* column[A];
+    for (int xi = 0; xi < A; ++xi) column[xi] = half[xi][j];
+    float y[M][kLanes];
+    X::output(y, column);
+    for (int i = 0; i < M; ++i) std::copy(y[i], y[i] + kLanes, result[i][j]);
+  }
+}
+
+// transform_output where gathers_windows holds: groups of kLanes consecutive tiles from any rows and
+// images, each tile's rows stored to its place, instead of the row-by-row groups of 5 or fewer tiles that
+// leave most lanes idle. Apart like transform_input_gathered.
+template <int M>
+__attribute__((noinline)) void transform_output_gathered(float* out, const float* Mt, const float* bias, int K, int k0,
+                                                         int k1, const Tiling<M>& tiling, const Block& block) {
+  constexpr int A = Tiling<M>::kAlpha;
+  const int64_t plane = tiling.P * tiling.Q;
+  for (int64_t first = 0; first < block.count; first += kLanes) {
+    const int lanes = int(std::min<int64_t>(kLanes, block.count - first));
+    const TilePlaces<M> places(tiling, block.t0 + first, lanes, K * plane);
+    for (int k = k0; k < k1; ++k) {
+      alignas(64) float result[M][M][kLanes], values[kLanes * M];
+      output_tiles<M>(result, Mt + int64_t(k - k0) * A * A * block.ld + first, block.ld);
+      const float b = bias ? bias[k] : 0.0f;
+      float* image = out + (places.n0 * K + k) * plane;
+      for (int i = 0; i < M; ++i) {  // row i of every tile: the tiles' columns interleaved, then each tile's
+        for (int l = 0; l < kLanes; ++l)
+          for (int j = 0; j < M; ++j) values[l * M + j] = result[i][j][l] + b;
+        for (int l = 0; l < lanes; ++l) {
+          if (i >= places.rows[l]) continue;
+          float* dst = image + places.offset[l] + i * tiling.Q;
+          if (places.cols[l] == M)
+            std::memcpy(dst, values + l * M, sizeof(float) * M);
+          else
+            std::copy(values + l * M, values + l * M + places.cols[l], dst);
+        }
+      }
+    }
+  }
+}
+
 // Output channels [k0, k1) of out (N, K, P, Q) for a block's tiles from Mt (alpha^2 x (k1 - k0) rows), plus bias
 // (or null).
 template <int M>
 void transform_output(float* out, const float* Mt, const float* bias, int K, int k0, int k1, const Tiling<M>& tiling,
                       const Block& block) {
-  using X = Transforms<M>;
-  constexpr int A = X::kAlpha;
+  constexpr int A = Tiling<M>::kAlpha;
   const int64_t plane = tiling.P * tiling.Q;
+  if (gathers_windows(tiling.TW, tiling.T / (tiling.TH * tiling.TW), K * plane))
+    return transform_output_gathered<M>(out, Mt, bias, K, k0, k1, tiling, block);
   for (int64_t first = 0; first < block.count;) {
     const Group g = group_at(tiling, block.t0 + first, block.count - first);
     const int64_t rows_here = std::min<int64_t>(M, tiling.P - g.ty * M);
     const int64_t x0 = g.tx0 * M, width = std::min<int64_t>(int64_t(g.lanes) * M, tiling.Q - x0);
-    for (int k = k0; k < k1; ++k) {
-      alignas(64) float half[A][M][kLanes], result[M][M][kLanes], values[kLanes * M];
-      for (int xi = 0; xi < A; ++xi) {  // m A along each row (lanes past g.lanes hold whatever follows)
-        const float* m_row[A];
-        for (int nu = 0; nu < A; ++nu) m_row[nu] = Mt + (int64_t(k - k0) * A * A + xi * A + nu) * block.ld + first;
-        X::output(half[xi], m_row);
-      }
-      for (int j = 0; j < M; ++j) {  // then A^T (m A) down each column
-        const float* column[A];
-        for (int xi = 0; xi < A; ++xi) column[xi] = half[xi][j];
-        float y[M][kLanes];
-        X::output(y, column);
-        for (int i = 0; i < M; ++i) std::copy(y[i], y[i] + kLanes, result[i][j]);
-      }
+    for (int k = k0; k < k1; ++k) {  // (lanes past g.lanes hold whatever follows)
+      alignas(64) float result[M][M][kLanes], values[kLanes * M];
+      output_tiles<M>(result, Mt + int64_t(k - k0) * A * A * block.ld + first, block.ld);
       const float b = bias ? bias[k] : 0.0f;
       for (int i = 0; i < rows_here; ++i) {  // each output row: the tiles' columns interleaved
         for (int l = 0; l < kLanes; ++l)
@@ -520,14 +587,17 @@ void forward(float* out, const float* inp, const TransformedFilters& U, const fl
 #pragma omp parallel num_threads(threads)
     {
       const Range rows = split(d.K, omp_get_num_threads(), omp_get_thread_num(), tile);
-      const Blocks blocks = blocks_of<M>(d.C, int(rows.size()), tiling.T, 1);
+      const Blocks blocks = blocks_of<M>(d.C, int(rows.size()), Range{0, tiling.T});
       for (int64_t b = 0; rows.size() > 0 && b < blocks.count(); ++b)
         forward_block<M>(out, inp, U, bias, d, tiling, blocks[b], int(rows.begin), int(rows.end));
     }
   } else {
-    const Blocks blocks = blocks_of<M>(d.C, d.K, tiling.T, threads);
-#pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t b = 0; b < blocks.count(); ++b) forward_block<M>(out, inp, U, bias, d, tiling, blocks[b], 0, d.K);
+#pragma omp parallel num_threads(threads)
+    {
+      const Range tiles = tiles_of_thread(tiling.T, omp_get_num_threads(), omp_get_thread_num());
+      const Blocks blocks = blocks_of<M>(d.C, d.K, tiles);
+      for (int64_t b = 0; b < blocks.count(); ++b) forward_block<M>(out, inp, U, bias, d, tiling, blocks[b], 0, d.K);
+    }
   }
 }
 
@@ -602,7 +672,7 @@ void weight_gradient(float* dweight, float* dbias, const float* dout, const floa
     {
       const Range slice = split(d.C, omp_get_num_threads(), omp_get_thread_num());
       const int c0 = int(slice.begin), channels = int(slice.size());
-      const Blocks blocks = blocks_of<M>(channels, d.K, tiling.T, 1);
+      const Blocks blocks = blocks_of<M>(channels, d.K, Range{0, tiling.T});
       float* Z = scratch(2, positions * int64_t(d.K) * channels);
       for (int64_t b = 0; b < blocks.count(); ++b)
         accumulate_block<M>(Z, dout, inp, d, tiling, blocks[b], c0, c0 + channels, b > 0);
@@ -611,21 +681,17 @@ void weight_gradient(float* dweight, float* dbias, const float* dout, const floa
         finish_pairs<M>(dweight, Z, 0, 1, d.K, channels, c0, d.C, first);
     }
   } else {
-    const Blocks blocks = blocks_of<M>(d.C, d.K, tiling.T, threads);
     const int64_t plane = int64_t(d.K) * d.C, partial_size = positions * plane;
     float* partials = scratch(2, partial_size * threads);
 #pragma omp parallel num_threads(threads)
     {
-      float* Z = partials + partial_size * omp_get_thread_num();
-      bool empty = true;  // the first block assigns the partial, later ones add to it
-#pragma omp for schedule(static) nowait
-      for (int64_t b = 0; b < blocks.count(); ++b) {
-        accumulate_block<M>(Z, dout, inp, d, tiling, blocks[b], 0, d.C, !empty);
-        empty = false;
-      }
-      if (empty) std::fill(Z, Z + partial_size, 0.0f);
-#pragma omp barrier
       const int team = omp_get_num_threads();
+      float* Z = partials + partial_size * omp_get_thread_num();
+      const Blocks blocks = blocks_of<M>(d.C, d.K, tiles_of_thread(tiling.T, team, omp_get_thread_num()));
+      for (int64_t b = 0; b < blocks.count(); ++b)  // the first block assigns the partial, later ones add to it
+        accumulate_block<M>(Z, dout, inp, d, tiling, blocks[b], 0, d.C, b > 0);
+      if (blocks.count() == 0) std::fill(Z, Z + partial_size, 0.0f);
+#pragma omp barrier
 #pragma omp for schedule(static)
       for (int64_t group = 0; group < (plane + kLanes - 1) / kLanes; ++group)
         finish_pairs<M>(dweight, partials, partial_size, team, d.K, d.C, 0, d.C, group * kLanes);
