@@ -225,9 +225,10 @@ Blocks blocks_of(int C, int K, Range tiles) {
 Range tiles_of_thread(int64_t T, int team, int index) { return split(T, team, index, kLanes); }
 
 // Whether the threads share the channels (`channels` of them, at least `least` each) rather than the
-// blocks of tiles: where the tiles are few against the channels, (threads - 1) T < threads x channels, the
-// blocks are too few to share evenly (ResNet18's last stage has 64 tiles at batch 16), and the work a
-// channel split repeats on every thread (the other side's transform) costs less than what it saves.
+// tiles: where the tiles are few against the channels, (threads - 1) T < threads x channels, each thread's
+// share of the tiles would make narrow GEMMs against all of the channels (ResNet18's last stage has 64 tiles
+// at batch 16), and the work a channel split repeats on every thread (the other side's transform) costs
+// less than what it saves.
 bool share_channels(int64_t T, int64_t channels, int threads, int64_t least) {
   return threads > 1 && channels >= threads * least && (threads - 1) * T < threads * channels;
 }
@@ -282,7 +283,8 @@ KEYNET_INLINE void transform_tiles(float* to, int64_t ld, const float (*tiles)[I
 // row's group leaves 11 and 13 of the 16 lanes idle. There the input transforms take groups of kLanes
 // consecutive tiles from any rows and images instead, each lane's In x In window gathered value by value
 // (masked gathers: one of 16 lanes with AVX-512, two of 8 with AVX2; zeros outside the map): 3-5x fewer
-// transforms for the same tiles, the same values bit for bit.
+// transforms for the same tiles, the same values bit for bit. The forward output transform groups its tiles
+// the same way (transform_output_gathered), storing each tile's rows to their place.
 #if defined(__AVX512F__) || defined(__AVX2__)
 constexpr bool kGatherTiles = true;
 #else
@@ -300,11 +302,15 @@ struct TileWindows {
   int64_t n0 = 0;
 };
 
-// Whether tile windows of this map are gathered: where a tile row fills at most a third of the lanes (36
-// gathers of 16 values cost more than the idle lanes of 7, 10 or 14 tiles a row, less than those of 5 or
-// fewer: BENCHMARKS.md), and the lanes' offsets fit the gather's 32-bit indices.
+// Whether a group of tiles spans tile rows: where a row fills at most a third of the lanes (36 gathers of 16
+// values cost more than the idle lanes of 7, 10 or 14 tiles a row, less than those of 5 or fewer:
+// BENCHMARKS.md).
+bool groups_span_rows(int64_t TW) { return 3 * TW <= kLanes; }
+
+// Whether tile windows of this map are gathered: groups span rows, and the lanes' offsets fit the gather's
+// 32-bit indices.
 bool gathers_windows(int64_t TW, int64_t N, int64_t image_stride) {
-  return kGatherTiles && 3 * TW <= kLanes && N * image_stride < (int64_t(1) << 31);
+  return kGatherTiles && groups_span_rows(TW) && N * image_stride < (int64_t(1) << 31);
 }
 
 template <int M, int In>
@@ -445,8 +451,15 @@ KEYNET_INLINE void output_tiles(float (*result)[M][kLanes], const float* Mt, int
   }
 }
 
-// transform_output where gathers_windows holds: groups of kLanes consecutive tiles from any rows and
-// images, each tile's rows stored to its place, instead of the row-by-row groups of 5 or fewer tiles that
+// values[l * M + j] = row[j][l] + b: one row of kLanes output tiles, the tiles' columns interleaved.
+template <int M>
+KEYNET_INLINE void interleave_row(float* values, const float (*row)[kLanes], float b) {
+  for (int l = 0; l < kLanes; ++l)
+    for (int j = 0; j < M; ++j) values[l * M + j] = row[j][l] + b;
+}
+
+// transform_output where groups span rows: groups of kLanes consecutive tiles from any rows and images, each
+// tile's rows stored to its place, instead of the row-by-row groups of 5 or fewer tiles that
 // leave most lanes idle. Apart like transform_input_gathered.
 template <int M>
 __attribute__((noinline)) void transform_output_gathered(float* out, const float* Mt, const float* bias, int K, int k0,
@@ -461,9 +474,8 @@ __attribute__((noinline)) void transform_output_gathered(float* out, const float
       output_tiles<M>(result, Mt + int64_t(k - k0) * A * A * block.ld + first, block.ld);
       const float b = bias ? bias[k] : 0.0f;
       float* image = out + (places.n0 * K + k) * plane;
-      for (int i = 0; i < M; ++i) {  // row i of every tile: the tiles' columns interleaved, then each tile's
-        for (int l = 0; l < kLanes; ++l)
-          for (int j = 0; j < M; ++j) values[l * M + j] = result[i][j][l] + b;
+      for (int i = 0; i < M; ++i) {  // row i of every tile, then each tile's part of it to its place
+        interleave_row<M>(values, result[i], b);
         for (int l = 0; l < lanes; ++l) {
           if (i >= places.rows[l]) continue;
           float* dst = image + places.offset[l] + i * tiling.Q;
@@ -484,8 +496,7 @@ void transform_output(float* out, const float* Mt, const float* bias, int K, int
                       const Block& block) {
   constexpr int A = Tiling<M>::kAlpha;
   const int64_t plane = tiling.P * tiling.Q;
-  if (gathers_windows(tiling.TW, tiling.T / (tiling.TH * tiling.TW), K * plane))
-    return transform_output_gathered<M>(out, Mt, bias, K, k0, k1, tiling, block);
+  if (groups_span_rows(tiling.TW)) return transform_output_gathered<M>(out, Mt, bias, K, k0, k1, tiling, block);
   for (int64_t first = 0; first < block.count;) {
     const Group g = group_at(tiling, block.t0 + first, block.count - first);
     const int64_t rows_here = std::min<int64_t>(M, tiling.P - g.ty * M);
@@ -494,9 +505,8 @@ void transform_output(float* out, const float* Mt, const float* bias, int K, int
       alignas(64) float result[M][M][kLanes], values[kLanes * M];
       output_tiles<M>(result, Mt + int64_t(k - k0) * A * A * block.ld + first, block.ld);
       const float b = bias ? bias[k] : 0.0f;
-      for (int i = 0; i < rows_here; ++i) {  // each output row: the tiles' columns interleaved
-        for (int l = 0; l < kLanes; ++l)
-          for (int j = 0; j < M; ++j) values[l * M + j] = result[i][j][l] + b;
+      for (int i = 0; i < rows_here; ++i) {  // each output row
+        interleave_row<M>(values, result[i], b);
         float* dst = out + (g.n * K + k) * plane + (g.ty * M + i) * tiling.Q + x0;
         const int64_t whole = width / M * M;  // tiles inside the output: M values each, one fixed-size move
         for (int64_t x = 0; x < whole; x += M) std::memcpy(dst + x, values + x, sizeof(float) * M);
