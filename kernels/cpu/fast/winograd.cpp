@@ -459,8 +459,8 @@ KEYNET_INLINE void interleave_row(float* values, const float (*row)[kLanes], flo
 }
 
 // transform_output where groups span rows: groups of kLanes consecutive tiles from any rows and images, each
-// tile's rows stored to its place, instead of the row-by-row groups of 5 or fewer tiles that
-// leave most lanes idle. Apart like transform_input_gathered.
+// tile's rows stored to its place, instead of the row-by-row groups of 5 or fewer tiles that leave most lanes
+// idle. Out of line like transform_input_gathered, so that the row-by-row loop's code stays as it was.
 template <int M>
 __attribute__((noinline)) void transform_output_gathered(float* out, const float* Mt, const float* bias, int K, int k0,
                                                          int k1, const Tiling<M>& tiling, const Block& block) {
