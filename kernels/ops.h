@@ -47,7 +47,7 @@ void max_pool2d_forward(Tensor& out, const Tensor& inp, const PoolDesc& d, Impl 
 void max_pool2d_backward(Tensor& dinp, const Tensor& dout, const Tensor& inp, const Tensor& out, const PoolDesc& d,
                          Impl impl);
 
-// ---- ReLU (any shape); backward uses out > 0
+// ---- ReLU (any shape); out may be inp (in place); backward uses out > 0
 void relu_forward(Tensor& out, const Tensor& inp, Impl impl);
 void relu_backward(Tensor& dinp, const Tensor& dout, const Tensor& out, Impl impl);
 

@@ -3,7 +3,7 @@
 namespace keynet {
 
 Tensor ReLU::forward(const Tensor& x, Mode) {
-  Tensor y = empty_like_input(x, x.shape());
+  Tensor y = inplace_ ? x : empty_like_input(x, x.shape());
   ops::relu_forward(y, x, impl());
   output_ = y;
   mark_forward();

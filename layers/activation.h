@@ -1,4 +1,7 @@
 // ReLU (any shape) and Flatten ((N, ...) -> (N, rest), a view: no copy).
+// ReLU(true) is torch.nn.ReLU(inplace=True): the output is written over the input, whose storage the caller
+// gives up (BasicBlock's ReLU after the residual sum, which nothing else reads), so a training step keeps
+// one tensor fewer.
 #pragma once
 #include "layers/module.h"
 
@@ -6,11 +9,13 @@ namespace keynet {
 
 class ReLU : public Module {
  public:
+  explicit ReLU(bool inplace = false) : inplace_(inplace) {}
   Tensor forward(const Tensor& x, Mode mode) override;
   Tensor backward(const Tensor& dy) override;
-  std::string describe() const override { return "ReLU()"; }
+  std::string describe() const override { return inplace_ ? "ReLU(inplace=True)" : "ReLU()"; }
 
  private:
+  bool inplace_;
   Tensor output_;
 };
 

@@ -30,7 +30,8 @@ std::string BasicBlock::describe() const {
 }
 
 // torchvision applies one stateless `relu` twice; here the first is fused into bn1 (BatchNormReLU) and
-// the second caches its own mask. Neither has state, so neither name reaches a state dict.
+// the second runs in place over the residual sum and caches its output as the mask. Neither has state, so
+// neither name reaches a state dict.
 void BasicBlock::for_each_child(const ChildFn& fn) {
   fn("conv1", conv1_);
   fn("bn1", bn1_);
@@ -58,10 +59,11 @@ Tensor BasicBlock::forward(const Tensor& x, Mode mode) {
   const Tensor skip = downsample_ ? downsample_->forward(x, mode) : x;
   KEYNET_CHECK(skip.shape() == h.shape(), describe(), ": skip path ", to_string(skip.shape()),
                " does not match main path ", to_string(h.shape()));
-  Tensor sum = empty_like_input(h, h.shape());
-  ops::add(sum, h, skip, impl());
+  // relu(h + skip) over bn2's output, which nothing else holds (bn2 keeps its input; folded, it passed conv2's
+  // fresh output through), as torchvision's `out += identity; out = relu(out)`: no tensor for the sum
+  ops::add(h, h, skip, impl());
   mark_forward();
-  return relu_out_.forward(sum, mode);
+  return relu_out_.forward(h, mode);
 }
 
 Tensor BasicBlock::backward(const Tensor& dy) {
@@ -70,11 +72,10 @@ Tensor BasicBlock::backward(const Tensor& dy) {
   Tensor g = bn2_.backward(dsum);
   g = conv2_.backward(g);
   g = bn1_.backward(g);
-  const Tensor dmain = conv1_.backward(g);
+  Tensor dx = conv1_.backward(g);
   const Tensor dskip = downsample_ ? downsample_->backward(dsum) : dsum;
   if (!needs_input_grad_) return Tensor();  // both paths above still added their parameter gradients
-  Tensor dx = empty_like_input(dmain, dmain.shape());
-  ops::add(dx, dmain, dskip, impl());
+  ops::add(dx, dx, dskip, impl());  // into the main path's fresh gradient: one tensor fewer at a time
   return dx;
 }
 

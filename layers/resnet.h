@@ -35,7 +35,7 @@ class BasicBlock : public Module {
   Conv2d conv2_;
   BatchNorm2d bn2_;
   std::unique_ptr<Sequential> downsample_;
-  ReLU relu_out_;
+  ReLU relu_out_{true};  // over the residual sum, in place
 };
 
 // What follows layer4. Linear: torchvision's global average pool and fc, one value per output.

@@ -272,6 +272,45 @@ TEST_CASE("ReLU at 0 and max-pool ties follow PyTorch's rules, by hand, in every
   }
 }
 
+TEST_CASE("ReLU(inplace=True) writes over its input: ReLU()'s output and gradient, no new storage") {
+  for (Impl impl : {Impl::Ref, Impl::Fast}) {
+    CAPTURE(to_string(impl));
+    ReLU copying, in_place(true);
+    copying.set_impl(impl);
+    in_place.set_impl(impl);
+    CHECK(copying.describe() == "ReLU()");
+    CHECK(in_place.describe() == "ReLU(inplace=True)");
+    Rng rng(3);
+    const Tensor x = Tensor::normal({2, 3, 4, 5}, rng, 0, 1), dy = Tensor::normal(x.shape(), rng, 0, 1);
+    const Tensor y = copying.forward(x, Mode::Train);
+    const Tensor x_given = x.clone();
+    const Tensor y_in_place = in_place.forward(x_given, Mode::Train);
+    CHECK(y_in_place.data<float>() == x_given.data<float>());
+    CHECK(y_in_place.to_float_vector() == y.to_float_vector());
+    CHECK(x_given.to_float_vector() == y.to_float_vector());
+    CHECK(in_place.backward(dy).to_float_vector() == copying.backward(dy).to_float_vector());
+  }
+}
+
+TEST_CASE("a BasicBlock leaves its input as it was: the residual sum and its ReLU go over bn2's output") {
+  for (const bool downsample : {false, true}) {
+    CAPTURE(downsample);
+    Rng rng(5);
+    BasicBlock block(3, downsample ? 4 : 3, downsample ? 2 : 1, rng);
+    const Tensor x = Tensor::normal({2, 3, 6, 5}, rng, 0, 1);
+    const std::vector<float> before = x.to_float_vector();
+    for (const Mode mode : {Mode::Train, Mode::Eval}) {
+      const Tensor y = block.forward(x, mode);
+      CHECK(y.data<float>() != x.data<float>());
+      CHECK(x.to_float_vector() == before);
+      if (mode == Mode::Train) block.backward(Tensor::normal(y.shape(), rng, 0, 1));
+    }
+    block.fold_batch_norms();
+    block.forward(x, Mode::Eval);
+    CHECK(x.to_float_vector() == before);
+  }
+}
+
 TEST_CASE("Wing loss by hand: both pieces, their join, sign(0) = 0, and bad w or epsilon refused") {
   // w = 10, epsilon = 2 (the paper's): c = 10 - 10 ln 6. Errors 0, 1 (log piece), 10 (the join: both
   // pieces give 10 ln 6) and -20 (linear piece: 20 - c = 10 + 10 ln 6).

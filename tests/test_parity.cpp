@@ -614,6 +614,9 @@ Case relu_add_case(const Shape& shape) {
     r.check("relu_forward", "out", out, 1);
     ops::relu_backward(dinp, dout, out, r.impl());
     r.check("relu_backward", "dinp", dinp, 1);
+    Tensor in_place = x.clone();  // out aliases inp (ReLU(inplace=True))
+    ops::relu_forward(in_place, in_place, r.impl());
+    r.check("relu_forward", "out=inp", in_place, 1);
     ops::add(sum, x, y, r.impl());
     r.check("add", "out", sum, 1);
     Tensor into_a = x.clone();  // out aliases a

@@ -8,6 +8,7 @@ namespace keynet::cuda {
 
 namespace {
 
+// out may be inp (ReLU in place)
 __global__ void relu_forward_kernel(float* out, const float* inp, int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)

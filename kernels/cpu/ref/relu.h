@@ -24,7 +24,7 @@ inline T relu_grad(T dout, T out) {
   return out <= T(0) ? T(0) : dout;
 }
 
-// out (n) = max(inp, 0), NaN kept
+// out (n) = max(inp, 0), NaN kept; out may be inp (ReLU in place)
 template <class T>
 void relu_forward(T* out, const T* inp, int64_t n) {
 #pragma omp parallel for simd schedule(static) num_threads(threads_for(n))
