@@ -254,6 +254,25 @@ TEST_CASE("sgemm_packed_a (op(A) packed once, op(B) by the caller or packed whol
         CHECK(values(whole.C) == values(reference.C));
         CHECK(padding_untouched(whole.C));
       }
+      // op(A) written element by element into the packed layout (as Winograd's filter transform does), over
+      // storage that last held NaN: the padding rows must come out zero and every element in its place
+      {
+        const std::vector<float> nan(std::size_t(shape.M * shape.K), std::numeric_limits<float>::quiet_NaN());
+        const cpu::fast::PackedA poisoned(false, shape.M, shape.K, nan.data(), shape.K, 1, kernel);
+      }
+      cpu::fast::PackedA by_element(shape.M, shape.K, kernel);
+      for (int64_t i = 0; i < shape.M; ++i)
+        for (int64_t k = 0; k < shape.K; ++k)
+          by_element.data()[by_element.offset(i, k)] = float(prepacked.op_a(shape, i, k));
+      Operands run = prepacked;
+      cpu::fast::sgemm_packed_a(
+          by_element, shape.N,
+          [&](float* panels, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int NR) {
+            cpu::fast::pack_b_panels(panels, run.B.data.data(), run.B.ld, shape.transpose_b, k0, kc, j0, nc, NR);
+          },
+          run.C.data.data(), run.C.ld, shape.accumulate);
+      INFO(std::string(cpu::fast::to_string(kernel)), " ", shape.describe(), " written by element");
+      CHECK(values(run.C) == values(reference.C));
     }
   }
 }

@@ -505,9 +505,29 @@ PackedA::~PackedA() {
 PackedA::PackedA(bool transpose_a, int64_t M, int64_t K, const float* A, int64_t lda, int threads,
                  GemmKernel kernel)
     : M_(M), K_(K), kernel_(resolve(kernel)) {
+  allocate();
   const KernelSpec& s = spec(kernel_);
-  padded_rows_ = round_up(std::max<int64_t>(M, 1), s.MR);
-  const auto bytes = static_cast<std::size_t>(round_up(padded_rows_ * std::max<int64_t>(K, 1) * 4, 64));
+  const int64_t KC = s.blocking.kc, row_panels = padded_rows_ / s.MR, blocks = (K + KC - 1) / KC;
+  float* packed = data_.get();
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+  for (int64_t i = 0; i < blocks * row_panels; ++i) {
+    const int64_t k0 = i / row_panels * KC, ir = i % row_panels * s.MR, kc = std::min(KC, K - k0);
+    pack_a(packed + k0 * padded_rows_ + ir * kc, A, lda, transpose_a, ir, std::min<int64_t>(s.MR, M - ir), k0, kc,
+           s.MR);
+  }
+}
+
+PackedA::PackedA(int64_t M, int64_t K, GemmKernel kernel) : M_(M), K_(K), kernel_(resolve(kernel)) {
+  allocate();
+  const int64_t MR = spec(kernel_).MR, ir = M / MR * MR;
+  if (ir == M) return;
+  for (int64_t k = 0; k < K; ++k) std::fill_n(data_.get() + offset(M, k), ir + MR - M, 0.0f);
+}
+
+void PackedA::allocate() {
+  const KernelSpec& s = spec(kernel_);
+  padded_rows_ = round_up(std::max<int64_t>(M_, 1), s.MR);
+  const auto bytes = static_cast<std::size_t>(round_up(padded_rows_ * std::max<int64_t>(K_, 1) * 4, 64));
   SpareStorage& spare = spare_storage();
   if (spare.data && spare.bytes >= bytes) {
     data_ = std::move(spare.data);
@@ -518,14 +538,16 @@ PackedA::PackedA(bool transpose_a, int64_t M, int64_t K, const float* A, int64_t
     if (!data_) throw std::bad_alloc();
     bytes_ = bytes;
   }
-  const int64_t KC = s.blocking.kc, row_panels = padded_rows_ / s.MR, blocks = (K + KC - 1) / KC;
-  float* packed = data_.get();
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-  for (int64_t i = 0; i < blocks * row_panels; ++i) {
-    const int64_t k0 = i / row_panels * KC, ir = i % row_panels * s.MR, kc = std::min(KC, K - k0);
-    pack_a(packed + k0 * padded_rows_ + ir * kc, A, lda, transpose_a, ir, std::min<int64_t>(s.MR, M - ir), k0, kc,
-           s.MR);
-  }
+}
+
+int64_t PackedA::kc_of(int64_t k) const {
+  const int64_t KC = spec(kernel_).blocking.kc;
+  return std::min(KC, K_ - k / KC * KC);
+}
+
+int64_t PackedA::offset(int64_t i, int64_t k) const {
+  const int64_t KC = spec(kernel_).blocking.kc, MR = spec(kernel_).MR, k0 = k / KC * KC, ir = i / MR * MR;
+  return k0 * padded_rows_ + ir * kc_of(k) + (k - k0) * MR + (i - ir);
 }
 
 const float* PackedA::block(int64_t k0, int64_t ir) const {

@@ -55,12 +55,21 @@ class PackedA {
   // Packs with up to `threads` OpenMP threads.
   PackedA(bool transpose_a, int64_t M, int64_t K, const float* A, int64_t lda, int threads,
           GemmKernel kernel = GemmKernel::automatic);
+  // For a caller that writes op(A)'s elements straight into the packed layout (data() + offset(i, k)) instead
+  // of writing the matrix out and packing a copy of it: Winograd's transformed filters. Every element must
+  // be written; the padding rows past M are zeroed here.
+  PackedA(int64_t M, int64_t K, GemmKernel kernel = GemmKernel::automatic);
   ~PackedA();  // its storage goes back to the thread's spare, for the next PackedA
   PackedA(const PackedA&) = delete;
   PackedA& operator=(const PackedA&) = delete;
   int64_t rows() const { return M_; }
   int64_t depth() const { return K_; }
   GemmKernel kernel() const { return kernel_; }
+  float* data() { return data_.get(); }
+  // Where op(A)[i, k] lies from data(); rows i and i + j * MR lie j * MR * kc_of(k) apart (kc_of(k): the
+  // length of k's reduction block).
+  int64_t offset(int64_t i, int64_t k) const;
+  int64_t kc_of(int64_t k) const;
   // The panels of reduction block [k0, k0 + kc_block) (k0 a multiple of kc_block), row panel ir / MR.
   const float* block(int64_t k0, int64_t ir) const;
   struct Free {  // std::free, for memory from std::aligned_alloc
@@ -68,6 +77,7 @@ class PackedA {
   };
 
  private:
+  void allocate();  // data_ for padded_rows_ x K_, from the thread's spare when it is large enough
   int64_t M_, K_, padded_rows_;
   std::size_t bytes_ = 0;
   GemmKernel kernel_;

@@ -140,10 +140,10 @@ struct Tiling {
 };
 
 // The alpha^2 transformed filters U[xi] (K, C), stacked into one matrix (rows xi * rows_per_position + k,
-// the rows past K zero) and packed for the GEMM at once: one allocation, which the packing reuses from
-// call to call. `flip` takes the data gradient's filters instead: channel c's filter for output k of the
-// flipped convolution is weight (c, k) rotated by 180 degrees (K and C then name the flipped
-// convolution's channels). kLanes consecutive (k, c) pairs at a time.
+// the rows past K zero) and written straight into the GEMM's packed layout (PackedA, whose storage is reused
+// from call to call), never written out whole first. `flip` takes the data gradient's filters instead:
+// channel c's filter for output k of the flipped convolution is weight (c, k) rotated by 180 degrees (K and C
+// then name the flipped convolution's channels). kLanes consecutive (k, c) pairs at a time.
 struct TransformedFilters {
   int64_t rows_per_position;  // K rounded up to the micro-kernel's rows, so each U[xi] starts on a tile
   std::unique_ptr<PackedA> packed;
@@ -153,12 +153,13 @@ template <int M>
 TransformedFilters transformed_filters(const float* weight, int K, int C, bool flip, int threads) {
   using X = Transforms<M>;
   constexpr int A = X::kAlpha, positions = A * A;
-  const int64_t tile = tile_rows(GemmKernel::automatic), rows = (K + tile - 1) / tile * tile;
-  const int64_t plane = int64_t(K) * C, stride = rows * C, groups = (plane + kLanes - 1) / kLanes;
-  float* u = scratch(3, positions * stride + plane * 9);
-  for (int xi = 0; xi < positions; ++xi) std::fill(u + xi * stride + plane, u + (xi + 1) * stride, 0.0f);
+  const int MR = tile_rows(GemmKernel::automatic);
+  const int64_t rows = (K + MR - 1) / MR * MR, plane = int64_t(K) * C;
+  auto packed = std::make_unique<PackedA>(positions * rows, C);
+  float* u = packed->data();
+  const PackedA& layout = *packed;
   if (flip) {  // the flipped filters written out first, 16 x 16 filters at a time (reads stay near each other)
-    float* flipped = u + positions * stride;
+    float* flipped = scratch(3, plane * 9);
     constexpr int kTile = 16;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
     for (int c0 = 0; c0 < C; c0 += kTile)
@@ -169,34 +170,32 @@ TransformedFilters transformed_filters(const float* weight, int K, int C, bool f
               flipped[(int64_t(k) * C + c) * 9 + rs] = weight[(int64_t(c) * K + k) * 9 + 8 - rs];
     weight = flipped;
   }
+  // A group: the MR rows of one micro-panel (k0 .. k0 + MR - 1, zeros past K) by `width` consecutive columns
+  // (c0 ..), lane r + MR * j for (k0 + r, c0 + j). Those lie side by side in each U[xi]'s packed panel (width
+  // is even and so are the reduction blocks, so c0 and c0 + 1 share one), so each position's values go out
+  // as one contiguous run.
+  const int width = kLanes / MR;  // 2: MR is 6 or 8
+  const int64_t column_groups = (C + width - 1) / width, groups = rows / MR * column_groups;
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int64_t group = 0; group < groups; ++group) {
-    const int64_t kc0 = group * kLanes;
-    const int lanes = int(std::min<int64_t>(kLanes, plane - kc0));
-    alignas(64) float g[3][3][kLanes] = {}, rows[3][A][kLanes], result[A][kLanes];
-    for (int l = 0; l < lanes; ++l) {
-      const int64_t k = (kc0 + l) / C, c = (kc0 + l) % C;
-      for (int r = 0; r < 3; ++r)
-        for (int s = 0; s < 3; ++s)
-          g[r][s][l] = weight[((k * C + c) * 3 + r) * 3 + s];
-    }
+    const int64_t k0 = group / column_groups * MR;
+    const int c0 = int(group % column_groups) * width, columns = std::min(width, C - c0), lanes = MR * columns;
+    alignas(64) float g[3][3][kLanes] = {}, rows_of_g[3][A][kLanes], result[A][kLanes];
+    for (int j = 0; j < columns; ++j)
+      for (int r = 0; r < MR && k0 + r < K; ++r)
+        for (int rs = 0; rs < 9; ++rs) g[rs / 3][rs % 3][r + MR * j] = weight[((k0 + r) * C + c0 + j) * 9 + rs];
     for (int r = 0; r < 3; ++r) {  // g G^T along each row
       const float* row[3] = {g[r][0], g[r][1], g[r][2]};
-      X::filter(rows[r], row);
+      X::filter(rows_of_g[r], row);
     }
+    const int64_t place = layout.offset(k0, c0), step = rows * layout.kc_of(c0);  // U[xi] lies xi * step further
     for (int j = 0; j < A; ++j) {  // then G (g G^T) down each column
-      const float* column[3] = {rows[0][j], rows[1][j], rows[2][j]};
+      const float* column[3] = {rows_of_g[0][j], rows_of_g[1][j], rows_of_g[2][j]};
       X::filter(result, column);
-      for (int i = 0; i < A; ++i) {
-        float* dst = u + (i * A + j) * stride + kc0;
-        if (lanes == kLanes)
-          copy_lanes(dst, result[i]);
-        else
-          std::copy(result[i], result[i] + lanes, dst);
-      }
+      for (int i = 0; i < A; ++i) std::copy(result[i], result[i] + lanes, u + place + (i * A + j) * step);
     }
   }
-  return {rows, std::make_unique<PackedA>(false, positions * rows, C, u, C, threads)};
+  return {rows, std::move(packed)};
 }
 
 // The tiles [first, last) cut into blocks of `size` tiles (the last one may hold fewer).
