@@ -341,7 +341,10 @@ constexpr double kWinogradFactor = 4;
 // GEMM path does: the same bound, reported on its own line.
 std::pair<double, std::string> conv_algorithm(const Run& r, const ops::ConvDesc& d,
                                               cpu::fast::ConvDirection direction) {
-  if (r.cpu_fast() && cpu::fast::uses_winograd(d, direction)) return {kWinogradFactor, "winograd"};
+  if (r.cpu_fast() && cpu::fast::uses_winograd(d, direction)) {
+    const ops::ConvDesc shape = direction == cpu::fast::ConvDirection::data_gradient ? cpu::fast::data_gradient_desc(d) : d;
+    return {kWinogradFactor, cpu::fast::winograd_tile(shape) == 2 ? "winograd 2x2" : "winograd"};
+  }
   if (r.cpu_fast() && cpu::fast::uses_direct(d, direction)) return {1, "direct"};
   return {1, ""};
 }
@@ -372,7 +375,8 @@ Case conv_case(const ops::ConvDesc& d, bool with_bias, bool with_dinp) {
 
 // 3x3 stride-1 shapes for the Winograd path: every padding it takes (0-2), maps that end mid-tile,
 // channels below a vector, more tiles than one block (a block holds 48 to 240) and fewer, ResNet18's
-// stage shapes at small batch.
+// stage shapes at small batch; both tiles (4x4, and 2x2 where those would be mostly padding: the 3x3 map
+// unpadded, the 1x6 one, the 5x5 and 11x3 ones).
 std::vector<Case> winograd_cases() {
   std::vector<Case> cases;
   const ops::ConvDesc shapes[] = {
@@ -386,6 +390,9 @@ std::vector<Case> winograd_cases() {
       {.N = 4, .C = 2, .H = 1, .W = 6, .K = 3, .R = 3, .S = 3, .stride = 1, .pad = 1},
       // 10 tiles a row: the transforms take the tiles row by row (up to 5 a row, they gather them)
       {.N = 2, .C = 6, .H = 6, .W = 37, .K = 5, .R = 3, .S = 3, .stride = 1, .pad = 1},
+      // 2x2 tiles (winograd_tile): part 3's last stage at 5x5, more tiles than a block; and a map 3 wide
+      {.N = 7, .C = 40, .H = 5, .W = 5, .K = 36, .R = 3, .S = 3, .stride = 1, .pad = 1},
+      {.N = 3, .C = 9, .H = 11, .W = 3, .K = 10, .R = 3, .S = 3, .stride = 1, .pad = 1},
   };
   int index = 0;
   for (const ops::ConvDesc& d : shapes) {
@@ -1270,6 +1277,23 @@ TEST_CASE("parity: conv2d by Winograd, forced on every 3x3 stride-1 shape") {
   cpu::fast::set_conv_algo(cpu::fast::ConvAlgo::winograd);
   run_table("conv2d winograd", winograd_cases(), 9);
   cpu::fast::set_conv_algo(saved);
+}
+TEST_CASE("Winograd's tile: 4x4 where at least half its points lie in the output, else 2x2; the rule takes either") {
+  using cpu::fast::ConvDirection;
+  const auto square = [](int C, int size, int pad) {
+    return ops::ConvDesc{.N = 16, .C = C, .H = size, .W = size, .K = C, .R = 3, .S = 3, .stride = 1, .pad = pad};
+  };
+  CHECK(cpu::fast::winograd_tile(square(64, 40, 1)) == 4);
+  CHECK(cpu::fast::winograd_tile(square(512, 7, 1)) == 4);   // 49 of 64 points
+  CHECK(cpu::fast::winograd_tile(square(256, 10, 1)) == 4);  // 100 of 144
+  CHECK(cpu::fast::winograd_tile(square(512, 5, 1)) == 2);   // 25 of 64 in 4x4 tiles, of 36 in 2x2
+  CHECK(cpu::fast::winograd_tile(square(8, 3, 0)) == 2);
+  for (ConvDirection direction : {ConvDirection::forward, ConvDirection::data_gradient, ConvDirection::weight_gradient}) {
+    CHECK(cpu::fast::winograd_pays(square(512, 5, 1), direction));   // part 3's last stage
+    CHECK(cpu::fast::winograd_pays(square(128, 20, 1), direction));
+    CHECK_FALSE(cpu::fast::winograd_pays(square(512, 1, 1), direction));  // a 1x1 map: 1 point of 4
+    CHECK_FALSE(cpu::fast::winograd_pays(square(8, 20, 1), direction));   // too few channels
+  }
 }
 TEST_CASE("parity: conv2d by the direct convolution, forced on every shape it applies to") {
   const cpu::fast::ConvAlgo saved = cpu::fast::conv_algo();

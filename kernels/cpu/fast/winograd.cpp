@@ -18,8 +18,10 @@
 //                    sharing the tiles or the input channels (see weight_gradient).
 // The transforms run on 16 tiles at a time in local arrays, which the compiler keeps in vector registers:
 // tiles of one tile row, or (where a row holds 5 or fewer) 16 consecutive tiles gathered across rows.
+// The tile is 4x4, or 2x2 on maps where 4x4 tiles would be mostly padding (winograd_tile).
 // Errors: the transforms multiply by up to 8 (F(4x4)) and divide by 24, so the result is not rounded like
-// a dot product; docs/DESIGN.md gives the bound the parity suite holds it to.
+// a dot product; docs/DESIGN.md gives the bound the parity suite holds it to (F(2x2)'s transforms scale by
+// at most 2 and stay well inside it).
 #include "kernels/cpu/fast/winograd.h"
 
 #include <immintrin.h>
@@ -105,6 +107,57 @@ struct Transforms<4> {
       g[0][l] = z0 / 4 - (z1 + z2) / 6 + (z3 + z4) / 24;
       g[1][l] = (z2 - z1) / 6 + (z3 - z4) / 12;
       g[2][l] = (z3 + z4 - z1 - z2) / 6 + z5;
+    }
+  }
+};
+
+template <>
+struct Transforms<2> {
+  static constexpr int kAlpha = 4;
+  // B^T d: input (4) -> (4)
+  static KEYNET_INLINE void input(float (*y)[kLanes], const float* const* d) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float d0 = d[0][l], d1 = d[1][l], d2 = d[2][l], d3 = d[3][l];
+      y[0][l] = d0 - d2;
+      y[1][l] = d1 + d2;
+      y[2][l] = d2 - d1;
+      y[3][l] = d1 - d3;
+    }
+  }
+  // A^T m: (4) -> output (2)
+  static KEYNET_INLINE void output(float (*y)[kLanes], const float* const* m) {
+    for (int l = 0; l < kLanes; ++l) {
+      y[0][l] = m[0][l] + m[1][l] + m[2][l];
+      y[1][l] = m[1][l] - m[2][l] - m[3][l];
+    }
+  }
+  // A y: output gradient (2) -> (4), the adjoint of `output`
+  static KEYNET_INLINE void output_adjoint(float (*z)[kLanes], const float* const* y) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float y0 = y[0][l], y1 = y[1][l];
+      z[0][l] = y0;
+      z[1][l] = y0 + y1;
+      z[2][l] = y0 - y1;
+      z[3][l] = -y1;
+    }
+  }
+  // G g: filter (3) -> (4)
+  static KEYNET_INLINE void filter(float (*w)[kLanes], const float* const* g) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float g0 = g[0][l], g1 = g[1][l], g2 = g[2][l];
+      w[0][l] = g0;
+      w[1][l] = (g0 + g1 + g2) / 2;
+      w[2][l] = (g0 - g1 + g2) / 2;
+      w[3][l] = g2;
+    }
+  }
+  // G^T z: (4) -> filter gradient (3), the adjoint of `filter`
+  static KEYNET_INLINE void filter_adjoint(float (*g)[kLanes], const float* const* z) {
+    for (int l = 0; l < kLanes; ++l) {
+      const float z0 = z[0][l], z1 = z[1][l], z2 = z[2][l], z3 = z[3][l];
+      g[0][l] = z0 + (z1 + z2) / 2;
+      g[1][l] = (z1 - z2) / 2;
+      g[2][l] = (z1 + z2) / 2 + z3;
     }
   }
 };
@@ -736,7 +789,12 @@ ConvAlgo& current_algo() {
   return algo;
 }
 
-constexpr int kTile = 4;  // F(4x4, 3x3): see docs/DESIGN.md for why not 2 or 6
+// The share of a tiling's points that lie inside the output.
+template <int M>
+double useful_share(const ops::ConvDesc& d) {
+  const Tiling<M> tiling(d);
+  return double(tiling.P * tiling.Q) / double(tiling.TH * tiling.TW * M * M);
+}
 
 }  // namespace
 
@@ -757,16 +815,19 @@ bool winograd_applies(const ops::ConvDesc& d) {
   return d.R == 3 && d.S == 3 && d.stride == 1 && d.pad <= 2 && d.P() > 0 && d.Q() > 0;
 }
 
+int winograd_tile(const ops::ConvDesc& d) { return useful_share<4>(d) >= 0.5 ? 4 : 2; }
+
 bool winograd_pays(const ops::ConvDesc& d, ConvDirection direction) {
-  const Tiling<kTile> tiling(d);
   // Measured by `bench_cpu --part algorithms` (BENCHMARKS.md). Per tile, Winograd saves GEMM work in
   // proportion to C * K and pays transforms in proportion to C + K: below C K / (C + K) = 16 (24 -> 32
   // channels, the NoseNet's 3x3: 13.7) its forward and data gradient lose to the GEMM's or tie; from 32 ->
   // 32 on they win. The GEMM's weight gradient costs more (the input's columns, transposed), and there
-  // Winograd took 0.45x its time at the NoseNet's 13.7. And it loses where the tiles are mostly padding (a
-  // 5x5 map in 4x4 tiles computes 64 points for 25: 0.39 useful; 7x7 is 0.77 and 10x10 0.69, and win).
+  // Winograd took 0.45x its time at the NoseNet's 13.7. And it loses where the tiles are mostly padding:
+  // 4x4 tiles hold 64 points for a 5x5 map's 25 (0.39); 2x2 tiles hold 36 (0.69), the same GEMM work as
+  // 4x4 tiles (16 positions of 9 tiles against 36 of 4) with fewer, wider GEMMs and a filter transform
+  // 2.25x smaller, and there they win (7x7 in 4x4 tiles is 0.77 and 10x10 0.69: those keep 4x4).
   const int64_t least = direction == ConvDirection::weight_gradient ? 12 : 16;
-  const double useful = double(tiling.P * tiling.Q) / double(tiling.TH * tiling.TW * kTile * kTile);
+  const double useful = winograd_tile(d) == 4 ? useful_share<4>(d) : useful_share<2>(d);
   return int64_t(d.C) * d.K >= least * (int64_t(d.C) + d.K) && useful >= 0.5;
 }
 
@@ -785,20 +846,29 @@ bool uses_winograd(const ops::ConvDesc& d, ConvDirection direction) {
 void winograd_conv2d_forward(float* out, const float* inp, const float* weight, const float* bias,
                              const ops::ConvDesc& d) {
   const int threads = kernel_threads();
-  const auto U = transformed_filters<kTile>(weight, d.K, d.C, false, threads);
-  forward<kTile>(out, inp, U, bias, d, threads);
+  if (winograd_tile(d) == 2)
+    forward<2>(out, inp, transformed_filters<2>(weight, d.K, d.C, false, threads), bias, d, threads);
+  else
+    forward<4>(out, inp, transformed_filters<4>(weight, d.K, d.C, false, threads), bias, d, threads);
 }
 
 void winograd_conv2d_backward_data(float* dinp, const float* dout, const float* weight, const ops::ConvDesc& d) {
   const int threads = kernel_threads();
   const ops::ConvDesc flipped = data_gradient_desc(d);
-  const auto U = transformed_filters<kTile>(weight, flipped.K, flipped.C, true, threads);
-  forward<kTile>(dinp, dout, U, nullptr, flipped, threads);
+  if (winograd_tile(flipped) == 2)
+    forward<2>(dinp, dout, transformed_filters<2>(weight, flipped.K, flipped.C, true, threads), nullptr, flipped,
+               threads);
+  else
+    forward<4>(dinp, dout, transformed_filters<4>(weight, flipped.K, flipped.C, true, threads), nullptr, flipped,
+               threads);
 }
 
 void winograd_conv2d_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp,
                                      const ops::ConvDesc& d) {
-  weight_gradient<kTile>(dweight, dbias, dout, inp, d, kernel_threads());
+  if (winograd_tile(d) == 2)
+    weight_gradient<2>(dweight, dbias, dout, inp, d, kernel_threads());
+  else
+    weight_gradient<4>(dweight, dbias, dout, inp, d, kernel_threads());
 }
 
 }  // namespace keynet::cpu::fast

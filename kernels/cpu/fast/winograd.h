@@ -1,5 +1,5 @@
-// Winograd convolution F(4x4, 3x3) for the fast CPU path (kernels/cpu/fast/winograd.cpp), and the rule
-// that chooses it over the GEMM convolution (conv2d.cpp) per shape and direction. KEYNET_CONV_ALGO=
+// Winograd convolution F(4x4, 3x3) and F(2x2, 3x3) for the fast CPU path (kernels/cpu/fast/winograd.cpp),
+// and the rule that chooses it over the GEMM convolution (conv2d.cpp) per shape and direction. KEYNET_CONV_ALGO=
 // auto|gemm|winograd|direct (read once) or set_conv_algo() forces one for comparisons and tests (direct:
 // direct_conv.h); the Ref and Vendor paths are not affected.
 #pragma once
@@ -18,6 +18,9 @@ ops::ConvDesc data_gradient_desc(const ops::ConvDesc& d);
 
 // 3x3, stride 1, padding at most 2: the shapes Winograd computes.
 bool winograd_applies(const ops::ConvDesc& d);
+// The output tile (4 or 2) a computed shape d (data_gradient_desc for the data gradient) takes: 4x4 where at
+// least half of its tiles' points lie inside the output, 2x2 on smaller maps (a 5x5 map: 0.39 against 0.69).
+int winograd_tile(const ops::ConvDesc& d);
 // Where it is faster than the GEMM convolution here for `direction` of a convolution whose computed shape
 // (data_gradient_desc for the data gradient) is d (BENCHMARKS.md measures the rule).
 bool winograd_pays(const ops::ConvDesc& d, ConvDirection direction);
