@@ -334,7 +334,8 @@ std::string describe(const ops::ConvDesc& d, bool bias, bool dinp) {
 // Winograd F(4x4, 3x3) on the CPU Fast row (kernels/cpu/fast/winograd.cpp) is not a dot product per
 // element: its transforms scale values by up to 8 and 1/24, so its error is a constant times the dot
 // product's. Measured worst over these tables on both micro-kernels: 0.9 units of the formula (forward
-// and both gradients); 4 leaves room for inputs less tame than uniform ones (docs/DESIGN.md).
+// and both gradients); 4 leaves room for inputs less tame than uniform ones (docs/DESIGN.md). F(2x2, 3x3)
+// (transforms that scale by at most 2) is held to the same factor and stays under a tenth of it.
 constexpr double kWinogradFactor = 4;
 
 // The direct convolution (kernels/cpu/fast/direct_conv.cpp) sums each element as one dot product, as the
