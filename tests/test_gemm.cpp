@@ -255,7 +255,7 @@ TEST_CASE("sgemm_packed_a (op(A) packed once, op(B) by the caller or packed whol
         CHECK(padding_untouched(whole.C));
       }
       // op(A) written element by element into the packed layout (as Winograd's filter transform does), over
-      // storage that last held NaN: the padding rows must come out zero and every element in its place
+      // storage that last held NaN: an element out of its place, or one left unwritten, shows in C
       {
         const std::vector<float> nan(std::size_t(shape.M * shape.K), std::numeric_limits<float>::quiet_NaN());
         const cpu::fast::PackedA poisoned(false, shape.M, shape.K, nan.data(), shape.K, 1, kernel);

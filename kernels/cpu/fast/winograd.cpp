@@ -196,7 +196,7 @@ struct Tiling {
 // the rows past K zero) and written straight into the GEMM's packed layout (PackedA, whose storage is reused
 // from call to call), never written out whole first. `flip` takes the data gradient's filters instead:
 // channel c's filter for output k of the flipped convolution is weight (c, k) rotated by 180 degrees (K and C
-// then name the flipped convolution's channels). kLanes consecutive (k, c) pairs at a time.
+// then name the flipped convolution's channels). A micro-panel's rows by two input channels at a time (below).
 struct TransformedFilters {
   int64_t rows_per_position;  // K rounded up to the micro-kernel's rows, so each U[xi] starts on a tile
   std::unique_ptr<PackedA> packed;
