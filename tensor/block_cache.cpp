@@ -1,5 +1,7 @@
-// The caching allocator's logic (see block_cache.h); the driver is behind BlockSource.
+// The caching allocator's logic (see block_cache.h); the memory is behind BlockSource.
 #include "tensor/block_cache.h"
+
+#include <vector>
 
 #include "tensor/error.h"
 
@@ -9,76 +11,155 @@ namespace {
 constexpr double kMiB = 1048576.0;
 }
 
-// Round up so that slightly different sizes share blocks.
 std::size_t BlockCache::rounded(std::size_t bytes) {
   if (bytes == 0) bytes = 1;
-  const std::size_t granule = bytes < (1 << 20) ? 512 : (1 << 20);
-  return (bytes + granule - 1) / granule * granule;
+  return (bytes + kGranule - 1) / kGranule * kGranule;
 }
 
-void* BlockCache::allocate_from_source(std::size_t size) {
+BlockCache::~BlockCache() {
+  std::vector<Block*> blocks(small_free_.begin(), small_free_.end());
+  blocks.insert(blocks.end(), large_free_.begin(), large_free_.end());
+  for (const auto& [address, block] : in_use_blocks_) blocks.push_back(block);
+  for (Block* block : blocks)
+    if (!block->previous) source_.free(block->address);
+  for (Block* block : blocks) delete block;
+}
+
+BlockCache::Block* BlockCache::take_free_block(std::size_t size, bool small) {
+  Pool& pool = small ? small_free_ : large_free_;
+  Block key{nullptr, size, small};
+  auto found = pool.lower_bound(&key);
+  if (found == pool.end()) return nullptr;
+  Block* block = *found;
+  pool.erase(found);
+  cached_ -= block->size;
+  // A small block is cut to the request's size, as is a large one when at least 1 MiB would be left: the
+  // rest of a large block is handed out with it, never left as a sliver no large request could use.
+  const std::size_t rest = block->size - size;
+  if (rest >= (small ? kGranule : kLargeSplitRemainder)) {
+    Block* remainder = new Block{block->address + size, rest, small};
+    remainder->free = true;
+    remainder->previous = block;
+    remainder->next = block->next;
+    if (block->next) block->next->previous = remainder;
+    block->next = remainder;
+    block->size = size;
+    pool.insert(remainder);
+    cached_ += rest;
+  }
+  return block;
+}
+
+BlockCache::Block* BlockCache::new_segment(std::size_t size, bool small) {
+  std::size_t segment_size = small ? kSmallSegment : size < kSharedSegmentRequest ? kSharedSegment : size;
   if (failures_to_inject_ > 0) {
     --failures_to_inject_;
     return nullptr;
   }
-  return source_.allocate(size);
+  void* segment = source_.allocate(segment_size);
+  if (!segment && segment_size > size) {  // a nearly full device may still hold the request itself
+    segment_size = size;
+    segment = source_.allocate(segment_size);
+  }
+  if (!segment) return nullptr;
+  Block* block = new Block{static_cast<char*>(segment), segment_size, small};
+  block->free = true;
+  pool_of(block).insert(block);
+  cached_ += segment_size;
+  return take_free_block(size, small);  // splits a shared segment
 }
 
 void* BlockCache::allocate(std::size_t bytes) {
   const std::size_t size = rounded(bytes);
+  const bool small = size < kSmallRequest;
   std::lock_guard<std::mutex> lock(mutex_);
-  void* block = nullptr;
-  auto found = free_blocks_.find(size);
-  if (found != free_blocks_.end() && !found->second.empty()) {
-    block = found->second.back();
-    found->second.pop_back();
-    cached_ -= size;
-  } else {
-    block = allocate_from_source(size);
+  Block* block = take_free_block(size, small);
+  if (!block) {
+    block = new_segment(size, small);
     std::string release_failure;
     if (!block) {
-      // The cache may hold what the request needs in blocks of other sizes: give it back and try once
-      // more. A failure to free is kept for the message, never thrown here: the out-of-memory error is
-      // what the user must see.
+      // Wholly free segments, of the other pool or too small, may hold what the request needs: give them back
+      // and try once more. A failure to free is kept for the message, never thrown here: the out-of-memory
+      // error is what the user must see.
       release_failure = release_cached_locked();
-      block = allocate_from_source(size);
+      block = new_segment(size, small);
     }
     if (!block) {
       std::size_t free_bytes = 0, total_bytes = 0;
-      const std::string device = source_.memory_info(free_bytes, total_bytes)
+      const std::string memory = source_.memory_info(free_bytes, total_bytes)
                                      ? detail::concat(free_bytes / kMiB, " MiB free of ", total_bytes / kMiB, " MiB")
                                      : std::string("free memory unknown");
-      KEYNET_FAIL(source_.name(), " out of memory: asked for ", bytes, " bytes (", size / kMiB, " MiB), ", device,
+      KEYNET_FAIL(source_.name(), " out of memory: asked for ", bytes, " bytes (", size / kMiB, " MiB), ", memory,
                   " (keynet holds ", in_use_ / kMiB, " MiB in use)",
                   release_failure.empty() ? "" : "; giving back keynet's cached blocks also failed: ",
                   release_failure, "; use a smaller batch");
     }
   }
-  in_use_ += size;
+  block->free = false;
+  in_use_blocks_.emplace(block->address, block);
+  in_use_ += block->size;
   if (in_use_ > peak_) peak_ = in_use_;
-  return block;
+  return block->address;
 }
 
-void BlockCache::release(void* block, std::size_t bytes) {
-  if (!block) return;
-  const std::size_t size = rounded(bytes);
+void BlockCache::merge_into(Block* block, Block* next) {
+  block->size += next->size;
+  block->next = next->next;
+  if (next->next) next->next->previous = block;
+  delete next;
+}
+
+void BlockCache::release(void* address) {
+  if (!address) return;
   std::lock_guard<std::mutex> lock(mutex_);
-  free_blocks_[size].push_back(block);
-  cached_ += size;
-  in_use_ -= size;
+  auto found = in_use_blocks_.find(address);
+  KEYNET_CHECK(found != in_use_blocks_.end(), "keynet's ", source_.name(),
+               " cache was asked to free a block it did not hand out");
+  Block* block = found->second;
+  in_use_blocks_.erase(found);
+  in_use_ -= block->size;
+  cached_ += block->size;
+  block->free = true;
+  Pool& pool = pool_of(block);
+  if (block->next && block->next->free) {
+    pool.erase(block->next);  // before its size changes: the pool is ordered by size
+    merge_into(block, block->next);
+  }
+  if (block->previous && block->previous->free) {
+    Block* previous = block->previous;
+    pool.erase(previous);
+    merge_into(previous, block);
+    block = previous;
+  }
+  if (block->whole_segment() && cached_ > cache_limit_) {
+    free_segment(block);
+    return;
+  }
+  pool.insert(block);
 }
 
-// Frees every cached block; the first failure (a sticky error from an earlier fault, say) is returned
+std::string BlockCache::free_segment(Block* block) noexcept {
+  cached_ -= block->size;
+  std::string failure = source_.free(block->address);
+  delete block;
+  return failure;
+}
+
+// Frees every wholly free segment; the first failure (a sticky error from an earlier fault, say) is returned
 // after the rest have been freed, rather than lost.
 std::string BlockCache::release_cached_locked() noexcept {
   std::string first_failure;
-  for (auto& [size, blocks] : free_blocks_)
-    for (void* block : blocks) {
-      std::string failure = source_.free(block);
+  for (Pool* pool : {&small_free_, &large_free_})
+    for (auto it = pool->begin(); it != pool->end();) {
+      Block* block = *it;
+      if (!block->whole_segment()) {
+        ++it;
+        continue;
+      }
+      it = pool->erase(it);
+      std::string failure = free_segment(block);
       if (!failure.empty() && first_failure.empty()) first_failure = std::move(failure);
     }
-  free_blocks_.clear();
-  cached_ = 0;
   return first_failure;
 }
 

@@ -1,6 +1,6 @@
-// Device memory for Storage: cudaMalloc behind a small caching allocator (tensor/block_cache.h: freed
-// blocks kept in per-size free lists and handed out again, so a training loop allocates from the
-// driver only in its first step).
+// Device memory for Storage: cudaMalloc behind keynet's caching allocator (tensor/block_cache.h: segments
+// cut into blocks and freed blocks merged and handed out again, so a training loop allocates from the
+// driver only in its first steps).
 #include <cuda_runtime.h>
 
 #include <string>
@@ -61,7 +61,7 @@ std::string device_query_failure() {
 }
 
 void* allocate(std::size_t bytes) { return cache().allocate(bytes); }
-void release(void* ptr, std::size_t bytes) { cache().release(ptr, bytes); }
+void release(void* ptr) { cache().release(ptr); }
 void fail_next_allocations(int count) { cache().fail_next_allocations(count); }
 
 void copy(void* dst, Device dst_device, const void* src, Device src_device, std::size_t bytes) {

@@ -16,7 +16,7 @@ std::string device_query_failure();
 // Throws keynet::Error naming the bytes asked for and the device's free and total memory when the
 // device is out of memory even after keynet's cache has gone back to the driver.
 void* allocate(std::size_t bytes);
-void release(void* ptr, std::size_t bytes);
+void release(void* ptr);
 // Testing: the next `count` allocations that reach the driver report out of memory (a full device).
 void fail_next_allocations(int count);
 // Gives every cached free block back to the driver (torch.cuda.empty_cache): before retrying a

@@ -14,7 +14,7 @@ namespace {
 bool device_available() { return false; }
 std::string device_query_failure() { return ""; }
 void* allocate(std::size_t) { no_cuda(); }
-void release(void*, std::size_t) {}
+void release(void*) {}
 void fail_next_allocations(int) {}
 void release_cache() {}
 void copy(void*, Device, const void*, Device, std::size_t) { no_cuda(); }

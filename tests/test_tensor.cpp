@@ -5,6 +5,10 @@
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 using namespace keynet;
 
 TEST_CASE("creation, element access, reshape and views") {
@@ -35,6 +39,19 @@ TEST_CASE("clone copies, dtype conversion round-trips") {
   CHECK(d.dtype() == DType::F64);
   CHECK(d.to(DType::F32).to_float_vector() == a.to_float_vector());
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+TEST_CASE("under AddressSanitizer a large host tensor's bytes are poisoned once it is freed, though cached") {
+  const float* freed = nullptr;
+  {
+    Tensor large = Tensor::zeros({1 << 18});  // 1 MiB: from the caching allocator
+    freed = large.data<float>();
+    CHECK(__asan_region_is_poisoned(const_cast<float*>(freed), 1 << 20) == nullptr);
+  }
+  CHECK(__asan_address_is_poisoned(freed));
+  CHECK(__asan_address_is_poisoned(freed + (1 << 18) - 1));
+}
+#endif
 
 TEST_CASE("Rng is deterministic and well spread") {
   Rng a(5), b(5), c(6);
