@@ -9,7 +9,7 @@
 // that names the request. The pools and segment sizes follow PyTorch's CUDA caching allocator: requests under
 // 1 MiB share 2 MiB segments, so that a small tensor never splits (and then pins) a large block; requests
 // from 1 to 10 MiB take 20 MiB segments, whose rest later requests share (at ResNet18's batch 16 on the host:
-// 522 MiB of segments for 482 MiB alive at most, against 551 with a segment of each request's size).
+// 522 MiB of segments for at most 487 MiB of blocks in use, against 551 with a segment of each request's size).
 #pragma once
 #include <cstddef>
 #include <limits>

@@ -18,14 +18,14 @@ using testing::error_of;
 
 TEST_CASE("a CUDA allocation that fails after the cache went back names the request and the device's memory") {
   {
-    Tensor cached = Tensor::empty({1 << 20}, Device::CUDA);  // 4 MiB that go into the cache when freed
+    Tensor cached = Tensor::empty({1 << 20}, Device::CUDA);  // 4 MiB of a 20 MiB segment, cached when freed
   }
   cuda_memory::fail_next_allocations(2);  // the first try and the retry after the cache went back
-  const std::string message = error_of([] { Tensor::empty({3 << 20}, Device::CUDA); });
-  CHECK(message.find("CUDA out of memory: asked for 12582912 bytes (12 MiB), ") != std::string::npos);
+  const std::string message = error_of([] { Tensor::empty({16 << 20}, Device::CUDA); });  // more than is cached
+  CHECK(message.find("CUDA out of memory: asked for 67108864 bytes (64 MiB), ") != std::string::npos);
   CHECK(message.find(" MiB free of ") != std::string::npos);
   cuda_memory::fail_next_allocations(1);  // the retry succeeds
-  Tensor after = Tensor::zeros({3 << 20}, Device::CUDA);
+  Tensor after = Tensor::zeros({16 << 20}, Device::CUDA);
   CHECK(after.to(Device::CPU).at({0}) == 0.0);
 }
 
