@@ -39,8 +39,8 @@ class BlockCache {
   static constexpr std::size_t kGranule = 512;                // every block's size and offset is a multiple
   static constexpr std::size_t kSmallRequest = 1 << 20;       // requests below it come from the small pool
   static constexpr std::size_t kSmallSegment = 2 << 20;       // the small pool's segments
-  static constexpr std::size_t kSharedSegmentRequest = 10 << 20;  // requests below it take a 20 MiB segment
-  static constexpr std::size_t kSharedSegment = 20 << 20;
+  static constexpr std::size_t kSharedSegmentRequest = 10 << 20;  // larger requests below it share 20 MiB
+  static constexpr std::size_t kSharedSegment = 20 << 20;         // segments; larger ones get their own
   static constexpr std::size_t kLargeSplitRemainder = 1 << 20;  // a large block is split when this much is left
 
   // Wholly free segments beyond `cache_limit` cached bytes go back to the source as they are freed.
