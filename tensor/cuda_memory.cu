@@ -41,8 +41,8 @@ class CudaSource : public BlockSource {
 };
 
 BlockCache& cache() {
-  static CudaSource source;
-  static BlockCache* instance = new BlockCache(source);  // never destroyed: blocks outlive static destructors
+  // Neither is ever destroyed: blocks outlive static destructors.
+  static BlockCache* instance = new BlockCache(*new CudaSource());
   return *instance;
 }
 

@@ -48,8 +48,8 @@ class HostSource : public BlockSource {
 };
 
 BlockCache& host_cache() {
-  static HostSource source;
-  static BlockCache* cache = new BlockCache(source, kCacheLimit);  // never destroyed: storages may outlive it
+  // Neither is ever destroyed: storages may outlive static destructors.
+  static BlockCache* cache = new BlockCache(*new HostSource(), kCacheLimit);
   return *cache;
 }
 
