@@ -33,18 +33,22 @@ BlockCache::Block* BlockCache::take_free_block(std::size_t size, bool small) {
   Block* block = *found;
   pool.erase(found);
   cached_ -= block->size;
-  // A small block is cut to the request's size, as is a large one when at least 1 MiB would be left: the
-  // rest of a large block is handed out with it, never left as a sliver no large request could use.
+  return split(block, size);
+}
+
+// A small block is cut to the request's size, as is a large one when at least 1 MiB would be left: the rest
+// of a large block is handed out with it, never left as a sliver no large request could use.
+BlockCache::Block* BlockCache::split(Block* block, std::size_t size) {
   const std::size_t rest = block->size - size;
-  if (rest >= (small ? kGranule : kLargeSplitRemainder)) {
-    Block* remainder = new Block{block->address + size, rest, small};
+  if (rest >= (block->small ? kGranule : kLargeSplitRemainder)) {
+    Block* remainder = new Block{block->address + size, rest, block->small};
     remainder->free = true;
     remainder->previous = block;
     remainder->next = block->next;
     if (block->next) block->next->previous = remainder;
     block->next = remainder;
     block->size = size;
-    pool.insert(remainder);
+    pool_of(remainder).insert(remainder);
     cached_ += rest;
   }
   return block;
@@ -62,11 +66,7 @@ BlockCache::Block* BlockCache::new_segment(std::size_t size, bool small) {
     segment = source_.allocate(segment_size);
   }
   if (!segment) return nullptr;
-  Block* block = new Block{static_cast<char*>(segment), segment_size, small};
-  block->free = true;
-  pool_of(block).insert(block);
-  cached_ += segment_size;
-  return take_free_block(size, small);  // splits a shared segment
+  return split(new Block{static_cast<char*>(segment), segment_size, small}, size);
 }
 
 void* BlockCache::allocate(std::size_t bytes) {

@@ -88,6 +88,7 @@ class BlockCache {
 
   Pool& pool_of(const Block* block) { return block->small ? small_free_ : large_free_; }
   Block* take_free_block(std::size_t size, bool small);  // split to `size` when worth it; nullptr when none fits
+  Block* split(Block* block, std::size_t size);          // `block`, out of its pool, cut to `size`; the rest cached
   Block* new_segment(std::size_t size, bool small);      // nullptr when the source has not even `size`
   void merge_into(Block* block, Block* next);             // `next`, out of its pool, joins `block`
   std::string free_segment(Block* block) noexcept;        // a wholly free segment back to the source
